@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
+)
+
+const doctorHelp = `saas-mcp doctor: check the local state and list idempotency keys in doubt.
+
+A key is in doubt when its provider call may have taken effect but no result
+was stored (a timeout, a connection closed after sending, a crash). The next
+call with that key looks for the effect at the provider before acting.
+
+Flags:
+  --json   print the in-doubt keys as JSON lines
+
+Uses DATA_DIR, STORE_SYNC and AUDIT_LOG_PATH as serve does.
+`
+
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, doctorHelp)
+		return 0
+	}
+	asJSON := len(args) > 0 && args[0] == "--json"
+	cfg, err := config.LoadServe()
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp doctor: %v\n", err)
+		return 1
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "state.db"), sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp doctor: open state: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	claims, err := db.InDoubt(ctx, time.Now(), idempotency.Alive)
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp doctor: list in-doubt keys: %v\n", err)
+		return 1
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, c := range claims {
+			c.Result = nil
+			_ = enc.Encode(c)
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "state:     %s (ok)\n", filepath.Join(cfg.DataDir, "state.db"))
+	fmt.Fprintf(stdout, "audit log: %s\n", cfg.AuditLogPath)
+	if len(claims) == 0 {
+		fmt.Fprintln(stdout, "in doubt:  none")
+		return 0
+	}
+	fmt.Fprintf(stdout, "in doubt:  %d key(s); the next call with each key reconciles with the provider first\n\n", len(claims))
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tTOOL\tTARGET\tSTATE\tCLAIMED")
+	for _, c := range claims {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Key, c.Tool, c.Target, c.State, c.ClaimedAt.UTC().Format(time.RFC3339))
+	}
+	_ = tw.Flush()
+	return 0
+}

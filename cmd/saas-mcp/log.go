@@ -1,0 +1,40 @@
+package main
+
+import (
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+func getenv(k string) string { return os.Getenv(k) }
+
+// newLogger returns a JSON logger on w whose string values are redacted.
+func newLogger(w io.Writer, level string, red *redact.Redactor) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		lv = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: lv,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			switch a.Value.Kind() {
+			case slog.KindString:
+				a.Value = slog.StringValue(red.String(a.Value.String()))
+			case slog.KindAny:
+				if err, ok := a.Value.Any().(error); ok {
+					a.Value = slog.StringValue(red.Error(err))
+				}
+			}
+			return a
+		},
+	}))
+}
+
+// slogStd adapts a slog.Logger for APIs that want a *log.Logger.
+func slogStd(l *slog.Logger) *log.Logger {
+	return slog.NewLogLogger(l.Handler(), slog.LevelError)
+}

@@ -1,0 +1,78 @@
+// Command saas-mcp is an MCP server that lets AI agents act on Slack, GitHub
+// and Stripe safely (audited, validated, idempotent), and a durable webhook
+// receiver for the same providers.
+//
+// This package only wires things together: subcommands, configuration,
+// signals. The behaviour lives in internal/ and tools/.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `saas-mcp: a safe MCP server for Slack, GitHub and Stripe, and a durable webhook receiver.
+
+Usage:
+  saas-mcp <command> [arguments]
+
+Commands:
+  serve       run the MCP server on stdio (what Claude Code and other MCP clients start)
+  webhooks    receive GitHub, Stripe and Slack webhooks durably (and run the worker);
+              "webhooks dead" lists dead letters, "webhooks replay <id>|--all-dead" runs them again
+  worker      run only the webhook worker (for separate worker processes)
+  doctor      show idempotency keys in doubt and check the local state
+  version     print the version
+
+Run "saas-mcp <command> --help" for a command's variables and flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdin, stdout, stderr)
+	case "webhooks":
+		return runWebhooks(ctx, rest, stdout, stderr)
+	case "worker":
+		return runWorker(ctx, rest, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "saas-mcp", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "saas-mcp: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// wantsHelp reports whether args ask for help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" || a == "help" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/chain"
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+	"github.com/saas-mcp/saas-mcp/internal/mcpserver"
+	"github.com/saas-mcp/saas-mcp/internal/provider/github"
+	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
+	"github.com/saas-mcp/saas-mcp/internal/provider/stripe"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
+	"github.com/saas-mcp/saas-mcp/tools"
+)
+
+const serveHelp = `saas-mcp serve: the MCP server on stdio.
+
+stdout carries only JSON-RPC; logs are JSON lines on stderr. Nothing is sent
+over the network at start-up; credentials are needed only by the tools that
+use them.
+
+Tools: sendMessage (Slack), createTicket (GitHub issues), recordPaymentEvent
+(Stripe events into the payments ledger), writeAudit.
+
+Credentials (each also as NAME_FILE, a file holding the value):
+  SLACK_BOT_TOKEN     Slack bot token (xoxb-...), for chat.postMessage
+  SLACK_WEBHOOK_URL   Slack incoming-webhook URL, used when no bot token is set
+  GITHUB_TOKEN        GitHub token that may create issues
+  STRIPE_SECRET_KEY   Stripe secret or restricted key (sk_test_/rk_test_ in sandbox)
+
+Variables:
+`
+
+func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, serveHelp)
+		_ = envconfig.Usagef("", &config.Serve{}, stdout, envTable)
+		return 0
+	}
+	app, err := openServe(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp serve: %v\n", err)
+		return 1
+	}
+	defer app.close()
+
+	stdio := server.NewStdioServer(app.mcp)
+	stdio.SetErrorLogger(slogStd(app.log))
+	if err := stdio.Listen(ctx, stdin, stdout); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+		app.log.Error("stdio server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// envTable is the --help format of envconfig.Usagef.
+const envTable = `{{range .}}  {{usage_key . | printf "%-22s"}} {{usage_description .}}{{if usage_default .}} (default {{usage_default .}}){{end}}
+{{end}}`
+
+// serveApp is everything serve opened, to close in order.
+type serveApp struct {
+	mcp   *server.MCPServer
+	log   *slog.Logger
+	audit *audit.Writer
+	db    *sqlite.DB
+}
+
+func (a *serveApp) close() {
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+	if a.audit != nil {
+		_ = a.audit.Close()
+	}
+}
+
+// openServe loads the configuration and builds the server. It touches only
+// local files: no network at start-up.
+func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
+	cfg, err := config.LoadServe()
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := config.LoadSecrets(getenv, config.CredentialNames...)
+	if err != nil {
+		return nil, err
+	}
+	red := secrets.Redactor()
+	log := newLogger(stderr, cfg.LogLevel, red)
+	app := &serveApp{log: log}
+
+	app.audit, err = audit.Open(cfg.AuditLogPath, audit.Options{Sync: cfg.AuditSync == "always", Redactor: red})
+	if err != nil {
+		return nil, err
+	}
+	if app.audit.Repaired > 0 {
+		log.Warn("audit log: cut off a half-written last line", "bytes", app.audit.Repaired, "path", cfg.AuditLogPath)
+		_ = app.audit.Write(ctx, audit.Record{Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: cfg.AuditLogPath,
+			Status: audit.StatusSucceeded, Details: map[string]any{"bytesRemoved": app.audit.Repaired}})
+	}
+	app.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "state.db"), sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
+	if err != nil {
+		app.close()
+		return nil, fmt.Errorf("open state in %s: %w", cfg.DataDir, err)
+	}
+
+	now := time.Now
+	owner := idempotency.OwnerID()
+	reportInDoubt(ctx, app.db, app.audit, log, now())
+
+	deps := tools.Deps{Env: cfg.Env, Ledger: app.db, Audit: app.audit, Now: now, Redactor: red}
+	buildClients(&deps, cfg, secrets, red)
+	defs, err := tools.All(deps)
+	if err != nil {
+		app.close()
+		return nil, err
+	}
+	inputs, err := inputSchemas(defs)
+	if err != nil {
+		app.close()
+		return nil, err
+	}
+	validator, err := chain.NewValidator(inputs)
+	if err != nil {
+		app.close()
+		return nil, err
+	}
+	idem := &chain.Idempotency{
+		Store:  app.db,
+		Policy: idempotency.Policy{Window: cfg.IdempotencyWindow, KeyTTL: cfg.IdempotencyKeyTTL, Lease: lease(cfg)},
+		Owner:  owner, Alive: idempotency.Alive, Now: now, Audit: app.audit, Log: log,
+	}
+	app.mcp = mcpserver.New(mcpserver.Options{
+		Name: "saas-mcp", Version: version, Tools: defs,
+		// The chain, declared once: every tool passes it in this order.
+		Middlewares: []chain.Middleware{
+			chain.Audit(app.audit, now, log),
+			chain.Validate(validator),
+			chain.Guard(cfg.Env, secrets, chain.Policy{ReadOnly: cfg.ReadOnly}),
+			chain.Secrets(secrets),
+			idem.Middleware(),
+		},
+		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
+	})
+	go pruneLoop(ctx, app.db, log, now)
+	return app, nil
+}
+
+// lease is how long a claim may run before others take it for in doubt: a
+// call can wait HTTP_MAX_CALL_WAIT in all plus its attempts.
+func lease(cfg config.Serve) time.Duration {
+	return cfg.HTTPMaxCallWait + time.Duration(cfg.HTTPMaxAttempts)*cfg.HTTPTimeout + time.Minute
+}
+
+func inputSchemas(defs []tools.Definition) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(defs))
+	for _, d := range defs {
+		out[d.MCP.Name] = d.MCP.RawInputSchema
+	}
+	return out, nil
+}
+
+// buildClients makes a provider client for each provider whose credentials
+// are set. Building one sends nothing.
+func buildClients(d *tools.Deps, cfg config.Serve, s config.Secrets, red *redact.Redactor) {
+	httpClient := func(provider string, limits []httpx.Limit) *http.Client {
+		base := &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: cfg.HTTPTimeout,
+		}
+		return &http.Client{Transport: httpx.New(httpx.Options{
+			Provider: provider, Base: base, MaxAttempts: cfg.HTTPMaxAttempts,
+			MaxWait: cfg.HTTPMaxWait, MaxCallWait: cfg.HTTPMaxCallWait, Limits: limits, Redactor: red,
+		})}
+	}
+	token, hasToken := s.Get(config.SlackBotToken)
+	hook, hasHook := s.Get(config.SlackWebhookURL)
+	if hasToken || hasHook {
+		d.Slack = slack.New(slack.Config{BaseURL: cfg.SlackAPIURL, Token: token, WebhookURL: hook,
+			HTTPClient: httpClient("slack", httpx.SlackLimits(cfg.SlackPostGap)), Redactor: red})
+	}
+	if gh, ok := s.Get(config.GitHubToken); ok {
+		d.GitHub = github.New(github.Config{BaseURL: cfg.GitHubAPIURL, Token: gh,
+			HTTPClient: httpClient("github", httpx.GitHubLimits(cfg.GitHubWriteGap)), Redactor: red})
+	}
+	if key, ok := s.Get(config.StripeSecretKey); ok {
+		d.Stripe = stripe.New(stripe.Config{BaseURL: cfg.StripeAPIURL, Key: key,
+			HTTPClient: httpClient("stripe", httpx.StripeLimits()), Redactor: red})
+	}
+}
+
+// reportInDoubt lists, at start-up, the keys whose provider call may have
+// taken effect without a stored result, so an operator can see them. The
+// next call with such a key reconciles with the provider before acting.
+func reportInDoubt(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time) {
+	claims, err := st.InDoubt(ctx, now, idempotency.Alive)
+	if err != nil {
+		log.Error("list in-doubt idempotency keys", "err", err)
+		return
+	}
+	for _, c := range claims {
+		log.Warn("idempotency key in doubt", "key", c.Key, "tool", c.Tool, "target", c.Target, "claimedAt", c.ClaimedAt)
+		_ = sink.Write(ctx, audit.Record{
+			Actor: "saas-mcp", Provider: "saas-mcp", Action: "idempotency.in_doubt", Target: c.Target,
+			IdempotencyKey: c.Key, Status: audit.StatusInDoubt, Tool: c.Tool,
+			Details: map[string]any{"claimedAt": c.ClaimedAt.UTC().Format(time.RFC3339Nano), "state": string(c.State)},
+		})
+	}
+}
+
+// pruneLoop deletes expired keys now and then, so the store stays bounded.
+func pruneLoop(ctx context.Context, st idempotency.Store, log *slog.Logger, now func() time.Time) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := st.Prune(ctx, now()); err != nil && ctx.Err() == nil {
+			log.Error("prune idempotency keys", "err", err)
+		} else if n > 0 {
+			log.Info("pruned expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

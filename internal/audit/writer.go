@@ -1,0 +1,202 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// Options tune a Writer.
+type Options struct {
+	// Sync, when true, fsyncs the file after every record, so a record that
+	// Write accepted survives a power loss. When false, a record survives a
+	// crash of this process (it is in the OS page cache) but maybe not of the
+	// machine.
+	Sync bool
+	// Redactor removes secrets from every string of a record.
+	Redactor *redact.Redactor
+	// Now stamps records that have no TS. Default time.Now.
+	Now func() time.Time
+}
+
+// Writer appends records to an NDJSON file. Each record is one write(2) of
+// one whole line to a file opened with O_APPEND, so lines from several
+// goroutines or processes never interleave. It is safe for concurrent use.
+type Writer struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+	opts Options
+	buf  bytes.Buffer
+	// Repaired is the number of bytes of a half-written last line removed
+	// when the file was opened (a crash in the middle of a write).
+	Repaired int64
+}
+
+var _ Sink = (*Writer)(nil)
+
+// Open opens (creating if needed) the audit log at path, with its directory.
+// A half-written last line, left by a crash mid-write, is cut off so the file
+// stays valid NDJSON; Repaired tells how many bytes went.
+func Open(path string, opts Options) (*Writer, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create audit log directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	w := &Writer{f: f, path: path, opts: opts}
+	if w.Repaired, err = repairTail(path); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("repair audit log: %w", err)
+	}
+	return w, nil
+}
+
+// repairTail truncates the file after its last newline when the last line is
+// incomplete. It returns the number of bytes removed.
+func repairTail(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, err
+	}
+	size := st.Size()
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, size-1); err != nil {
+		return 0, err
+	}
+	if last[0] == '\n' {
+		return 0, nil
+	}
+	// Walk back in chunks to the previous newline.
+	const chunk = 64 << 10
+	end := size
+	for end > 0 {
+		start := max(end-chunk, 0)
+		buf := make([]byte, end-start)
+		if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			keep := start + int64(i) + 1
+			return size - keep, truncateSync(f, keep)
+		}
+		end = start
+	}
+	return size, truncateSync(f, 0)
+}
+
+func truncateSync(f *os.File, n int64) error {
+	if err := f.Truncate(n); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// Path returns the file the writer appends to.
+func (w *Writer) Path() string { return w.path }
+
+// Write appends one record. Strings are redacted first. It returns an error
+// if the line is not fully written (and synced, under Sync): the caller must
+// then refuse the action it was about to take.
+func (w *Writer) Write(ctx context.Context, r Record) error {
+	if err := ctx.Err(); err != nil {
+		// A cancelled call still gets its terminal record: callers pass a
+		// context without cancellation for those. Here the caller's own ctx
+		// is done before anything was written.
+		return fmt.Errorf("write audit record: %w", err)
+	}
+	if r.TS.IsZero() {
+		r.TS = w.opts.Now()
+	}
+	r = Redact(w.opts.Redactor, r)
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Reset()
+	enc := json.NewEncoder(&w.buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil { // Encode ends the line with '\n'
+		return fmt.Errorf("encode audit record: %w", err)
+	}
+	if _, err := w.f.Write(w.buf.Bytes()); err != nil {
+		return fmt.Errorf("append to audit log %s: %w", w.path, err)
+	}
+	if w.opts.Sync {
+		if err := w.f.Sync(); err != nil {
+			return fmt.Errorf("sync audit log %s: %w", w.path, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Close()
+}
+
+// Redact returns r with every string field and every string inside Details
+// passed through red.
+func Redact(red *redact.Redactor, r Record) Record {
+	r.Actor = red.String(r.Actor)
+	r.Provider = red.String(r.Provider)
+	r.Action = red.String(r.Action)
+	r.Target = red.String(r.Target)
+	r.IdempotencyKey = red.String(r.IdempotencyKey)
+	r.Error = red.String(r.Error)
+	if r.Details != nil {
+		r.Details = redactMap(red, r.Details)
+	}
+	return r
+}
+
+func redactMap(red *redact.Redactor, m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[red.String(k)] = redactValue(red, v)
+	}
+	return out
+}
+
+func redactValue(red *redact.Redactor, v any) any {
+	switch t := v.(type) {
+	case string:
+		return red.String(t)
+	case map[string]any:
+		return redactMap(red, t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = redactValue(red, e)
+		}
+		return out
+	case []string:
+		out := make([]string, len(t))
+		for i, e := range t {
+			out[i] = red.String(e)
+		}
+		return out
+	default:
+		return v
+	}
+}

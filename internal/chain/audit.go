@@ -1,0 +1,96 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/provider"
+)
+
+// Audit writes a "started" record before the call goes on and one terminal
+// record after it: succeeded, replayed, rejected or failed. If the started
+// record cannot be written the call is refused (fail closed): nothing that
+// cannot be explained later may happen.
+func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, c *Call) (Result, error) {
+			start := now()
+			c.Started = start
+			rec := baseRecord(c)
+			rec.TS = start
+			rec.Status = audit.StatusStarted
+			if err := sink.Write(ctx, rec); err != nil {
+				return Result{}, Internal("audit log cannot be written, so the action was refused", err)
+			}
+
+			res, err := next(ctx, c)
+
+			end := now()
+			term := baseRecord(c)
+			term.TS = end
+			term.Attempts = c.Attempts()
+			term.DurationMs = float64(end.Sub(start).Microseconds()) / 1000
+			term.Status = terminalStatus(res, err)
+			if c.details != nil {
+				term.Details = c.details
+			}
+			if err != nil {
+				term.Error = err.Error() // the writer redacts
+				if KindOf(err) == KindInDoubt || provider.InDoubt(err) {
+					if term.Details == nil {
+						term.Details = map[string]any{}
+					}
+					term.Details["inDoubt"] = true
+				}
+			}
+			// The terminal record is written even when the client cancelled:
+			// the call's outcome must be explained either way.
+			if werr := sink.Write(context.WithoutCancel(ctx), term); werr != nil {
+				log.Error("audit terminal record not written", "tool", c.Tool.Name, "callId", c.CallID, "err", werr)
+				if err == nil {
+					// The effect happened and is committed; the result stands, but
+					// the caller must know the trail is incomplete.
+					return res, nil
+				}
+			}
+			return res, err
+		}
+	}
+}
+
+func baseRecord(c *Call) audit.Record {
+	return audit.Record{
+		Actor:          c.Actor,
+		Provider:       c.Tool.Provider,
+		Action:         c.Tool.Action,
+		Target:         targetOf(c),
+		IdempotencyKey: c.Key,
+		Tool:           c.Tool.Name,
+		Env:            c.Env,
+		CallID:         c.CallID,
+	}
+}
+
+func targetOf(c *Call) string {
+	if c.Tool.Target == nil {
+		return ""
+	}
+	return c.Tool.Target(c.Args)
+}
+
+func terminalStatus(res Result, err error) string {
+	if err == nil {
+		if res.Replayed {
+			return audit.StatusReplayed
+		}
+		return audit.StatusSucceeded
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Rejected() {
+		return audit.StatusRejected
+	}
+	return audit.StatusFailed
+}

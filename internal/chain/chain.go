@@ -1,0 +1,133 @@
+// Package chain is the one middleware chain every tool call passes, in this
+// order: audit, validate, guard, secrets, idempotency, then the tool's
+// handler (which calls the provider through internal/httpx).
+//
+// The order is declared once, in New. A middleware is func(Handler) Handler,
+// as in net/http.
+package chain
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+)
+
+// Tool describes one MCP tool to the chain: what the audit log calls it,
+// which credentials it needs, and how to run and reconcile it.
+type Tool struct {
+	Name     string // MCP tool name, e.g. "createTicket"
+	Provider string // audit provider: slack, github, stripe, audit
+	Action   string // audit action: post_message, create_issue, ...
+	// Target names what the call acts on (channel, repo, event id).
+	Target func(args map[string]any) string
+	// Credentials lists the credential variables the tool can use; the call
+	// needs at least one of them set (sendMessage takes a bot token or a
+	// webhook URL). Empty for tools that need none.
+	Credentials []string
+	// ReadOnly tools change nothing outside saas-mcp (READ_ONLY lets them run).
+	ReadOnly bool
+	// Run performs the call. It returns the structured result (a struct or a
+	// map that marshals to the tool's output schema).
+	Run func(ctx context.Context, c *Call) (any, error)
+	// Reconcile looks for the effect of an earlier attempt that may have
+	// happened (the key was in doubt). found=false means it did not happen
+	// and Run may send again. Nil when a repeat of Run is harmless.
+	Reconcile func(ctx context.Context, c *Call, since time.Time) (result any, found bool, err error)
+}
+
+// Call is one tool call as it moves down the chain. Middlewares fill it in.
+type Call struct {
+	Tool    *Tool
+	Args    map[string]any
+	Actor   string
+	Env     string
+	CallID  string
+	Started time.Time
+
+	// Key is the effective idempotency key (explicit or derived), set by the
+	// idempotency middleware; Explicit tells which.
+	Key      string
+	Explicit bool
+	// Credentials holds the tool's credentials that are set, by variable.
+	Credentials map[string]config.Secret
+
+	argsHash string
+	attempts atomic.Int64
+	details  map[string]any
+}
+
+// NoteAttempt counts one provider attempt (the transport's observer calls it).
+func (c *Call) NoteAttempt() { c.attempts.Add(1) }
+
+// Attempts is the number of provider attempts so far.
+func (c *Call) Attempts() int { return int(c.attempts.Load()) }
+
+// SetDetail attaches a detail to the call's terminal audit record.
+func (c *Call) SetDetail(k string, v any) {
+	if c.details == nil {
+		c.details = map[string]any{}
+	}
+	c.details[k] = v
+}
+
+// String returns a string argument, or "".
+func (c *Call) String(name string) string {
+	s, _ := c.Args[name].(string)
+	return s
+}
+
+// Result is what a handler returns: the structured value as JSON, and
+// whether it was replayed from the idempotency store.
+type Result struct {
+	Value    json.RawMessage
+	Replayed bool
+}
+
+// Handler runs a call.
+type Handler func(ctx context.Context, c *Call) (Result, error)
+
+// Middleware wraps a Handler.
+type Middleware func(Handler) Handler
+
+// Wrap applies middlewares so that the first one listed runs first.
+func Wrap(h Handler, mws ...Middleware) Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// Final turns a Tool's Run into the innermost Handler.
+func Final(ctx context.Context, c *Call) (Result, error) {
+	v, err := c.Tool.Run(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Result{}, Internal("encode result", err)
+	}
+	return Result{Value: b}, nil
+}
+
+// NewCall prepares a call: its idempotency key is the explicit
+// idempotencyKey argument when given, else one derived from the tool and its
+// canonical arguments, so every audit record of the call carries it.
+func NewCall(t *Tool, args map[string]any, actor, env, callID string) *Call {
+	c := &Call{Tool: t, Args: args, Actor: actor, Env: env, CallID: callID}
+	h, err := idempotency.ArgsHash(t.Name, args)
+	if err != nil {
+		h = "unhashable"
+	}
+	c.argsHash = h
+	if k, ok := args[idempotency.KeyField].(string); ok && k != "" {
+		c.Key, c.Explicit = k, true
+	} else {
+		c.Key = idempotency.DerivedKey(t.Name, h)
+	}
+	return c
+}

@@ -1,0 +1,158 @@
+package chain
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+	"github.com/saas-mcp/saas-mcp/internal/provider"
+)
+
+// Idempotency claims the call's key durably before anything leaves the
+// process, and commits the result after. See package idempotency for the
+// states.
+type Idempotency struct {
+	Store  idempotency.Store
+	Policy idempotency.Policy
+	Owner  string                  // this process, see idempotency.OwnerID
+	Alive  func(owner string) bool // whether another claim's owner still runs
+	Now    func() time.Time
+	Audit  audit.Sink
+	Log    *slog.Logger
+}
+
+// Middleware returns the idempotency middleware.
+func (m *Idempotency) Middleware() Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, c *Call) (Result, error) {
+			return m.run(ctx, c, next)
+		}
+	}
+}
+
+func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, error) {
+	now := m.Now()
+	explicit := ""
+	if c.Explicit {
+		explicit = c.Key
+	}
+	want, err := m.Policy.NewClaim(c.Tool.Name, explicit, c.argsHash, targetOf(c), m.Owner, now)
+	if err != nil {
+		return Result{}, &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name + ": idempotencyKey: " + err.Error()}
+	}
+	row, outcome, err := m.Store.Claim(ctx, want, now, m.Alive)
+	if err != nil {
+		return Result{}, Internal("idempotency store cannot be written, so nothing was sent", err)
+	}
+	switch outcome {
+	case idempotency.Replay:
+		v, err := withReplayed(row.Result)
+		if err != nil {
+			return Result{}, Internal("read stored result", err)
+		}
+		return Result{Value: v, Replayed: true}, nil
+	case idempotency.InProgress:
+		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress; retry later with the same key to get its result", c.Key)
+	case idempotency.Mismatch:
+		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call", c.Key)
+	case idempotency.Reacquired:
+		res, done, err := m.reconcile(ctx, c, want.Key, row.ClaimedAt)
+		if err != nil || done {
+			return res, err
+		}
+	case idempotency.Acquired:
+	default:
+		return Result{}, Internal("claim idempotency key", fmt.Errorf("unexpected outcome %v", outcome))
+	}
+	return m.send(ctx, c, want.Key, next)
+}
+
+// reconcile runs when an earlier attempt with this key may have taken effect.
+// It asks the provider; done is true when the earlier effect was found (or the
+// check failed) and no new attempt may be made.
+func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since time.Time) (Result, bool, error) {
+	wctx := context.WithoutCancel(ctx)
+	if c.Tool.Reconcile == nil {
+		m.note(wctx, c, map[string]any{"reconcile": "not needed: repeating this call is harmless"})
+		return Result{}, false, nil
+	}
+	v, found, err := c.Tool.Reconcile(ctx, c, since)
+	if err != nil {
+		if merr := m.Store.MarkInDoubt(wctx, key, m.Owner); merr != nil {
+			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
+		}
+		return Result{}, true, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
+			"an earlier call with idempotency key %q may have taken effect and checking %s failed, so nothing was sent: %v; retry with the same key",
+			c.Key, c.Tool.Provider, err)}
+	}
+	m.note(wctx, c, map[string]any{"reconcile": "checked provider", "found": found, "since": since.UTC().Format(time.RFC3339Nano)})
+	if !found {
+		return Result{}, false, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Result{}, true, Internal("encode reconciled result", err)
+	}
+	if err := m.Store.Commit(wctx, key, m.Owner, b); err != nil {
+		m.Log.Error("commit reconciled result", "tool", c.Tool.Name, "err", err)
+	}
+	out, err := withReplayed(b)
+	if err != nil {
+		return Result{}, true, Internal("encode reconciled result", err)
+	}
+	return Result{Value: out, Replayed: true}, true, nil
+}
+
+// note writes a "reconciled" audit record for the call.
+func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any) {
+	rec := baseRecord(c)
+	rec.TS = m.Now()
+	rec.Status = audit.StatusReconciled
+	rec.Details = details
+	if err := m.Audit.Write(ctx, rec); err != nil {
+		m.Log.Error("audit reconciliation record not written", "tool", c.Tool.Name, "err", err)
+	}
+}
+
+func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler) (Result, error) {
+	res, err := next(ctx, c)
+	// Whatever happened, the bookkeeping must finish even if the client
+	// cancelled the call.
+	wctx := context.WithoutCancel(ctx)
+	switch {
+	case err == nil:
+		if cerr := m.Store.Commit(wctx, key, m.Owner, res.Value); cerr != nil {
+			// The effect happened. The key stays claimed and becomes in doubt,
+			// so a retry reconciles instead of sending again.
+			m.Log.Error("commit idempotency key", "tool", c.Tool.Name, "err", cerr)
+		}
+		return res, nil
+	case provider.InDoubt(err) || ctx.Err() != nil:
+		// A cancelled call may have been sent before it was cancelled.
+		if merr := m.Store.MarkInDoubt(wctx, key, m.Owner); merr != nil {
+			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
+		}
+		return Result{}, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
+			"%v; the %s call may have taken effect: call again with the same idempotencyKey %q and saas-mcp will check %s before acting, so it never acts twice",
+			err, c.Tool.Name, c.Key, c.Tool.Provider)}
+	default:
+		if rerr := m.Store.Release(wctx, key, m.Owner); rerr != nil {
+			m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
+		}
+		return Result{}, err
+	}
+}
+
+// withReplayed returns the stored result with "replayed": true.
+func withReplayed(stored json.RawMessage) (json.RawMessage, error) {
+	var m map[string]any
+	if err := json.Unmarshal(stored, &m); err != nil {
+		return nil, err
+	}
+	m["replayed"] = true
+	return json.Marshal(m)
+}

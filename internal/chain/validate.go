@@ -1,0 +1,133 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// Validator checks tool arguments against the tools' input schemas. Schemas
+// are compiled once, at start-up.
+type Validator struct {
+	schemas map[string]*jsonschema.Schema
+	printer *message.Printer
+}
+
+// NewValidator compiles each tool's input schema (JSON Schema 2020-12).
+func NewValidator(inputs map[string][]byte) (*Validator, error) {
+	v := &Validator{schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	for name, raw := range inputs {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("parse input schema of %s: %w", name, err)
+		}
+		url := "mem:///" + name + ".input.json"
+		if err := c.AddResource(url, doc); err != nil {
+			return nil, fmt.Errorf("add input schema of %s: %w", name, err)
+		}
+		s, err := c.Compile(url)
+		if err != nil {
+			return nil, fmt.Errorf("compile input schema of %s: %w", name, err)
+		}
+		v.schemas[name] = s
+	}
+	return v, nil
+}
+
+// Check returns nil when args satisfy tool's schema, else an *Error of kind
+// KindInvalid listing every violation by field.
+func (v *Validator) Check(tool string, args map[string]any) error {
+	s, ok := v.schemas[tool]
+	if !ok {
+		return Errorf(KindInternal, "no input schema for tool %s", tool)
+	}
+	var doc any = args
+	if args == nil {
+		doc = map[string]any{}
+	}
+	err := s.Validate(doc)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return Errorf(KindInvalid, "invalid arguments for %s: %v", tool, err)
+	}
+	problems := v.flatten(ve, nil)
+	sort.Strings(problems)
+	problems = compactStrings(problems)
+	return &Error{Kind: KindInvalid, Message: fmt.Sprintf("invalid arguments for %s: %s", tool, strings.Join(problems, "; "))}
+}
+
+// flatten turns the error tree into "field: problem" lines, one per leaf.
+func (v *Validator) flatten(ve *jsonschema.ValidationError, out []string) []string {
+	if len(ve.Causes) > 0 {
+		for _, c := range ve.Causes {
+			out = v.flatten(c, out)
+		}
+		return out
+	}
+	field := fieldName(ve.InstanceLocation)
+	switch k := ve.ErrorKind.(type) {
+	case *kind.Required:
+		for _, m := range k.Missing {
+			out = append(out, joinField(field, m)+": is required")
+		}
+	case *kind.AdditionalProperties:
+		for _, p := range k.Properties {
+			out = append(out, joinField(field, p)+": is not a known argument")
+		}
+	case *kind.FalseSchema:
+		out = append(out, field+": is not allowed")
+	default:
+		out = append(out, field+": "+ve.ErrorKind.LocalizedString(v.printer))
+	}
+	return out
+}
+
+func fieldName(loc []string) string {
+	if len(loc) == 0 {
+		return "arguments"
+	}
+	return strings.Join(loc, ".")
+}
+
+func joinField(parent, child string) string {
+	if parent == "arguments" {
+		return child
+	}
+	return parent + "." + child
+}
+
+func compactStrings(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Validate is the middleware: a call whose arguments break the schema goes
+// no further.
+func Validate(v *Validator) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, c *Call) (Result, error) {
+			if err := v.Check(c.Tool.Name, c.Args); err != nil {
+				return Result{}, err
+			}
+			return next(ctx, c)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+// Package config loads saas-mcp's settings from the environment (envconfig),
+// reads credentials from NAME or NAME_FILE, and holds the sandbox/live rules.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// Environments.
+const (
+	Sandbox = "sandbox"
+	Live    = "live"
+)
+
+// Credential variable names.
+const (
+	SlackBotToken   = "SLACK_BOT_TOKEN"
+	SlackWebhookURL = "SLACK_WEBHOOK_URL"
+	GitHubToken     = "GITHUB_TOKEN"
+	StripeSecretKey = "STRIPE_SECRET_KEY"
+)
+
+// CredentialNames lists every credential serve reads.
+var CredentialNames = []string{SlackBotToken, SlackWebhookURL, GitHubToken, StripeSecretKey}
+
+// Serve is the configuration of `saas-mcp serve`. Each field's envconfig tag
+// is its variable; `desc` is printed by --help.
+type Serve struct {
+	Env               string        `envconfig:"INTEGRATION_ENV" default:"sandbox" desc:"sandbox or live; sandbox refuses live credentials and live-mode events, live refuses test keys"`
+	AuditLogPath      string        `envconfig:"AUDIT_LOG_PATH" default:"logs/saas-audit.ndjson" desc:"append-only NDJSON audit log"`
+	AuditActor        string        `envconfig:"AUDIT_ACTOR" desc:"actor recorded in the audit log (default: the MCP client's name)"`
+	AuditSync         string        `envconfig:"AUDIT_SYNC" default:"always" desc:"always: fsync each audit record before going on; never: leave it to the OS (survives a process crash, not a power loss)"`
+	DataDir           string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state (idempotency keys, payments ledger)"`
+	StoreSync         string        `envconfig:"STORE_SYNC" default:"FULL" desc:"SQLite synchronous mode: FULL (a claim survives power loss) or NORMAL (survives a process crash)"`
+	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window"`
+	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h" desc:"how long an explicit idempotencyKey is kept"`
+	SlackAPIURL       string        `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
+	GitHubAPIURL      string        `envconfig:"GITHUB_API_URL" default:"https://api.github.com/" desc:"GitHub REST API base URL"`
+	StripeAPIURL      string        `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com" desc:"Stripe API base URL"`
+	HTTPTimeout       time.Duration `envconfig:"HTTP_TIMEOUT" default:"30s" desc:"timeout of one HTTP attempt to a provider"`
+	HTTPMaxAttempts   int           `envconfig:"HTTP_MAX_ATTEMPTS" default:"5" desc:"attempts per provider request, first included"`
+	HTTPMaxWait       time.Duration `envconfig:"HTTP_MAX_WAIT" default:"30s" desc:"longest single wait before a retry (Retry-After above it is not waited for)"`
+	HTTPMaxCallWait   time.Duration `envconfig:"HTTP_MAX_CALL_WAIT" default:"60s" desc:"longest total waiting per tool call"`
+	GitHubWriteGap    time.Duration `envconfig:"GITHUB_WRITE_INTERVAL" default:"1s" desc:"least time between two GitHub writes (GitHub asks for 1s); 0 disables"`
+	SlackPostGap      time.Duration `envconfig:"SLACK_POST_INTERVAL" default:"1s" desc:"least time between two chat.postMessage calls to one channel; 0 disables"`
+	ReadOnly          bool          `envconfig:"READ_ONLY" default:"false" desc:"refuse every tool that changes something outside saas-mcp"`
+	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error (JSON logs on stderr)"`
+}
+
+// LoadServe reads the serve configuration from the environment.
+func LoadServe() (Serve, error) {
+	var c Serve
+	if err := envconfig.Process("", &c); err != nil {
+		return c, fmt.Errorf("read configuration: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values envconfig cannot.
+func (c Serve) Validate() error {
+	if c.Env != Sandbox && c.Env != Live {
+		return fmt.Errorf("INTEGRATION_ENV must be %q or %q, not %q", Sandbox, Live, c.Env)
+	}
+	switch c.AuditSync {
+	case "always", "never":
+	default:
+		return fmt.Errorf("AUDIT_SYNC must be always or never, not %q", c.AuditSync)
+	}
+	switch strings.ToUpper(c.StoreSync) {
+	case "FULL", "NORMAL":
+	default:
+		return fmt.Errorf("STORE_SYNC must be FULL or NORMAL, not %q", c.StoreSync)
+	}
+	if c.IdempotencyWindow <= 0 || c.IdempotencyKeyTTL <= 0 {
+		return fmt.Errorf("IDEMPOTENCY_WINDOW and IDEMPOTENCY_KEY_TTL must be positive")
+	}
+	if c.HTTPMaxAttempts < 1 {
+		return fmt.Errorf("HTTP_MAX_ATTEMPTS must be at least 1")
+	}
+	return nil
+}
+
+// Secrets holds the credentials read at start-up, by variable name.
+type Secrets struct {
+	values map[string]Secret
+}
+
+// LoadSecrets reads each named credential from NAME, or from the file named by
+// NAME_FILE (trailing newline trimmed). Setting both is an error: which one
+// wins would be a guess.
+func LoadSecrets(getenv func(string) string, names ...string) (Secrets, error) {
+	s := Secrets{values: map[string]Secret{}}
+	for _, name := range names {
+		v, err := ReadSecret(getenv, name)
+		if err != nil {
+			return s, err
+		}
+		if v != "" {
+			s.values[name] = NewSecret(v)
+		}
+	}
+	return s, nil
+}
+
+// ReadSecret returns the value of NAME or the contents of NAME_FILE.
+func ReadSecret(getenv func(string) string, name string) (string, error) {
+	v, file := getenv(name), getenv(name+"_FILE")
+	if v != "" && file != "" {
+		return "", fmt.Errorf("both %s and %s_FILE are set; set one", name, name)
+	}
+	if file == "" {
+		return strings.TrimSpace(v), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		// The path is not secret, but the error text of a read might echo
+		// contents on some systems: keep only the path and the cause.
+		return "", fmt.Errorf("read %s_FILE: %w", name, unwrapPathErr(err))
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// Get returns a credential and whether it is set.
+func (s Secrets) Get(name string) (Secret, bool) {
+	v, ok := s.values[name]
+	return v, ok && v.IsSet()
+}
+
+// Redactor returns a redactor for every loaded value.
+func (s Secrets) Redactor() *redact.Redactor {
+	vals := make([]string, 0, len(s.values))
+	for _, v := range s.values {
+		vals = append(vals, v.Reveal())
+	}
+	return redact.New(vals...)
+}

@@ -1,0 +1,37 @@
+// Package fakesaas is an in-process fake of the Slack, GitHub and Stripe
+// endpoints saas-mcp calls. Unit tests point a provider client at it, the
+// end-to-end suite points the real binary at it through SLACK_API_URL,
+// GITHUB_API_URL and STRIPE_API_URL, and a local demo can serve it with Start.
+//
+// # Endpoints
+//
+//   - Slack: POST /api/chat.postMessage, GET|POST /api/conversations.history,
+//     GET|POST /api/conversations.replies, POST /services/T000/B000/XXXX
+//     (incoming webhook).
+//   - GitHub: POST and GET /repos/{owner}/{repo}/issues, GET /user.
+//   - Stripe: GET /v1/events/{id}.
+//
+// Responses have the providers' shapes, including their error bodies, so the
+// official SDKs decode them as they would the real thing.
+//
+// # Faults
+//
+// Inject queues a Fault for requests matching a method and path prefix. A
+// fault can answer instead of the endpoint (429 with Retry-After, say), or let
+// the endpoint apply its effect first and then fail, drop the connection or
+// hang: the cases where a client cannot know whether its call took effect.
+//
+// # Effects
+//
+// Every request is recorded (without Authorization), and so is every effect:
+// SlackMessages, GitHubIssues and Requests return copies safe to inspect while
+// the server keeps running.
+//
+// # Example
+//
+//	srv := fakesaas.New()
+//	t.Cleanup(srv.Close)
+//	srv.Inject(fakesaas.Fault{Method: "POST", Path: "/repos/", Times: 1, Mode: fakesaas.CommitThenClose})
+//	// ... create an issue through the client under test ...
+//	require.Len(t, srv.GitHubIssues("acme/widgets"), 1)
+package fakesaas

@@ -1,0 +1,277 @@
+package fakesaas
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+)
+
+// Credentials the fake accepts when no option names others. They have the
+// providers' token shapes, so redaction by shape applies to them too.
+const (
+	SlackToken       = "xoxb-fakesaas-0000-token"
+	SlackWebhookPath = "/services/T000/B000/XXXX"
+	GitHubToken      = "ghp_fakesaas0000token"
+	GitHubLogin      = "saas-mcp-bot"
+	StripeKey        = "sk_test_fakesaas0000"
+	StripeLiveKey    = "sk_live_fakesaas0000"
+)
+
+// Server is a running fake. All its methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL, http://127.0.0.1:port, without a trailing slash.
+	URL string
+
+	ts        *httptest.Server
+	cfg       settings
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	faults   []*faultEntry
+	requests []Request
+	slack    slackState
+	github   githubState
+	stripe   stripeState
+}
+
+// settings are what the options set.
+type settings struct {
+	now            func() time.Time
+	slackTokens    []string
+	slackChannels  map[string]bool // nil: every channel exists
+	webhookPath    string
+	webhookChannel string
+	githubTokens   map[string]string // token -> login
+	githubRepos    map[string]bool   // nil: every repository exists
+	stripeKeys     []string
+	control        bool
+}
+
+// Option configures a Server.
+type Option func(*settings)
+
+// WithClock sets the clock used for timestamps (Slack ts, GitHub created_at,
+// Stripe created). The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(s *settings) { s.now = now } }
+
+// WithSlackTokens replaces the accepted Slack bot tokens (default SlackToken).
+func WithSlackTokens(tokens ...string) Option {
+	return func(s *settings) { s.slackTokens = append(s.slackTokens, tokens...) }
+}
+
+// WithSlackChannels limits the channels that exist; posting elsewhere answers
+// channel_not_found. By default every channel exists.
+func WithSlackChannels(ids ...string) Option {
+	return func(s *settings) {
+		if s.slackChannels == nil {
+			s.slackChannels = map[string]bool{}
+		}
+		for _, id := range ids {
+			s.slackChannels[id] = true
+		}
+	}
+}
+
+// WithSlackWebhook sets the incoming-webhook path (default SlackWebhookPath)
+// and the channel its messages land in (default "C0WEBHOOK").
+func WithSlackWebhook(path, channel string) Option {
+	return func(s *settings) { s.webhookPath, s.webhookChannel = path, channel }
+}
+
+// WithGitHubToken adds an accepted GitHub token and the login it belongs to.
+// Once any is given, the default GitHubToken is no longer accepted.
+func WithGitHubToken(token, login string) Option {
+	return func(s *settings) {
+		if s.githubTokens == nil {
+			s.githubTokens = map[string]string{}
+		}
+		s.githubTokens[token] = login
+	}
+}
+
+// WithGitHubRepos limits the repositories ("owner/name") that exist; others
+// answer 404. By default every repository exists.
+func WithGitHubRepos(repos ...string) Option {
+	return func(s *settings) {
+		if s.githubRepos == nil {
+			s.githubRepos = map[string]bool{}
+		}
+		for _, r := range repos {
+			s.githubRepos[r] = true
+		}
+	}
+}
+
+// WithStripeKeys replaces the accepted Stripe secret keys (default StripeKey
+// and StripeLiveKey). A key with "_live_" sees live-mode events only, any
+// other key test-mode events only, as at Stripe.
+func WithStripeKeys(keys ...string) Option {
+	return func(s *settings) { s.stripeKeys = append(s.stripeKeys, keys...) }
+}
+
+// WithControl enables the /_fakesaas/ control endpoints, so another process
+// can inject faults, seed Stripe events and read effects. Off by default.
+func WithControl() Option { return func(s *settings) { s.control = true } }
+
+func newSettings(opts []Option) settings {
+	var s settings
+	for _, o := range opts {
+		o(&s)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if len(s.slackTokens) == 0 {
+		s.slackTokens = []string{SlackToken}
+	}
+	if s.webhookPath == "" {
+		s.webhookPath = SlackWebhookPath
+	}
+	if s.webhookChannel == "" {
+		s.webhookChannel = "C0WEBHOOK"
+	}
+	if len(s.githubTokens) == 0 {
+		s.githubTokens = map[string]string{GitHubToken: GitHubLogin}
+	}
+	if len(s.stripeKeys) == 0 {
+		s.stripeKeys = []string{StripeKey, StripeLiveKey}
+	}
+	return s
+}
+
+// New starts a fake on a free loopback port. Like httptest.NewServer it
+// panics if it cannot listen. Call Close when done.
+func New(opts ...Option) *Server {
+	s, err := Start("127.0.0.1:0", opts...)
+	if err != nil {
+		panic(fmt.Sprintf("fakesaas: %v", err))
+	}
+	return s
+}
+
+// Start serves a fake on addr (host:port), for a process that runs it on a
+// known port, such as a local demo. Call Close to stop it.
+func Start(addr string, opts ...Option) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s := &Server{cfg: newSettings(opts), closing: make(chan struct{})}
+	s.slack.init()
+	s.github.init()
+	s.stripe.init()
+	s.ts = httptest.NewUnstartedServer(s.routes())
+	_ = s.ts.Listener.Close() // replaced by the listener on addr
+	s.ts.Listener = ln
+	s.ts.Start()
+	s.URL = s.ts.URL
+	return s, nil
+}
+
+// Close unblocks hanging faults and stops the server.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.ts.CloseClientConnections()
+		s.ts.Close()
+	})
+}
+
+// SlackAPIURL is the base URL for a Slack client, with a trailing slash.
+func (s *Server) SlackAPIURL() string { return s.URL + "/api/" }
+
+// SlackWebhookURL is the incoming-webhook URL the fake accepts.
+func (s *Server) SlackWebhookURL() string { return s.URL + s.cfg.webhookPath }
+
+// GitHubAPIURL is the base URL for a GitHub client, with a trailing slash.
+func (s *Server) GitHubAPIURL() string { return s.URL + "/" }
+
+// StripeAPIURL is the base URL for a Stripe client.
+func (s *Server) StripeAPIURL() string { return s.URL }
+
+// maxBody bounds a request body; the providers' own limits are of this order.
+const maxBody = 1 << 20
+
+// endpoint handles one request and returns the answer instead of writing it,
+// so a fault can apply the effect and then answer something else.
+type endpoint func(r *http.Request) reply
+
+// reply is an answer not yet written.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func jsonReply(status int, v any) reply {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response structs are marshalled; failing is a bug here.
+		panic(fmt.Sprintf("fakesaas: marshal response: %v", err))
+	}
+	return reply{status: status, header: http.Header{"Content-Type": {"application/json; charset=utf-8"}}, body: b}
+}
+
+func textReply(status int, text string) reply {
+	return reply{status: status, header: http.Header{"Content-Type": {"text/html"}}, body: []byte(text)}
+}
+
+func (rep reply) write(w http.ResponseWriter) {
+	for k, vs := range rep.header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, e endpoint) { mux.Handle(pattern, s.serve(e)) }
+	handle("POST /api/chat.postMessage", s.slackPostMessage)
+	handle("/api/conversations.history", s.slackHistory)
+	handle("/api/conversations.replies", s.slackReplies)
+	handle("POST /services/", s.slackWebhook)
+	handle("POST /repos/{owner}/{repo}/issues", s.githubCreateIssue)
+	handle("GET /repos/{owner}/{repo}/issues", s.githubListIssues)
+	handle("GET /user", s.githubUser)
+	handle("GET /v1/events/{id}", s.stripeGetEvent)
+	if s.cfg.control {
+		s.controlRoutes(mux)
+	}
+	mux.Handle("/", s.serve(func(r *http.Request) reply {
+		return jsonReply(http.StatusNotFound, map[string]string{"message": "Not Found"})
+	}))
+	return mux
+}
+
+// serve records the request, applies the first matching fault, and otherwise
+// answers with the endpoint.
+func (s *Server) serve(e endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the whole body first: net/http notices a client hanging up
+		// (and cancels r.Context) only once the body is consumed, and a
+		// hanging fault must end when the client gives up.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			textReply(http.StatusRequestEntityTooLarge, "request body too large").write(w)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		f := s.takeFault(r)
+		s.record(r, f)
+		if f == nil {
+			e(r).write(w)
+			return
+		}
+		s.applyFault(w, r, f.Fault, e)
+	})
+}

@@ -1,0 +1,216 @@
+package fakesaas
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// The bot the fake's Slack token belongs to.
+const (
+	slackBotUser = "U0FAKEBOT"
+	slackBotID   = "B0FAKEBOT"
+	slackTeam    = "T0FAKE"
+)
+
+// SlackMessage is a message the fake holds, posted through the API or an
+// incoming webhook.
+type SlackMessage struct {
+	Channel  string         `json:"channel"`
+	TS       string         `json:"ts"`
+	ThreadTS string         `json:"thread_ts,omitempty"`
+	Text     string         `json:"text"`
+	Via      string         `json:"via"` // "api" or "webhook"
+	Metadata *SlackMetadata `json:"metadata,omitempty"`
+	// ReplyCount and LatestReply are set on a thread's parent.
+	ReplyCount  int    `json:"reply_count,omitempty"`
+	LatestReply string `json:"latest_reply,omitempty"`
+}
+
+// SlackMetadata is the metadata attached to a message with chat.postMessage.
+type SlackMetadata struct {
+	EventType    string         `json:"event_type"`
+	EventPayload map[string]any `json:"event_payload"`
+}
+
+type slackState struct {
+	byChannel map[string][]*SlackMessage // oldest first
+	lastMicro int64                      // the last ts handed out, in microseconds
+}
+
+func (st *slackState) init() { st.byChannel = map[string][]*SlackMessage{} }
+
+// SlackMessages returns copies of the messages in channel (every channel when
+// empty), oldest first.
+func (s *Server) SlackMessages(channel string) []SlackMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SlackMessage
+	for ch, msgs := range s.slack.byChannel {
+		if channel != "" && ch != channel {
+			continue
+		}
+		for _, m := range msgs {
+			out = append(out, m.clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b SlackMessage) int { return compareTS(a.TS, b.TS) })
+	return out
+}
+
+func (m *SlackMessage) clone() SlackMessage {
+	c := *m
+	if m.Metadata != nil {
+		md := *m.Metadata
+		c.Metadata = &md
+	}
+	return c
+}
+
+// slackError is Slack's answer to a failed Web API call: HTTP 200, ok false.
+func slackError(code string) reply {
+	return jsonReply(http.StatusOK, map[string]any{"ok": false, "error": code})
+}
+
+// slackParams returns a Web API call's arguments from the query, a form
+// body, or a JSON body (whose non-string fields become their JSON text).
+func slackParams(r *http.Request) (url.Values, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/json" {
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		return r.Form, nil
+	}
+	v := r.URL.Query()
+	var body map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	for k, x := range body {
+		switch x := x.(type) {
+		case nil:
+		case string:
+			v.Set(k, x)
+		default:
+			b, _ := json.Marshal(x)
+			v.Set(k, string(b))
+		}
+	}
+	return v, nil
+}
+
+// slackAuth checks the token in the Authorization header or, as older
+// clients send it, in the "token" parameter. It returns a Slack error code.
+func (s *Server) slackAuth(r *http.Request, params url.Values) string {
+	token := params.Get("token")
+	if h := r.Header.Get("Authorization"); h != "" {
+		token = strings.TrimPrefix(h, "Bearer ")
+	}
+	switch {
+	case token == "":
+		return "not_authed"
+	case !slices.Contains(s.cfg.slackTokens, token):
+		return "invalid_auth"
+	}
+	return ""
+}
+
+// slackCall parses and authenticates a Web API call; on failure it returns
+// the error answer.
+func (s *Server) slackCall(r *http.Request) (url.Values, *reply) {
+	params, err := slackParams(r)
+	if err != nil {
+		rep := slackError("invalid_form_data")
+		return nil, &rep
+	}
+	if code := s.slackAuth(r, params); code != "" {
+		rep := slackError(code)
+		return nil, &rep
+	}
+	return params, nil
+}
+
+func (s *Server) slackChannelExists(ch string) bool {
+	return ch != "" && (s.cfg.slackChannels == nil || s.cfg.slackChannels[ch])
+}
+
+func (s *Server) slackPostMessage(r *http.Request) reply {
+	params, fail := s.slackCall(r)
+	if fail != nil {
+		return *fail
+	}
+	ch := params.Get("channel")
+	if !s.slackChannelExists(ch) {
+		return slackError("channel_not_found")
+	}
+	text := params.Get("text")
+	if text == "" && params.Get("blocks") == "" && params.Get("attachments") == "" {
+		return slackError("no_text")
+	}
+	var md *SlackMetadata
+	if raw := params.Get("metadata"); raw != "" {
+		md = &SlackMetadata{}
+		if err := json.Unmarshal([]byte(raw), md); err != nil {
+			return slackError("invalid_metadata_format")
+		}
+		if md.EventType == "" {
+			return slackError("invalid_metadata_schema")
+		}
+	}
+	m := s.slackStore(&SlackMessage{Channel: ch, ThreadTS: params.Get("thread_ts"), Text: text, Via: "api", Metadata: md})
+	return jsonReply(http.StatusOK, map[string]any{
+		"ok": true, "channel": ch, "ts": m.TS, "message": slackMessageJSON(m, true),
+	})
+}
+
+// slackStore gives m the next ts and files it, updating its thread's parent.
+func (s *Server) slackStore(m *SlackMessage) SlackMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	micro := s.cfg.now().UnixMicro()
+	if micro <= s.slack.lastMicro {
+		micro = s.slack.lastMicro + 1
+	}
+	s.slack.lastMicro = micro
+	m.TS = fmt.Sprintf("%d.%06d", micro/1e6, micro%1e6)
+	if m.ThreadTS == m.TS {
+		m.ThreadTS = ""
+	}
+	if m.ThreadTS != "" {
+		for _, p := range s.slack.byChannel[m.Channel] {
+			if p.TS == m.ThreadTS {
+				p.ReplyCount++
+				p.LatestReply = m.TS
+			}
+		}
+	}
+	s.slack.byChannel[m.Channel] = append(s.slack.byChannel[m.Channel], m)
+	return m.clone()
+}
+
+// slackWebhook is an incoming webhook: the secret is the path, the answer is
+// plain text, and the message lands in the webhook's channel.
+func (s *Server) slackWebhook(r *http.Request) reply {
+	if r.URL.Path != s.cfg.webhookPath {
+		return textReply(http.StatusNotFound, "no_service")
+	}
+	var body struct {
+		Text        string          `json:"text"`
+		ThreadTS    string          `json:"thread_ts"`
+		Blocks      json.RawMessage `json:"blocks"`
+		Attachments json.RawMessage `json:"attachments"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return textReply(http.StatusBadRequest, "invalid_payload")
+	}
+	if body.Text == "" && len(body.Blocks) == 0 && len(body.Attachments) == 0 {
+		return textReply(http.StatusBadRequest, "no_text")
+	}
+	s.slackStore(&SlackMessage{Channel: s.cfg.webhookChannel, ThreadTS: body.ThreadTS, Text: body.Text, Via: "webhook"})
+	return textReply(http.StatusOK, "ok")
+}

@@ -1,0 +1,81 @@
+package httpx
+
+import (
+	"context"
+	"time"
+)
+
+type ctxKey int
+
+const (
+	limitKeyCtx ctxKey = iota
+	observerCtx
+)
+
+// WithLimitKey returns a context whose requests are paced under key, e.g.
+// SlackPostMessageKey("C123"). Keys are free text; Limits match them by
+// prefix.
+func WithLimitKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, limitKeyCtx, key)
+}
+
+func limitKeyFrom(ctx context.Context) (string, bool) {
+	k, ok := ctx.Value(limitKeyCtx).(string)
+	return k, ok
+}
+
+// Reasons name why a wait or retry happens. They are a fixed vocabulary so
+// that audit records and progress messages never carry provider text.
+const (
+	// ReasonClientLimit is a wait for this process's own token bucket.
+	ReasonClientLimit = "client rate limit"
+	// ReasonRetryAfter is a wait the server named in Retry-After.
+	ReasonRetryAfter = "Retry-After"
+	// ReasonRateLimitReset is a wait until GitHub's x-ratelimit-reset.
+	ReasonRateLimitReset = "rate limit reset"
+	// ReasonRateLimited is a 429 that named no wait, so backoff applies.
+	ReasonRateLimited = "rate limited"
+	// ReasonServerError is a 5xx to a request that is safe to repeat.
+	ReasonServerError = "server error"
+	// ReasonNotSent is a network failure before the request left.
+	ReasonNotSent = "connection failed before sending"
+	// ReasonNetwork is a network failure of a request safe to repeat.
+	ReasonNetwork = "network error"
+)
+
+// Event is one step of a call, reported to the observer.
+//
+// Wait == 0: attempt number Attempt (1..n) is about to be sent; Reason and
+// Status say why the previous attempt was repeated (empty and 0 for the
+// first).
+//
+// Wait > 0: the transport is about to sleep for Wait before attempt number
+// Attempt; Reason says why and Status is the HTTP status that asked for it
+// (0 for network errors and client-side pacing). Zero-length waits are not
+// reported.
+type Event struct {
+	Attempt int
+	Wait    time.Duration
+	Reason  string
+	Status  int
+}
+
+// WithObserver returns a context whose calls report each Event to fn. fn
+// runs on the caller's goroutine between attempts, so it must be quick and
+// must not block. An observer already in ctx keeps being called, before fn,
+// so the audit layer and the progress notifier can both watch.
+func WithObserver(ctx context.Context, fn func(Event)) context.Context {
+	if prev := observerFrom(ctx); prev != nil {
+		next := fn
+		fn = func(e Event) {
+			prev(e)
+			next(e)
+		}
+	}
+	return context.WithValue(ctx, observerCtx, fn)
+}
+
+func observerFrom(ctx context.Context) func(Event) {
+	fn, _ := ctx.Value(observerCtx).(func(Event))
+	return fn
+}

@@ -1,0 +1,103 @@
+package httpx
+
+import (
+	"math"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// verdict is what one attempt's outcome means for the next.
+type verdict struct {
+	retry bool
+	// wait is the server's named wait, used as is when asked is true;
+	// otherwise the transport computes backoff.
+	wait   time.Duration
+	asked  bool
+	reason string
+	// rejected is true when the provider answered without acting on the
+	// request, so it does not make the call "sent".
+	rejected bool
+}
+
+// safeMethod reports the methods RFC 9110 defines as safe: repeating them
+// changes nothing at the provider.
+func safeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// hasIdempotencyKey reports a request the provider deduplicates (Stripe),
+// by the same header names net/http treats as replayable.
+func hasIdempotencyKey(h http.Header) bool {
+	return h.Get("Idempotency-Key") != "" || h.Get("X-Idempotency-Key") != ""
+}
+
+// judgeError classifies a failed attempt that got no response.
+func judgeError(req *http.Request, notSent bool) verdict {
+	if req.Context().Err() != nil {
+		return verdict{}
+	}
+	if notSent {
+		return verdict{retry: true, reason: ReasonNotSent}
+	}
+	// Sent and unanswered: only a request that may be repeated is.
+	return verdict{retry: safeMethod(req.Method) || hasIdempotencyKey(req.Header), reason: ReasonNetwork}
+}
+
+// judgeResponse classifies an attempt that got a response.
+func judgeResponse(req *http.Request, resp *http.Response, now time.Time) verdict {
+	// Stripe says when a retry would be pointless (a request it already
+	// refused for good); its word beats the status code.
+	if strings.EqualFold(resp.Header.Get("Stripe-Should-Retry"), "false") {
+		return verdict{}
+	}
+	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		v := verdict{retry: true, rejected: true, reason: ReasonRateLimited}
+		if d, reason, ok := serverWait(resp.Header, now); ok {
+			v.wait, v.asked, v.reason = d, true, reason
+		}
+		return v
+	case code == http.StatusForbidden:
+		// A 403 is a rate limit only when GitHub says so in headers;
+		// otherwise it is a permission error that no retry fixes.
+		if d, reason, ok := serverWait(resp.Header, now); ok {
+			return verdict{retry: true, rejected: true, wait: d, asked: true, reason: reason}
+		}
+		return verdict{}
+	case code >= 500 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported:
+		// A 5xx may come after the effect, so only repeatable requests
+		// are sent again.
+		v := verdict{retry: safeMethod(req.Method) || hasIdempotencyKey(req.Header), reason: ReasonServerError}
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			v.wait, v.asked = d, true
+		}
+		return v
+	}
+	return verdict{}
+}
+
+// backoff is the wait before retry number n (1 for the first retry) when
+// the server named none: full jitter, a uniform draw from [0, ceiling)
+// where the ceiling doubles from BaseDelay up to MaxWait. Full jitter
+// spreads retries of many callers best (AWS Architecture Blog,
+// "Exponential Backoff and Jitter"). It is written here rather than taken
+// from cenkalti/backoff, whose ExponentialBackOff only randomises within
+// ±RandomizationFactor of the interval and draws from the global source,
+// so it can neither do full jitter nor take an injected one.
+func backoff(n int, base, maxWait time.Duration, random func() float64) time.Duration {
+	ceiling := base
+	for i := 1; i < n && ceiling < maxWait && ceiling <= math.MaxInt64/2; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, maxWait)
+	f := random()
+	if f < 0 || f >= 1 || math.IsNaN(f) {
+		f = 0 // a broken source must not make a wait longer than the cap
+	}
+	return time.Duration(f * float64(ceiling))
+}

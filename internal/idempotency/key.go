@@ -1,0 +1,170 @@
+package idempotency
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// KeyField is the tool argument that carries an explicit idempotency key. It
+// is never part of the arguments hash: the key names the call, it is not what
+// the call does.
+const KeyField = "idempotencyKey"
+
+// Default times for a Policy.
+const (
+	// DefaultWindow is how long identical calls without an explicit key are
+	// taken for one call (IDEMPOTENCY_WINDOW).
+	DefaultWindow = 10 * time.Minute
+	// DefaultKeyTTL is how long an explicit key is remembered, as at Stripe.
+	DefaultKeyTTL = 24 * time.Hour
+	// DefaultLease is how long a claim stays InProgress for others while its
+	// owner runs; past it the claim is in doubt. Long calls Extend it.
+	DefaultLease = 2 * time.Minute
+)
+
+// Key prefixes keep explicit and derived keys in separate name spaces, so a
+// client can never pick an explicit key that collides with a derived one.
+const (
+	explicitPrefix = "key:"
+	derivedPrefix  = "auto:"
+)
+
+// ErrInvalidKey is returned for an explicit key that is empty, too long, not
+// UTF-8 or holds a character that cannot be printed.
+var ErrInvalidKey = errors.New("invalid idempotency key")
+
+// ValidateKey checks an explicit key: 1 to MaxKeyLength characters, all
+// printable, so it is safe to store, log and show to the model.
+func ValidateKey(key string) error {
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidKey)
+	}
+	n := utf8.RuneCountInString(key)
+	if n == 0 || n > MaxKeyLength {
+		return fmt.Errorf("%w: length %d, want 1 to %d characters", ErrInvalidKey, n, MaxKeyLength)
+	}
+	for _, r := range key {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: character %U is not printable", ErrInvalidKey, r)
+		}
+	}
+	return nil
+}
+
+// ExplicitKey returns the stored form of a key the caller chose.
+func ExplicitKey(key string) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", err
+	}
+	return explicitPrefix + key, nil
+}
+
+// DerivedKey returns the key of a call that brought no explicit key: the tool
+// and its arguments hash, so identical calls share it. Its row lives for the
+// idempotency window only (see Policy), which is what makes identical calls
+// inside the window one call and those after it new ones.
+func DerivedKey(tool, argsHash string) string {
+	return derivedPrefix + tool + ":" + argsHash
+}
+
+// ArgsHash returns the hex SHA-256 of the tool name and the canonical JSON of
+// its arguments, without KeyField and without any top-level field named in
+// exclude. args is raw JSON (json.RawMessage or []byte) or any value that
+// encoding/json can marshal, such as the map an MCP request carries. Missing
+// arguments (nil or JSON null) hash as an empty object.
+func ArgsHash(tool string, args any, exclude ...string) (string, error) {
+	var raw []byte
+	switch a := args.(type) {
+	case json.RawMessage:
+		raw = a
+	case []byte:
+		raw = a
+	default:
+		var err error
+		if raw, err = json.Marshal(args); err != nil {
+			return "", fmt.Errorf("hash arguments of %s: %w", tool, err)
+		}
+	}
+	if len(raw) == 0 {
+		raw = []byte("null")
+	}
+	v, err := decodeOne(raw)
+	if err != nil {
+		return "", fmt.Errorf("hash arguments of %s: %w", tool, err)
+	}
+	switch obj := v.(type) {
+	case nil:
+		v = map[string]any{}
+	case map[string]any:
+		delete(obj, KeyField)
+		for _, k := range exclude {
+			delete(obj, k)
+		}
+	}
+	h := sha256.New()
+	h.Write([]byte(tool))
+	h.Write([]byte{0}) // a tool name can never run into its arguments
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := writeCanonical(&buf, v); err != nil {
+		return "", fmt.Errorf("hash arguments of %s: %w", tool, err)
+	}
+	h.Write(buf.Bytes())
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Policy holds how long claims and keys live. A zero field takes its default.
+type Policy struct {
+	// Window is how long a derived key dedupes identical calls.
+	Window time.Duration
+	// KeyTTL is how long an explicit key is remembered.
+	KeyTTL time.Duration
+	// Lease is how long a claim may run before it is taken for in doubt.
+	Lease time.Duration
+}
+
+// NewClaim builds the row a call claims: under its explicit key when it has
+// one, else under the key derived from tool and argsHash. The row expires
+// after KeyTTL or Window, measured from now.
+func (p Policy) NewClaim(tool, explicitKey, argsHash, target, owner string, now time.Time) (Claim, error) {
+	p = p.withDefaults()
+	c := Claim{
+		Tool:       tool,
+		ArgsHash:   argsHash,
+		Target:     target,
+		Owner:      owner,
+		State:      StateClaimed,
+		ClaimedAt:  now,
+		LeaseUntil: now.Add(p.Lease),
+	}
+	if explicitKey != "" {
+		k, err := ExplicitKey(explicitKey)
+		if err != nil {
+			return Claim{}, err
+		}
+		c.Key, c.ExpiresAt = k, now.Add(p.KeyTTL)
+	} else {
+		c.Key, c.ExpiresAt = DerivedKey(tool, argsHash), now.Add(p.Window)
+	}
+	return c, nil
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.Window <= 0 {
+		p.Window = DefaultWindow
+	}
+	if p.KeyTTL <= 0 {
+		p.KeyTTL = DefaultKeyTTL
+	}
+	if p.Lease <= 0 {
+		p.Lease = DefaultLease
+	}
+	return p
+}

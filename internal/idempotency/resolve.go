@@ -1,0 +1,58 @@
+package idempotency
+
+import "time"
+
+// Expired reports whether the row is past ExpiresAt at now. An expired row is
+// as good as absent: Claim takes it anew and InDoubt no longer lists it.
+func (c Claim) Expired(now time.Time) bool {
+	return !now.Before(c.ExpiresAt)
+}
+
+// InDoubtAt reports whether the row needs reconciling at now: it is marked in
+// doubt, or it is claimed by an owner that is gone or whose lease ran out.
+// A nil alive counts every owner as alive, leaving the lease to decide.
+func (c Claim) InDoubtAt(now time.Time, alive func(owner string) bool) bool {
+	switch c.State {
+	case StateInDoubt:
+		return true
+	case StateClaimed:
+		return !now.Before(c.LeaseUntil) || (alive != nil && !alive(c.Owner))
+	}
+	return false
+}
+
+// Resolve is the decision at the heart of every Store's Claim, kept here so
+// that each database applies the same rules. current is the row stored under
+// want.Key, or nil when there is none; want is the claim the caller asks for.
+// It returns the row as it must stand afterwards and the outcome. The store
+// writes the row when the outcome is Acquired or Reacquired and leaves the
+// database untouched otherwise.
+//
+// The rules, in order: an absent or expired row is Acquired afresh; other
+// arguments under the same key are a Mismatch (whatever the state, so a key
+// reused by mistake never replays someone else's result); a committed row is
+// a Replay; a row in doubt, or claimed by a dead owner or past its lease, is
+// Reacquired by want.Owner, keeping its ClaimedAt (where reconciliation
+// starts searching) and ExpiresAt; a live claim is InProgress.
+func Resolve(current *Claim, want Claim, now time.Time, alive func(owner string) bool) (Claim, Outcome) {
+	if current == nil || current.Expired(now) {
+		row := want
+		row.State = StateClaimed
+		row.Result = nil
+		row.ClaimedAt = now
+		return row, Acquired
+	}
+	row := *current
+	switch {
+	case row.ArgsHash != want.ArgsHash:
+		return row, Mismatch
+	case row.State == StateCommitted:
+		return row, Replay
+	case row.InDoubtAt(now, alive):
+		row.State = StateClaimed
+		row.Owner = want.Owner
+		row.LeaseUntil = want.LeaseUntil
+		return row, Reacquired
+	}
+	return row, InProgress
+}

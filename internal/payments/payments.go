@@ -1,0 +1,40 @@
+// Package payments defines the payments ledger: each Stripe event recorded
+// once, whether it arrives through the recordPaymentEvent tool or a webhook.
+package payments
+
+import (
+	"context"
+	"time"
+)
+
+// Event is the part of a Stripe event the ledger keeps. Amount is in the
+// smallest currency unit, exactly as Stripe gives it.
+type Event struct {
+	ID       string    `json:"eventId"`
+	Type     string    `json:"type"`
+	ObjectID string    `json:"objectId"` // the id of data.object (cs_..., pi_...)
+	Customer string    `json:"customer"`
+	Email    string    `json:"email"`
+	Amount   int64     `json:"amount"`
+	Currency string    `json:"currency"`
+	Created  time.Time `json:"created"`
+	Livemode bool      `json:"livemode"`
+}
+
+// Outcome tells what Record did with an event.
+type Outcome struct {
+	// Recorded is true when this call added the event to the ledger.
+	Recorded bool
+	// Duplicate is true when the event was already in the ledger.
+	Duplicate bool
+	// Stale is true when a newer event for the same object had already been
+	// applied; the event is kept as stale and not applied.
+	Stale bool
+}
+
+// Ledger stores payment events. Record is idempotent by event id and safe
+// for concurrent use from several processes.
+type Ledger interface {
+	Record(ctx context.Context, e Event) (Outcome, error)
+	Get(ctx context.Context, eventID string) (Event, bool, error)
+}

@@ -1,0 +1,59 @@
+package tools
+
+import (
+	"context"
+
+	"github.com/saas-mcp/saas-mcp/internal/chain"
+	"github.com/saas-mcp/saas-mcp/internal/config"
+)
+
+// RecordedPayment is recordPaymentEvent's structured result.
+type RecordedPayment struct {
+	Provider string `json:"provider"`
+	EventID  string `json:"eventId"`
+	Type     string `json:"type"`
+	Customer string `json:"customer"`
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	Recorded bool   `json:"recorded"`
+	Replayed bool   `json:"replayed"`
+}
+
+// RecordPaymentEvent fetches a Stripe event and records it once in the
+// payments ledger. The ledger is keyed by event id, so the tool and the
+// Stripe webhook never record one event twice; there is nothing to
+// reconcile, and a repeat after a crash is harmless.
+func RecordPaymentEvent(d Deps) (Definition, error) {
+	t := &chain.Tool{
+		Provider:    "stripe",
+		Action:      "record_payment_event",
+		Target:      arg("eventId"),
+		Credentials: []string{config.StripeSecretKey},
+		Run: func(ctx context.Context, c *chain.Call) (any, error) {
+			if d.Stripe == nil {
+				return nil, notConfigured("Stripe")
+			}
+			ev, err := d.Stripe.GetEvent(ctx, c.String("eventId"))
+			if err != nil {
+				return nil, err
+			}
+			if err := config.CheckLivemode(d.Env, ev.Livemode, "event "+ev.ID); err != nil {
+				return nil, &chain.Error{Kind: chain.KindPolicy, Message: err.Error()}
+			}
+			out, err := d.Ledger.Record(ctx, ev)
+			if err != nil {
+				return nil, chain.Internal("record payment event in the ledger", err)
+			}
+			if out.Stale {
+				c.SetDetail("stale", true)
+			}
+			return RecordedPayment{
+				Provider: "stripe", EventID: ev.ID, Type: ev.Type, Customer: ev.Customer,
+				Amount: ev.Amount, Currency: ev.Currency, Recorded: out.Recorded,
+			}, nil
+		},
+	}
+	return define("recordPaymentEvent",
+		"Fetch a Stripe event (evt_...) and record it once in the payments ledger. Use after a payment to book it; repeats are harmless.",
+		hints{title: "Record Stripe payment event", idempotent: true, world: true}, t)
+}

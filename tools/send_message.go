@@ -1,0 +1,69 @@
+package tools
+
+import (
+	"context"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/chain"
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
+	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
+)
+
+// SentMessage is sendMessage's structured result.
+type SentMessage struct {
+	Provider       string `json:"provider"`
+	Channel        string `json:"channel"`
+	TS             string `json:"ts"`
+	Replayed       bool   `json:"replayed"`
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// SendMessage posts a Slack message (chat.postMessage with SLACK_BOT_TOKEN,
+// or an incoming-webhook post with only SLACK_WEBHOOK_URL).
+func SendMessage(d Deps) (Definition, error) {
+	t := &chain.Tool{
+		Provider:    "slack",
+		Action:      "post_message",
+		Target:      arg("channel"),
+		Credentials: []string{config.SlackBotToken, config.SlackWebhookURL},
+		Run: func(ctx context.Context, c *chain.Call) (any, error) {
+			if d.Slack == nil {
+				return nil, notConfigured("Slack")
+			}
+			// Slack paces chat.postMessage per channel.
+			ctx = httpx.WithLimitKey(ctx, httpx.SlackPostMessageKey(c.String("channel")))
+			p, err := d.Slack.PostMessage(ctx, slack.Message{
+				Channel:  c.String("channel"),
+				Text:     c.String("text"),
+				ThreadTS: c.String("threadTs"),
+				Key:      c.Key,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return sentMessage(c, p), nil
+		},
+		Reconcile: func(ctx context.Context, c *chain.Call, since time.Time) (any, bool, error) {
+			if d.Slack == nil {
+				return nil, false, notConfigured("Slack")
+			}
+			p, found, err := d.Slack.FindByKey(ctx, c.String("channel"), c.Key, since)
+			if err != nil || !found {
+				return nil, found, err
+			}
+			return sentMessage(c, p), true, nil
+		},
+	}
+	return define("sendMessage",
+		"Post a message to a Slack channel or thread. Safe to retry: reuse idempotencyKey and it never posts twice.",
+		hints{title: "Send Slack message", idempotent: true, world: true}, t)
+}
+
+func sentMessage(c *chain.Call, p slack.Posted) SentMessage {
+	ch := p.Channel
+	if ch == "" {
+		ch = c.String("channel")
+	}
+	return SentMessage{Provider: "slack", Channel: ch, TS: p.TS, IdempotencyKey: displayKey(c)}
+}

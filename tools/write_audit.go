@@ -1,0 +1,51 @@
+package tools
+
+import (
+	"context"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/chain"
+)
+
+// WrittenAudit is writeAudit's structured result: the record written.
+type WrittenAudit struct {
+	audit.Record
+	Replayed bool `json:"replayed"`
+}
+
+// WriteAudit appends an audit record for an action taken outside saas-mcp,
+// so the trail explains it too.
+func WriteAudit(d Deps) (Definition, error) {
+	t := &chain.Tool{
+		Provider: "audit",
+		Action:   "write_audit",
+		Target:   arg("target"),
+		Run: func(ctx context.Context, c *chain.Call) (any, error) {
+			status := c.String("status")
+			if status == "" {
+				status = audit.StatusSucceeded
+			}
+			details, _ := c.Args["details"].(map[string]any)
+			rec := audit.Record{
+				TS:             d.Now().UTC(),
+				Actor:          c.Actor,
+				Provider:       c.String("provider"),
+				Action:         c.String("action"),
+				Target:         c.String("target"),
+				IdempotencyKey: displayKey(c),
+				Status:         status,
+				Env:            c.Env,
+				CallID:         c.CallID,
+				Details:        details,
+			}
+			if err := d.Audit.Write(ctx, rec); err != nil {
+				return nil, chain.Internal("audit log cannot be written", err)
+			}
+			// What the log holds is redacted; show the agent the same.
+			return WrittenAudit{Record: audit.Redact(d.Redactor, rec)}, nil
+		},
+	}
+	return define("writeAudit",
+		"Append a record to the audit log for an action taken outside this server (who did what, where, outcome).",
+		hints{title: "Write audit record", idempotent: true}, t)
+}
