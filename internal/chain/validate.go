@@ -99,7 +99,27 @@ func fieldName(loc []string) string {
 	if len(loc) == 0 {
 		return "arguments"
 	}
-	return strings.Join(loc, ".")
+	var b strings.Builder
+	for i, tok := range loc {
+		if isIndex(tok) {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func isIndex(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func joinField(parent, child string) string {

@@ -1,6 +1,7 @@
 package fakesaas
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -58,7 +59,7 @@ func (s *Server) GitHubIssues(repo string) []GitHubIssue {
 			out = append(out, i.clone())
 		}
 	}
-	slices.SortFunc(out, func(a, b GitHubIssue) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b GitHubIssue) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 

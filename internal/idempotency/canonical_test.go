@@ -86,7 +86,7 @@ func respell(buf *bytes.Buffer, v any, r *rand.Rand, depth int) {
 	ws := func() {
 		buf.WriteString([]string{"", " ", "\n", "\t", "\r\n  "}[r.IntN(5)])
 	}
-	indent := func() { buf.WriteString("\n" + strings.Repeat("  ", depth)) }
+	indent := func() { buf.WriteString("\n" + strings.Repeat("  ", depth%8)) }
 	switch x := v.(type) {
 	case map[string]any:
 		keys := make([]string, 0, len(x))

@@ -1,0 +1,136 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+func readAll(t *testing.T, path string) []Record {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []Record
+	require.NoError(t, Read(f, func(r Record) error { out = append(out, r); return nil }))
+	return out
+}
+
+func TestWriterAppendsOneLinePerRecord(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "logs", "audit.ndjson")
+	w, err := Open(path, Options{Sync: true, Now: func() time.Time { return time.Unix(100, 0).UTC() }})
+	require.NoError(t, err)
+	require.NoError(t, w.Write(context.Background(), Record{Actor: "claude", Provider: "github", Action: "create_issue", Target: "o/r", Status: StatusStarted}))
+	require.NoError(t, w.Write(context.Background(), Record{Actor: "claude", Provider: "github", Action: "create_issue", Target: "o/r", Status: StatusSucceeded, Attempts: 1}))
+	require.NoError(t, w.Close())
+
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, 2, bytes.Count(raw, []byte("\n")))
+	recs := readAll(t, path)
+	require.Len(t, recs, 2)
+	assert.Equal(t, StatusStarted, recs[0].Status)
+	assert.Equal(t, time.Unix(100, 0).UTC(), recs[0].TS)
+	assert.Equal(t, 1, recs[1].Attempts)
+	// The stable field names are in every line, even when empty.
+	for _, f := range []string{`"ts"`, `"actor"`, `"provider"`, `"action"`, `"target"`, `"idempotencyKey"`, `"status"`} {
+		assert.Contains(t, string(raw), f)
+	}
+}
+
+func TestWriterRedactsEveryString(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.ndjson")
+	w, err := Open(path, Options{Redactor: redact.New("hunter2-secret")})
+	require.NoError(t, err)
+	require.NoError(t, w.Write(context.Background(), Record{
+		Target: "hunter2-secret", Error: "401 for xoxb-1-2-3",
+		Details: map[string]any{"nested": map[string]any{"k": "ghp_abc"}, "list": []any{"sk_test_x"}},
+	}))
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, leak := range []string{"hunter2-secret", "xoxb-1-2-3", "ghp_abc", "sk_test_x"} {
+		assert.NotContains(t, string(raw), leak)
+	}
+	assert.Contains(t, string(raw), redact.Mask)
+}
+
+func TestOpenRepairsHalfWrittenLastLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		content   string
+		wantBytes int64
+		wantLines int
+	}{
+		{"an intact file is left alone", `{"status":"started"}` + "\n", 0, 1},
+		{"a torn last line is cut off", `{"status":"started"}` + "\n" + `{"status":"succ`, int64(len(`{"status":"succ`)), 1},
+		{"a file holding only a torn line is emptied", `{"sta`, 5, 0},
+		{"an empty file is fine", "", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "audit.ndjson")
+			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
+			w, err := Open(path, Options{})
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantBytes, w.Repaired)
+			require.NoError(t, w.Write(context.Background(), Record{Status: StatusSucceeded}))
+			require.NoError(t, w.Close())
+			assert.Len(t, readAll(t, path), tt.wantLines+1)
+		})
+	}
+}
+
+func TestWriterLinesNeverInterleave(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.ndjson")
+	w, err := Open(path, Options{})
+	require.NoError(t, err)
+	long := strings.Repeat("x", 5000)
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				assert.NoError(t, w.Write(context.Background(), Record{Target: long, Status: StatusStarted}))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, w.Close())
+	assert.Len(t, readAll(t, path), 16*20)
+}
+
+func TestWriteFailsClosedWhenTheFileCannotBeWritten(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.ndjson")
+	w, err := Open(path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, w.f.Close()) // simulate a file that can no longer be written
+	err = w.Write(context.Background(), Record{Status: StatusStarted})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "append to audit log")
+}
+
+func TestOpenFailsOnAnUnwritablePath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	_, err := Open(filepath.Join(blocker, "audit.ndjson"), Options{})
+	require.Error(t, err)
+}

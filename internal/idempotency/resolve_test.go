@@ -1,0 +1,76 @@
+package idempotency
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	earlier := now.Add(-time.Minute)
+	want := Claim{
+		Key: "key:k", Tool: "sendMessage", ArgsHash: "h", Target: "C1", Owner: "new",
+		LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour),
+	}
+	stored := func(state State, mod ...func(*Claim)) *Claim {
+		c := Claim{
+			Key: "key:k", Tool: "sendMessage", ArgsHash: "h", Target: "C1", Owner: "old", State: state,
+			ClaimedAt: earlier, LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour),
+		}
+		if state == StateCommitted {
+			c.Result = json.RawMessage(`{"ts":"1"}`)
+		}
+		for _, m := range mod {
+			m(&c)
+		}
+		return &c
+	}
+	liveOwners := func(string) bool { return true }
+	deadOwners := func(string) bool { return false }
+	acquired := want
+	acquired.State, acquired.ClaimedAt = StateClaimed, now
+	reacquired := func(c *Claim) Claim {
+		r := *c
+		r.State, r.Owner, r.LeaseUntil = StateClaimed, "new", want.LeaseUntil
+		return r
+	}
+
+	tests := []struct {
+		name    string
+		current *Claim
+		alive   func(string) bool
+		wantRow Claim
+		wantOut Outcome
+	}{
+		{"a new key is acquired", nil, liveOwners, acquired, Acquired},
+		{"an expired committed key is acquired afresh", stored(StateCommitted, func(c *Claim) { c.ExpiresAt = now }), liveOwners, acquired, Acquired},
+		{"an expired claim with other arguments is acquired afresh", stored(StateClaimed, func(c *Claim) { c.ExpiresAt = earlier; c.ArgsHash = "x" }), liveOwners, acquired, Acquired},
+		{"a committed key replays its result", stored(StateCommitted), liveOwners, *stored(StateCommitted), Replay},
+		{"a committed key with other arguments is a mismatch", stored(StateCommitted, func(c *Claim) { c.ArgsHash = "x" }), liveOwners, *stored(StateCommitted, func(c *Claim) { c.ArgsHash = "x" }), Mismatch},
+		{"a live claim with other arguments is a mismatch", stored(StateClaimed, func(c *Claim) { c.ArgsHash = "x" }), liveOwners, *stored(StateClaimed, func(c *Claim) { c.ArgsHash = "x" }), Mismatch},
+		{"a live claim is in progress", stored(StateClaimed), liveOwners, *stored(StateClaimed), InProgress},
+		{"a claim is in progress when no liveness check is given", stored(StateClaimed), nil, *stored(StateClaimed), InProgress},
+		{"a claim whose owner died is reacquired", stored(StateClaimed), deadOwners, reacquired(stored(StateClaimed)), Reacquired},
+		{"a claim past its lease is reacquired", stored(StateClaimed, func(c *Claim) { c.LeaseUntil = now }), liveOwners, reacquired(stored(StateClaimed, func(c *Claim) { c.LeaseUntil = now })), Reacquired},
+		{"a key in doubt is reacquired", stored(StateInDoubt), liveOwners, reacquired(stored(StateInDoubt)), Reacquired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			row, out := Resolve(tt.current, want, now, tt.alive)
+			assert.Equal(t, tt.wantOut, out, "outcome %s", out)
+			assert.Equal(t, tt.wantRow, row)
+		})
+	}
+}
+
+func TestOutcomeString(t *testing.T) {
+	t.Parallel()
+	for o, s := range map[Outcome]string{Acquired: "acquired", Replay: "replay", InProgress: "in_progress", Mismatch: "mismatch", Reacquired: "reacquired", 0: "unknown"} {
+		assert.Equal(t, s, o.String())
+	}
+}

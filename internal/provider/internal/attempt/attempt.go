@@ -1,0 +1,98 @@
+// Package attempt tells the provider clients whether a failed request may
+// have reached the provider, and scrubs secrets from the errors they return.
+//
+// An SDK that fails without an HTTP answer returns only an error, which does
+// not say whether the request left the process. Track asks net/http, through
+// a client trace in the context, to report each request fully written; the
+// trace reaches every attempt a retrying transport makes, because each one
+// runs with the caller's context.
+package attempt
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http/httptrace"
+	"net/url"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// Attempt records how far the requests of one call got.
+type Attempt struct {
+	began atomic.Bool // a transport asked for a connection
+	sent  atomic.Bool // a whole request was written to a connection
+}
+
+// Track returns a context whose requests report to the returned Attempt.
+// Hooks already in ctx keep running.
+func Track(ctx context.Context) (context.Context, *Attempt) {
+	a := &Attempt{}
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) { a.began.Store(true) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				a.sent.Store(true)
+			}
+		},
+	}), a
+}
+
+// MayHaveSent reports whether a call that failed with err and no HTTP answer
+// may have reached the provider.
+//
+// A request written whole may have been acted on, whatever happened next
+// (timeout, reset, EOF). One that never was cannot have been: a server does
+// not act on half a request. Without trace events (a transport that is not
+// net/http's) the error decides: a dial error or a context that ended before
+// any transport ran means not sent; anything else counts as sent, because
+// guessing "not sent" wrongly could double an effect.
+func (a *Attempt) MayHaveSent(err error) bool {
+	switch {
+	case a.sent.Load():
+		return true
+	case a.began.Load():
+		return false
+	case IsDialError(err):
+		return false
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	}
+	return true
+}
+
+// IsDialError reports a failure to open a connection, which happens before
+// any byte of a request is written.
+func IsDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect") {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// Redact returns err with every secret known to red, and every known token
+// shape, removed from its text. URLs inside *url.Error are scrubbed in place
+// too (a Slack webhook URL is itself a secret), so the unwrapped chain is as
+// clean as the text; errors.Is and errors.As still see the original errors.
+func Redact(red *redact.Redactor, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = red.String(ue.URL)
+	}
+	return &redacted{msg: red.Error(err), err: err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }

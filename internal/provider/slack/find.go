@@ -1,0 +1,116 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+)
+
+// skew widens the search window: since comes from our clock, a message's
+// ts from Slack's.
+const skew = time.Minute
+
+// pageSize is the history page size; Slack recommends no more than 200.
+const pageSize = 200
+
+// FindByKey pages through the channel's history since since-skew, with
+// metadata, and through the replies of threads active in that window
+// (history lists thread parents only).
+func (c *client) FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error) {
+	if c.api == nil {
+		return Posted{}, false, ErrNoHistory
+	}
+	oldest := formatTS(since.Add(-skew))
+	var threads []string
+	found, err := c.scan(ctx, "conversations.history", key, func(cursor string) (*page, error) {
+		resp, err := c.api.GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{
+			ChannelID: channel, Oldest: oldest, Inclusive: true, Limit: pageSize,
+			IncludeAllMetadata: true, Cursor: cursor,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range resp.Messages {
+			if m.ReplyCount > 0 && !tsBefore(m.LatestReply, oldest) {
+				threads = append(threads, m.Timestamp)
+			}
+		}
+		return &page{resp.Messages, resp.HasMore, resp.ResponseMetaData.NextCursor}, nil
+	})
+	if err != nil || found != "" {
+		return Posted{Channel: channel, TS: found, Via: ViaAPI}, found != "", err
+	}
+	for _, parent := range threads {
+		found, err := c.scan(ctx, "conversations.replies", key, func(cursor string) (*page, error) {
+			msgs, more, next, err := c.api.GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{
+				ChannelID: channel, Timestamp: parent, Oldest: oldest, Inclusive: true, Limit: pageSize,
+				IncludeAllMetadata: true, Cursor: cursor,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return &page{msgs, more, next}, nil
+		})
+		if err != nil || found != "" {
+			return Posted{Channel: channel, TS: found, Via: ViaAPI}, found != "", err
+		}
+	}
+	return Posted{}, false, nil
+}
+
+type page struct {
+	msgs []slackapi.Message
+	more bool
+	next string
+}
+
+// scan fetches pages until a message carries key, and returns its ts.
+func (c *client) scan(ctx context.Context, op, key string, fetch func(cursor string) (*page, error)) (string, error) {
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		p, err := fetch(cursor)
+		if err != nil {
+			// A read is never in doubt, so no attempt is tracked.
+			return "", c.classify(op, false, err, nil)
+		}
+		for _, m := range p.msgs {
+			if hasKey(m, key) {
+				return m.Timestamp, nil
+			}
+		}
+		if !p.more || p.next == "" {
+			return "", nil
+		}
+		if seen[p.next] {
+			return "", fmt.Errorf("slack %s: the cursor %q came back twice", op, p.next)
+		}
+		seen[p.next] = true
+		cursor = p.next
+	}
+}
+
+func hasKey(m slackapi.Message, key string) bool {
+	if m.Metadata.EventType != MetadataEventType {
+		return false
+	}
+	v, ok := m.Metadata.EventPayload[MetadataKeyField].(string)
+	return ok && v == key
+}
+
+// tsBefore reports whether Slack timestamp a is earlier than b. Both are
+// "seconds.micros"; comparing the parts as padded digits avoids floats.
+func tsBefore(a, b string) bool {
+	pad := func(ts string) string {
+		sec, frac, _ := strings.Cut(ts, ".")
+		if len(frac) < 6 {
+			frac += strings.Repeat("0", 6-len(frac))
+		}
+		return fmt.Sprintf("%020s.%s", sec, frac)
+	}
+	return pad(a) < pad(b)
+}

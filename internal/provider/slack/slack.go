@@ -1,0 +1,161 @@
+// Package slack sends Slack messages for the sendMessage tool and finds a
+// message sent earlier by its idempotency key.
+//
+// With a bot token a message goes through chat.postMessage and carries the
+// key in its message metadata, so FindByKey can tell, after an answer was
+// lost, whether the message went out. With only an incoming-webhook URL the
+// message is sent but cannot be found again: webhooks return no timestamp and
+// cannot read history.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/provider/internal/attempt"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// DefaultBaseURL is Slack's Web API.
+const DefaultBaseURL = "https://slack.com/api/"
+
+// MetadataEventType is the metadata event_type of every message we send;
+// MetadataKeyField is the event_payload field holding the idempotency key.
+const (
+	MetadataEventType = "saas_mcp_call"
+	MetadataKeyField  = "idempotency_key"
+)
+
+// How a message was sent, in Posted.Via.
+const (
+	ViaAPI     = "api"
+	ViaWebhook = "webhook"
+)
+
+// ErrNoHistory is returned by FindByKey when only a webhook URL is set.
+var ErrNoHistory = errors.New("slack: finding an earlier message needs a bot token; an incoming webhook cannot read channel history")
+
+// Message is a message to send. Key is the idempotency key, stored in the
+// message metadata; empty sends no metadata.
+type Message struct {
+	Channel  string
+	Text     string
+	ThreadTS string
+	Key      string
+}
+
+// Posted is a sent message. TS is empty when sent through a webhook.
+type Posted struct {
+	Channel string
+	TS      string
+	Via     string
+}
+
+// Client sends messages and finds them again.
+type Client interface {
+	// PostMessage sends m. A failure is a *provider.Error.
+	PostMessage(ctx context.Context, m Message) (Posted, error)
+	// FindByKey looks for a message carrying key in channel, sent at or
+	// after since (less a minute for clock skew), top level or in a thread
+	// whose parent is that recent.
+	FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error)
+}
+
+// Config configures a Client. Token or WebhookURL must be set; with both,
+// the token is used.
+type Config struct {
+	// BaseURL is the Web API base, DefaultBaseURL when empty.
+	BaseURL    string
+	Token      config.Secret
+	WebhookURL config.Secret
+	// HTTPClient carries every request (the retrying transport in
+	// production); http.DefaultClient when nil.
+	HTTPClient *http.Client
+}
+
+type client struct {
+	api        *slackapi.Client // nil without a token
+	webhookURL string
+	http       *http.Client
+	red        *redact.Redactor
+}
+
+var _ Client = (*client)(nil)
+
+// New returns a Client for cfg.
+func New(cfg Config) (Client, error) {
+	if !cfg.Token.IsSet() && !cfg.WebhookURL.IsSet() {
+		return nil, errors.New("slack: neither a bot token nor an incoming-webhook URL is configured")
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	c := &client{
+		webhookURL: cfg.WebhookURL.Reveal(),
+		http:       hc,
+		red:        redact.New(cfg.Token.Reveal(), cfg.WebhookURL.Reveal()),
+	}
+	if cfg.Token.IsSet() {
+		// No OptionDebug: slack-go would log request bodies, which hold the token.
+		c.api = slackapi.New(cfg.Token.Reveal(), slackapi.OptionAPIURL(base), slackapi.OptionHTTPClient(hc))
+	}
+	return c, nil
+}
+
+// PostMessage sends m through chat.postMessage, or the webhook without a token.
+func (c *client) PostMessage(ctx context.Context, m Message) (Posted, error) {
+	if c.api == nil {
+		return c.postWebhook(ctx, m)
+	}
+	opts := []slackapi.MsgOption{slackapi.MsgOptionText(m.Text, false)}
+	if m.Key != "" {
+		opts = append(opts, slackapi.MsgOptionMetadata(slackapi.SlackMetadata{
+			EventType:    MetadataEventType,
+			EventPayload: map[string]any{MetadataKeyField: m.Key},
+		}))
+	}
+	if m.ThreadTS != "" {
+		opts = append(opts, slackapi.MsgOptionTS(m.ThreadTS))
+	}
+	ctx, at := attempt.Track(ctx)
+	ch, ts, err := c.api.PostMessageContext(ctx, m.Channel, opts...)
+	if err != nil {
+		return Posted{}, c.classify("chat.postMessage", true, err, at)
+	}
+	return Posted{Channel: ch, TS: ts, Via: ViaAPI}, nil
+}
+
+func (c *client) postWebhook(ctx context.Context, m Message) (Posted, error) {
+	ctx, at := attempt.Track(ctx)
+	err := slackapi.PostWebhookCustomHTTPContext(ctx, c.webhookURL, c.http, &slackapi.WebhookMessage{
+		Text: m.Text, ThreadTimestamp: m.ThreadTS,
+	})
+	if err != nil {
+		return Posted{}, c.classify("incoming webhook", true, err, at)
+	}
+	return Posted{Channel: m.Channel, Via: ViaWebhook}, nil
+}
+
+// formatTS renders t as a Slack timestamp, "seconds.micros".
+func formatTS(t time.Time) string {
+	if t.IsZero() || t.Unix() < 0 {
+		return "0"
+	}
+	us := t.UnixMicro()
+	return fmt.Sprintf("%d.%06d", us/1e6, us%1e6)
+}

@@ -1,0 +1,201 @@
+// Package sqlite keeps the idempotency keys and the payments ledger in one
+// SQLite file, through the pure-Go modernc.org/sqlite driver.
+//
+// # Several processes, one file
+//
+// Every saas-mcp process on a host (an agent's serve, the webhook receiver,
+// a worker) may open the same file. The database runs in WAL mode, so readers
+// never block the writer; write transactions begin IMMEDIATE, so two
+// processes claiming one key serialise on SQLite's write lock instead of both
+// reading "absent" and both sending; and busy_timeout makes a process wait
+// for that lock rather than fail.
+//
+// # Durability
+//
+// A claim must be on disk before the caller sends anything, or a crash could
+// forget a message that was sent. Synchronous FULL (the default) syncs the
+// WAL at every commit. NORMAL syncs only at checkpoints: a process crash
+// loses nothing, a power cut may lose the last commits.
+//
+// # Connections
+//
+// Writes go through a pool of one connection, so goroutines of one process
+// queue in Go instead of spinning on the busy handler; reads use a separate
+// pool of read-only connections.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options tunes Open. The zero value is the safe default.
+type Options struct {
+	// Synchronous is "FULL" (the default: every commit is on disk before it
+	// returns) or "NORMAL" (faster; safe against a process crash, not
+	// against a power cut).
+	Synchronous string
+	// BusyTimeout is how long a write waits for another process's lock
+	// before it fails. Default 5s.
+	BusyTimeout time.Duration
+	// Readers is the size of the read-only pool. Default 4.
+	Readers int
+	// Now is the clock for recorded_at in the ledger. Default time.Now.
+	Now func() time.Time
+}
+
+// DB is an open SQLite store. It is safe for concurrent use.
+type DB struct {
+	write *sql.DB // one connection, transactions BEGIN IMMEDIATE
+	read  *sql.DB // read-only connections
+	now   func() time.Time
+	keys  *Keys
+	pays  *Payments
+}
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date. Several processes may Open one file at once.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("open sqlite store: path %q must name a file and hold no ? or #", path)
+	}
+	sync := strings.ToUpper(opts.Synchronous)
+	switch sync {
+	case "":
+		sync = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("open sqlite store: synchronous %q: want FULL or NORMAL", opts.Synchronous)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = 4
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+
+	params := url.Values{}
+	params.Set("_busy_timeout", strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10))
+	params.Set("_journal_mode", "WAL")
+	params.Set("_synchronous", sync)
+	params.Set("_foreign_keys", "1")
+	params.Set("_txlock", "immediate")
+	write, err := sql.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+
+	db := &DB{write: write, now: opts.Now}
+	if err := migrate(ctx, write); err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+
+	params.Set("_txlock", "deferred")
+	params.Set("_query_only", "1")
+	read, err := sql.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(opts.Readers)
+	read.SetMaxIdleConns(opts.Readers)
+	db.read = read
+
+	if db.keys, err = newKeys(ctx, db); err == nil {
+		db.pays, err = newPayments(ctx, db)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Keys returns the idempotency key store.
+func (db *DB) Keys() *Keys { return db.keys }
+
+// Payments returns the payments ledger.
+func (db *DB) Payments() *Payments { return db.pays }
+
+// Close closes both pools and their prepared statements.
+func (db *DB) Close() error {
+	var errs []error
+	if db.keys != nil {
+		errs = append(errs, db.keys.close())
+	}
+	if db.pays != nil {
+		errs = append(errs, db.pays.close())
+	}
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close sqlite store: %w", err)
+	}
+	return nil
+}
+
+// nanos stores a time as Unix nanoseconds; the zero time is stored as 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// prepare prepares every statement in qs on db, closing them all on error.
+func prepare(ctx context.Context, db *sql.DB, qs ...string) ([]*sql.Stmt, error) {
+	out := make([]*sql.Stmt, 0, len(qs))
+	for _, q := range qs {
+		s, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			closeStmts(out)
+			return nil, fmt.Errorf("prepare %q: %w", firstLine(q), err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func closeStmts(stmts []*sql.Stmt) error {
+	var errs []error
+	for _, s := range stmts {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func firstLine(q string) string {
+	q = strings.TrimSpace(q)
+	if i := strings.IndexByte(q, '\n'); i >= 0 {
+		return q[:i]
+	}
+	return q
+}

@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+)
+
+var _ idempotency.Store = (*Keys)(nil)
+
+// Keys is the idempotency key table. It implements idempotency.Store.
+type Keys struct {
+	db *DB
+
+	// Hot-path statements, prepared once.
+	acquire, selectForClaim, replace, reacquire *sql.Stmt
+	commit, markInDoubt, release, extend        *sql.Stmt
+	get, listOpen, prune                        *sql.Stmt
+}
+
+const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at`
+
+func newKeys(ctx context.Context, db *DB) (*Keys, error) {
+	w, err := prepare(ctx, db.write,
+		// Insert a new key, or take over one that has expired, in one
+		// statement: the common case never opens an explicit transaction.
+		`INSERT INTO idempotency_keys (`+keyColumns+`)
+		VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET
+			tool = excluded.tool, args_hash = excluded.args_hash, target = excluded.target,
+			owner = excluded.owner, state = 'claimed', result = NULL, claimed_at = excluded.claimed_at,
+			lease_until = excluded.lease_until, expires_at = excluded.expires_at
+		WHERE idempotency_keys.expires_at <= excluded.claimed_at
+		RETURNING `+keyColumns,
+		`SELECT `+keyColumns+` FROM idempotency_keys WHERE key = ?`,
+		`INSERT OR REPLACE INTO idempotency_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?)`,
+		`UPDATE idempotency_keys SET state = 'claimed', owner = ?, lease_until = ? WHERE key = ?`,
+		`UPDATE idempotency_keys SET state = 'committed', result = ? WHERE key = ? AND owner = ?`,
+		`UPDATE idempotency_keys SET state = 'in_doubt'
+		WHERE key = ? AND owner = ? AND state IN ('claimed', 'in_doubt')`,
+		`DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND state IN ('claimed', 'in_doubt')`,
+		`UPDATE idempotency_keys SET lease_until = ? WHERE key = ? AND owner = ? AND state = 'claimed'`,
+		`DELETE FROM idempotency_keys WHERE expires_at <= ?`,
+	)
+	if err != nil {
+		return nil, err
+	}
+	r, err := prepare(ctx, db.read,
+		`SELECT `+keyColumns+` FROM idempotency_keys WHERE key = ?`,
+		`SELECT `+keyColumns+` FROM idempotency_keys
+		WHERE state <> 'committed' AND expires_at > ? ORDER BY claimed_at, key`,
+	)
+	if err != nil {
+		_ = closeStmts(w)
+		return nil, err
+	}
+	return &Keys{
+		db:      db,
+		acquire: w[0], selectForClaim: w[1], replace: w[2], reacquire: w[3],
+		commit: w[4], markInDoubt: w[5], release: w[6], extend: w[7], prune: w[8],
+		get: r[0], listOpen: r[1],
+	}, nil
+}
+
+func (k *Keys) close() error {
+	return closeStmts([]*sql.Stmt{
+		k.acquire, k.selectForClaim, k.replace, k.reacquire,
+		k.commit, k.markInDoubt, k.release, k.extend, k.prune, k.get, k.listOpen,
+	})
+}
+
+// Claim takes c.Key or reports who has it; see idempotency.Store. A new or
+// expired key costs one statement; any other case one IMMEDIATE transaction,
+// in which idempotency.Resolve decides.
+func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, alive func(owner string) bool) (idempotency.Claim, idempotency.Outcome, error) {
+	row, err := scanClaim(k.acquire.QueryRowContext(ctx,
+		c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt)))
+	switch {
+	case err == nil:
+		return row, idempotency.Acquired, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
+	}
+
+	tx, err := k.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: begin: %w", c.Key, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var current *idempotency.Claim
+	switch got, err := scanClaim(tx.StmtContext(ctx, k.selectForClaim).QueryRowContext(ctx, c.Key)); {
+	case err == nil:
+		current = &got
+	case !errors.Is(err, sql.ErrNoRows):
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: read: %w", c.Key, err)
+	}
+	next, out := idempotency.Resolve(current, c, now, alive)
+	switch out {
+	case idempotency.Acquired:
+		_, err = tx.StmtContext(ctx, k.replace).ExecContext(ctx,
+			next.Key, next.Tool, next.ArgsHash, next.Target, next.Owner,
+			nanos(next.ClaimedAt), nanos(next.LeaseUntil), nanos(next.ExpiresAt))
+	case idempotency.Reacquired:
+		_, err = tx.StmtContext(ctx, k.reacquire).ExecContext(ctx, next.Owner, nanos(next.LeaseUntil), next.Key)
+	default:
+		return next, out, nil // nothing to write; the deferred rollback ends the read
+	}
+	if err != nil {
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: write: %w", c.Key, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: commit: %w", c.Key, err)
+	}
+	return next, out, nil
+}
+
+// Commit stores the result and marks the key committed.
+func (k *Keys) Commit(ctx context.Context, key, owner string, result json.RawMessage) error {
+	return k.ownedUpdate(ctx, "commit", key, k.commit, []byte(result), key, owner)
+}
+
+// MarkInDoubt records that the provider call may have taken effect.
+func (k *Keys) MarkInDoubt(ctx context.Context, key, owner string) error {
+	return k.ownedUpdate(ctx, "mark in doubt", key, k.markInDoubt, key, owner)
+}
+
+// Release deletes a claimed or in-doubt key so that a retry may send again.
+func (k *Keys) Release(ctx context.Context, key, owner string) error {
+	return k.ownedUpdate(ctx, "release", key, k.release, key, owner)
+}
+
+// Extend moves a claimed key's lease forward.
+func (k *Keys) Extend(ctx context.Context, key, owner string, leaseUntil time.Time) error {
+	return k.ownedUpdate(ctx, "extend", key, k.extend, nanos(leaseUntil), key, owner)
+}
+
+// ownedUpdate runs a statement guarded by "AND owner = ?" and turns "no row
+// changed" into ErrNotOwner.
+func (k *Keys) ownedUpdate(ctx context.Context, what, key string, stmt *sql.Stmt, args ...any) error {
+	res, err := stmt.ExecContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, key, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s %s: %w", what, key, idempotency.ErrNotOwner)
+	}
+	return nil
+}
+
+// InDoubt lists unexpired keys that need reconciling, oldest claim first.
+func (k *Keys) InDoubt(ctx context.Context, now time.Time, alive func(owner string) bool) ([]idempotency.Claim, error) {
+	rows, err := k.listOpen.QueryContext(ctx, nanos(now))
+	if err != nil {
+		return nil, fmt.Errorf("list keys in doubt: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []idempotency.Claim
+	for rows.Next() {
+		c, err := scanClaim(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list keys in doubt: %w", err)
+		}
+		if c.InDoubtAt(now, alive) {
+			out = append(out, c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys in doubt: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns a key's row, expired or not.
+func (k *Keys) Get(ctx context.Context, key string) (idempotency.Claim, bool, error) {
+	c, err := scanClaim(k.get.QueryRowContext(ctx, key))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return idempotency.Claim{}, false, nil
+	case err != nil:
+		return idempotency.Claim{}, false, fmt.Errorf("get key %s: %w", key, err)
+	}
+	return c, true, nil
+}
+
+// Prune deletes keys that expired at or before now.
+func (k *Keys) Prune(ctx context.Context, now time.Time) (int64, error) {
+	res, err := k.prune.ExecContext(ctx, nanos(now))
+	if err != nil {
+		return 0, fmt.Errorf("prune keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune keys: %w", err)
+	}
+	return n, nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanClaim(s scanner) (idempotency.Claim, error) {
+	var (
+		c                          idempotency.Claim
+		state                      string
+		result                     []byte
+		claimed, lease, expiresAt int64
+	)
+	if err := s.Scan(&c.Key, &c.Tool, &c.ArgsHash, &c.Target, &c.Owner, &state, &result,
+		&claimed, &lease, &expiresAt); err != nil {
+		return idempotency.Claim{}, err
+	}
+	c.State = idempotency.State(state)
+	if result != nil {
+		c.Result = json.RawMessage(result)
+	}
+	c.ClaimedAt, c.LeaseUntil, c.ExpiresAt = fromNanos(claimed), fromNanos(lease), fromNanos(expiresAt)
+	return c, nil
+}

@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/saas-mcp/saas-mcp/internal/payments"
+)
+
+var _ payments.Ledger = (*Payments)(nil)
+
+// Payments is the payments ledger. It implements payments.Ledger.
+type Payments struct {
+	db                               *DB
+	insert, advance, markStale, get *sql.Stmt
+}
+
+func newPayments(ctx context.Context, db *DB) (*Payments, error) {
+	w, err := prepare(ctx, db.write,
+		`INSERT INTO payments (event_id, type, object_id, customer, email, amount, currency, created, livemode, recorded_at, stale)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+		ON CONFLICT (event_id) DO NOTHING`,
+		// Move the object's newest event forward, only if this one is newer:
+		// (created, event id) orders events that share a second.
+		`INSERT INTO payment_objects (object_id, last_event_created, last_event_id) VALUES (?, ?, ?)
+		ON CONFLICT (object_id) DO UPDATE SET
+			last_event_created = excluded.last_event_created, last_event_id = excluded.last_event_id
+		WHERE (excluded.last_event_created, excluded.last_event_id)
+			> (payment_objects.last_event_created, payment_objects.last_event_id)`,
+		`UPDATE payments SET stale = 1 WHERE event_id = ?`,
+	)
+	if err != nil {
+		return nil, err
+	}
+	r, err := prepare(ctx, db.read,
+		`SELECT event_id, type, object_id, customer, email, amount, currency, created, livemode
+		FROM payments WHERE event_id = ?`)
+	if err != nil {
+		_ = closeStmts(w)
+		return nil, err
+	}
+	return &Payments{db: db, insert: w[0], advance: w[1], markStale: w[2], get: r[0]}, nil
+}
+
+func (p *Payments) close() error {
+	return closeStmts([]*sql.Stmt{p.insert, p.advance, p.markStale, p.get})
+}
+
+// Record adds e to the ledger once. A second Record of the same event id is
+// a Duplicate and changes nothing. An event older than one already applied to
+// the same object is recorded (Recorded and Stale both true) but not applied,
+// so a late delivery never rolls the object back.
+func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
+	tx, err := p.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return payments.Outcome{}, fmt.Errorf("record event %s: begin: %w", e.ID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	res, err := tx.StmtContext(ctx, p.insert).ExecContext(ctx,
+		e.ID, e.Type, e.ObjectID, e.Customer, e.Email, e.Amount, e.Currency,
+		nanos(e.Created), e.Livemode, nanos(p.db.now()))
+	if err != nil {
+		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
+	} else if n == 0 {
+		return payments.Outcome{Duplicate: true}, nil
+	}
+
+	out := payments.Outcome{Recorded: true}
+	if e.ObjectID != "" { // an event about no object has nothing to order against
+		res, err := tx.StmtContext(ctx, p.advance).ExecContext(ctx, e.ObjectID, nanos(e.Created), e.ID)
+		if err != nil {
+			return payments.Outcome{}, fmt.Errorf("record event %s: order against %s: %w", e.ID, e.ObjectID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
+		}
+		if n == 0 {
+			if _, err := tx.StmtContext(ctx, p.markStale).ExecContext(ctx, e.ID); err != nil {
+				return payments.Outcome{}, fmt.Errorf("record event %s: mark stale: %w", e.ID, err)
+			}
+			out.Stale = true
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return payments.Outcome{}, fmt.Errorf("record event %s: commit: %w", e.ID, err)
+	}
+	return out, nil
+}
+
+// Get returns a recorded event.
+func (p *Payments) Get(ctx context.Context, eventID string) (payments.Event, bool, error) {
+	var (
+		e       payments.Event
+		created int64
+	)
+	err := p.get.QueryRowContext(ctx, eventID).Scan(&e.ID, &e.Type, &e.ObjectID, &e.Customer, &e.Email,
+		&e.Amount, &e.Currency, &created, &e.Livemode)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return payments.Event{}, false, nil
+	case err != nil:
+		return payments.Event{}, false, fmt.Errorf("get event %s: %w", eventID, err)
+	}
+	e.Created = fromNanos(created)
+	return e, true, nil
+}
