@@ -21,7 +21,8 @@ const (
 // Options configures a Transport. Every field may be left zero.
 type Options struct {
 	// Provider names the transport in error text ("slack", "github",
-	// "stripe") and is the limit key of requests whose context has none.
+	// "stripe") and is the limit key of requests whose context has none
+	// ("default" when Provider is empty).
 	Provider string
 	// Base sends each attempt; http.DefaultTransport when nil.
 	Base http.RoundTripper

@@ -1,11 +1,13 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,8 +290,24 @@ func TestCancelDuringWaitReturnsPromptly(t *testing.T) {
 func TestBodyRewoundOnRetry(t *testing.T) {
 	t.Parallel()
 	srv := newScripted(t, step{status: 503}, step{status: 429}, step{status: 200})
-	clock := newFakeClock()
-	client := &http.Client{Transport: New(testOptions(clock, srv.srv.Client().Transport))}
+	live := srv.srv.Client().Transport
+	// Record the body each attempt hands to the base. net/http would
+	// itself replay a body left empty (through GetBody), which would hide
+	// a missing rewind from the server's view.
+	var mu sync.Mutex
+	var handed []string
+	base := roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		handed = append(handed, string(b))
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		return live.RoundTrip(r)
+	})
+	client := &http.Client{Transport: New(testOptions(newFakeClock(), base))}
 
 	const payload = `{"amount":1200,"currency":"eur"}`
 	req, err := http.NewRequest(http.MethodPost, srv.srv.URL, strings.NewReader(payload))
@@ -300,6 +318,7 @@ func TestBodyRewoundOnRetry(t *testing.T) {
 	defer resp.Body.Close()
 
 	require.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, []string{payload, payload, payload}, handed)
 	reqs := srv.Requests()
 	require.Len(t, reqs, 3)
 	for i, r := range reqs {

@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -198,4 +200,53 @@ func TestCancelledBeforeFirstAttemptClosesBody(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Zero(t, calls.Load())
 	assert.True(t, body.closed.Load(), "a RoundTripper closes the body even when it sends nothing")
+}
+
+func TestRateLimitRefusalsDoNotCountAsSent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		header   map[string]string
+		first    step
+		wantSent bool
+	}{
+		{name: "a POST refused with 429 and then cancelled was not sent", first: step{status: 429, header: map[string]string{"Retry-After": "5"}}},
+		{
+			name: "a POST refused by a GitHub rate-limit 403 and then cancelled was not sent",
+			first: step{status: 403, header: map[string]string{
+				"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(epoch.Add(5 * time.Second).Unix()),
+			}},
+		},
+		{
+			name: "a keyed POST answered 503 and then cancelled may have been sent", header: map[string]string{"Idempotency-Key": "k"},
+			first: step{status: 503}, wantSent: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, tt.first, step{status: 201})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// Cancel as the wait begins; the fake sleep then reports it.
+			ctx = WithObserver(ctx, func(e Event) {
+				if e.Wait > 0 {
+					cancel()
+				}
+			})
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.srv.URL, strings.NewReader("x"))
+			require.NoError(t, err)
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			_, err = New(testOptions(newFakeClock(), srv.srv.Client().Transport)).RoundTrip(req)
+			require.ErrorIs(t, err, context.Canceled)
+
+			var he *Error
+			require.ErrorAs(t, err, &he)
+			assert.Equal(t, tt.wantSent, he.Sent)
+			assert.Equal(t, 1, he.Attempts)
+			assert.Len(t, srv.Requests(), 1)
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -46,6 +47,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.attempt++
 		c.observe(Event{Attempt: c.attempt, Reason: c.reason, Status: c.status})
 		resp, err := t.o.Base.RoundTrip(r)
+		if resp == nil && err == nil {
+			err = errors.New("base transport returned neither a response nor an error")
+		}
 
 		var v verdict
 		if err != nil {
@@ -106,8 +110,12 @@ func (t *Transport) fits(c *call, d time.Duration) bool {
 func (t *Transport) pace(c *call) error {
 	now := t.o.Now()
 	res := t.limits.reserve(c.req.Method, c.key, now)
+	if err := c.ctx.Err(); err != nil {
+		res.cancel(now) // the attempt will not go, so its tokens are free
+		return err
+	}
 	if res.delay <= 0 {
-		return c.ctx.Err()
+		return nil
 	}
 	if !t.fits(c, res.delay) {
 		res.cancel(now)

@@ -37,7 +37,7 @@ func (c *client) classify(op string, mutating bool, err error, at *attempt.Attem
 	default:
 		// No answer, or one we could not read: the text may hold the
 		// webhook URL, which is a secret.
-		pe.Err = attempt.Redact(c.red, err)
+		pe.Err = c.scrub.Error(err)
 		pe.InDoubt = mutating && at.MayHaveSent(err)
 	}
 	return pe

@@ -21,7 +21,10 @@ const pageSize = 200
 // metadata, and through the replies of threads active in that window
 // (history lists thread parents only).
 func (c *client) FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error) {
-	if c.api == nil {
+	switch {
+	case c.api == nil && c.webhookURL == "":
+		return Posted{}, false, ErrNoCredential
+	case c.api == nil:
 		return Posted{}, false, ErrNoHistory
 	}
 	oldest := formatTS(since.Add(-skew))

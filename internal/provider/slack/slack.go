@@ -78,22 +78,27 @@ type Config struct {
 	// HTTPClient carries every request (the retrying transport in
 	// production); http.DefaultClient when nil.
 	HTTPClient *http.Client
+	// Redactor, if set, also scrubs error text; the client always removes
+	// its own token and webhook URL.
+	Redactor *redact.Redactor
 }
+
+// ErrNoCredential is returned by every call of a Client configured with
+// neither a token nor a webhook URL.
+var ErrNoCredential = errors.New("slack: neither a bot token nor an incoming-webhook URL is configured")
 
 type client struct {
 	api        *slackapi.Client // nil without a token
 	webhookURL string
 	http       *http.Client
-	red        *redact.Redactor
+	scrub      attempt.Scrubber
 }
 
 var _ Client = (*client)(nil)
 
-// New returns a Client for cfg.
-func New(cfg Config) (Client, error) {
-	if !cfg.Token.IsSet() && !cfg.WebhookURL.IsSet() {
-		return nil, errors.New("slack: neither a bot token nor an incoming-webhook URL is configured")
-	}
+// New returns a Client for cfg. It sends nothing; a configuration without
+// credentials fails each call with ErrNoCredential.
+func New(cfg Config) Client {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient
@@ -108,18 +113,21 @@ func New(cfg Config) (Client, error) {
 	c := &client{
 		webhookURL: cfg.WebhookURL.Reveal(),
 		http:       hc,
-		red:        redact.New(cfg.Token.Reveal(), cfg.WebhookURL.Reveal()),
+		scrub:      attempt.Scrubber{redact.New(cfg.Token.Reveal(), cfg.WebhookURL.Reveal()), cfg.Redactor},
 	}
 	if cfg.Token.IsSet() {
 		// No OptionDebug: slack-go would log request bodies, which hold the token.
 		c.api = slackapi.New(cfg.Token.Reveal(), slackapi.OptionAPIURL(base), slackapi.OptionHTTPClient(hc))
 	}
-	return c, nil
+	return c
 }
 
 // PostMessage sends m through chat.postMessage, or the webhook without a token.
 func (c *client) PostMessage(ctx context.Context, m Message) (Posted, error) {
-	if c.api == nil {
+	switch {
+	case c.api == nil && c.webhookURL == "":
+		return Posted{}, ErrNoCredential
+	case c.api == nil:
 		return c.postWebhook(ctx, m)
 	}
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(m.Text, false)}

@@ -1,5 +1,6 @@
 // Package attempt tells the provider clients whether a failed request may
 // have reached the provider, and scrubs secrets from the errors they return.
+// It is internal to the provider clients, which share it.
 //
 // An SDK that fails without an HTTP answer returns only an error, which does
 // not say whether the request left the process. Track asks net/http, through
@@ -74,25 +75,37 @@ func IsDialError(err error) bool {
 	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// Redact returns err with every secret known to red, and every known token
-// shape, removed from its text. URLs inside *url.Error are scrubbed in place
-// too (a Slack webhook URL is itself a secret), so the unwrapped chain is as
-// clean as the text; errors.Is and errors.As still see the original errors.
-func Redact(red *redact.Redactor, err error) error {
+// Scrubber removes secrets from error text: the values of the client's own
+// credentials and whatever the caller's redactor knows.
+type Scrubber []*redact.Redactor
+
+// String returns s with every secret removed.
+func (sc Scrubber) String(s string) string {
+	for _, r := range sc {
+		s = r.String(s)
+	}
+	return s
+}
+
+// Error returns err with every secret removed from its text. URLs inside
+// *url.Error are scrubbed in place too (a Slack webhook URL is itself a
+// secret), so the unwrapped chain is as clean as the text; errors.Is and
+// errors.As still see the original errors.
+func (sc Scrubber) Error(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		ue.URL = red.String(ue.URL)
+		ue.URL = sc.String(ue.URL)
 	}
-	return &redacted{msg: red.Error(err), err: err}
+	return &scrubbed{msg: sc.String(err.Error()), err: err}
 }
 
-type redacted struct {
+type scrubbed struct {
 	msg string
 	err error
 }
 
-func (e *redacted) Error() string { return e.msg }
-func (e *redacted) Unwrap() error { return e.err }
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }

@@ -1,0 +1,163 @@
+// Package github creates GitHub issues for the createTicket tool and finds
+// an issue created earlier by its idempotency key.
+//
+// CreateIssue ends the issue body with a hidden marker holding the key
+// (Marker); after an answer was lost, FindByKey lists the token user's recent
+// issues in the repository and looks for that marker.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v93/github"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/provider/internal/attempt"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// DefaultBaseURL is GitHub's REST API.
+const DefaultBaseURL = "https://api.github.com/"
+
+// Issue is an issue to create. Repo is "owner/name"; Key is the idempotency
+// key, written into the body as a Marker (none when empty).
+type Issue struct {
+	Repo      string
+	Title     string
+	Body      string
+	Labels    []string
+	Assignees []string
+	Key       string
+}
+
+// Created is a created issue; URL is its html_url.
+type Created struct {
+	Number int
+	URL    string
+}
+
+// Client creates issues and finds them again.
+type Client interface {
+	// CreateIssue creates in. A failure is a *provider.Error.
+	CreateIssue(ctx context.Context, in Issue) (Created, error)
+	// FindByKey looks for an issue (not a pull request) in repo, opened by
+	// the token's user at or after since (less a minute for clock skew),
+	// whose body ends with Marker(key).
+	FindByKey(ctx context.Context, repo, key string, since time.Time) (Created, bool, error)
+}
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the REST API base, DefaultBaseURL when empty.
+	BaseURL string
+	Token   config.Secret
+	// HTTPClient carries every request (the retrying transport in
+	// production); a plain client when nil. It is copied, not changed.
+	HTTPClient *http.Client
+	// Redactor, if set, also scrubs error text; the client always removes
+	// its own token.
+	Redactor *redact.Redactor
+}
+
+type client struct {
+	gh    *gh.Client
+	err   error // a configuration error, returned by every call
+	scrub attempt.Scrubber
+
+	mu    sync.Mutex
+	login string // the token's user, once known
+}
+
+var _ Client = (*client)(nil)
+
+// New returns a Client for cfg. It sends nothing; a configuration error
+// (no token, a base URL that does not parse) fails each call.
+func New(cfg Config) Client {
+	c := &client{scrub: attempt.Scrubber{redact.New(cfg.Token.Reveal()), cfg.Redactor}}
+	if !cfg.Token.IsSet() {
+		c.err = errors.New("github: no token is configured")
+		return c
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	g, err := gh.NewClient(
+		gh.WithHTTPClient(hc), // go-github copies it before adding the token
+		gh.WithAuthToken(cfg.Token.Reveal()),
+		gh.WithURLs(&base, &base), // adds the trailing slash go-github needs
+		// Pacing and waiting on rate limits is the transport's job; the
+		// SDK's own check would fail requests without sending them.
+		gh.WithDisableRateLimitCheck(),
+	)
+	if err != nil {
+		c.err = fmt.Errorf("github: %w", c.scrub.Error(err))
+		return c
+	}
+	c.gh = g
+	return c
+}
+
+// markerPrefix starts every marker; a marker is an HTML comment, invisible
+// in the rendered issue.
+const markerPrefix = "<!-- saas-mcp:key="
+
+// Marker is the hidden text that ends the body of an issue created with key.
+// The key is query-escaped, so no key can end the comment early or span
+// lines.
+func Marker(key string) string {
+	return markerPrefix + url.QueryEscape(key) + " -->"
+}
+
+// hasMarker reports whether body ends with key's marker. Only the end
+// counts: a marker quoted inside the text (an issue about another call, say)
+// must not match.
+func hasMarker(body, key string) bool {
+	body = strings.TrimRight(strings.ReplaceAll(body, "\r\n", "\n"), " \t\n")
+	return strings.HasSuffix(body, Marker(key))
+}
+
+// CreateIssue creates the issue, its body ending with Marker(in.Key).
+func (c *client) CreateIssue(ctx context.Context, in Issue) (Created, error) {
+	if c.err != nil {
+		return Created{}, c.err
+	}
+	owner, name, err := splitRepo(in.Repo)
+	if err != nil {
+		return Created{}, err
+	}
+	body := in.Body
+	if in.Key != "" {
+		if body != "" {
+			body += "\n\n"
+		}
+		body += Marker(in.Key)
+	}
+	ctx, at := attempt.Track(ctx)
+	issue, resp, err := c.gh.Issues.Create(ctx, owner, name, gh.CreateIssueRequest{
+		Title: in.Title, Body: &body, Labels: in.Labels, Assignees: in.Assignees,
+	})
+	if err != nil {
+		return Created{}, c.classify("create issue in "+in.Repo, true, resp, err, at)
+	}
+	return Created{Number: issue.GetNumber(), URL: issue.GetHTMLURL()}, nil
+}
+
+func splitRepo(repo string) (owner, name string, err error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("github: repository %q is not of the form owner/name", repo)
+	}
+	return owner, name, nil
+}

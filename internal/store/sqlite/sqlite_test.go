@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/store/storetest"
+)
+
+// openTest opens a fresh database in the test's temporary directory.
+func openTest(t *testing.T, opts Options) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "store.db"), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, db.Close()) })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Exercise(t, func(t *testing.T) storetest.Stores {
+		db := openTest(t, Options{})
+		return storetest.Stores{Keys: db.Keys(), Ledger: db.Payments()}
+	})
+}
+
+func TestConformanceWithSynchronousNormal(t *testing.T) {
+	t.Parallel()
+	storetest.Exercise(t, func(t *testing.T) storetest.Stores {
+		db := openTest(t, Options{Synchronous: "normal"})
+		return storetest.Stores{Keys: db.Keys(), Ledger: db.Payments()}
+	})
+}
+
+func TestOpenSetsThePragmasThatKeepClaimsSafe(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		opts     Options
+		wantSync int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{
+		{"the default syncs every commit", Options{}, 2},
+		{"NORMAL can be chosen", Options{Synchronous: "NORMAL"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := openTest(t, tt.opts)
+			for _, pool := range []*sql.DB{db.write, db.read} {
+				var mode string
+				var sync, fk, busy int
+				require.NoError(t, pool.QueryRow(`PRAGMA journal_mode`).Scan(&mode))
+				require.NoError(t, pool.QueryRow(`PRAGMA synchronous`).Scan(&sync))
+				require.NoError(t, pool.QueryRow(`PRAGMA foreign_keys`).Scan(&fk))
+				require.NoError(t, pool.QueryRow(`PRAGMA busy_timeout`).Scan(&busy))
+				assert.Equal(t, "wal", mode)
+				assert.Equal(t, tt.wantSync, sync)
+				assert.Equal(t, 1, fk)
+				assert.Equal(t, 5000, busy)
+			}
+			_, err := db.read.Exec(`DELETE FROM idempotency_keys`)
+			assert.Error(t, err, "the read pool must be read-only")
+		})
+	}
+}
+
+func TestOpenRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		path string
+		opts Options
+	}{
+		{"an unknown synchronous mode", filepath.Join(dir, "a.db"), Options{Synchronous: "OFF"}},
+		{"an empty path", "", Options{}},
+		{"an in-memory database, which processes cannot share", ":memory:", Options{}},
+		{"a path with a query string", filepath.Join(dir, "a.db?mode=ro"), Options{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Open(context.Background(), tt.path, tt.opts)
+			assert.Error(t, err)
+		})
+	}
+}
+
+func TestMigrationsRunOnceWhenManyOpenAtOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "store.db")
+	const n = 8
+	var wg sync.WaitGroup
+	dbs := make([]*DB, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = Open(context.Background(), path, Options{})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		defer func() { assert.NoError(t, dbs[i].Close()) }()
+	}
+	all, err := migrations()
+	require.NoError(t, err)
+	var rows, maxVersion int
+	require.NoError(t, dbs[0].read.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&rows, &maxVersion))
+	assert.Equal(t, len(all), rows)
+	assert.Equal(t, all[len(all)-1].version, maxVersion)
+}
+
+func TestOpenRefusesASchemaFromANewerBinary(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := Open(context.Background(), path, Options{})
+	require.NoError(t, err)
+	_, err = db.write.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	_, err = Open(context.Background(), path, Options{})
+	assert.ErrorContains(t, err, "newer than this binary")
+}

@@ -1,0 +1,294 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+)
+
+// claimFor is the claim an owner makes for key with the given args hash at
+// base: a one-minute lease, expiring after an hour.
+func claimFor(key, hash, owner string) idempotency.Claim {
+	return idempotency.Claim{
+		Key: key, Tool: "sendMessage", ArgsHash: hash, Target: "C123", Owner: owner,
+		LeaseUntil: base.Add(time.Minute), ExpiresAt: base.Add(time.Hour),
+	}
+}
+
+// mustClaim claims and checks the outcome.
+func mustClaim(t *testing.T, s idempotency.Store, c idempotency.Claim, now time.Time, alive func(string) bool, want idempotency.Outcome) idempotency.Claim {
+	t.Helper()
+	row, out, err := s.Claim(context.Background(), c, now, alive)
+	require.NoError(t, err)
+	require.Equal(t, want.String(), out.String(), "claim of %s by %s", c.Key, c.Owner)
+	return row
+}
+
+func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
+	ctx := context.Background()
+	run := func(name string, f func(t *testing.T, s idempotency.Store)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, open(t).Keys)
+		})
+	}
+
+	run("a new key is acquired and stored as claimed", func(t *testing.T, s idempotency.Store) {
+		c := claimFor("key:a", "h1", "A")
+		want := c
+		want.State, want.ClaimedAt = idempotency.StateClaimed, base
+		row := mustClaim(t, s, c, base, allAlive, idempotency.Acquired)
+		assertClaim(t, want, row)
+		got, ok, err := s.Get(ctx, "key:a")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assertClaim(t, want, got)
+	})
+
+	run("an unknown key is not found", func(t *testing.T, s idempotency.Store) {
+		_, ok, err := s.Get(ctx, "key:none")
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+
+	run("the same key while its owner lives and its lease runs is in progress", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		row := mustClaim(t, s, claimFor("key:a", "h1", "B"), base.Add(59*time.Second), allAlive, idempotency.InProgress)
+		assert.Equal(t, "A", row.Owner)
+		assert.Equal(t, idempotency.StateClaimed, row.State)
+	})
+
+	run("a committed key replays its result to anyone", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		result := json.RawMessage(`{"ts": "1712.5", "channel":"C123"}`)
+		require.NoError(t, s.Commit(ctx, "key:a", "A", result))
+		row := mustClaim(t, s, claimFor("key:a", "h1", "B"), base.Add(time.Second), noneAlive, idempotency.Replay)
+		assert.Equal(t, string(result), string(row.Result), "the result comes back byte for byte")
+		assert.Equal(t, idempotency.StateCommitted, row.State)
+		assert.Equal(t, "A", row.Owner)
+	})
+
+	run("a key reused with other arguments is a mismatch in every state", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		row := mustClaim(t, s, claimFor("key:a", "h2", "B"), base, allAlive, idempotency.Mismatch)
+		assert.Equal(t, "h1", row.ArgsHash)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		mustClaim(t, s, claimFor("key:a", "h2", "B"), base, allAlive, idempotency.Mismatch)
+		mustClaim(t, s, claimFor("key:a", "h1", "B"), base, allAlive, idempotency.Reacquired)
+		require.NoError(t, s.Commit(ctx, "key:a", "B", json.RawMessage(`{}`)))
+		mustClaim(t, s, claimFor("key:a", "h2", "C"), base, allAlive, idempotency.Mismatch)
+	})
+
+	run("an expired key is acquired afresh, even with other arguments", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{"n":1}`)))
+		later := base.Add(time.Hour) // exactly ExpiresAt
+		c := claimFor("key:a", "h2", "B")
+		c.LeaseUntil, c.ExpiresAt = later.Add(time.Minute), later.Add(time.Hour)
+		row := mustClaim(t, s, c, later, allAlive, idempotency.Acquired)
+		want := c
+		want.State, want.ClaimedAt = idempotency.StateClaimed, later
+		assertClaim(t, want, row)
+		assert.ErrorIs(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{}`)), idempotency.ErrNotOwner)
+	})
+
+	takeovers := []struct {
+		name  string
+		setup func(t *testing.T, s idempotency.Store)
+		now   time.Time
+		alive func(string) bool
+	}{
+		{"a key marked in doubt", func(t *testing.T, s idempotency.Store) {
+			require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		}, base.Add(time.Second), allAlive},
+		{"a claim whose owner died", func(*testing.T, idempotency.Store) {}, base.Add(time.Second), noneAlive},
+		{"a claim past its lease", func(*testing.T, idempotency.Store) {}, base.Add(time.Minute), allAlive},
+	}
+	for _, tt := range takeovers {
+		run(tt.name+" is reacquired by the new owner, who alone may finish it", func(t *testing.T, s idempotency.Store) {
+			mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+			tt.setup(t, s)
+			c := claimFor("key:a", "h1", "B")
+			c.LeaseUntil = tt.now.Add(time.Minute)
+			row := mustClaim(t, s, c, tt.now, tt.alive, idempotency.Reacquired)
+			want := claimFor("key:a", "h1", "B")
+			want.State, want.ClaimedAt, want.LeaseUntil = idempotency.StateClaimed, base, c.LeaseUntil
+			assertClaim(t, want, row) // ClaimedAt stays the first claim's
+			got, _, err := s.Get(ctx, "key:a")
+			require.NoError(t, err)
+			assertClaim(t, want, got)
+			assert.ErrorIs(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{}`)), idempotency.ErrNotOwner)
+			require.NoError(t, s.Commit(ctx, "key:a", "B", json.RawMessage(`{"ok":true}`)))
+		})
+	}
+
+	run("only the owner may commit, mark in doubt, release or extend", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		for _, key := range []string{"key:a", "key:none"} {
+			assert.ErrorIs(t, s.Commit(ctx, key, "B", json.RawMessage(`{}`)), idempotency.ErrNotOwner)
+			assert.ErrorIs(t, s.MarkInDoubt(ctx, key, "B"), idempotency.ErrNotOwner)
+			assert.ErrorIs(t, s.Release(ctx, key, "B"), idempotency.ErrNotOwner)
+			assert.ErrorIs(t, s.Extend(ctx, key, "B", base.Add(time.Hour)), idempotency.ErrNotOwner)
+		}
+		got, _, err := s.Get(ctx, "key:a")
+		require.NoError(t, err)
+		assert.Equal(t, "A", got.Owner)
+		assert.Equal(t, idempotency.StateClaimed, got.State)
+		assert.True(t, got.LeaseUntil.Equal(base.Add(time.Minute)))
+	})
+
+	run("a released key is acquired again", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.Release(ctx, "key:a", "A"))
+		_, ok, err := s.Get(ctx, "key:a")
+		require.NoError(t, err)
+		assert.False(t, ok)
+		mustClaim(t, s, claimFor("key:a", "h2", "B"), base, allAlive, idempotency.Acquired)
+	})
+
+	run("a key in doubt may be released by its owner", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"), "marking twice is harmless")
+		require.NoError(t, s.Release(ctx, "key:a", "A"))
+		mustClaim(t, s, claimFor("key:a", "h1", "B"), base, allAlive, idempotency.Acquired)
+	})
+
+	run("a committed key can be neither released nor put in doubt", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{"n":1}`)))
+		assert.ErrorIs(t, s.Release(ctx, "key:a", "A"), idempotency.ErrNotOwner)
+		assert.ErrorIs(t, s.MarkInDoubt(ctx, "key:a", "A"), idempotency.ErrNotOwner)
+		assert.ErrorIs(t, s.Extend(ctx, "key:a", "A", base.Add(time.Hour)), idempotency.ErrNotOwner)
+		mustClaim(t, s, claimFor("key:a", "h1", "B"), base, allAlive, idempotency.Replay)
+	})
+
+	run("an extended lease keeps others waiting", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.Extend(ctx, "key:a", "A", base.Add(5*time.Minute)))
+		mustClaim(t, s, claimFor("key:a", "h1", "B"), base.Add(2*time.Minute), allAlive, idempotency.InProgress)
+		mustClaim(t, s, claimFor("key:a", "h1", "B"), base.Add(5*time.Minute), allAlive, idempotency.Reacquired)
+	})
+
+	run("in doubt lists exactly the keys to reconcile, oldest first", func(t *testing.T, s idempotency.Store) {
+		now := base.Add(2 * time.Minute)
+		dead := func(owner string) bool { return owner != "dead" }
+		add := func(key, owner string, at time.Time, lease time.Duration, expires time.Duration) {
+			c := claimFor(key, "h", owner)
+			c.LeaseUntil, c.ExpiresAt = at.Add(lease), at.Add(expires)
+			mustClaim(t, s, c, at, allAlive, idempotency.Acquired)
+		}
+		add("key:committed", "A", base, time.Hour, time.Hour)
+		require.NoError(t, s.Commit(ctx, "key:committed", "A", json.RawMessage(`{}`)))
+		add("key:live", "A", base, time.Hour, time.Hour)
+		add("key:lease-over", "A", base.Add(3*time.Second), time.Minute, time.Hour)
+		add("key:dead-owner", "dead", base.Add(2*time.Second), time.Hour, time.Hour)
+		add("key:marked", "A", base.Add(1*time.Second), time.Hour, time.Hour)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:marked", "A"))
+		add("key:marked-expired", "A", base, time.Hour, time.Minute)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:marked-expired", "A"))
+
+		got, err := s.InDoubt(ctx, now, dead)
+		require.NoError(t, err)
+		keys := make([]string, 0, len(got))
+		for _, c := range got {
+			keys = append(keys, c.Key)
+		}
+		assert.Equal(t, []string{"key:marked", "key:dead-owner", "key:lease-over"}, keys)
+		for _, c := range got {
+			if c.Key == "key:marked" {
+				assert.Equal(t, idempotency.StateInDoubt, c.State)
+				assert.True(t, c.ClaimedAt.Equal(base.Add(time.Second)))
+			}
+		}
+	})
+
+	run("prune removes expired keys only", func(t *testing.T, s idempotency.Store) {
+		now := base.Add(time.Hour)
+		for i, exp := range []time.Duration{time.Minute, time.Hour, time.Hour + time.Microsecond, 2 * time.Hour} {
+			c := claimFor(fmt.Sprintf("key:%d", i), "h", "A")
+			c.ExpiresAt = base.Add(exp)
+			mustClaim(t, s, c, base, allAlive, idempotency.Acquired)
+		}
+		n, err := s.Prune(ctx, now)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), n)
+		for i, want := range []bool{false, false, true, true} {
+			_, ok, err := s.Get(ctx, fmt.Sprintf("key:%d", i))
+			require.NoError(t, err)
+			assert.Equal(t, want, ok, "key:%d", i)
+		}
+		n, err = s.Prune(ctx, now)
+		require.NoError(t, err)
+		assert.Zero(t, n)
+	})
+
+	run("concurrent claims of a new key acquire it exactly once", func(t *testing.T, s idempotency.Store) {
+		counts := race(t, func(i int) idempotency.Outcome {
+			_, out, err := s.Claim(ctx, claimFor("key:race", "h1", fmt.Sprint("owner-", i)), base, allAlive)
+			require.NoError(t, err)
+			return out
+		})
+		assert.Equal(t, map[idempotency.Outcome]int{idempotency.Acquired: 1, idempotency.InProgress: Concurrency - 1}, counts)
+	})
+
+	run("concurrent takeovers of a key in doubt reacquire it exactly once", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:race", "h1", "A"), base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:race", "A"))
+		counts := race(t, func(i int) idempotency.Outcome {
+			_, out, err := s.Claim(ctx, claimFor("key:race", "h1", fmt.Sprint("owner-", i)), base, allAlive)
+			require.NoError(t, err)
+			return out
+		})
+		assert.Equal(t, map[idempotency.Outcome]int{idempotency.Reacquired: 1, idempotency.InProgress: Concurrency - 1}, counts)
+	})
+}
+
+// race runs f from Concurrency goroutines released together and counts the
+// outcomes.
+func race(t *testing.T, f func(i int) idempotency.Outcome) map[idempotency.Outcome]int {
+	t.Helper()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		counts = map[idempotency.Outcome]int{}
+		start  = make(chan struct{})
+	)
+	for i := range Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out := f(i)
+			mu.Lock()
+			counts[out]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return counts
+}
+
+// assertClaim compares claims field by field, times with Equal.
+func assertClaim(t *testing.T, want, got idempotency.Claim) {
+	t.Helper()
+	assert.Equal(t, want.Key, got.Key, "key")
+	assert.Equal(t, want.Tool, got.Tool, "tool")
+	assert.Equal(t, want.ArgsHash, got.ArgsHash, "args hash")
+	assert.Equal(t, want.Target, got.Target, "target")
+	assert.Equal(t, want.Owner, got.Owner, "owner")
+	assert.Equal(t, want.State, got.State, "state")
+	assert.Equal(t, string(want.Result), string(got.Result), "result")
+	assert.True(t, want.ClaimedAt.Equal(got.ClaimedAt), "claimed at: want %v, got %v", want.ClaimedAt, got.ClaimedAt)
+	assert.True(t, want.LeaseUntil.Equal(got.LeaseUntil), "lease until: want %v, got %v", want.LeaseUntil, got.LeaseUntil)
+	assert.True(t, want.ExpiresAt.Equal(got.ExpiresAt), "expires at: want %v, got %v", want.ExpiresAt, got.ExpiresAt)
+}
