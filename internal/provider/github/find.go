@@ -44,10 +44,10 @@ func (c *client) FindByKey(ctx context.Context, repo, key string, since time.Tim
 				return Created{Number: i.GetNumber(), URL: i.GetHTMLURL()}, true, nil
 			}
 		}
-		if resp.NextPage == 0 || resp.NextPage == opts.Page {
+		if resp.NextPage == 0 || resp.NextPage == opts.ListOptions.Page {
 			return Created{}, false, nil
 		}
-		opts.Page = resp.NextPage
+		opts.ListOptions.Page = resp.NextPage
 	}
 }
 
