@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -145,6 +147,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Store:  app.db,
 		Policy: idempotency.Policy{Window: cfg.IdempotencyWindow, KeyTTL: cfg.IdempotencyKeyTTL, Lease: lease(cfg)},
 		Owner:  owner, Alive: idempotency.Alive, Now: now, Audit: app.audit, Log: log,
+		Failpoint: failpoint(getenv("SAAS_MCP_FAILPOINT"), log),
 	}
 	app.mcp = mcpserver.New(mcpserver.Options{
 		Name: "saas-mcp", Version: version, Tools: defs,
@@ -160,6 +163,21 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 	})
 	go pruneLoop(ctx, app.db, log, now)
 	return app, nil
+}
+
+// failpoint returns a hook that kills this process with SIGKILL when a call
+// reaches the named point (SAAS_MCP_FAILPOINT, for crash tests only), or nil.
+func failpoint(point string, log *slog.Logger) func(string) {
+	if point == "" {
+		return nil
+	}
+	log.Warn("failpoint armed: the process will kill itself", "point", point)
+	return func(at string) {
+		if at == point {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never return: the process is going
+		}
+	}
 }
 
 // lease is how long a claim may run before others take it for in doubt: a

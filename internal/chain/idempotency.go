@@ -23,6 +23,16 @@ type Idempotency struct {
 	Now    func() time.Time
 	Audit  audit.Sink
 	Log    *slog.Logger
+	// Failpoint, when set, is called at the named points of a call
+	// ("before_send", "after_response", "after_commit"). The crash tests set
+	// it (SAAS_MCP_FAILPOINT) to kill the process exactly there.
+	Failpoint func(point string)
+}
+
+func (m *Idempotency) hit(point string) {
+	if m.Failpoint != nil {
+		m.Failpoint(point)
+	}
 }
 
 // Middleware returns the idempotency middleware.
@@ -119,7 +129,9 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 }
 
 func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler) (Result, error) {
+	m.hit("before_send")
 	res, err := next(ctx, c)
+	m.hit("after_response")
 	// Whatever happened, the bookkeeping must finish even if the client
 	// cancelled the call.
 	wctx := context.WithoutCancel(ctx)
@@ -130,6 +142,7 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handle
 			// so a retry reconciles instead of sending again.
 			m.Log.Error("commit idempotency key", "tool", c.Tool.Name, "err", cerr)
 		}
+		m.hit("after_commit")
 		return res, nil
 	case provider.InDoubt(err) || ctx.Err() != nil:
 		// A cancelled call may have been sent before it was cancelled.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	gh "github.com/google/go-github/v93/github"
 
@@ -25,7 +26,7 @@ func (c *client) classify(op string, mutating bool, resp *gh.Response, err error
 	switch {
 	case errors.As(err, &rateErr):
 		pe.Code = rateErr.Message
-		pe.Err = fmt.Errorf("the limit resets at %s", rateErr.Rate.Reset.UTC().Format("15:04:05Z"))
+		pe.Err = fmt.Errorf("the limit resets at %s", rateErr.Rate.Reset.UTC().Format(time.RFC3339))
 	case errors.As(err, &abuseErr):
 		pe.Code = abuseErr.Message
 		if abuseErr.RetryAfter != nil {

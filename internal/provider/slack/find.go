@@ -7,7 +7,6 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-
 )
 
 // skew widens the search window: since comes from our clock, a message's

@@ -17,11 +17,13 @@
 // WAL at every commit. NORMAL syncs only at checkpoints: a process crash
 // loses nothing, a power cut may lose the last commits.
 //
+// Claims are synced even when other writes are not: see writer.
+//
 // # Connections
 //
-// Writes go through a pool of one connection, so goroutines of one process
-// queue in Go instead of spinning on the busy handler; reads use a separate
-// pool of read-only connections.
+// Writes go through one held connection, so goroutines of one process queue
+// in Go instead of sleeping in SQLite's busy handler, and statements stay
+// prepared; reads use a separate pool of read-only connections.
 package sqlite
 
 import (
@@ -54,7 +56,8 @@ type Options struct {
 
 // DB is an open SQLite store. It is safe for concurrent use.
 type DB struct {
-	write *sql.DB // one connection, transactions BEGIN IMMEDIATE
+	write *sql.DB // a pool of one connection, held by w
+	w     *writer
 	read  *sql.DB // read-only connections
 	now   func() time.Time
 	keys  *Keys
@@ -106,11 +109,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 
+	if db.w, err = newWriter(ctx, write, sync); err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+
 	params.Set("_txlock", "deferred")
 	params.Set("_query_only", "1")
 	read, err := sql.Open("sqlite", path+"?"+params.Encode())
 	if err != nil {
-		_ = write.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(opts.Readers)
@@ -144,6 +152,9 @@ func (db *DB) Close() error {
 	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
+	}
+	if db.w != nil {
+		errs = append(errs, db.w.close())
 	}
 	errs = append(errs, db.write.Close())
 	if err := errors.Join(errs...); err != nil {

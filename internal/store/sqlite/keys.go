@@ -26,7 +26,7 @@ type Keys struct {
 const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at`
 
 func newKeys(ctx context.Context, db *DB) (*Keys, error) {
-	w, err := prepare(ctx, db.write,
+	w, err := db.w.prepare(ctx,
 		// Insert a new key, or take over one that has expired, in one
 		// statement: the common case never opens an explicit transaction.
 		`INSERT INTO idempotency_keys (`+keyColumns+`)
@@ -76,47 +76,52 @@ func (k *Keys) close() error {
 
 // Claim takes c.Key or reports who has it; see idempotency.Store. A new or
 // expired key costs one statement; any other case one IMMEDIATE transaction,
-// in which idempotency.Resolve decides.
+// in which idempotency.Resolve decides. Either way an Acquired or Reacquired
+// claim is synced to disk before Claim returns (with Synchronous FULL).
 func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, alive func(owner string) bool) (idempotency.Claim, idempotency.Outcome, error) {
-	row, err := scanClaim(k.acquire.QueryRowContext(ctx,
-		c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt)))
-	switch {
-	case err == nil:
-		return row, idempotency.Acquired, nil
-	case !errors.Is(err, sql.ErrNoRows):
+	var (
+		row idempotency.Claim
+		out idempotency.Outcome
+	)
+	err := k.db.w.do(ctx, true, func() error {
+		var err error
+		row, err = scanClaim(k.acquire.QueryRowContext(ctx,
+			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt)))
+		switch {
+		case err == nil:
+			out = idempotency.Acquired
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		return k.db.w.tx(ctx, func() (bool, error) {
+			var current *idempotency.Claim
+			switch got, err := scanClaim(k.selectForClaim.QueryRowContext(ctx, c.Key)); {
+			case err == nil:
+				current = &got
+			case !errors.Is(err, sql.ErrNoRows):
+				return false, fmt.Errorf("read: %w", err)
+			}
+			row, out = idempotency.Resolve(current, c, now, alive)
+			switch out {
+			case idempotency.Acquired:
+				_, err = k.replace.ExecContext(ctx, row.Key, row.Tool, row.ArgsHash, row.Target, row.Owner,
+					nanos(row.ClaimedAt), nanos(row.LeaseUntil), nanos(row.ExpiresAt))
+			case idempotency.Reacquired:
+				_, err = k.reacquire.ExecContext(ctx, row.Owner, nanos(row.LeaseUntil), row.Key)
+			default:
+				return false, nil // nothing to write
+			}
+			if err != nil {
+				return false, fmt.Errorf("write: %w", err)
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
 		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
 	}
-
-	tx, err := k.db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: begin: %w", c.Key, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	var current *idempotency.Claim
-	switch got, err := scanClaim(tx.StmtContext(ctx, k.selectForClaim).QueryRowContext(ctx, c.Key)); {
-	case err == nil:
-		current = &got
-	case !errors.Is(err, sql.ErrNoRows):
-		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: read: %w", c.Key, err)
-	}
-	next, out := idempotency.Resolve(current, c, now, alive)
-	switch out {
-	case idempotency.Acquired:
-		_, err = tx.StmtContext(ctx, k.replace).ExecContext(ctx,
-			next.Key, next.Tool, next.ArgsHash, next.Target, next.Owner,
-			nanos(next.ClaimedAt), nanos(next.LeaseUntil), nanos(next.ExpiresAt))
-	case idempotency.Reacquired:
-		_, err = tx.StmtContext(ctx, k.reacquire).ExecContext(ctx, next.Owner, nanos(next.LeaseUntil), next.Key)
-	default:
-		return next, out, nil // nothing to write; the deferred rollback ends the read
-	}
-	if err != nil {
-		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: write: %w", c.Key, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: commit: %w", c.Key, err)
-	}
-	return next, out, nil
+	return row, out, nil
 }
 
 // Commit stores the result and marks the key committed.
@@ -140,13 +145,17 @@ func (k *Keys) Extend(ctx context.Context, key, owner string, leaseUntil time.Ti
 }
 
 // ownedUpdate runs a statement guarded by "AND owner = ?" and turns "no row
-// changed" into ErrNotOwner.
+// changed" into ErrNotOwner. It does not wait for a sync: see writer.
 func (k *Keys) ownedUpdate(ctx context.Context, what, key string, stmt *sql.Stmt, args ...any) error {
-	res, err := stmt.ExecContext(ctx, args...)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", what, key, err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := k.db.w.do(ctx, false, func() error {
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", what, key, err)
 	}
@@ -193,11 +202,15 @@ func (k *Keys) Get(ctx context.Context, key string) (idempotency.Claim, bool, er
 
 // Prune deletes keys that expired at or before now.
 func (k *Keys) Prune(ctx context.Context, now time.Time) (int64, error) {
-	res, err := k.prune.ExecContext(ctx, nanos(now))
-	if err != nil {
-		return 0, fmt.Errorf("prune keys: %w", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := k.db.w.do(ctx, false, func() error {
+		res, err := k.prune.ExecContext(ctx, nanos(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("prune keys: %w", err)
 	}

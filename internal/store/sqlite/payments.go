@@ -18,7 +18,7 @@ type Payments struct {
 }
 
 func newPayments(ctx context.Context, db *DB) (*Payments, error) {
-	w, err := prepare(ctx, db.write,
+	w, err := db.w.prepare(ctx,
 		`INSERT INTO payments (event_id, type, object_id, customer, email, amount, currency, created, livemode, recorded_at, stale)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 		ON CONFLICT (event_id) DO NOTHING`,
@@ -53,43 +53,41 @@ func (p *Payments) close() error {
 // the same object is recorded (Recorded and Stale both true) but not applied,
 // so a late delivery never rolls the object back.
 func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
-	tx, err := p.db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return payments.Outcome{}, fmt.Errorf("record event %s: begin: %w", e.ID, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-
-	res, err := tx.StmtContext(ctx, p.insert).ExecContext(ctx,
-		e.ID, e.Type, e.ObjectID, e.Customer, e.Email, e.Amount, e.Currency,
-		nanos(e.Created), e.Livemode, nanos(p.db.now()))
-	if err != nil {
-		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
-	} else if n == 0 {
-		return payments.Outcome{Duplicate: true}, nil
-	}
-
-	out := payments.Outcome{Recorded: true}
-	if e.ObjectID != "" { // an event about no object has nothing to order against
-		res, err := tx.StmtContext(ctx, p.advance).ExecContext(ctx, e.ObjectID, nanos(e.Created), e.ID)
-		if err != nil {
-			return payments.Outcome{}, fmt.Errorf("record event %s: order against %s: %w", e.ID, e.ObjectID, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
-		}
-		if n == 0 {
-			if _, err := tx.StmtContext(ctx, p.markStale).ExecContext(ctx, e.ID); err != nil {
-				return payments.Outcome{}, fmt.Errorf("record event %s: mark stale: %w", e.ID, err)
+	var out payments.Outcome
+	err := p.db.w.do(ctx, true, func() error {
+		return p.db.w.tx(ctx, func() (bool, error) {
+			out = payments.Outcome{}
+			res, err := p.insert.ExecContext(ctx,
+				e.ID, e.Type, e.ObjectID, e.Customer, e.Email, e.Amount, e.Currency,
+				nanos(e.Created), e.Livemode, nanos(p.db.now()))
+			if err != nil {
+				return false, err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				out.Duplicate = err == nil
+				return false, err
+			}
+			out.Recorded = true
+			if e.ObjectID == "" {
+				return true, nil // an event about no object has nothing to order against
+			}
+			res, err = p.advance.ExecContext(ctx, e.ObjectID, nanos(e.Created), e.ID)
+			if err != nil {
+				return false, fmt.Errorf("order against %s: %w", e.ObjectID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil || n > 0 {
+				return err == nil, err
+			}
+			if _, err := p.markStale.ExecContext(ctx, e.ID); err != nil {
+				return false, fmt.Errorf("mark stale: %w", err)
 			}
 			out.Stale = true
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return payments.Outcome{}, fmt.Errorf("record event %s: commit: %w", e.ID, err)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
 	}
 	return out, nil
 }

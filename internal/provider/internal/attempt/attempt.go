@@ -4,9 +4,9 @@
 //
 // An SDK that fails without an HTTP answer returns only an error, which does
 // not say whether the request left the process. Track asks net/http, through
-// a client trace in the context, to report each request fully written; the
-// trace reaches every attempt a retrying transport makes, because each one
-// runs with the caller's context.
+// a client trace in the context, to report each connection it asks for and
+// gets; the trace reaches every attempt a retrying transport makes, because
+// each one runs with the caller's context.
 package attempt
 
 import (
@@ -18,13 +18,14 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
 
 // Attempt records how far the requests of one call got.
 type Attempt struct {
-	began atomic.Bool // a transport asked for a connection
-	sent  atomic.Bool // a whole request was written to a connection
+	asked atomic.Bool // a transport asked for a connection
+	got   atomic.Bool // a transport got one, and may have written to it
 }
 
 // Track returns a context whose requests report to the returned Attempt.
@@ -32,29 +33,35 @@ type Attempt struct {
 func Track(ctx context.Context) (context.Context, *Attempt) {
 	a := &Attempt{}
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn: func(string) { a.began.Store(true) },
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				a.sent.Store(true)
-			}
-		},
+		GetConn: func(string) { a.asked.Store(true) },
+		GotConn: func(httptrace.GotConnInfo) { a.got.Store(true) },
 	}), a
 }
 
 // MayHaveSent reports whether a call that failed with err and no HTTP answer
 // may have reached the provider.
 //
-// A request written whole may have been acted on, whatever happened next
-// (timeout, reset, EOF). One that never was cannot have been: a server does
-// not act on half a request. Without trace events (a transport that is not
-// net/http's) the error decides: a dial error or a context that ended before
-// any transport ran means not sent; anything else counts as sent, because
-// guessing "not sent" wrongly could double an effect.
+// Once a transport has a connection it may write the request, so any
+// failure after that (timeout, reset, EOF) leaves the effect in doubt.
+// GotConn fires on the calling goroutine before the first byte is written,
+// so "asked for a connection, never got one" proves nothing left, even if
+// the call returned early. (WroteRequest proves nothing: the write runs on
+// another goroutine and may report after the call has returned.) Without
+// trace events (a transport that is not net/http's) the error decides: a
+// dial error, or a context that ended before any transport ran, means not
+// sent; anything else counts as sent, because guessing "not sent" wrongly
+// could double an effect.
 func (a *Attempt) MayHaveSent(err error) bool {
+	// The retrying transport knows best: it saw every attempt, and does not
+	// count those the provider refused unprocessed (429).
+	var he *httpx.Error
+	if errors.As(err, &he) {
+		return he.Sent
+	}
 	switch {
-	case a.sent.Load():
+	case a.got.Load():
 		return true
-	case a.began.Load():
+	case a.asked.Load():
 		return false
 	case IsDialError(err):
 		return false

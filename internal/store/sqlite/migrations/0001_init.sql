@@ -2,6 +2,10 @@
 
 -- One row per idempotency key: who claimed it, in what state, and the stored
 -- result once committed. See internal/idempotency for the states.
+-- The table is clustered on key (WITHOUT ROWID) and has no other index: every
+-- tool call writes it twice, and each index would cost a page per write.
+-- InDoubt and Prune, which run now and then, scan it; it holds only the keys
+-- of the last day.
 CREATE TABLE idempotency_keys (
     key         TEXT    NOT NULL PRIMARY KEY,
     tool        TEXT    NOT NULL,
@@ -13,14 +17,7 @@ CREATE TABLE idempotency_keys (
     claimed_at  INTEGER NOT NULL,
     lease_until INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL
-);
-
--- Prune deletes by expiry.
-CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at);
-
--- InDoubt looks only at keys that are not committed, a small minority.
-CREATE INDEX idempotency_keys_open ON idempotency_keys (claimed_at)
-    WHERE state <> 'committed';
+) WITHOUT ROWID;
 
 -- Every Stripe event recorded, once, by event id. A stale event (older than
 -- one already applied to the same object) is kept but not applied.

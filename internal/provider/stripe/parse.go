@@ -1,0 +1,158 @@
+package stripe
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/payments"
+)
+
+// wireEvent is the part of a Stripe event ParseEvent reads. It is decoded by
+// hand, not with stripe-go's types, so any API version's events parse.
+type wireEvent struct {
+	ID       string `json:"id"`
+	Object   string `json:"object"`
+	Type     string `json:"type"`
+	Created  int64  `json:"created"`
+	Livemode bool   `json:"livemode"`
+	Data     struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// wireObject is the part of data.object ParseEvent reads; which fields a
+// type has decides amount and email.
+type wireObject struct {
+	ID              string          `json:"id"`
+	Object          string          `json:"object"`
+	Customer        json.RawMessage `json:"customer"` // an id, an expanded customer, or null
+	CustomerDetails *struct {
+		Email string `json:"email"`
+	} `json:"customer_details"`
+	CustomerEmail  string `json:"customer_email"`
+	ReceiptEmail   string `json:"receipt_email"`
+	BillingDetails *struct {
+		Email string `json:"email"`
+	} `json:"billing_details"`
+	AmountTotal    *int64 `json:"amount_total"`
+	Amount         *int64 `json:"amount"`
+	AmountReceived *int64 `json:"amount_received"`
+	AmountPaid     *int64 `json:"amount_paid"`
+	AmountDue      *int64 `json:"amount_due"`
+	Currency       string `json:"currency"`
+}
+
+// ParseEvent reads a Stripe event, as GET /v1/events/{id} returns it or a
+// webhook delivers it, into the ledger's form. The amount is the one that
+// was paid: amount_total for a checkout.session, amount_received (or
+// amount) for a payment_intent, amount for a charge, amount_paid (or
+// amount_due) for an invoice. The email is the first of
+// customer_details.email, customer_email, receipt_email,
+// billing_details.email and an expanded customer's email.
+func ParseEvent(raw []byte) (payments.Event, error) {
+	var w wireEvent
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return payments.Event{}, fmt.Errorf("parse stripe event: %w", err)
+	}
+	switch {
+	case w.ID == "":
+		return payments.Event{}, errors.New("parse stripe event: no id")
+	case w.Object != "" && w.Object != "event":
+		return payments.Event{}, fmt.Errorf("parse stripe event %s: object is %q, not an event", w.ID, w.Object)
+	case w.Type == "":
+		return payments.Event{}, fmt.Errorf("parse stripe event %s: no type", w.ID)
+	case !isJSONObject(w.Data.Object):
+		return payments.Event{}, fmt.Errorf("parse stripe event %s: data.object is not an object", w.ID)
+	}
+	var o wireObject
+	if err := json.Unmarshal(w.Data.Object, &o); err != nil {
+		return payments.Event{}, fmt.Errorf("parse stripe event %s: data.object: %w", w.ID, err)
+	}
+	customer, customerEmail, err := parseCustomer(o.Customer)
+	if err != nil {
+		return payments.Event{}, fmt.Errorf("parse stripe event %s: customer: %w", w.ID, err)
+	}
+	e := payments.Event{
+		ID: w.ID, Type: w.Type, ObjectID: o.ID, Customer: customer,
+		Email:  firstNonEmpty(o.customerDetailsEmail(), o.CustomerEmail, o.ReceiptEmail, o.billingEmail(), customerEmail),
+		Amount: o.amount(), Currency: o.Currency, Livemode: w.Livemode,
+	}
+	if w.Created > 0 {
+		e.Created = time.Unix(w.Created, 0).UTC()
+	}
+	return e, nil
+}
+
+func (o wireObject) amount() int64 {
+	var picks []*int64
+	switch o.Object {
+	case "checkout.session":
+		picks = []*int64{o.AmountTotal}
+	case "payment_intent":
+		picks = []*int64{o.AmountReceived, o.Amount}
+	case "charge":
+		picks = []*int64{o.Amount}
+	case "invoice":
+		picks = []*int64{o.AmountPaid, o.AmountDue}
+	default:
+		picks = []*int64{o.AmountTotal, o.Amount}
+	}
+	for _, p := range picks {
+		// A zero amount_received means nothing arrived yet; fall back to the
+		// amount asked for, as a ledger of intents expects.
+		if p != nil && *p != 0 {
+			return *p
+		}
+	}
+	return 0
+}
+
+func (o wireObject) customerDetailsEmail() string {
+	if o.CustomerDetails == nil {
+		return ""
+	}
+	return o.CustomerDetails.Email
+}
+
+func (o wireObject) billingEmail() string {
+	if o.BillingDetails == nil {
+		return ""
+	}
+	return o.BillingDetails.Email
+}
+
+// parseCustomer reads customer as an id, an expanded customer or null.
+func parseCustomer(raw json.RawMessage) (id, email string, err error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+		return "", "", nil
+	case raw[0] == '"':
+		err = json.Unmarshal(raw, &id)
+		return id, "", err
+	default:
+		var c struct {
+			ID    string `json:"id"`
+			Email string `json:"email"`
+		}
+		err = json.Unmarshal(raw, &c)
+		return c.ID, c.Email, err
+	}
+}
+
+func isJSONObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

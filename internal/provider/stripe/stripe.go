@@ -1,0 +1,135 @@
+// Package stripe fetches Stripe events for the recordPaymentEvent tool and
+// turns an event, fetched or delivered by webhook, into a payments.Event.
+//
+// Events keep the API version they were created with; nothing here rejects
+// an event for its version. (A webhook handler verifying signatures with
+// stripe-go should use webhook.ConstructEventWithOptions with
+// IgnoreAPIVersionMismatch, or verify and call ParseEvent.)
+package stripe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	stripeapi "github.com/stripe/stripe-go/v82"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/payments"
+	"github.com/saas-mcp/saas-mcp/internal/provider"
+	"github.com/saas-mcp/saas-mcp/internal/provider/internal/attempt"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// DefaultBaseURL is Stripe's API.
+const DefaultBaseURL = "https://api.stripe.com"
+
+// Client fetches events.
+type Client interface {
+	// GetEvent fetches event id (evt_...). A failure is a *provider.Error;
+	// an unknown id is Status 404, Code "resource_missing".
+	GetEvent(ctx context.Context, id string) (payments.Event, error)
+}
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the API base, DefaultBaseURL when empty.
+	BaseURL string
+	Key     config.Secret
+	// HTTPClient carries every request (the retrying transport in
+	// production); a plain client when nil.
+	HTTPClient *http.Client
+	// Redactor, if set, also scrubs error text; the client always removes
+	// its own key.
+	Redactor *redact.Redactor
+}
+
+type client struct {
+	sc    *stripeapi.Client // nil without a key
+	scrub attempt.Scrubber
+}
+
+var _ Client = (*client)(nil)
+
+// New returns a Client for cfg. It sends nothing; without a key each call
+// fails.
+func New(cfg Config) Client {
+	c := &client{scrub: attempt.Scrubber{redact.New(cfg.Key.Reveal()), cfg.Redactor}}
+	if !cfg.Key.IsSet() {
+		return c
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		hc = &copied
+	}
+	hc.Transport = statusTransport{base: hc.Transport}
+	backend := stripeapi.GetBackendWithConfig(stripeapi.APIBackend, &stripeapi.BackendConfig{
+		URL:        stripeapi.String(base),
+		HTTPClient: hc,
+		// The transport owns retries, and the SDK's logger would write
+		// outside our slog stream.
+		MaxNetworkRetries: stripeapi.Int64(0),
+		LeveledLogger:     &stripeapi.LeveledLogger{Level: stripeapi.LevelNull},
+	})
+	c.sc = stripeapi.NewClient(cfg.Key.Reveal(), stripeapi.WithBackends(&stripeapi.Backends{
+		API: backend, Connect: backend, Uploads: backend, MeterEvents: backend,
+	}))
+	return c
+}
+
+// GetEvent fetches the event and parses it with ParseEvent.
+func (c *client) GetEvent(ctx context.Context, id string) (payments.Event, error) {
+	const op = "retrieve event"
+	switch {
+	case c.sc == nil:
+		return payments.Event{}, errors.New("stripe: no secret key is configured")
+	case strings.TrimSpace(id) == "":
+		return payments.Event{}, errors.New("stripe: an event id is required")
+	}
+	ctx, slot := withStatusSlot(ctx)
+	ev, err := c.sc.V1Events.Retrieve(ctx, id, nil)
+	if err != nil {
+		return payments.Event{}, c.classify(op, int(slot.status.Load()), err)
+	}
+	var raw []byte
+	if ev.LastResponse != nil {
+		raw = ev.LastResponse.RawJSON
+	}
+	e, err := ParseEvent(raw)
+	if err == nil && e.ID != id {
+		err = fmt.Errorf("asked for event %s, got %s", id, e.ID)
+	}
+	if err != nil {
+		return payments.Event{}, &provider.Error{Provider: "stripe", Op: op, Status: http.StatusOK,
+			Code: "invalid_event", Err: c.scrub.Error(err)}
+	}
+	return e, nil
+}
+
+// classify turns a stripe-go error into a *provider.Error; status is the
+// last HTTP status seen, 0 for none. Reading an event changes nothing, so no
+// failure is in doubt.
+func (c *client) classify(op string, status int, err error) error {
+	pe := &provider.Error{Provider: "stripe", Op: op, Status: status}
+	var se *stripeapi.Error
+	if errors.As(err, &se) {
+		if se.HTTPStatusCode != 0 {
+			pe.Status = se.HTTPStatusCode
+		}
+		pe.Code = string(se.Code)
+		if pe.Code == "" {
+			pe.Code = string(se.Type)
+		}
+		pe.Err = errors.New(c.scrub.String(se.Msg))
+		return pe
+	}
+	pe.Err = c.scrub.Error(err)
+	return pe
+}
