@@ -71,6 +71,10 @@ type harness struct {
 	stderr   *lockedBuffer
 	session  *mcp.ClientSession
 	progress chan *mcp.ProgressNotificationParams
+	// vars is the environment the server was started with, so restart can
+	// start another on the same files; cmd is the running server process.
+	vars map[string]string
+	cmd  *exec.Cmd
 }
 
 // withAllCredentials gives the server the fake's credentials.
@@ -105,6 +109,7 @@ func start(t *testing.T, env func(*fakesaas.Server) map[string]string) *harness 
 			vars[k] = v
 		}
 	}
+	h.vars = vars
 	h.session = h.connect(vars)
 	return h
 }
@@ -123,6 +128,14 @@ func (h *harness) command(vars map[string]string) *exec.Cmd {
 
 func (h *harness) connect(vars map[string]string) *mcp.ClientSession {
 	h.t.Helper()
+	s, cmd := h.dial(vars)
+	h.cmd = cmd
+	return s
+}
+
+// dial starts one more server process with vars and connects a client to it.
+func (h *harness) dial(vars map[string]string) (*mcp.ClientSession, *exec.Cmd) {
+	h.t.Helper()
 	client := mcp.NewClient(&mcp.Implementation{Name: "e2e-client", Version: "1.0"}, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 			select {
@@ -133,10 +146,11 @@ func (h *harness) connect(vars map[string]string) *mcp.ClientSession {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	s, err := client.Connect(ctx, &mcp.CommandTransport{Command: h.command(vars)}, nil)
+	cmd := h.command(vars)
+	s, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	require.NoError(h.t, err, "stderr: %s", h.stderr.String())
 	h.t.Cleanup(func() { _ = s.Close() })
-	return s
+	return s, cmd
 }
 
 // call runs a tool and returns its result.

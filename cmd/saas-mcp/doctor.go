@@ -44,7 +44,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer db.Close()
-	claims, err := db.InDoubt(ctx, time.Now(), idempotency.Alive)
+	claims, err := db.Keys().InDoubt(ctx, time.Now(), idempotency.Alive)
 	if err != nil {
 		fmt.Fprintf(stderr, "saas-mcp doctor: list in-doubt keys: %v\n", err)
 		return 1

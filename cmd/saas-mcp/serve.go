@@ -116,6 +116,10 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		_ = app.audit.Write(ctx, audit.Record{Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: cfg.AuditLogPath,
 			Status: audit.StatusSucceeded, Details: map[string]any{"bytesRemoved": app.audit.Repaired}})
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		app.close()
+		return nil, fmt.Errorf("create DATA_DIR: %w", err)
+	}
 	app.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "state.db"), sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
 	if err != nil {
 		app.close()
@@ -124,9 +128,9 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 
 	now := time.Now
 	owner := idempotency.OwnerID()
-	reportInDoubt(ctx, app.db, app.audit, log, now())
+	reportInDoubt(ctx, app.db.Keys(), app.audit, log, now())
 
-	deps := tools.Deps{Env: cfg.Env, Ledger: app.db, Audit: app.audit, Now: now, Redactor: red}
+	deps := tools.Deps{Env: cfg.Env, Ledger: app.db.Payments(), Audit: app.audit, Now: now, Redactor: red}
 	buildClients(&deps, cfg, secrets, red)
 	defs, err := tools.All(deps)
 	if err != nil {
@@ -144,7 +148,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		return nil, err
 	}
 	idem := &chain.Idempotency{
-		Store:  app.db,
+		Store:  app.db.Keys(),
 		Policy: idempotency.Policy{Window: cfg.IdempotencyWindow, KeyTTL: cfg.IdempotencyKeyTTL, Lease: lease(cfg)},
 		Owner:  owner, Alive: idempotency.Alive, Now: now, Audit: app.audit, Log: log,
 		Failpoint: failpoint(getenv("SAAS_MCP_FAILPOINT"), log),
@@ -161,7 +165,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		},
 		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
 	})
-	go pruneLoop(ctx, app.db, log, now)
+	go pruneLoop(ctx, app.db.Keys(), log, now)
 	return app, nil
 }
 

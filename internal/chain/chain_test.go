@@ -273,3 +273,56 @@ func TestCancelledCallLeavesKeyInDoubt(t *testing.T) {
 	// The terminal record was still written, with the cancelled context.
 	assert.Equal(t, []string{"started", "failed"}, b.sink.statuses())
 }
+
+// TestSlowCallKeepsItsClaimPastTheLease runs a call that outlives its lease
+// on a clock the test moves: the heartbeat extends the claim, so a second
+// call with the key is told "in progress" instead of taking the key over and
+// sending a second time.
+func TestSlowCallKeepsItsClaimPastTheLease(t *testing.T) {
+	t.Parallel()
+	const lease = time.Minute
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	store := newMemStore()
+	idem := &Idempotency{
+		Store: store, Policy: idempotency.Policy{Lease: lease}, Owner: "me",
+		Alive: func(string) bool { return true }, Now: now, Audit: &memSink{}, Log: discard,
+		Heartbeat: time.Millisecond,
+	}
+	var runs atomic.Int64
+	inside, finish := make(chan struct{}), make(chan struct{})
+	tool := &Tool{Name: "createTicket", Provider: "github", Action: "create_issue",
+		Run: func(ctx context.Context, c *Call) (any, error) {
+			if runs.Add(1) == 1 {
+				close(inside)
+				<-finish
+			}
+			return map[string]any{"number": runs.Load()}, nil
+		},
+		Reconcile: func(context.Context, *Call, time.Time) (any, bool, error) { return nil, false, nil },
+	}
+	h := idem.Middleware()(Final)
+	args := map[string]any{"repo": "acme/app", "title": "slow", "idempotencyKey": "k1"}
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := h(context.Background(), NewCall(tool, args, "t", "sandbox", "c1"))
+		first <- err
+	}()
+	<-inside
+	clock.Add(int64(3 * lease)) // the first call is now far past its lease
+	require.Eventually(t, func() bool {
+		row, _, _ := store.Get(context.Background(), "key:k1")
+		return row.LeaseUntil.After(now())
+	}, 5*time.Second, time.Millisecond, "the heartbeat moved the lease forward")
+
+	_, err := h(context.Background(), NewCall(tool, args, "t", "sandbox", "c2"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "still in progress")
+	close(finish)
+	require.NoError(t, <-first)
+	assert.EqualValues(t, 1, runs.Load(), "one send")
+	row, _, _ := store.Get(context.Background(), "key:k1")
+	assert.Equal(t, idempotency.StateCommitted, row.State)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
@@ -27,6 +28,12 @@ type Idempotency struct {
 	// ("before_send", "after_response", "after_commit"). The crash tests set
 	// it (SAAS_MCP_FAILPOINT) to kill the process exactly there.
 	Failpoint func(point string)
+	// Heartbeat is how often a running call moves its claim's lease forward;
+	// default a third of the lease. Without it a call slower than its lease
+	// (rate-limit waits, a reconciliation that pages, then the send) would
+	// look abandoned, and another call with the key would reconcile and send
+	// while the first is still sending.
+	Heartbeat time.Duration
 }
 
 func (m *Idempotency) hit(point string) {
@@ -69,16 +76,58 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress; retry later with the same key to get its result", c.Key)
 	case idempotency.Mismatch:
 		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call", c.Key)
-	case idempotency.Reacquired:
+	case idempotency.Reacquired, idempotency.Acquired:
+	default:
+		return Result{}, Internal("claim idempotency key", fmt.Errorf("unexpected outcome %v", outcome))
+	}
+	// The claim is ours from here until the provider has answered.
+	release := m.hold(ctx, c, want.Key, want.LeaseUntil.Sub(now))
+	defer release()
+	if outcome == idempotency.Reacquired {
 		res, done, err := m.reconcile(ctx, c, want.Key, row.ClaimedAt)
 		if err != nil || done {
 			return res, err
 		}
-	case idempotency.Acquired:
-	default:
-		return Result{}, Internal("claim idempotency key", fmt.Errorf("unexpected outcome %v", outcome))
 	}
-	return m.send(ctx, c, want.Key, next)
+	return m.send(ctx, c, want.Key, next, release)
+}
+
+// hold keeps the claim on key alive while the call runs: every Heartbeat it
+// moves the lease to lease from now. The returned func stops it (and may be
+// called more than once); it returns once no Extend is running, so the
+// bookkeeping that follows never races one.
+func (m *Idempotency) hold(ctx context.Context, c *Call, key string, lease time.Duration) func() {
+	every := m.Heartbeat
+	if every <= 0 {
+		every = lease / 3
+	}
+	if every <= 0 {
+		return func() {}
+	}
+	wctx := context.WithoutCancel(ctx)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := m.Store.Extend(wctx, key, m.Owner, m.Now().Add(lease)); err != nil {
+					m.Log.Warn("extend idempotency claim", "tool", c.Tool.Name, "err", err)
+				}
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
+	}
 }
 
 // reconcile runs when an earlier attempt with this key may have taken effect.
@@ -128,9 +177,10 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 	}
 }
 
-func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler) (Result, error) {
+func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler, release func()) (Result, error) {
 	m.hit("before_send")
 	res, err := next(ctx, c)
+	release()
 	m.hit("after_response")
 	// Whatever happened, the bookkeeping must finish even if the client
 	// cancelled the call.

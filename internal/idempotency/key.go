@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -64,6 +65,18 @@ func ExplicitKey(key string) (string, error) {
 		return "", err
 	}
 	return explicitPrefix + key, nil
+}
+
+// CallerKey returns a stored key as the caller knows it, the form every
+// audit record of a tool call carries: an explicit key without its
+// name-space prefix, a derived key unchanged. Records written about a stored
+// row (the start-up list of keys in doubt, doctor) use it, so one search of
+// the audit log by key finds them with the calls.
+func CallerKey(stored string) string {
+	if k, ok := strings.CutPrefix(stored, explicitPrefix); ok {
+		return k
+	}
+	return stored
 }
 
 // DerivedKey returns the key of a call that brought no explicit key: the tool

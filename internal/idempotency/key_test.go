@@ -132,3 +132,27 @@ func TestPolicyNewClaim(t *testing.T) {
 	_, err := Policy{}.NewClaim("sendMessage", "bad\x00key", "h1", "C1", "me", now)
 	assert.ErrorIs(t, err, ErrInvalidKey)
 }
+
+func TestCallerKeyUndoesTheNameSpaceOfAStoredKey(t *testing.T) {
+	t.Parallel()
+	explicit, err := ExplicitKey("deploy-42")
+	require.NoError(t, err)
+	oddExplicit, err := ExplicitKey("key:nested")
+	require.NoError(t, err)
+	derived := DerivedKey("sendMessage", "abc123")
+	tests := []struct {
+		name   string
+		stored string
+		want   string
+	}{
+		{"an explicit key loses its prefix", explicit, "deploy-42"},
+		{"an explicit key that itself starts like a prefix keeps the rest", oddExplicit, "key:nested"},
+		{"a derived key stays as the call records it", derived, derived},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, CallerKey(tt.stored))
+		})
+	}
+}

@@ -52,19 +52,22 @@ func TestOpenSetsThePragmasThatKeepClaimsSafe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := openTest(t, tt.opts)
-			for _, pool := range []*sql.DB{db.write, db.read} {
+			read, err := db.read.Conn(context.Background())
+			require.NoError(t, err)
+			defer func() { assert.NoError(t, read.Close()) }()
+			for _, conn := range []*sql.Conn{db.w.conn, read} {
 				var mode string
 				var sync, fk, busy int
-				require.NoError(t, pool.QueryRow(`PRAGMA journal_mode`).Scan(&mode))
-				require.NoError(t, pool.QueryRow(`PRAGMA synchronous`).Scan(&sync))
-				require.NoError(t, pool.QueryRow(`PRAGMA foreign_keys`).Scan(&fk))
-				require.NoError(t, pool.QueryRow(`PRAGMA busy_timeout`).Scan(&busy))
+				require.NoError(t, conn.QueryRowContext(context.Background(), `PRAGMA journal_mode`).Scan(&mode))
+				require.NoError(t, conn.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&sync))
+				require.NoError(t, conn.QueryRowContext(context.Background(), `PRAGMA foreign_keys`).Scan(&fk))
+				require.NoError(t, conn.QueryRowContext(context.Background(), `PRAGMA busy_timeout`).Scan(&busy))
 				assert.Equal(t, "wal", mode)
 				assert.Equal(t, tt.wantSync, sync)
 				assert.Equal(t, 1, fk)
 				assert.Equal(t, 5000, busy)
 			}
-			_, err := db.read.Exec(`DELETE FROM idempotency_keys`)
+			_, err = db.read.Exec(`DELETE FROM idempotency_keys`)
 			assert.Error(t, err, "the read pool must be read-only")
 		})
 	}
@@ -124,7 +127,8 @@ func TestOpenRefusesASchemaFromANewerBinary(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := Open(context.Background(), path, Options{})
 	require.NoError(t, err)
-	_, err = db.write.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`)
+	_, err = db.w.conn.ExecContext(context.Background(),
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	_, err = Open(context.Background(), path, Options{})

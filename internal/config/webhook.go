@@ -1,0 +1,140 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Webhook signing-secret variables. Each holds one secret or several,
+// comma-separated, so a secret can be rotated: during the change both the old
+// and the new one verify. Each may also be given as NAME_FILE.
+const (
+	GitHubWebhookSecret = "GITHUB_WEBHOOK_SECRET"
+	StripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
+	SlackSigningSecret  = "SLACK_SIGNING_SECRET"
+)
+
+// Default body limits: GitHub caps its payloads at 25 MiB, Stripe and Slack
+// send a few KiB.
+const (
+	DefaultGitHubMaxBody = 25 << 20
+	DefaultOtherMaxBody  = 1 << 20
+)
+
+// Webhook is the configuration of `saas-mcp webhooks` and `saas-mcp worker`:
+// the webhook variables only. Shared variables (AUDIT_LOG_PATH,
+// INTEGRATION_ENV, STORE_SYNC, ...) stay in Serve.
+type Webhook struct {
+	Addr        string `envconfig:"WEBHOOK_ADDR" default:"127.0.0.1:3000" desc:"listen address of the webhook receiver"`
+	MaxBody     string `envconfig:"WEBHOOK_MAX_BODY" desc:"largest accepted body, in bytes or with KiB/MiB (default 25MiB for GitHub, 1MiB for Stripe and Slack)"`
+	MaxAttempts int    `envconfig:"WEBHOOK_MAX_ATTEMPTS" default:"8" desc:"attempts per delivery before it is dead-lettered"`
+	Workers     int    `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once"`
+	DataDir     string `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state; deliveries and jobs go to webhooks.db"`
+
+	// The secrets are read by LoadWebhook from NAME or NAME_FILE, not by
+	// envconfig, so that no secret goes through reflection-based printing.
+	GitHubSecrets []Secret `ignored:"true"`
+	StripeSecrets []Secret `ignored:"true"`
+	SlackSecrets  []Secret `ignored:"true"`
+}
+
+// LoadWebhook reads the webhook configuration from the environment, and the
+// signing secrets through getenv (NAME, or the file named by NAME_FILE).
+func LoadWebhook(getenv func(string) string) (Webhook, error) {
+	var c Webhook
+	if err := envconfig.Process("", &c); err != nil {
+		return c, fmt.Errorf("read webhook configuration: %w", err)
+	}
+	for _, s := range []struct {
+		name string
+		dst  *[]Secret
+	}{
+		{GitHubWebhookSecret, &c.GitHubSecrets},
+		{StripeWebhookSecret, &c.StripeSecrets},
+		{SlackSigningSecret, &c.SlackSecrets},
+	} {
+		raw, err := ReadSecret(getenv, s.name)
+		if err != nil {
+			return c, err
+		}
+		*s.dst = SplitSecrets(raw)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values envconfig cannot.
+func (c Webhook) Validate() error {
+	if c.MaxAttempts < 1 {
+		return fmt.Errorf("WEBHOOK_MAX_ATTEMPTS must be at least 1, not %d", c.MaxAttempts)
+	}
+	if c.Workers < 1 {
+		return fmt.Errorf("WEBHOOK_WORKERS must be at least 1, not %d", c.Workers)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("DATA_DIR must not be empty")
+	}
+	if _, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err != nil {
+		return fmt.Errorf("WEBHOOK_MAX_BODY: %w", err)
+	}
+	return nil
+}
+
+// MaxBodyFor returns the body limit of a provider ("github", "stripe",
+// "slack"): WEBHOOK_MAX_BODY when set, else the provider's default.
+func (c Webhook) MaxBodyFor(provider string) int64 {
+	if n, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err == nil {
+		return n
+	}
+	if provider == "github" {
+		return DefaultGitHubMaxBody
+	}
+	return DefaultOtherMaxBody
+}
+
+// SplitSecrets splits a comma-separated list of secrets, dropping blanks.
+func SplitSecrets(raw string) []Secret {
+	var out []Secret
+	for _, p := range strings.Split(raw, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, NewSecret(p))
+		}
+	}
+	return out
+}
+
+// WebhookSecretValues returns every configured signing secret, for a
+// redactor.
+func (c Webhook) WebhookSecretValues() []string {
+	var out []string
+	for _, list := range [][]Secret{c.GitHubSecrets, c.StripeSecrets, c.SlackSecrets} {
+		for _, s := range list {
+			out = append(out, s.Reveal())
+		}
+	}
+	return out
+}
+
+// ParseByteSize reads a positive size: plain bytes ("1048576") or with a
+// KiB, MiB or GiB suffix ("25MiB"); KB/MB/GB are taken as the same binary
+// units, since that is what people mean for body limits.
+func ParseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(strings.ToUpper(s), strings.ToUpper(u.suffix)) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a positive size like 1048576 or 25MiB", s)
+	}
+	return n * mult, nil
+}

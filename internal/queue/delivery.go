@@ -1,0 +1,250 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// States of a delivery.
+const (
+	StatePending   = "pending"   // stored, not yet handled (or waiting for a retry)
+	StateProcessed = "processed" // its handler finished
+	StateDead      = "dead"      // failed WEBHOOK_MAX_ATTEMPTS times; waits for a replay
+)
+
+// ErrNotFound is returned for an unknown delivery.
+var ErrNotFound = errors.New("delivery not found")
+
+// NewDelivery is a verified delivery as the receiver hands it over.
+type NewDelivery struct {
+	Provider    string // "github", "stripe", "slack"
+	Key         string // provider-scoped delivery id, e.g. "github:<hook id>:<guid>"
+	EventType   string
+	Target      string
+	ContentType string
+	Payload     []byte
+	ReceivedAt  time.Time
+}
+
+// Delivery is a stored delivery.
+type Delivery struct {
+	ID             int64
+	Key            string
+	Provider       string
+	EventType      string
+	Target         string
+	ContentType    string
+	ReceivedAt     time.Time
+	State          string
+	Outcome        string
+	Attempts       int
+	LastError      string
+	ProcessedAt    time.Time
+	ProcessedCount int
+	Replays        int
+	Payload        []byte // only filled by Load
+}
+
+const deliveryColumns = `id, key, provider, event_type, target, content_type, received_at, state, outcome,
+	attempts, last_error, processed_at, processed_count, replays`
+
+func scanDelivery(sc interface{ Scan(...any) error }, withPayload bool) (Delivery, error) {
+	var d Delivery
+	var received int64
+	var processed sql.NullInt64
+	dst := []any{&d.ID, &d.Key, &d.Provider, &d.EventType, &d.Target, &d.ContentType, &received, &d.State,
+		&d.Outcome, &d.Attempts, &d.LastError, &processed, &d.ProcessedCount, &d.Replays}
+	if withPayload {
+		dst = append(dst, &d.Payload)
+	}
+	if err := sc.Scan(dst...); err != nil {
+		return d, err
+	}
+	d.ReceivedAt = time.UnixMilli(received)
+	if processed.Valid {
+		d.ProcessedAt = time.UnixMilli(processed.Int64)
+	}
+	return d, nil
+}
+
+// Load returns the deliveries with the given ids, payloads included, in the
+// order of ids. Unknown ids are skipped.
+func (db *DB) Load(ctx context.Context, ids []int64) ([]Delivery, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryColumns+`, payload FROM webhook_delivery
+		WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load deliveries: %w", err)
+	}
+	defer rows.Close()
+	byID := make(map[int64]Delivery, len(ids))
+	for rows.Next() {
+		d, err := scanDelivery(rows, true)
+		if err != nil {
+			return nil, fmt.Errorf("load deliveries: %w", err)
+		}
+		byID[d.ID] = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load deliveries: %w", err)
+	}
+	out := make([]Delivery, 0, len(byID))
+	for _, id := range ids {
+		if d, ok := byID[id]; ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Find returns one delivery, without its payload, by numeric id or by key.
+func (db *DB) Find(ctx context.Context, idOrKey string) (Delivery, error) {
+	q, arg := `SELECT `+deliveryColumns+` FROM webhook_delivery WHERE key = ?`, any(idOrKey)
+	if id, err := strconv.ParseInt(idOrKey, 10, 64); err == nil {
+		q, arg = `SELECT `+deliveryColumns+` FROM webhook_delivery WHERE id = ?`, id
+	}
+	d, err := scanDelivery(db.read.QueryRowContext(ctx, q, arg), false)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("delivery %s: %w", idOrKey, ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("find delivery %s: %w", idOrKey, err)
+	}
+	return d, nil
+}
+
+// List returns deliveries in a state, oldest first, without payloads; all
+// states when state is "". limit <= 0 means no limit.
+func (db *DB) List(ctx context.Context, state string, limit int) ([]Delivery, error) {
+	q := `SELECT ` + deliveryColumns + ` FROM webhook_delivery`
+	var args []any
+	if state != "" {
+		q += ` WHERE state = ?`
+		args = append(args, state)
+	}
+	q += ` ORDER BY id`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// Counts returns how many deliveries are in each state.
+func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT state, count(*) FROM webhook_delivery GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("count deliveries: %w", err)
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// MarkProcessed records, inside tx, that a delivery's handler finished with
+// outcome. It reports false when the delivery was already processed (a job
+// run twice after a crash), so the caller can tell.
+func (db *DB) MarkProcessed(ctx context.Context, tx *sql.Tx, id int64, outcome string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE webhook_delivery
+		SET state = 'processed', outcome = ?, processed_at = ?, processed_count = processed_count + 1,
+		    attempts = attempts + 1, last_error = ''
+		WHERE id = ? AND state <> 'processed'`, outcome, db.now().UnixMilli(), id)
+	if err != nil {
+		return false, fmt.Errorf("mark delivery %d processed: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark delivery %d processed: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// RecordFailure records, inside tx, a failed attempt: the error text (already
+// redacted by the caller) and, when dead, the dead-letter state.
+func (db *DB) RecordFailure(ctx context.Context, tx *sql.Tx, id int64, errText string, dead bool) error {
+	state := StatePending
+	if dead {
+		state = StateDead
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE webhook_delivery
+		SET state = ?, attempts = attempts + 1, last_error = ?
+		WHERE id = ? AND state <> 'processed'`, state, errText, id)
+	if err != nil {
+		return fmt.Errorf("record failure of delivery %d: %w", id, err)
+	}
+	return nil
+}
+
+// Requeue makes a delivery pending again for a replay, inside tx: attempts
+// start over and replays counts up. A pending delivery is refused: it is
+// queued already, and a second job would run it twice.
+func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, id int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE webhook_delivery
+		SET state = 'pending', attempts = 0, last_error = '', replays = replays + 1
+		WHERE id = ? AND state <> 'pending'`, id)
+	if err != nil {
+		return fmt.Errorf("requeue delivery %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("requeue delivery %d: %w", id, ErrPending)
+	}
+	return nil
+}
+
+// ErrPending is returned when replaying a delivery that is still queued.
+var ErrPending = errors.New("delivery is pending already (queued or retrying)")
+
+// Tx runs fn in a write transaction and commits it when fn returns nil.
+func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}

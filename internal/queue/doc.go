@@ -1,0 +1,35 @@
+// Package queue stores webhook deliveries and their jobs in one embedded
+// SQLite file (DATA_DIR/webhooks.db) with River (riversqlite) as the job
+// queue.
+//
+// The architecture puts stores under internal/store; the delivery table lives
+// here for now because internal/store/sqlite was being written by someone
+// else at the time. It is a separate file from state.db on purpose: SQLite
+// has one writer per file, and the receiver must not queue behind the
+// idempotency store's commits.
+//
+// # Group commit
+//
+// A delivery is answered 202 only after its row and its job are committed.
+// One fsync per request would cap the receiver at the disk's sync rate, so
+// Intake has a single writer goroutine: requests that arrive while a
+// transaction commits wait together and go into the next one, which inserts
+// every row, inserts one River job for the batch (InsertManyTx) and commits
+// once. Everyone in the batch is then released with their own answer (new or
+// duplicate). Under load batches grow by themselves; an idle receiver commits
+// each delivery alone, without waiting for company.
+//
+// # Jobs
+//
+// A BatchArgs job names the deliveries one commit stored; the worker handles
+// them in order. A delivery whose handler fails is split off into its own
+// DeliveryArgs job, which retries with backoff and is dead-lettered after
+// WEBHOOK_MAX_ATTEMPTS. Replays are DeliveryArgs jobs too.
+//
+// # Connections
+//
+// Writes (the intake, River) share one connection, as riversqlite asks, so
+// they queue in Go instead of in SQLite's busy handler, which sleeps.
+// Reads of payloads and listings use a separate read-only pool; WAL lets
+// them run beside the writer.
+package queue

@@ -1,0 +1,204 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+)
+
+var _ idempotency.Store = (*Keys)(nil)
+
+// Keys is the idempotency key table. It implements idempotency.Store.
+type Keys struct {
+	pool *pgxpool.Pool
+}
+
+const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at`
+
+const (
+	// acquireSQL inserts a new key, or takes over one that has expired, in
+	// one statement: the common case needs no explicit transaction. A
+	// concurrent claimer of the same new key waits for this insert to
+	// commit and then finds the row unexpired, so it returns nothing.
+	acquireSQL = `INSERT INTO idempotency_keys (` + keyColumns + `)
+		VALUES ($1, $2, $3, $4, $5, 'claimed', NULL, $6, $7, $8)
+		ON CONFLICT (key) DO UPDATE SET
+			tool = excluded.tool, args_hash = excluded.args_hash, target = excluded.target,
+			owner = excluded.owner, state = 'claimed', result = NULL, claimed_at = excluded.claimed_at,
+			lease_until = excluded.lease_until, expires_at = excluded.expires_at
+		WHERE idempotency_keys.expires_at <= excluded.claimed_at
+		RETURNING ` + keyColumns
+	lockSQL    = `SELECT ` + keyColumns + ` FROM idempotency_keys WHERE key = $1 FOR UPDATE`
+	replaceSQL = `UPDATE idempotency_keys SET
+			tool = $2, args_hash = $3, target = $4, owner = $5, state = 'claimed', result = NULL,
+			claimed_at = $6, lease_until = $7, expires_at = $8
+		WHERE key = $1`
+	reacquireSQL = `UPDATE idempotency_keys SET state = 'claimed', owner = $2, lease_until = $3 WHERE key = $1`
+)
+
+// maxClaimAttempts bounds Claim's retries when the row vanishes (Release or
+// Prune by another process) between the insert and the lock.
+const maxClaimAttempts = 5
+
+// Claim takes c.Key or reports who has it; see idempotency.Store. A new or
+// expired key costs one statement; any other case one transaction that locks
+// the row, in which idempotency.Resolve decides.
+func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, alive func(owner string) bool) (idempotency.Claim, idempotency.Outcome, error) {
+	for range maxClaimAttempts {
+		row, err := scanClaim(k.pool.QueryRow(ctx, acquireSQL,
+			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, now, c.LeaseUntil, c.ExpiresAt))
+		switch {
+		case err == nil:
+			return row, idempotency.Acquired, nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
+		}
+		row, out, found, err := k.claimExisting(ctx, c, now, alive)
+		if err != nil {
+			return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
+		}
+		if found {
+			return row, out, nil
+		}
+	}
+	return idempotency.Claim{}, 0, fmt.Errorf("claim %s: the row kept vanishing after %d attempts", c.Key, maxClaimAttempts)
+}
+
+// claimExisting decides a claim on a key that exists, holding its row lock.
+// found is false when the row was gone by the time it was locked.
+func (k *Keys) claimExisting(ctx context.Context, c idempotency.Claim, now time.Time, alive func(string) bool) (row idempotency.Claim, out idempotency.Outcome, found bool, err error) {
+	err = pgx.BeginFunc(ctx, k.pool, func(tx pgx.Tx) error {
+		current, err := scanClaim(tx.QueryRow(ctx, lockSQL, c.Key))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		found = true
+		row, out = idempotency.Resolve(&current, c, now, alive)
+		switch out {
+		case idempotency.Acquired: // expired after our insert looked
+			_, err = tx.Exec(ctx, replaceSQL, row.Key, row.Tool, row.ArgsHash, row.Target, row.Owner,
+				row.ClaimedAt, row.LeaseUntil, row.ExpiresAt)
+		case idempotency.Reacquired:
+			_, err = tx.Exec(ctx, reacquireSQL, row.Key, row.Owner, row.LeaseUntil)
+		}
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	})
+	return row, out, found, err
+}
+
+// Commit stores the result and marks the key committed.
+func (k *Keys) Commit(ctx context.Context, key, owner string, result json.RawMessage) error {
+	return k.ownedUpdate(ctx, "commit", key,
+		`UPDATE idempotency_keys SET state = 'committed', result = $3 WHERE key = $1 AND owner = $2`,
+		key, owner, []byte(result))
+}
+
+// MarkInDoubt records that the provider call may have taken effect.
+func (k *Keys) MarkInDoubt(ctx context.Context, key, owner string) error {
+	return k.ownedUpdate(ctx, "mark in doubt", key,
+		`UPDATE idempotency_keys SET state = 'in_doubt' WHERE key = $1 AND owner = $2 AND state IN ('claimed', 'in_doubt')`,
+		key, owner)
+}
+
+// Release deletes a claimed or in-doubt key so that a retry may send again.
+func (k *Keys) Release(ctx context.Context, key, owner string) error {
+	return k.ownedUpdate(ctx, "release", key,
+		`DELETE FROM idempotency_keys WHERE key = $1 AND owner = $2 AND state IN ('claimed', 'in_doubt')`,
+		key, owner)
+}
+
+// Extend moves a claimed key's lease forward.
+func (k *Keys) Extend(ctx context.Context, key, owner string, leaseUntil time.Time) error {
+	return k.ownedUpdate(ctx, "extend", key,
+		`UPDATE idempotency_keys SET lease_until = $3 WHERE key = $1 AND owner = $2 AND state = 'claimed'`,
+		key, owner, leaseUntil)
+}
+
+// ownedUpdate runs a statement guarded by "AND owner = $2" and turns "no row
+// changed" into ErrNotOwner.
+func (k *Keys) ownedUpdate(ctx context.Context, what, key, sql string, args ...any) error {
+	tag, err := k.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s %s: %w", what, key, idempotency.ErrNotOwner)
+	}
+	return nil
+}
+
+// InDoubt lists unexpired keys that need reconciling, oldest claim first.
+func (k *Keys) InDoubt(ctx context.Context, now time.Time, alive func(owner string) bool) ([]idempotency.Claim, error) {
+	rows, err := k.pool.Query(ctx, `SELECT `+keyColumns+` FROM idempotency_keys
+		WHERE state <> 'committed' AND expires_at > $1 ORDER BY claimed_at, key`, now)
+	if err != nil {
+		return nil, fmt.Errorf("list keys in doubt: %w", err)
+	}
+	defer rows.Close()
+	var out []idempotency.Claim
+	for rows.Next() {
+		c, err := scanClaim(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list keys in doubt: %w", err)
+		}
+		if c.InDoubtAt(now, alive) {
+			out = append(out, c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys in doubt: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns a key's row, expired or not.
+func (k *Keys) Get(ctx context.Context, key string) (idempotency.Claim, bool, error) {
+	c, err := scanClaim(k.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM idempotency_keys WHERE key = $1`, key))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return idempotency.Claim{}, false, nil
+	case err != nil:
+		return idempotency.Claim{}, false, fmt.Errorf("get key %s: %w", key, err)
+	}
+	return c, true, nil
+}
+
+// Prune deletes keys that expired at or before now.
+func (k *Keys) Prune(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := k.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("prune keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func scanClaim(row pgx.Row) (idempotency.Claim, error) {
+	var (
+		c      idempotency.Claim
+		state  string
+		result []byte
+	)
+	if err := row.Scan(&c.Key, &c.Tool, &c.ArgsHash, &c.Target, &c.Owner, &state, &result,
+		&c.ClaimedAt, &c.LeaseUntil, &c.ExpiresAt); err != nil {
+		return idempotency.Claim{}, err
+	}
+	c.State = idempotency.State(state)
+	if result != nil {
+		c.Result = json.RawMessage(result)
+	}
+	c.ClaimedAt, c.LeaseUntil, c.ExpiresAt = c.ClaimedAt.UTC(), c.LeaseUntil.UTC(), c.ExpiresAt.UTC()
+	return c, nil
+}

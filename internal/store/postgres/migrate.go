@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationFiles are the schema changes, named NNNN_what.sql, applied in
+// version order and never edited once released: a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations lists the embedded migrations in version order.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", name)
+		}
+		body, err := migrationFiles.ReadFile(path.Join("migrations", name))
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		out = append(out, migration{version: v, name: name, sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", out[i-1].name, out[i].name)
+		}
+	}
+	return out, nil
+}
+
+// migrate applies the migrations the schema lacks in one transaction that
+// first takes a transaction-scoped advisory lock named after the schema: a
+// second process migrating at the same moment waits, then finds everything
+// applied, and a crash releases the lock with the transaction. A schema
+// migrated by a newer binary is refused.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	all, err := migrations()
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('saas-mcp migrations ' || current_schema()))`); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer     NOT NULL PRIMARY KEY,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("migrate: create schema_migrations: %w", err)
+		}
+		var newest int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+			return fmt.Errorf("migrate: read version: %w", err)
+		}
+		if known := all[len(all)-1].version; newest > known {
+			return fmt.Errorf("migrate: database is at schema version %d, newer than this binary knows (%d)", newest, known)
+		}
+		for _, m := range all {
+			if m.version <= newest {
+				continue
+			}
+			// Without arguments pgx uses the simple protocol, which runs a
+			// file of several statements.
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("migrate: apply %s: %w", m.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+				return fmt.Errorf("migrate: record %s: %w", m.name, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/saas-mcp/saas-mcp/internal/payments"
+)
+
+var _ payments.Ledger = (*Payments)(nil)
+
+// Payments is the payments ledger. It implements payments.Ledger.
+type Payments struct {
+	pool *pgxpool.Pool
+}
+
+// Record adds e to the ledger once. A second Record of the same event id is
+// a Duplicate and changes nothing. An event older than one already applied to
+// the same object is recorded (Recorded and Stale both true) but not applied,
+// so a late delivery never rolls the object back.
+func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
+	var out payments.Outcome
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		out = payments.Outcome{}
+		// A concurrent Record of the same id waits here on the primary key
+		// until this transaction ends, then does nothing.
+		tag, err := tx.Exec(ctx, `INSERT INTO payments
+			(event_id, type, object_id, customer, email, amount, currency, created, livemode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (event_id) DO NOTHING`,
+			e.ID, e.Type, e.ObjectID, e.Customer, e.Email, e.Amount, e.Currency, e.Created, e.Livemode)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			out.Duplicate = true
+			return nil
+		}
+		out.Recorded = true
+		if e.ObjectID == "" {
+			return nil // an event about no object has nothing to order against
+		}
+		// Move the object's newest event forward only if this one is newer;
+		// the upsert locks the object's row, so events of one object apply
+		// one at a time.
+		tag, err = tx.Exec(ctx, `INSERT INTO payment_objects (object_id, last_event_created, last_event_id)
+			VALUES ($1, $2, $3)
+			ON CONFLICT (object_id) DO UPDATE SET
+				last_event_created = excluded.last_event_created, last_event_id = excluded.last_event_id
+			WHERE (excluded.last_event_created, excluded.last_event_id)
+				> (payment_objects.last_event_created, payment_objects.last_event_id)`,
+			e.ObjectID, e.Created, e.ID)
+		if err != nil {
+			return fmt.Errorf("order against %s: %w", e.ObjectID, err)
+		}
+		if tag.RowsAffected() > 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payments SET stale = true WHERE event_id = $1`, e.ID); err != nil {
+			return fmt.Errorf("mark stale: %w", err)
+		}
+		out.Stale = true
+		return nil
+	})
+	if err != nil {
+		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	return out, nil
+}
+
+// Get returns a recorded event.
+func (p *Payments) Get(ctx context.Context, eventID string) (payments.Event, bool, error) {
+	var e payments.Event
+	err := p.pool.QueryRow(ctx, `SELECT event_id, type, object_id, customer, email, amount, currency, created, livemode
+		FROM payments WHERE event_id = $1`, eventID).
+		Scan(&e.ID, &e.Type, &e.ObjectID, &e.Customer, &e.Email, &e.Amount, &e.Currency, &e.Created, &e.Livemode)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return payments.Event{}, false, nil
+	case err != nil:
+		return payments.Event{}, false, fmt.Errorf("get event %s: %w", eventID, err)
+	}
+	e.Created = e.Created.UTC()
+	return e, true, nil
+}

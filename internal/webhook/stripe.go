@@ -1,0 +1,84 @@
+package webhook
+
+import (
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v82/webhook"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
+)
+
+// StripeSignatureHeader is Stripe's signature header.
+const StripeSignatureHeader = "Stripe-Signature"
+
+// maxStripeSignatures bounds the v1 values read from one header; Stripe sends
+// one per active secret, two during a rotation.
+const maxStripeSignatures = 8
+
+// StripeSignature is a parsed Stripe-Signature header:
+// "t=1492774577,v1=5257a8...,v1=...,v0=...".
+type StripeSignature struct {
+	Timestamp int64
+	V1        [][]byte
+}
+
+// ParseStripeSignature parses a Stripe-Signature header. It wants exactly one
+// t and at least one well-formed v1; other schemes (v0) are ignored, as
+// Stripe's own library does.
+func ParseStripeSignature(h string) (StripeSignature, error) {
+	var s StripeSignature
+	if h == "" {
+		return s, ErrMissingSignature
+	}
+	seenT := false
+	for _, pair := range strings.Split(h, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			return StripeSignature{}, ErrMalformedSignature
+		}
+		switch k {
+		case "t":
+			ts, ok := parseUnixSeconds(v)
+			if !ok || seenT {
+				return StripeSignature{}, ErrMalformedSignature
+			}
+			s.Timestamp, seenT = ts, true
+		case "v1":
+			if len(v) != 64 || !isHex(v) || len(s.V1) == maxStripeSignatures {
+				continue
+			}
+			b, _ := hex.DecodeString(v)
+			s.V1 = append(s.V1, b)
+		}
+	}
+	if !seenT || len(s.V1) == 0 {
+		return StripeSignature{}, ErrMalformedSignature
+	}
+	return s, nil
+}
+
+// VerifyStripe checks a Stripe-Signature header over the raw payload: the
+// timestamp within tolerance of now (either way), then stripe-go's HMAC check
+// against each secret.
+func VerifyStripe(payload []byte, header string, secrets []config.Secret, now time.Time, tolerance time.Duration) error {
+	sig, err := ParseStripeSignature(header)
+	if err != nil {
+		return err
+	}
+	if err := checkTimestamp(sig.Timestamp, now, tolerance); err != nil {
+		return err
+	}
+	if len(secrets) == 0 {
+		return ErrNoSecret
+	}
+	for _, s := range secrets {
+		// The timestamp was checked above against our clock; the library's
+		// own check would use the wall clock.
+		if webhook.ValidatePayloadIgnoringTolerance(payload, header, s.Reveal()) == nil {
+			return nil
+		}
+	}
+	return ErrBadSignature
+}
