@@ -53,6 +53,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc := json.NewEncoder(stdout)
 		for _, c := range claims {
 			c.Result = nil
+			c.Key = idempotency.CallerKey(c.Key) // as the tool call and its audit records name it
 			_ = enc.Encode(c)
 		}
 		return 0
@@ -67,7 +68,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tTOOL\tTARGET\tSTATE\tCLAIMED")
 	for _, c := range claims {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Key, c.Tool, c.Target, c.State, c.ClaimedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idempotency.CallerKey(c.Key), c.Tool, c.Target, c.State, c.ClaimedAt.UTC().Format(time.RFC3339))
 	}
 	_ = tw.Flush()
 	return 0

@@ -152,6 +152,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Policy: idempotency.Policy{Window: cfg.IdempotencyWindow, KeyTTL: cfg.IdempotencyKeyTTL, Lease: lease(cfg)},
 		Owner:  owner, Alive: idempotency.Alive, Now: now, Audit: app.audit, Log: log,
 		Failpoint: failpoint(getenv("SAAS_MCP_FAILPOINT"), log),
+		Barrier:   app.audit.Flush,
 	}
 	app.mcp = mcpserver.New(mcpserver.Options{
 		Name: "saas-mcp", Version: version, Tools: defs,
@@ -242,10 +243,10 @@ func reportInDoubt(ctx context.Context, st idempotency.Store, sink audit.Sink, l
 		return
 	}
 	for _, c := range claims {
-		log.Warn("idempotency key in doubt", "key", c.Key, "tool", c.Tool, "target", c.Target, "claimedAt", c.ClaimedAt)
+		log.Warn("idempotency key in doubt", "key", idempotency.CallerKey(c.Key), "tool", c.Tool, "target", c.Target, "claimedAt", c.ClaimedAt)
 		_ = sink.Write(ctx, audit.Record{
 			Actor: "saas-mcp", Provider: "saas-mcp", Action: "idempotency.in_doubt", Target: c.Target,
-			IdempotencyKey: c.Key, Status: audit.StatusInDoubt, Tool: c.Tool,
+			IdempotencyKey: idempotency.CallerKey(c.Key), Status: audit.StatusInDoubt, Tool: c.Tool,
 			Details: map[string]any{"claimedAt": c.ClaimedAt.UTC().Format(time.RFC3339Nano), "state": string(c.State)},
 		})
 	}

@@ -17,10 +17,10 @@ import (
 
 // Options tune a Writer.
 type Options struct {
-	// Sync, when true, fsyncs the file after every record, so a record that
-	// Write accepted survives a power loss. When false, a record survives a
-	// crash of this process (it is in the OS page cache) but maybe not of the
-	// machine.
+	// Sync, when true, fsyncs the file so that a record Write accepted
+	// survives a power loss. Concurrent writers share one fsync (group
+	// commit). When false, a record survives a crash of this process (it is
+	// in the OS page cache) but maybe not of the machine.
 	Sync bool
 	// Redactor removes secrets from every string of a record.
 	Redactor *redact.Redactor
@@ -32,11 +32,22 @@ type Options struct {
 // one whole line to a file opened with O_APPEND, so lines from several
 // goroutines or processes never interleave. It is safe for concurrent use.
 type Writer struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
-	opts Options
-	buf  bytes.Buffer
+	mu      sync.Mutex // guards f's writes, buf and written
+	f       *os.File
+	path    string
+	opts    Options
+	buf     bytes.Buffer
+	written uint64 // records written so far
+
+	smu     sync.Mutex // guards what follows
+	cond    *sync.Cond
+	synced  uint64 // records known to be on disk
+	syncing bool   // a goroutine is in fsync now
+	syncErr error  // sticky: once the log cannot be synced, every write fails
+	kick    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
 	// Repaired is the number of bytes of a half-written last line removed
 	// when the file was opened (a crash in the middle of a write).
 	Repaired int64
@@ -58,11 +69,13 @@ func Open(path string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
-	w := &Writer{f: f, path: path, opts: opts}
+	w := &Writer{f: f, path: path, opts: opts, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	w.cond = sync.NewCond(&w.smu)
 	if w.Repaired, err = repairTail(path); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("repair audit log: %w", err)
 	}
+	go w.syncLoop()
 	return w, nil
 }
 
@@ -114,15 +127,53 @@ func truncateSync(f *os.File, n int64) error {
 // Path returns the file the writer appends to.
 func (w *Writer) Path() string { return w.path }
 
-// Write appends one record. Strings are redacted first. It returns an error
-// if the line is not fully written (and synced, under Sync): the caller must
-// then refuse the action it was about to take.
+// Write appends one record and, under Sync, returns once it is on disk. It
+// returns an error if the line is not fully written (or synced): the caller
+// must then refuse the action it was about to take.
 func (w *Writer) Write(ctx context.Context, r Record) error {
+	seq, err := w.append(ctx, r)
+	if err != nil || !w.opts.Sync {
+		return err
+	}
+	return w.syncTo(seq)
+}
+
+// WriteAsync appends one record without waiting for the disk: the line is in
+// the OS page cache (it survives a crash of this process) and an fsync starts
+// in the background. Flush waits for it. Write errors are returned at once.
+func (w *Writer) WriteAsync(ctx context.Context, r Record) error {
+	if _, err := w.append(ctx, r); err != nil {
+		return err
+	}
+	if w.opts.Sync {
+		select {
+		case w.kick <- struct{}{}:
+		default: // a sync is already due; it will cover this record
+		}
+	}
+	return nil
+}
+
+// Flush returns once every record written so far is on disk (under Sync),
+// or the error that stops it from getting there.
+func (w *Writer) Flush(ctx context.Context) error {
+	if !w.opts.Sync {
+		return w.stickyErr()
+	}
+	w.mu.Lock()
+	seq := w.written
+	w.mu.Unlock()
+	return w.syncTo(seq)
+}
+
+func (w *Writer) append(ctx context.Context, r Record) (uint64, error) {
 	if err := ctx.Err(); err != nil {
-		// A cancelled call still gets its terminal record: callers pass a
-		// context without cancellation for those. Here the caller's own ctx
-		// is done before anything was written.
-		return fmt.Errorf("write audit record: %w", err)
+		// Callers pass a context without cancellation for terminal records,
+		// so this is a call whose own ctx ended before anything was written.
+		return 0, fmt.Errorf("write audit record: %w", err)
+	}
+	if err := w.stickyErr(); err != nil {
+		return 0, err
 	}
 	if r.TS.IsZero() {
 		r.TS = w.opts.Now()
@@ -135,24 +186,74 @@ func (w *Writer) Write(ctx context.Context, r Record) error {
 	enc := json.NewEncoder(&w.buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(r); err != nil { // Encode ends the line with '\n'
-		return fmt.Errorf("encode audit record: %w", err)
+		return 0, fmt.Errorf("encode audit record: %w", err)
 	}
 	if _, err := w.f.Write(w.buf.Bytes()); err != nil {
-		return fmt.Errorf("append to audit log %s: %w", w.path, err)
+		return 0, fmt.Errorf("append to audit log %s: %w", w.path, err)
 	}
-	if w.opts.Sync {
-		if err := w.f.Sync(); err != nil {
-			return fmt.Errorf("sync audit log %s: %w", w.path, err)
-		}
-	}
-	return nil
+	w.written++
+	return w.written, nil
 }
 
-// Close closes the file.
+func (w *Writer) stickyErr() error {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	return w.syncErr
+}
+
+// syncTo waits until record seq is on disk. One caller at a time runs fsync;
+// the others wait for it, and one fsync covers every record written before
+// it started (group commit).
+func (w *Writer) syncTo(seq uint64) error {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	for w.synced < seq && w.syncErr == nil {
+		if w.syncing {
+			w.cond.Wait()
+			continue
+		}
+		w.syncing = true
+		w.smu.Unlock()
+		w.mu.Lock()
+		upto := w.written
+		w.mu.Unlock()
+		err := w.f.Sync()
+		w.smu.Lock()
+		w.syncing = false
+		if err != nil {
+			w.syncErr = fmt.Errorf("sync audit log %s: %w", w.path, err)
+		} else if upto > w.synced {
+			w.synced = upto
+		}
+		w.cond.Broadcast()
+	}
+	return w.syncErr
+}
+
+// syncLoop runs the fsyncs WriteAsync asked for.
+func (w *Writer) syncLoop() {
+	defer close(w.stopped)
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.kick:
+			_ = w.Flush(context.Background())
+		}
+	}
+}
+
+// Close syncs what is written and closes the file.
 func (w *Writer) Close() error {
+	w.once.Do(func() { close(w.stop) })
+	<-w.stopped
+	err := w.Flush(context.Background())
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.f.Close()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Redact returns r with every string field and every string inside Details

@@ -14,7 +14,16 @@ import (
 // record after it: succeeded, replayed, rejected or failed. If the started
 // record cannot be written the call is refused (fail closed): nothing that
 // cannot be explained later may happen.
+//
+// A sink that can write without waiting for the disk (AsyncSink) is used
+// that way: the started record's fsync then runs while the idempotency key is
+// claimed, and the idempotency middleware waits for it (Barrier) before
+// anything is sent. Terminal records are synced in the background.
 func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
+	write := sink.Write
+	if as, ok := sink.(AsyncSink); ok {
+		write = as.WriteAsync
+	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, c *Call) (Result, error) {
 			start := now()
@@ -22,7 +31,7 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 			rec := baseRecord(c)
 			rec.TS = start
 			rec.Status = audit.StatusStarted
-			if err := sink.Write(ctx, rec); err != nil {
+			if err := write(ctx, rec); err != nil {
 				return Result{}, Internal("audit log cannot be written, so the action was refused", err)
 			}
 
@@ -48,7 +57,7 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 			}
 			// The terminal record is written even when the client cancelled:
 			// the call's outcome must be explained either way.
-			if werr := sink.Write(context.WithoutCancel(ctx), term); werr != nil {
+			if werr := write(context.WithoutCancel(ctx), term); werr != nil {
 				log.Error("audit terminal record not written", "tool", c.Tool.Name, "callId", c.CallID, "err", werr)
 				if err == nil {
 					// The effect happened and is committed; the result stands, but
@@ -59,6 +68,13 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 			return res, err
 		}
 	}
+}
+
+// AsyncSink is an audit sink that can append without waiting for the disk
+// and later wait for everything appended (audit.Writer).
+type AsyncSink interface {
+	WriteAsync(ctx context.Context, r audit.Record) error
+	Flush(ctx context.Context) error
 }
 
 func baseRecord(c *Call) audit.Record {

@@ -34,6 +34,9 @@ type Idempotency struct {
 	// look abandoned, and another call with the key would reconcile and send
 	// while the first is still sending.
 	Heartbeat time.Duration
+	// Barrier, when set, must succeed before anything is sent: it waits until
+	// the call's started audit record is on disk (AsyncSink.Flush).
+	Barrier func(ctx context.Context) error
 }
 
 func (m *Idempotency) hit(point string) {
@@ -178,6 +181,14 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 }
 
 func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler, release func()) (Result, error) {
+	if m.Barrier != nil {
+		if err := m.Barrier(ctx); err != nil {
+			if rerr := m.Store.Release(context.WithoutCancel(ctx), key, m.Owner); rerr != nil {
+				m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
+			}
+			return Result{}, Internal("audit log cannot be synced, so nothing was sent", err)
+		}
+	}
 	m.hit("before_send")
 	res, err := next(ctx, c)
 	release()

@@ -248,3 +248,22 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
+
+// CountFinished returns how many of ids are no longer pending (processed or
+// dead).
+func (db *DB) CountFinished(ctx context.Context, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_delivery WHERE state <> 'pending' AND id IN (`+
+		placeholders(len(ids))+`)`, args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count finished deliveries: %w", err)
+	}
+	return n, nil
+}

@@ -62,6 +62,9 @@ func run(bin string, calls, starts int) error {
 	if err := startup(bin, env, starts); err != nil {
 		return err
 	}
+	if err := rawLatency(bin, env, calls); err != nil {
+		return err
+	}
 	return latency(bin, env, fake, calls)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
@@ -129,12 +130,27 @@ func (k *Keys) Extend(ctx context.Context, key, owner string, leaseUntil time.Ti
 
 // ownedUpdate runs a statement guarded by "AND owner = $2" and turns "no row
 // changed" into ErrNotOwner.
+//
+// It runs with synchronous_commit off, in one round trip: losing such a
+// write in a server crash is safe, because the row is left claimed by its
+// old owner, whose lease runs out, and the next Claim treats it as in doubt
+// and reconciles. Only the claim itself must be on disk before anything is
+// sent, and Claim keeps the server's default.
 func (k *Keys) ownedUpdate(ctx context.Context, what, key, sql string, args ...any) error {
-	tag, err := k.pool.Exec(ctx, sql, args...)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SET LOCAL synchronous_commit = off")
+	update := b.Queue(sql, args...)
+	b.Queue("COMMIT")
+	var n int64
+	update.Exec(func(tag pgconn.CommandTag) error {
+		n = tag.RowsAffected()
+		return nil
+	})
+	if err := k.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("%s %s: %w", what, key, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return fmt.Errorf("%s %s: %w", what, key, idempotency.ErrNotOwner)
 	}
 	return nil

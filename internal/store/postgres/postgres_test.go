@@ -4,21 +4,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/store/storetest"
 )
 
 // testURL returns TEST_DATABASE_URL or skips the test.
-func testURL(t *testing.T) string {
+func testURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_DATABASE_URL")
 	if u == "" {
@@ -29,7 +32,7 @@ func testURL(t *testing.T) string {
 }
 
 // withParams adds server and pool parameters to a URL or key=value string.
-func withParams(t *testing.T, conn string, params map[string]string) string {
+func withParams(t testing.TB, conn string, params map[string]string) string {
 	t.Helper()
 	if strings.Contains(conn, "://") {
 		u, err := url.Parse(conn)
@@ -50,7 +53,7 @@ func withParams(t *testing.T, conn string, params map[string]string) string {
 // testSchema creates an empty schema of its own for the test, dropped when
 // the test ends, and returns a connection string that uses it, so tests run
 // in parallel on one database.
-func testSchema(t *testing.T) string {
+func testSchema(t testing.TB) string {
 	t.Helper()
 	base := testURL(t)
 	b := make([]byte, 8)
@@ -73,7 +76,7 @@ func testSchema(t *testing.T) string {
 	return withParams(t, base, map[string]string{"search_path": schema, "pool_max_conns": "8"})
 }
 
-func openTest(t *testing.T) *DB {
+func openTest(t testing.TB) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), testSchema(t))
 	require.NoError(t, err)
@@ -147,4 +150,29 @@ func TestOpenErrorsNeverShowThePassword(t *testing.T) {
 			assert.NotContains(t, err.Error(), "s3cretpass")
 		})
 	}
+}
+
+func TestAFailedOwnerWriteChangesNothingAndLeavesThePoolUsable(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	c := idempotency.Claim{Key: "key:k", Tool: "sendMessage", ArgsHash: "h", Owner: "A",
+		LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+	_, out, err := db.Keys().Claim(ctx, c, now, nil)
+	require.NoError(t, err)
+	require.Equal(t, idempotency.Acquired, out)
+
+	// Far past PostgreSQL's timestamp range: the UPDATE inside the batch fails.
+	err = db.Keys().Extend(ctx, "key:k", "A", time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, idempotency.ErrNotOwner)
+
+	for range 2 * 8 { // more than the pool holds, so a broken connection would show
+		got, ok, err := db.Keys().Get(ctx, "key:k")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.True(t, got.LeaseUntil.Equal(c.LeaseUntil), "the failed extend must not have applied")
+	}
+	require.NoError(t, db.Keys().Commit(ctx, "key:k", "A", json.RawMessage(`{"ok":true}`)))
 }

@@ -222,9 +222,9 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanClaim(s scanner) (idempotency.Claim, error) {
 	var (
-		c                          idempotency.Claim
-		state                      string
-		result                     []byte
+		c                         idempotency.Claim
+		state                     string
+		result                    []byte
 		claimed, lease, expiresAt int64
 	)
 	if err := s.Scan(&c.Key, &c.Tool, &c.ArgsHash, &c.Target, &c.Owner, &state, &result,

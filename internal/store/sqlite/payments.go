@@ -13,7 +13,7 @@ var _ payments.Ledger = (*Payments)(nil)
 
 // Payments is the payments ledger. It implements payments.Ledger.
 type Payments struct {
-	db                               *DB
+	db                              *DB
 	insert, advance, markStale, get *sql.Stmt
 }
 

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// rawClient speaks newline-delimited JSON-RPC directly over the child's
+// pipes: the thinnest possible client, so the figure is the server's.
+type rawClient struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	id  int
+}
+
+func startRaw(bin string, env []string) (*rawClient, error) {
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &rawClient{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<16)}
+	if _, err := c.roundTrip("initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench-raw","version":"1"}}`); err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *rawClient) roundTrip(method, params string) ([]byte, error) {
+	c.id++
+	line := `{"jsonrpc":"2.0","id":` + strconv.Itoa(c.id) + `,"method":"` + method + `","params":` + params + "}\n"
+	if _, err := io.WriteString(c.in, line); err != nil {
+		return nil, err
+	}
+	for {
+		b, err := c.out.ReadBytes('\n')
+		if err != nil {
+			return nil, err
+		}
+		var head struct {
+			ID    *int            `json:"id"`
+			Error json.RawMessage `json:"error"`
+		}
+		if json.Unmarshal(b, &head) == nil && head.ID != nil && *head.ID == c.id {
+			if len(head.Error) > 0 {
+				return nil, fmt.Errorf("%s: %s", method, head.Error)
+			}
+			return b, nil
+		}
+	}
+}
+
+func (c *rawClient) close() {
+	_ = c.in.Close()
+	_ = c.cmd.Wait()
+}
+
+// rawLatency measures createTicket with the raw client, beside ping (the
+// protocol floor of this server and pipe) as baseline.
+func rawLatency(bin string, env []string, n int) error {
+	c, err := startRaw(bin, env)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	call := func(title string) error {
+		b, err := c.roundTrip("tools/call", `{"name":"createTicket","arguments":{"repo":"bench/raw","title":"`+title+`"}}`)
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Result struct {
+				IsError bool `json:"isError"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil || r.Result.IsError {
+			return fmt.Errorf("createTicket failed: %s", b)
+		}
+		return nil
+	}
+	for i := 0; i < 10; i++ {
+		if err := call("warm-" + strconv.Itoa(i)); err != nil {
+			return err
+		}
+	}
+	var ticket, ping []time.Duration
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		if err := call("raw-" + strconv.Itoa(i)); err != nil {
+			return err
+		}
+		ticket = append(ticket, time.Since(t0))
+		t0 = time.Now()
+		if _, err := c.roundTrip("ping", `{}`); err != nil {
+			return err
+		}
+		ping = append(ping, time.Since(t0))
+	}
+	sort.Slice(ticket, func(i, j int) bool { return ticket[i] < ticket[j] })
+	p50 := pct(ticket, 50)
+	fmt.Printf("createTicket, raw JSON-RPC client: p50 %.3f ms, p99 %.3f ms over %d sequential calls (baseline ping p50 %.3f ms; ratio %.2f), goal p50 <= 0.5 ms\n",
+		ms(p50), ms(pct(ticket, 99)), n, ms(median(ping)), float64(p50)/float64(median(ping)))
+	fmt.Printf("peak RSS (VmHWM) after %d calls: %s, goal < 20 MiB\n", n+10, vmHWM(c.cmd.Process.Pid))
+	return nil
+}

@@ -1,0 +1,249 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrClosed is returned by Enqueue after Close.
+var ErrClosed = errors.New("webhook intake is closed")
+
+// Enqueued is the answer to one Enqueue.
+type Enqueued struct {
+	ID        int64 // the delivery's row id
+	Duplicate bool  // the key was stored before: nothing new was enqueued
+}
+
+// JobInserter inserts, inside tx, the job(s) for newly stored deliveries.
+// RiverInserter is the real one.
+type JobInserter func(ctx context.Context, tx *sql.Tx, ids []int64) error
+
+// IntakeOptions tunes an Intake.
+type IntakeOptions struct {
+	// Jobs inserts the jobs of each batch in its transaction. Required.
+	Jobs JobInserter
+	// MaxBatch caps the deliveries of one transaction. Default 256.
+	MaxBatch int
+	// MaxBatchBytes caps the payload bytes of one transaction, so that a few
+	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
+	MaxBatchBytes int
+}
+
+// Intake stores deliveries with group commit: one goroutine owns the write
+// transaction and everyone waiting when it starts goes into it.
+type Intake struct {
+	db   *DB
+	opts IntakeOptions
+	reqs chan *intakeReq
+	done chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends on a closed channel
+	closed bool
+
+	batches, items atomic.Int64
+}
+
+type intakeReq struct {
+	d    NewDelivery
+	res  Enqueued
+	err  error
+	done chan struct{}
+}
+
+// NewIntake starts the writer goroutine. Close stops it.
+func NewIntake(db *DB, opts IntakeOptions) *Intake {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = 32 << 20
+	}
+	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch), done: make(chan struct{})}
+	go in.loop()
+	return in
+}
+
+// Enqueue stores d and its job durably, or finds that d.Key was stored
+// before. It returns once the transaction holding d has committed. If ctx
+// ends first the delivery may still be committed: a retry by the provider
+// then finds it as a duplicate.
+func (in *Intake) Enqueue(ctx context.Context, d NewDelivery) (Enqueued, error) {
+	if d.ReceivedAt.IsZero() {
+		d.ReceivedAt = in.db.now()
+	}
+	r := &intakeReq{d: d, done: make(chan struct{})}
+	in.mu.RLock()
+	if in.closed {
+		in.mu.RUnlock()
+		return Enqueued{}, ErrClosed
+	}
+	select {
+	case in.reqs <- r:
+		in.mu.RUnlock()
+	case <-ctx.Done():
+		in.mu.RUnlock()
+		return Enqueued{}, ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return Enqueued{}, ctx.Err()
+	}
+}
+
+// Close stops accepting deliveries, commits those already handed over and
+// returns when the writer is done.
+func (in *Intake) Close() {
+	in.mu.Lock()
+	if !in.closed {
+		in.closed = true
+		close(in.reqs)
+	}
+	in.mu.Unlock()
+	<-in.done
+}
+
+// Stats returns the number of transactions and deliveries committed so far;
+// their ratio is the mean batch size.
+func (in *Intake) Stats() (batches, items int64) { return in.batches.Load(), in.items.Load() }
+
+func (in *Intake) loop() {
+	defer close(in.done)
+	batch := make([]*intakeReq, 0, in.opts.MaxBatch)
+	for r := range in.reqs {
+		batch = append(batch[:0], r)
+		size := len(r.d.Payload)
+	fill:
+		for len(batch) < in.opts.MaxBatch && size < in.opts.MaxBatchBytes {
+			select {
+			case r2, ok := <-in.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r2)
+				size += len(r2.d.Payload)
+			default:
+				break fill
+			}
+		}
+		err := in.commit(context.Background(), batch)
+		in.batches.Add(1)
+		in.items.Add(int64(len(batch)))
+		for _, r := range batch {
+			if err != nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}
+}
+
+// commit writes one batch: the rows (duplicates skipped by the key's unique
+// index), the jobs of the new ones, one commit.
+func (in *Intake) commit(ctx context.Context, batch []*intakeReq) error {
+	tx, err := in.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store deliveries: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	inserted := make(map[string]int64, len(batch))
+	for lo := 0; lo < len(batch); {
+		n := in.db.ins.chunk(len(batch) - lo)
+		if err := in.db.ins.exec(ctx, tx, batch[lo:lo+n], inserted); err != nil {
+			return fmt.Errorf("store deliveries: %w", err)
+		}
+		lo += n
+	}
+	newIDs := make([]int64, 0, len(inserted))
+	for _, r := range batch {
+		if id, ok := inserted[r.d.Key]; ok {
+			r.res = Enqueued{ID: id}
+			delete(inserted, r.d.Key) // a second copy in the same batch is a duplicate
+			newIDs = append(newIDs, id)
+			continue
+		}
+		r.res.Duplicate = true
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM webhook_delivery WHERE key = ?`, r.d.Key).Scan(&r.res.ID); err != nil {
+			return fmt.Errorf("store deliveries: find duplicate %s: %w", r.d.Key, err)
+		}
+	}
+	if len(newIDs) > 0 {
+		if err := in.opts.Jobs(ctx, tx, newIDs); err != nil {
+			return fmt.Errorf("store deliveries: enqueue jobs: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store deliveries: commit: %w", err)
+	}
+	return nil
+}
+
+// insertStmts are multi-row INSERTs prepared once for 1, 2, 4, ... 32 rows: a
+// batch is cut into such chunks, so no statement is compiled per batch.
+type insertStmts struct {
+	byRows map[int]*sql.Stmt
+}
+
+const maxInsertRows = 32
+
+func prepareInserts(ctx context.Context, db *sql.DB) (*insertStmts, error) {
+	s := &insertStmts{byRows: map[int]*sql.Stmt{}}
+	for n := 1; n <= maxInsertRows; n *= 2 {
+		q := `INSERT INTO webhook_delivery (key, provider, event_type, target, content_type, received_at, payload) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?),", n), ",") +
+			` ON CONFLICT (key) DO NOTHING RETURNING id, key`
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			_ = s.close()
+			return nil, fmt.Errorf("prepare insert of %d rows: %w", n, err)
+		}
+		s.byRows[n] = st
+	}
+	return s, nil
+}
+
+// chunk returns the largest prepared row count not above left.
+func (s *insertStmts) chunk(left int) int {
+	n := maxInsertRows
+	for n > left {
+		n /= 2
+	}
+	return n
+}
+
+func (s *insertStmts) exec(ctx context.Context, tx *sql.Tx, reqs []*intakeReq, inserted map[string]int64) error {
+	args := make([]any, 0, 7*len(reqs))
+	for _, r := range reqs {
+		d := r.d
+		args = append(args, d.Key, d.Provider, d.EventType, d.Target, d.ContentType, d.ReceivedAt.UnixMilli(), d.Payload)
+	}
+	rows, err := tx.StmtContext(ctx, s.byRows[len(reqs)]).QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key string
+		if err := rows.Scan(&id, &key); err != nil {
+			return err
+		}
+		inserted[key] = id
+	}
+	return rows.Err()
+}
+
+func (s *insertStmts) close() error {
+	var errs []error
+	for _, st := range s.byRows {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}

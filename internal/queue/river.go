@@ -1,0 +1,167 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+)
+
+// QueueName is the River queue of webhook jobs.
+const QueueName = "webhooks"
+
+// MaxIDsPerJob caps the deliveries named by one BatchArgs job.
+const MaxIDsPerJob = 256
+
+// BatchArgs is the job of one group commit: the deliveries it stored, in
+// arrival order.
+type BatchArgs struct {
+	IDs []int64 `json:"ids"`
+}
+
+// Kind implements river.JobArgs.
+func (BatchArgs) Kind() string { return "webhook_batch" }
+
+// DeliveryArgs is the job of one delivery: a retry split off a batch, or a
+// replay.
+type DeliveryArgs struct {
+	ID     int64 `json:"id"`
+	Replay bool  `json:"replay,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliveryArgs) Kind() string { return "webhook_delivery" }
+
+// Client is the River client on this database.
+type Client = river.Client[*sql.Tx]
+
+// RiverConfig configures NewRiver.
+type RiverConfig struct {
+	// Workers registers the job workers; nil makes an insert-only client
+	// (the receiver with --no-worker, the replay command's enqueue step).
+	Workers *river.Workers
+	// MaxWorkers is how many jobs run at once (WEBHOOK_WORKERS).
+	MaxWorkers int
+	// ID names this client in river_job.attempted_by; see WorkerLock.
+	ID string
+	// FetchPollInterval is how often the worker looks for due jobs (retries);
+	// new jobs wake it sooner through River's notifications. Default 100ms.
+	FetchPollInterval time.Duration
+	// JobTimeout bounds one job. Default 5m.
+	JobTimeout time.Duration
+	// Logger receives River's own logs.
+	Logger *slog.Logger
+}
+
+// NewRiver returns a River client on the write connection.
+func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
+	if cfg.FetchPollInterval <= 0 {
+		cfg.FetchPollInterval = 100 * time.Millisecond
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 5 * time.Minute
+	}
+	rc := &river.Config{
+		ID:                cfg.ID,
+		Logger:            cfg.Logger,
+		JobTimeout:        cfg.JobTimeout,
+		FetchPollInterval: cfg.FetchPollInterval,
+		FetchCooldown:     10 * time.Millisecond,
+		// A job left running by a process that died is handed back at
+		// start-up by RescueOrphans; River's own rescuer is the backstop.
+		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
+	}
+	if cfg.Workers != nil {
+		rc.Workers = cfg.Workers
+		rc.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: max(cfg.MaxWorkers, 1)}}
+	}
+	c, err := river.NewClient(riversqlite.New(db.write), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return c, nil
+}
+
+// RiverInserter returns the JobInserter that adds one BatchArgs job per
+// MaxIDsPerJob new deliveries with River's InsertManyTx.
+func RiverInserter(c *Client, maxAttempts int) JobInserter {
+	return func(ctx context.Context, tx *sql.Tx, ids []int64) error {
+		params := make([]river.InsertManyParams, 0, (len(ids)+MaxIDsPerJob-1)/MaxIDsPerJob)
+		for lo := 0; lo < len(ids); lo += MaxIDsPerJob {
+			hi := min(lo+MaxIDsPerJob, len(ids))
+			params = append(params, river.InsertManyParams{
+				Args:       BatchArgs{IDs: ids[lo:hi]},
+				InsertOpts: &river.InsertOpts{Queue: QueueName, MaxAttempts: max(maxAttempts, 1)},
+			})
+		}
+		if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("insert batch jobs: %w", err)
+		}
+		return nil
+	}
+}
+
+// RescueOrphans hands back jobs left "running" by a client that is no longer
+// alive (a process killed mid-job), so they run again now instead of after
+// River's stuck-job timeout. It returns how many it released.
+func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) bool) (int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, attempted_by FROM river_job WHERE state = 'running'`)
+	if err != nil {
+		return 0, fmt.Errorf("list running jobs: %w", err)
+	}
+	var orphans []int64
+	for rows.Next() {
+		var id int64
+		var by []byte
+		if err := rows.Scan(&id, &by); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("list running jobs: %w", err)
+		}
+		var clients []string
+		_ = json.Unmarshal(by, &clients)
+		if len(clients) == 0 || !alive(clients[len(clients)-1]) {
+			orphans = append(orphans, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("list running jobs: %w", err)
+	}
+	n := 0
+	for _, id := range orphans {
+		// River offers no API for a running job (JobRetry leaves those
+		// alone); this is the state change its rescuer makes.
+		res, err := db.write.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
+			WHERE id = ? AND state = 'running'`, id)
+		if err != nil {
+			return n, fmt.Errorf("release job %d: %w", id, err)
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, nil
+}
+
+// JobCounts returns the number of River jobs of this queue in each state.
+func (db *DB) JobCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT state, count(*) FROM river_job WHERE queue = ? GROUP BY state`, QueueName)
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}

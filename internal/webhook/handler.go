@@ -1,0 +1,223 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+)
+
+// Store keeps verified deliveries; queue.Intake is the real one.
+type Store interface {
+	Enqueue(ctx context.Context, d queue.NewDelivery) (queue.Enqueued, error)
+}
+
+// Secrets are the signing secrets of each provider; several each, for
+// rotation.
+type Secrets struct {
+	GitHub, Stripe, Slack []config.Secret
+}
+
+// Options configure NewHandler.
+type Options struct {
+	Store   Store      // required
+	Audit   audit.Sink // required: a delivery whose receipt cannot be audited is refused
+	Secrets Secrets
+	// MaxBody returns the body limit of a provider; default
+	// config.Webhook{}.MaxBodyFor.
+	MaxBody func(provider string) int64
+	// Now is the clock for signature timestamps. Default time.Now.
+	Now func() time.Time
+	// Ready reports whether the store can take deliveries, for /readyz.
+	Ready func(context.Context) error
+	Log   *slog.Logger
+}
+
+// Handler is the webhook receiver's http.Handler.
+type Handler struct {
+	o        Options
+	mux      *http.ServeMux
+	draining atomic.Bool
+}
+
+// provider is one webhook endpoint: how to verify and how to identify.
+type provider struct {
+	name     string
+	verify   func(body []byte, h http.Header, now time.Time) error
+	identify func(body []byte, h http.Header) (identity, error)
+}
+
+// NewHandler returns the receiver: POST /webhooks/{github,stripe,slack},
+// GET /healthz and GET /readyz; anything else is 404 (405 for a known path
+// with another method).
+func NewHandler(o Options) *Handler {
+	if o.MaxBody == nil {
+		o.MaxBody = config.Webhook{}.MaxBodyFor
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{o: o, mux: http.NewServeMux()}
+	s := o.Secrets
+	h.mux.Handle("POST /webhooks/github", h.receive(provider{"github",
+		func(b []byte, hd http.Header, _ time.Time) error { return VerifyGitHub(b, hd, s.GitHub) }, identifyGitHub}))
+	h.mux.Handle("POST /webhooks/stripe", h.receive(provider{"stripe",
+		func(b []byte, hd http.Header, now time.Time) error {
+			return VerifyStripe(b, hd.Get(StripeSignatureHeader), s.Stripe, now, StripeTolerance)
+		}, identifyStripe}))
+	h.mux.Handle("POST /webhooks/slack", h.receive(provider{"slack",
+		func(b []byte, hd http.Header, now time.Time) error { return VerifySlack(b, hd, s.Slack, now, SlackTolerance) },
+		identifySlack}))
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, `{"status":"ok"}`) })
+	h.mux.HandleFunc("GET /readyz", h.ready)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Drain makes /readyz fail, so a load balancer stops sending before the
+// server shuts down.
+func (h *Handler) Drain() { h.draining.Store(true) }
+
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
+	if h.draining.Load() {
+		reply(w, http.StatusServiceUnavailable, `{"status":"draining"}`)
+		return
+	}
+	if h.o.Ready != nil {
+		if err := h.o.Ready(r.Context()); err != nil {
+			h.o.Log.Warn("not ready", "err", err)
+			reply(w, http.StatusServiceUnavailable, `{"status":"unavailable"}`)
+			return
+		}
+	}
+	reply(w, http.StatusOK, `{"status":"ready"}`)
+}
+
+func (h *Handler) receive(p provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		body, status, err := readBody(w, r, h.o.MaxBody(p.name))
+		if err != nil {
+			if status == http.StatusRequestEntityTooLarge {
+				h.rejected(r.Context(), p.name, r, "body over the limit of "+strconv.FormatInt(h.o.MaxBody(p.name), 10)+" bytes")
+			}
+			reply(w, status, `{"error":"`+http.StatusText(status)+`"}`)
+			return
+		}
+		if err := p.verify(body, r.Header, h.o.Now()); err != nil {
+			status := http.StatusUnauthorized
+			if errors.Is(err, ErrNoSecret) {
+				status = http.StatusServiceUnavailable // ours to fix; the provider will retry
+			}
+			h.rejected(r.Context(), p.name, r, err.Error())
+			reply(w, status, `{"error":"`+err.Error()+`"}`)
+			return
+		}
+		id, err := p.identify(body, r.Header)
+		if err != nil {
+			h.rejected(r.Context(), p.name, r, "verified but malformed: no usable event id or type")
+			reply(w, http.StatusBadRequest, `{"error":"malformed delivery"}`)
+			return
+		}
+		rec := audit.Record{Actor: "webhook:" + p.name, Provider: p.name, Action: "webhook." + id.d.EventType,
+			Target: id.d.Target, IdempotencyKey: id.d.Key, Status: audit.StatusReceived}
+		if id.reply != nil { // Slack's url_verification: answer, store nothing
+			if err := h.o.Audit.Write(r.Context(), rec); err != nil {
+				h.unavailable(w, "audit the url_verification", err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(id.reply)
+			return
+		}
+		res, err := h.o.Store.Enqueue(r.Context(), id.d)
+		if err != nil {
+			h.unavailable(w, "store the delivery", err)
+			return
+		}
+		rec.Details = map[string]any{"deliveryId": res.ID, "bytes": len(body), "duplicate": res.Duplicate}
+		rec.DurationMs = float64(time.Since(start).Microseconds()) / 1000
+		if err := h.o.Audit.Write(r.Context(), rec); err != nil {
+			// Stored but not audited: refuse, so the provider retries and the
+			// retry (a duplicate) is audited.
+			h.unavailable(w, "audit the receipt", err)
+			return
+		}
+		if res.Duplicate {
+			reply(w, http.StatusOK, `{"status":"duplicate","id":`+strconv.FormatInt(res.ID, 10)+`}`)
+			return
+		}
+		reply(w, http.StatusAccepted, `{"status":"accepted","id":`+strconv.FormatInt(res.ID, 10)+`}`)
+	})
+}
+
+// readBody reads at most limit bytes. A declared or actual size over the
+// limit is 413 without reading further.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, errors.New("body too large")
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		if _, err = io.ReadFull(rd, body); err == nil {
+			var one [1]byte
+			if n, _ := rd.Read(one[:]); n > 0 {
+				err = errors.New("body longer than Content-Length")
+			}
+		}
+	} else {
+		body, err = io.ReadAll(rd)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, err
+		}
+		return nil, http.StatusBadRequest, err
+	}
+	return body, 0, nil
+}
+
+// rejected audits a refused delivery. The event type is the header's
+// (GitHub) when it is a plain token; a body that failed verification is never
+// parsed.
+func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request, why string) {
+	event := "unverified"
+	if e := r.Header.Get(GitHubEventHeader); provider == "github" && safeToken(e) {
+		event = e
+	}
+	err := h.o.Audit.Write(ctx, audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: "webhook." + event,
+		Target: r.URL.Path, Status: audit.StatusRejected, Error: why,
+		Details: map[string]any{"remoteAddr": r.RemoteAddr}})
+	if err != nil {
+		h.o.Log.Error("audit a rejected webhook", "provider", provider, "err", err)
+	}
+}
+
+func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
+	h.o.Log.Error("webhook refused: could not "+what, "err", err)
+	reply(w, http.StatusServiceUnavailable, `{"error":"temporarily unavailable"}`)
+}
+
+func reply(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}

@@ -1,0 +1,148 @@
+package webhook
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+)
+
+// errMalformed is a verified body or header set we cannot identify.
+var errMalformed = errors.New("malformed delivery")
+
+// identity is what the receiver learns about a verified delivery before
+// storing it. reply, when set, is answered instead of storing (Slack's
+// url_verification challenge).
+type identity struct {
+	d     queue.NewDelivery
+	reply []byte
+}
+
+// identifyGitHub reads the delivery from GitHub's headers only: the body is
+// not parsed on the hot path. The key is hook id plus delivery guid, since
+// the guid of a redelivery is the original's and one payload can reach us
+// through several hooks.
+func identifyGitHub(body []byte, h http.Header) (identity, error) {
+	event, guid := h.Get(GitHubEventHeader), h.Get(GitHubDeliveryHeader)
+	if !safeToken(event) || !safeToken(guid) {
+		return identity{}, errMalformed
+	}
+	hook := h.Get(GitHubHookIDHeader)
+	if hook != "" && !safeToken(hook) {
+		return identity{}, errMalformed
+	}
+	target := "hook:" + hook
+	if typ, id := h.Get("X-GitHub-Hook-Installation-Target-Type"), h.Get("X-GitHub-Hook-Installation-Target-ID"); safeToken(typ) && safeToken(id) {
+		target = typ + ":" + id
+	}
+	return identity{d: queue.NewDelivery{
+		Provider: "github", Key: "github:" + hook + ":" + guid, EventType: event, Target: target,
+		ContentType: mediaType(h), Payload: body,
+	}}, nil
+}
+
+// identifyStripe reads the event id, type and object id: the key is the
+// event id, which Stripe keeps across its retries.
+func identifyStripe(body []byte, h http.Header) (identity, error) {
+	var ev struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Data struct {
+			Object struct {
+				ID string `json:"id"`
+			} `json:"object"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !safeToken(ev.Type) {
+		return identity{}, errMalformed
+	}
+	return identity{d: queue.NewDelivery{
+		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: ev.Data.Object.ID,
+		ContentType: mediaType(h), Payload: body,
+	}}, nil
+}
+
+// identifySlack handles the Events API (JSON: url_verification answered at
+// once, event_callback keyed by event_id) and form posts (interactivity,
+// slash commands), which carry no event id and are keyed by a hash of the
+// body, so only an identical retry is a duplicate.
+func identifySlack(body []byte, h http.Header) (identity, error) {
+	ct := mediaType(h)
+	d := queue.NewDelivery{Provider: "slack", ContentType: ct, Payload: body}
+	if ct == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return identity{}, errMalformed
+		}
+		d.EventType, d.Target = "slash_command", form.Get("channel_id")
+		if form.Has("payload") {
+			d.EventType = "interactive"
+		}
+		d.Key = "slack:body:" + bodyHash(body)
+		return identity{d: d}, nil
+	}
+	var ev struct {
+		Type      string `json:"type"`
+		Challenge string `json:"challenge"`
+		EventID   string `json:"event_id"`
+		TeamID    string `json:"team_id"`
+		Event     struct {
+			Type    string `json:"type"`
+			Channel string `json:"channel"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil || !safeToken(ev.Type) {
+		return identity{}, errMalformed
+	}
+	d.EventType = ev.Type
+	switch ev.Type {
+	case "url_verification":
+		reply, _ := json.Marshal(map[string]string{"challenge": ev.Challenge})
+		return identity{d: d, reply: reply}, nil
+	case "event_callback":
+		if !safeToken(ev.EventID) {
+			return identity{}, errMalformed
+		}
+		d.Key = "slack:" + ev.EventID
+		d.Target = strings.Trim(ev.TeamID+"/"+ev.Event.Channel, "/")
+	default:
+		d.Key = "slack:body:" + bodyHash(body)
+		d.Target = ev.TeamID
+	}
+	return identity{d: d}, nil
+}
+
+func bodyHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+func mediaType(h http.Header) string {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// safeToken accepts the ids and event names providers send: 1 to 200 bytes
+// of letters, digits and - _ . : so they can go into keys, audit records and
+// logs as they are.
+func safeToken(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,154 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/provider/stripe"
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+)
+
+// result is what a handler did with a delivery.
+type result struct {
+	status  string // audit status: processed, recorded, stale, rejected
+	target  string
+	details map[string]any
+}
+
+// handle runs the delivery's handler. A returned error is retried unless it
+// is Permanent.
+func (w *Worker) handle(ctx context.Context, d queue.Delivery) (result, error) {
+	switch d.Provider {
+	case "stripe":
+		return w.handleStripe(ctx, d)
+	case "github":
+		return handleGitHub(d)
+	case "slack":
+		return handleSlack(d)
+	}
+	return result{status: audit.StatusRecorded}, nil
+}
+
+// handleStripe records payment events in the ledger, through the same
+// Ledger.Record as the recordPaymentEvent tool.
+func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, error) {
+	switch d.EventType {
+	case "checkout.session.completed", "payment_intent.succeeded":
+	default:
+		return result{status: audit.StatusRecorded}, nil
+	}
+	if w.d.Ledger == nil {
+		return result{}, fmt.Errorf("no payments ledger configured")
+	}
+	ev, err := stripe.ParseEvent(d.Payload)
+	if err != nil {
+		return result{}, Permanent(fmt.Errorf("parse Stripe event: %w", err))
+	}
+	details := map[string]any{"eventId": ev.ID, "customer": ev.Customer, "amount": ev.Amount, "currency": ev.Currency}
+	if err := config.CheckLivemode(w.d.Env, ev.Livemode, "event "+ev.ID); err != nil {
+		details["reason"] = err.Error()
+		return result{status: audit.StatusRejected, target: ev.ObjectID, details: details}, nil
+	}
+	out, err := w.d.Ledger.Record(ctx, ev)
+	if err != nil {
+		return result{}, fmt.Errorf("record Stripe event %s in the ledger: %w", ev.ID, err)
+	}
+	details["recorded"], details["duplicate"] = out.Recorded, out.Duplicate
+	status := audit.StatusProcessed
+	if out.Stale {
+		status = StatusStale
+	}
+	return result{status: status, target: ev.ObjectID, details: details}, nil
+}
+
+// githubPayload is the part of a GitHub event the audit record names.
+type githubPayload struct {
+	Action     string `json:"action"`
+	Ref        string `json:"ref"`
+	Repository *struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+	Organization *struct {
+		Login string `json:"login"`
+	} `json:"organization"`
+	Sender *struct {
+		Login string `json:"login"`
+	} `json:"sender"`
+	Issue *struct {
+		Number int `json:"number"`
+	} `json:"issue"`
+	Release *struct {
+		TagName string `json:"tag_name"`
+	} `json:"release"`
+}
+
+func handleGitHub(d queue.Delivery) (result, error) {
+	raw := d.Payload
+	if d.ContentType == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(raw))
+		if err != nil {
+			return result{}, Permanent(fmt.Errorf("parse GitHub form payload: %w", err))
+		}
+		raw = []byte(form.Get("payload"))
+	}
+	var p githubPayload
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return result{}, Permanent(fmt.Errorf("parse GitHub %s payload: %w", d.EventType, err))
+	}
+	res := result{status: audit.StatusRecorded, details: map[string]any{}}
+	switch {
+	case p.Repository != nil && p.Repository.FullName != "":
+		res.target = p.Repository.FullName
+	case p.Organization != nil:
+		res.target = p.Organization.Login
+	}
+	if p.Action != "" {
+		res.details["action"] = p.Action
+	}
+	if p.Sender != nil {
+		res.details["sender"] = p.Sender.Login
+	}
+	switch d.EventType {
+	case "issues", "issue_comment":
+		res.status = audit.StatusProcessed
+		if p.Issue != nil {
+			res.details["issue"] = p.Issue.Number
+		}
+	case "push":
+		res.status = audit.StatusProcessed
+		res.details["ref"] = p.Ref
+	case "release":
+		res.status = audit.StatusProcessed
+		if p.Release != nil {
+			res.details["tag"] = p.Release.TagName
+		}
+	}
+	return res, nil
+}
+
+func handleSlack(d queue.Delivery) (result, error) {
+	if d.EventType != "event_callback" {
+		return result{status: audit.StatusRecorded}, nil
+	}
+	var p struct {
+		TeamID string `json:"team_id"`
+		Event  struct {
+			Type    string `json:"type"`
+			Channel string `json:"channel"`
+			User    string `json:"user"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(d.Payload, &p); err != nil {
+		return result{}, Permanent(fmt.Errorf("parse Slack event_callback: %w", err))
+	}
+	return result{
+		status:  audit.StatusProcessed,
+		target:  strings.Trim(p.TeamID+"/"+p.Event.Channel, "/"),
+		details: map[string]any{"event": p.Event.Type, "user": p.Event.User},
+	}, nil
+}

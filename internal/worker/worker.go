@@ -1,0 +1,132 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/payments"
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// Deps are what the worker needs.
+type Deps struct {
+	DB     *queue.DB
+	Audit  audit.Sink
+	Ledger payments.Ledger
+	// Env is INTEGRATION_ENV: sandbox refuses live-mode Stripe events, live
+	// refuses test-mode ones, as the recordPaymentEvent tool does.
+	Env string
+	// MaxAttempts is WEBHOOK_MAX_ATTEMPTS: attempts before a dead letter.
+	MaxAttempts int
+	// RetryBase and RetryCap shape the backoff: full jitter over
+	// base*2^(attempt-1), capped. Defaults 1s and 10m.
+	RetryBase, RetryCap time.Duration
+	Now                 func() time.Time
+	// Rand returns a number in [0, 1) for the jitter. Default math/rand/v2.
+	Rand     func() float64
+	Log      *slog.Logger
+	Redactor *redact.Redactor
+}
+
+// Worker runs webhook jobs. Register adds its River workers.
+type Worker struct {
+	d Deps
+}
+
+// New returns a Worker with defaults filled in.
+func New(d Deps) *Worker {
+	if d.MaxAttempts < 1 {
+		d.MaxAttempts = 1
+	}
+	if d.RetryBase <= 0 {
+		d.RetryBase = time.Second
+	}
+	if d.RetryCap <= 0 {
+		d.RetryCap = 10 * time.Minute
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Float64
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{d: d}
+}
+
+// Register adds the batch and single-delivery workers to ws.
+func (w *Worker) Register(ws *river.Workers) {
+	river.AddWorker(ws, &batchWorker{w: w})
+	river.AddWorker(ws, &deliveryWorker{w: w})
+}
+
+// Backoff is the wait before attempt+1 after attempt failed: full jitter
+// over RetryBase*2^(attempt-1), at most RetryCap.
+func (w *Worker) Backoff(attempt int) time.Duration {
+	ceil := float64(w.d.RetryBase) * math.Pow(2, float64(max(attempt, 1)-1))
+	ceil = math.Min(ceil, float64(w.d.RetryCap))
+	return time.Duration(w.d.Rand() * ceil)
+}
+
+// permanentError is a failure no retry can fix: the delivery is
+// dead-lettered at once.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return &permanentError{err} }
+
+func isPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// StatusStale is the audit status of a Stripe event older than one already
+// applied to its object. (audit has no constant for it.)
+const StatusStale = "stale"
+
+// auditWrite writes records, in one fsync when the sink can batch.
+func (w *Worker) auditWrite(ctx context.Context, recs []audit.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if b, ok := w.d.Audit.(interface {
+		WriteBatch(context.Context, []audit.Record) error
+	}); ok {
+		return b.WriteBatch(ctx, recs)
+	}
+	for _, r := range recs {
+		if err := w.d.Audit.Write(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record is the audit record of one step of a delivery.
+func (w *Worker) record(d queue.Delivery, status, target string, attempt int, started time.Time, details map[string]any) audit.Record {
+	if target == "" {
+		target = d.Target
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["deliveryId"] = d.ID
+	return audit.Record{
+		Actor: "webhook-worker", Provider: d.Provider, Action: "webhook." + d.EventType, Target: target,
+		IdempotencyKey: d.Key, Status: status, Attempts: attempt,
+		DurationMs: float64(w.d.Now().Sub(started).Microseconds()) / 1000, Details: details,
+	}
+}
