@@ -97,15 +97,26 @@ func isPermanent(err error) bool {
 // applied to its object. (audit has no constant for it.)
 const StatusStale = "stale"
 
-// auditWrite writes records, in one fsync when the sink can batch.
+// asyncSink is an audit sink that can append without waiting for the disk
+// and then wait once for everything (audit.Writer).
+type asyncSink interface {
+	WriteAsync(context.Context, audit.Record) error
+	Flush(context.Context) error
+}
+
+// auditWrite writes records and returns once they are durable, with one
+// fsync for all of them when the sink allows it.
 func (w *Worker) auditWrite(ctx context.Context, recs []audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if b, ok := w.d.Audit.(interface {
-		WriteBatch(context.Context, []audit.Record) error
-	}); ok {
-		return b.WriteBatch(ctx, recs)
+	if a, ok := w.d.Audit.(asyncSink); ok {
+		for _, r := range recs {
+			if err := a.WriteAsync(ctx, r); err != nil {
+				return err
+			}
+		}
+		return a.Flush(ctx)
 	}
 	for _, r := range recs {
 		if err := w.d.Audit.Write(ctx, r); err != nil {

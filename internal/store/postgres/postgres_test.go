@@ -24,6 +24,9 @@ import (
 func testURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_DATABASE_URL")
+	if u == "" && os.Getenv("CI") != "" {
+		t.Fatal("TEST_DATABASE_URL must be set in CI (.ci/run starts PostgreSQL)")
+	}
 	if u == "" {
 		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL store tests need a database, " +
 			"e.g. TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/saasmcp_test?sslmode=disable")
