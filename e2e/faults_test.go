@@ -276,3 +276,60 @@ func killAfterSend(t *testing.T, h *harness, tool effectTool, id string) map[str
 	h.restart(nil)
 	return nil
 }
+
+// TestAnAmbiguousThreadReplyIsFoundInItsThread posts a reply into a thread
+// and loses the answer after Slack stored it: channel history lists only
+// thread parents, so reconciliation must look inside the thread to find the
+// reply instead of posting it twice.
+func TestAnAmbiguousThreadReplyIsFoundInItsThread(t *testing.T) {
+	t.Parallel()
+	h := start(t, fastEnv(nil))
+	parent := structured(t, h.call("sendMessage", map[string]any{"channel": "Cthread", "text": "release 1.2", "idempotencyKey": "parent"}))
+	reply := map[string]any{"channel": "Cthread", "text": "rolled back", "threadTs": parent["ts"], "idempotencyKey": "reply"}
+	h.fake.Inject(fakesaas.Fault{Method: "POST", Path: sendMessageTool.path, Times: 1, Mode: fakesaas.CommitThenFail, Status: http.StatusBadGateway})
+
+	res := h.call("sendMessage", reply)
+	require.True(t, res.IsError)
+	out := settle(t, h.session, "sendMessage", reply)
+
+	var replies []fakesaas.SlackMessage
+	for _, m := range h.fake.SlackMessages("Cthread") {
+		if m.ThreadTS == parent["ts"] {
+			replies = append(replies, m)
+		}
+	}
+	require.Len(t, replies, 1, "one reply in the thread")
+	assert.Equal(t, true, out["replayed"])
+	assert.Equal(t, replies[0].TS, out["ts"])
+	checkTrail(t, h.records(), "reply")
+}
+
+// TestAFailedCheckSendsNothingAndTheNextCheckFindsTheEffect loses the
+// answer after the provider committed, then fails the reconciliation's
+// read as well: the repeat must send nothing and say the check failed; the
+// repeat after it finds the one effect.
+func TestAFailedCheckSendsNothingAndTheNextCheckFindsTheEffect(t *testing.T) {
+	t.Parallel()
+	for _, tool := range effectTools {
+		t.Run(tool.name, func(t *testing.T) {
+			t.Parallel()
+			h := start(t, fastEnv(map[string]string{"HTTP_MAX_ATTEMPTS": "2"}))
+			h.fake.Inject(fakesaas.Fault{Method: "POST", Path: tool.path, Times: 1, Mode: fakesaas.CommitThenFail, Status: http.StatusBadGateway})
+			h.fake.Inject(fakesaas.Fault{Method: tool.findMethod, Path: tool.findPath, Times: 2, Status: http.StatusServiceUnavailable})
+			args := tool.args("checkfails")
+
+			require.True(t, h.call(tool.name, args).IsError)
+			res := h.call(tool.name, args)
+			require.True(t, res.IsError, "the check failed, so the repeat must not act")
+			assert.Contains(t, text(res), "nothing was sent")
+			assert.Len(t, tool.effects(h.fake, "checkfails"), 1, "still the one effect")
+
+			out := settle(t, h.session, tool.name, args)
+			effects := tool.effects(h.fake, "checkfails")
+			require.Len(t, effects, 1)
+			assert.Equal(t, true, out["replayed"])
+			assert.Equal(t, effects[0].ref, tool.ref(out))
+			checkTrail(t, h.records(), "key-checkfails")
+		})
+	}
+}

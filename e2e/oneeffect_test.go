@@ -44,8 +44,9 @@ type effect struct {
 // effectTool is an effectful tool as the suite drives and checks it.
 type effectTool struct {
 	name string
-	// path is the provider endpoint the tool POSTs to, for fault injection.
-	path string
+	// path is the provider endpoint the tool POSTs to, and findMethod and
+	// findPath the request reconciliation reads with, for fault injection.
+	path, findMethod, findPath string
 	// args are the arguments of a call for the test case id.
 	args func(id string) map[string]any
 	// effects lists what the fake holds for case id.
@@ -57,7 +58,8 @@ type effectTool struct {
 var (
 	sendMessageTool = effectTool{
 		name: "sendMessage",
-		path: "/api/chat.postMessage",
+		// slack-go POSTs every Web API method, reads included.
+		path: "/api/chat.postMessage", findMethod: "POST", findPath: "/api/conversations.history",
 		args: func(id string) map[string]any {
 			return map[string]any{"channel": "C" + id, "text": "deploy " + id, "idempotencyKey": "key-" + id}
 		},
@@ -76,7 +78,7 @@ var (
 	}
 	createTicketTool = effectTool{
 		name: "createTicket",
-		path: "/repos/",
+		path: "/repos/", findMethod: "GET", findPath: "/repos/",
 		args: func(id string) map[string]any {
 			return map[string]any{"repo": "acme/" + id, "title": "Broken " + id, "body": "details", "idempotencyKey": "key-" + id}
 		},

@@ -32,6 +32,18 @@ type IntakeOptions struct {
 	// MaxBatchBytes caps the payload bytes of one transaction, so that a few
 	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
 	MaxBatchBytes int
+	// OnCommit, if set, runs after each commit and before anyone in the
+	// batch is answered; its error becomes each one's error. The receiver
+	// audits the receipts here: one audit fsync per batch, and it overlaps
+	// the next batch's commit.
+	OnCommit func(ctx context.Context, receipts []Receipt) error
+}
+
+// Receipt is one committed delivery, for OnCommit. Payload is not kept.
+type Receipt struct {
+	Delivery NewDelivery
+	Bytes    int
+	Enqueued
 }
 
 // Intake stores deliveries with group commit: one goroutine owns the write
@@ -40,6 +52,7 @@ type Intake struct {
 	db   *DB
 	opts IntakeOptions
 	reqs chan *intakeReq
+	post chan postBatch // committed batches waiting for OnCommit
 	done chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on a closed channel
@@ -64,6 +77,10 @@ func NewIntake(db *DB, opts IntakeOptions) *Intake {
 		opts.MaxBatchBytes = 32 << 20
 	}
 	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch), done: make(chan struct{})}
+	if opts.OnCommit != nil {
+		in.post = make(chan postBatch, 1)
+		go in.afterCommit()
+	}
 	go in.loop()
 	return in
 }
@@ -113,11 +130,22 @@ func (in *Intake) Close() {
 // their ratio is the mean batch size.
 func (in *Intake) Stats() (batches, items int64) { return in.batches.Load(), in.items.Load() }
 
+type postBatch struct {
+	reqs []*intakeReq
+	err  error
+}
+
 func (in *Intake) loop() {
-	defer close(in.done)
-	batch := make([]*intakeReq, 0, in.opts.MaxBatch)
+	defer func() {
+		if in.post != nil {
+			close(in.post) // afterCommit closes done
+		} else {
+			close(in.done)
+		}
+	}()
 	for r := range in.reqs {
-		batch = append(batch[:0], r)
+		batch := make([]*intakeReq, 1, 32)
+		batch[0] = r
 		size := len(r.d.Payload)
 	fill:
 		for len(batch) < in.opts.MaxBatch && size < in.opts.MaxBatchBytes {
@@ -135,12 +163,35 @@ func (in *Intake) loop() {
 		err := in.commit(context.Background(), batch)
 		in.batches.Add(1)
 		in.items.Add(int64(len(batch)))
-		for _, r := range batch {
-			if err != nil {
-				r.err = err
-			}
-			close(r.done)
+		if in.post != nil && err == nil {
+			in.post <- postBatch{reqs: batch} // the next batch commits while this one is audited
+			continue
 		}
+		release(batch, err)
+	}
+}
+
+// afterCommit runs OnCommit for each committed batch, in commit order, then
+// answers the batch.
+func (in *Intake) afterCommit() {
+	defer close(in.done)
+	for b := range in.post {
+		receipts := make([]Receipt, len(b.reqs))
+		for i, r := range b.reqs {
+			d := r.d
+			d.Payload = nil
+			receipts[i] = Receipt{Delivery: d, Bytes: len(r.d.Payload), Enqueued: r.res}
+		}
+		release(b.reqs, in.opts.OnCommit(context.Background(), receipts))
+	}
+}
+
+func release(batch []*intakeReq, err error) {
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
 	}
 }
 

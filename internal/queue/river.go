@@ -71,7 +71,6 @@ func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
 		Logger:            cfg.Logger,
 		JobTimeout:        cfg.JobTimeout,
 		FetchPollInterval: cfg.FetchPollInterval,
-		FetchCooldown:     10 * time.Millisecond,
 		// A job left running by a process that died is handed back at
 		// start-up by RescueOrphans; River's own rescuer is the backstop.
 		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,7 +16,9 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/queue"
 )
 
-// Store keeps verified deliveries; queue.Intake is the real one.
+// Store keeps verified deliveries; queue.Intake is the real one. It must
+// also audit each receipt before it returns: queue.Intake does with
+// OnCommit set to ReceiptAuditor.
 type Store interface {
 	Enqueue(ctx context.Context, d queue.NewDelivery) (queue.Enqueued, error)
 }
@@ -77,7 +80,9 @@ func NewHandler(o Options) *Handler {
 			return VerifyStripe(b, hd.Get(StripeSignatureHeader), s.Stripe, now, StripeTolerance)
 		}, identifyStripe}))
 	h.mux.Handle("POST /webhooks/slack", h.receive(provider{"slack",
-		func(b []byte, hd http.Header, now time.Time) error { return VerifySlack(b, hd, s.Slack, now, SlackTolerance) },
+		func(b []byte, hd http.Header, now time.Time) error {
+			return VerifySlack(b, hd, s.Slack, now, SlackTolerance)
+		},
 		identifySlack}))
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, `{"status":"ok"}`) })
 	h.mux.HandleFunc("GET /readyz", h.ready)
@@ -132,9 +137,9 @@ func (h *Handler) receive(p provider) http.Handler {
 			reply(w, http.StatusBadRequest, `{"error":"malformed delivery"}`)
 			return
 		}
-		rec := audit.Record{Actor: "webhook:" + p.name, Provider: p.name, Action: "webhook." + id.d.EventType,
-			Target: id.d.Target, IdempotencyKey: id.d.Key, Status: audit.StatusReceived}
 		if id.reply != nil { // Slack's url_verification: answer, store nothing
+			rec := audit.Record{Actor: "webhook:" + p.name, Provider: p.name, Action: "webhook." + id.d.EventType,
+				Target: id.d.Target, Status: audit.StatusReceived}
 			if err := h.o.Audit.Write(r.Context(), rec); err != nil {
 				h.unavailable(w, "audit the url_verification", err)
 				return
@@ -144,17 +149,12 @@ func (h *Handler) receive(p provider) http.Handler {
 			_, _ = w.Write(id.reply)
 			return
 		}
+		id.d.ReceivedAt = start
 		res, err := h.o.Store.Enqueue(r.Context(), id.d)
 		if err != nil {
-			h.unavailable(w, "store the delivery", err)
-			return
-		}
-		rec.Details = map[string]any{"deliveryId": res.ID, "bytes": len(body), "duplicate": res.Duplicate}
-		rec.DurationMs = float64(time.Since(start).Microseconds()) / 1000
-		if err := h.o.Audit.Write(r.Context(), rec); err != nil {
-			// Stored but not audited: refuse, so the provider retries and the
-			// retry (a duplicate) is audited.
-			h.unavailable(w, "audit the receipt", err)
+			// Not stored, or stored but not audited: either way the provider
+			// retries, and a stored one is then answered as a duplicate.
+			h.unavailable(w, "store and audit the delivery", err)
 			return
 		}
 		if res.Duplicate {
@@ -220,4 +220,38 @@ func reply(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
+}
+
+// ReceiptAuditor returns the queue.IntakeOptions.OnCommit that writes one
+// "received" record per committed delivery (duplicates included, flagged),
+// with one fsync for the batch when the sink allows it.
+func ReceiptAuditor(sink audit.Sink) func(context.Context, []queue.Receipt) error {
+	type asyncSink interface {
+		WriteAsync(context.Context, audit.Record) error
+		Flush(context.Context) error
+	}
+	return func(ctx context.Context, rs []queue.Receipt) error {
+		now := time.Now()
+		a, async := sink.(asyncSink)
+		for _, r := range rs {
+			d := r.Delivery
+			rec := audit.Record{Actor: "webhook:" + d.Provider, Provider: d.Provider, Action: "webhook." + d.EventType,
+				Target: d.Target, IdempotencyKey: d.Key, Status: audit.StatusReceived,
+				DurationMs: float64(now.Sub(d.ReceivedAt).Microseconds()) / 1000,
+				Details:    map[string]any{"deliveryId": r.ID, "bytes": r.Bytes, "duplicate": r.Duplicate}}
+			var err error
+			if async {
+				err = a.WriteAsync(ctx, rec)
+			} else {
+				err = sink.Write(ctx, rec)
+			}
+			if err != nil {
+				return fmt.Errorf("audit receipt of %s: %w", d.Key, err)
+			}
+		}
+		if async {
+			return a.Flush(ctx)
+		}
+		return nil
+	}
 }

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/riverqueue/river"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
+	"github.com/saas-mcp/saas-mcp/internal/webhook"
+	"github.com/saas-mcp/saas-mcp/internal/worker"
+)
+
+const webhooksHelp = `saas-mcp webhooks: receive GitHub, Stripe and Slack webhooks durably.
+
+Usage:
+  saas-mcp webhooks [--no-worker]     serve the receiver (and, by default, the worker)
+  saas-mcp webhooks dead [--json]     list dead-lettered deliveries
+  saas-mcp webhooks replay <delivery-id|key>... | --all-dead [--no-wait]
+                                      run deliveries again (a progress bar on a terminal)
+  saas-mcp worker                     run only the worker (for separate processes)
+
+Endpoints: POST /webhooks/github, /webhooks/stripe, /webhooks/slack;
+GET /healthz, /readyz. A verified delivery is answered 202 once it and its job
+are committed to DATA_DIR/webhooks.db; a duplicate gets 200 and enqueues
+nothing; a bad or stale signature 401; a body over the limit 413.
+
+SIGTERM or SIGINT: stop accepting, answer the requests in flight, let running
+jobs finish (30s, then they are released for a later run), exit.
+
+Signing secrets (each also as NAME_FILE; several comma-separated for rotation):
+  GITHUB_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, SLACK_SIGNING_SECRET
+
+Variables:
+`
+
+// drainTimeout bounds each step of a graceful stop.
+const drainTimeout = 30 * time.Second
+
+func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "dead":
+			return runWebhooksDead(ctx, args[1:], stdout, stderr)
+		case "replay":
+			return runWebhooksReplay(ctx, args[1:], stdout, stderr)
+		}
+	}
+	if wantsHelp(args) {
+		printWebhooksHelp(stdout)
+		return 0
+	}
+	fs := flag.NewFlagSet("webhooks", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	noWorker := fs.Bool("no-worker", false, "serve the receiver only; run `saas-mcp worker` elsewhere")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	app, err := openWebhookApp(ctx, stderr, !*noWorker)
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks: %v\n", err)
+		return 1
+	}
+	defer app.close()
+	if err := app.serve(ctx); err != nil {
+		app.log.Error("webhook receiver stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		printWebhooksHelp(stdout)
+		return 0
+	}
+	app, err := openWebhookApp(ctx, stderr, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp worker: %v\n", err)
+		return 1
+	}
+	defer app.close()
+	if err := app.startWorker(ctx); err != nil {
+		app.log.Error("worker failed", "err", err)
+		return 1
+	}
+	app.log.Info("webhook worker running", "db", app.db.Path(), "workers", app.cfg.Workers)
+	<-ctx.Done()
+	app.stopWorker()
+	return 0
+}
+
+func printWebhooksHelp(w io.Writer) {
+	fmt.Fprint(w, webhooksHelp)
+	_ = envconfig.Usagef("", &config.Webhook{}, w, envTable)
+	fmt.Fprint(w, "\nAlso read as serve reads them: AUDIT_LOG_PATH, AUDIT_SYNC, INTEGRATION_ENV, STORE_SYNC, LOG_LEVEL.\n")
+}
+
+// webhookApp is what the webhook commands open, closed in reverse.
+type webhookApp struct {
+	cfg        config.Webhook
+	serveC     config.Serve
+	log        *slog.Logger
+	red        *redact.Redactor
+	audit      *audit.Writer
+	db         *queue.DB
+	state      *sqlite.DB // the payments ledger (state.db), for the worker
+	lock       *queue.WorkerLock
+	wk         *worker.Worker
+	river      *queue.Client
+	stopRescue context.CancelFunc
+}
+
+// openWebhookApp loads the configuration and opens the audit log and the
+// deliveries database; withWorker also opens the payments ledger.
+func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*webhookApp, error) {
+	sc, err := config.LoadServe()
+	if err != nil {
+		return nil, err
+	}
+	wc, err := config.LoadWebhook(getenv)
+	if err != nil {
+		return nil, err
+	}
+	red := redact.New(wc.WebhookSecretValues()...)
+	app := &webhookApp{cfg: wc, serveC: sc, red: red, log: newLogger(stderr, sc.LogLevel, red)}
+	app.audit, err = audit.Open(sc.AuditLogPath, audit.Options{Sync: sc.AuditSync == "always", Redactor: red})
+	if err != nil {
+		return nil, err
+	}
+	sync := strings.ToUpper(sc.StoreSync)
+	app.db, err = queue.Open(ctx, filepath.Join(wc.DataDir, queue.FileName), queue.Options{Synchronous: sync})
+	if err != nil {
+		app.close()
+		return nil, err
+	}
+	if withWorker {
+		app.state, err = sqlite.Open(ctx, filepath.Join(wc.DataDir, "state.db"), sqlite.Options{Synchronous: sync})
+		if err != nil {
+			app.close()
+			return nil, fmt.Errorf("open payments ledger in %s: %w", wc.DataDir, err)
+		}
+		app.wk = worker.New(worker.Deps{
+			DB: app.db, Audit: app.audit, Ledger: app.state.Payments(), Env: sc.Env,
+			MaxAttempts: wc.MaxAttempts, Log: app.log, Redactor: red,
+		})
+	}
+	return app, nil
+}
+
+// newRiver makes the River client: with the workers when the worker runs
+// here, insert-only otherwise.
+func (a *webhookApp) newRiver() error {
+	cfg := queue.RiverConfig{MaxWorkers: a.cfg.Workers, Logger: newLogger(io.Discard, "error", a.red)}
+	if a.wk != nil {
+		var err error
+		if a.lock, err = queue.NewWorkerLock(filepath.Join(a.cfg.DataDir, "webhook-workers")); err != nil {
+			return err
+		}
+		ws := river.NewWorkers()
+		a.wk.Register(ws)
+		cfg.Workers, cfg.ID = ws, a.lock.ID
+		cfg.Logger = a.log.With("component", "river")
+	}
+	c, err := a.db.NewRiver(cfg)
+	a.river = c
+	return err
+}
+
+// startWorker releases jobs orphaned by dead processes, starts River and a
+// loop that keeps releasing orphans of workers that die later.
+func (a *webhookApp) startWorker(ctx context.Context) error {
+	if a.river == nil {
+		if err := a.newRiver(); err != nil {
+			return err
+		}
+	}
+	alive := queue.AliveIn(filepath.Join(a.cfg.DataDir, "webhook-workers"))
+	if n, err := a.db.RescueOrphans(ctx, alive); err != nil {
+		return err
+	} else if n > 0 {
+		a.log.Warn("released jobs left running by a stopped process", "jobs", n)
+	}
+	// River stops on its own context's end; it gets one that outlives the
+	// signal so that stopWorker can drain it.
+	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	a.stopRescue = cancel
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+				if n, err := a.db.RescueOrphans(rctx, alive); err != nil {
+					a.log.Warn("release orphaned jobs", "err", err)
+				} else if n > 0 {
+					a.log.Warn("released jobs left running by a stopped process", "jobs", n)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// stopWorker lets running jobs finish for drainTimeout, then cancels them:
+// a cancelled job is retried later, so nothing accepted is lost.
+func (a *webhookApp) stopWorker() {
+	if a.stopRescue != nil {
+		a.stopRescue()
+	}
+	if a.river == nil || a.wk == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := a.river.Stop(ctx); err != nil {
+		a.log.Warn("jobs still running at the drain deadline; cancelling them", "err", err)
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ccancel()
+		_ = a.river.StopAndCancel(cctx)
+	}
+}
+
+// serve runs the receiver until ctx ends, then drains it.
+func (a *webhookApp) serve(ctx context.Context) error {
+	if err := a.newRiver(); err != nil {
+		return err
+	}
+	if a.wk != nil {
+		if err := a.startWorker(ctx); err != nil {
+			return err
+		}
+	}
+	intake := queue.NewIntake(a.db, queue.IntakeOptions{
+		Jobs:     queue.RiverInserter(a.river, 25),
+		OnCommit: webhook.ReceiptAuditor(a.audit),
+	})
+	h := webhook.NewHandler(webhook.Options{
+		Store: intake, Audit: a.audit,
+		Secrets: webhook.Secrets{GitHub: a.cfg.GitHubSecrets, Stripe: a.cfg.StripeSecrets, Slack: a.cfg.SlackSecrets},
+		MaxBody: a.cfg.MaxBodyFor, Ready: a.db.Ping, Log: a.log,
+	})
+	srv := webhook.NewServer(a.cfg.Addr, h, webhook.ServerOptions{ErrorLog: slogStd(a.log)})
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		intake.Close()
+		a.stopWorker()
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.log.Info("webhook receiver listening", "addr", ln.Addr().String(), "db", a.db.Path(), "worker", a.wk != nil)
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"GITHUB_WEBHOOK_SECRET", len(a.cfg.GitHubSecrets)}, {"STRIPE_WEBHOOK_SECRET", len(a.cfg.StripeSecrets)}, {"SLACK_SIGNING_SECRET", len(a.cfg.SlackSecrets)}} {
+		if p.n == 0 {
+			a.log.Warn("no signing secret: this provider's deliveries are refused with 503", "variable", p.name)
+		}
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+	}
+	a.log.Info("stopping: draining the receiver")
+	h.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		a.log.Warn("requests still open at the drain deadline", "err", serr)
+	}
+	intake.Close() // everything answered 202 is committed by now
+	a.stopWorker()
+	batches, items := intake.Stats()
+	a.log.Info("webhook receiver stopped", "deliveries", items, "commits", batches)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (a *webhookApp) close() {
+	if a.lock != nil {
+		_ = a.lock.Release()
+	}
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+	if a.state != nil {
+		_ = a.state.Close()
+	}
+	if a.audit != nil {
+		_ = a.audit.Close()
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+	"github.com/saas-mcp/saas-mcp/internal/worker"
+)
+
+// runWebhooksDead lists dead-lettered deliveries.
+func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		printWebhooksHelp(stdout)
+		return 0
+	}
+	fs := flag.NewFlagSet("webhooks dead", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	app, err := openWebhookApp(ctx, stderr, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks dead: %v\n", err)
+		return 1
+	}
+	defer app.close()
+	dead, err := app.db.List(ctx, queue.StateDead, 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks dead: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, d := range dead {
+			_ = enc.Encode(map[string]any{
+				"id": d.ID, "key": d.Key, "provider": d.Provider, "eventType": d.EventType, "target": d.Target,
+				"attempts": d.Attempts, "lastError": d.LastError, "receivedAt": d.ReceivedAt.UTC(), "replays": d.Replays,
+			})
+		}
+		return 0
+	}
+	if len(dead) == 0 {
+		fmt.Fprintln(stdout, "no dead letters")
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKEY\tEVENT\tATTEMPTS\tRECEIVED\tLAST ERROR")
+	for _, d := range dead {
+		fmt.Fprintf(tw, "%d\t%s\t%s.%s\t%d\t%s\t%s\n", d.ID, d.Key, d.Provider, d.EventType, d.Attempts,
+			d.ReceivedAt.UTC().Format(time.RFC3339), oneLine(d.LastError, 80))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(stdout, "\n%d dead letter(s); run them again with: saas-mcp webhooks replay <id> | --all-dead\n", len(dead))
+	return 0
+}
+
+// runWebhooksReplay makes deliveries pending again, enqueues them and, unless
+// --no-wait, runs a worker here until they are all processed or dead again.
+func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		printWebhooksHelp(stdout)
+		return 0
+	}
+	fs := flag.NewFlagSet("webhooks replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	allDead := fs.Bool("all-dead", false, "replay every dead-lettered delivery")
+	noWait := fs.Bool("no-wait", false, "enqueue only; a running worker will run them")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *allDead == (fs.NArg() > 0) {
+		fmt.Fprintln(stderr, "saas-mcp webhooks replay: give delivery ids or keys, or --all-dead")
+		return 2
+	}
+	app, err := openWebhookApp(ctx, stderr, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		return 1
+	}
+	defer app.close()
+	ids, err := replayTargets(ctx, app.db, *allDead, fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		return 1
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(stdout, "nothing to replay")
+		return 0
+	}
+	if err := app.newRiver(); err != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		return 1
+	}
+	bar := newProgress(stdout)
+	replayed, rerr := app.wk.Replay(ctx, app.river, ids, bar.step("enqueued"))
+	bar.done()
+	if rerr != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", app.red.Error(rerr))
+	}
+	fmt.Fprintf(stdout, "replayed %d of %d deliveries\n", len(replayed), len(ids))
+	if *noWait || len(replayed) == 0 {
+		return exitCode(rerr)
+	}
+	if err := app.startWorker(ctx); err != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		return 1
+	}
+	werr := worker.WaitFinished(ctx, app.db, replayed, 100*time.Millisecond, bar.step("finished"))
+	bar.done()
+	app.stopWorker()
+	if werr != nil {
+		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", werr)
+		return 1
+	}
+	var dead int
+	for _, id := range replayed {
+		if d, err := app.db.Find(ctx, fmt.Sprint(id)); err == nil && d.State == queue.StateDead {
+			dead++
+		}
+	}
+	fmt.Fprintf(stdout, "processed %d, dead again %d\n", len(replayed)-dead, dead)
+	if dead > 0 {
+		return 1
+	}
+	return exitCode(rerr)
+}
+
+func replayTargets(ctx context.Context, db *queue.DB, allDead bool, refs []string) ([]int64, error) {
+	if allDead {
+		dead, err := db.List(ctx, queue.StateDead, 0)
+		ids := make([]int64, len(dead))
+		for i, d := range dead {
+			ids[i] = d.ID
+		}
+		return ids, err
+	}
+	var ids []int64
+	var errs []error
+	for _, ref := range refs {
+		d, err := db.Find(ctx, ref)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ids = append(ids, d.ID)
+	}
+	return ids, errors.Join(errs...)
+}
+
+func exitCode(err error) int {
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n-1] + "…"
+	}
+	return s
+}
+
+// progress draws a bar on a terminal and nothing elsewhere (a pipe or a log
+// file gets only the summary lines).
+type progress struct {
+	w    io.Writer
+	tty  bool
+	last string
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+// step returns a callback drawing done/total with a label.
+func (p *progress) step(label string) func(done, total int) {
+	return func(done, total int) {
+		if !p.tty || total == 0 {
+			return
+		}
+		const width = 30
+		filled := done * width / total
+		line := fmt.Sprintf("\r[%s%s] %d/%d %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, label)
+		if line != p.last {
+			_, _ = io.WriteString(p.w, line)
+			p.last = line
+		}
+	}
+}
+
+// done ends the bar's line.
+func (p *progress) done() {
+	if p.tty && p.last != "" {
+		_, _ = io.WriteString(p.w, "\n")
+		p.last = ""
+	}
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Webhook receiver throughput, side by side with the reference Node receiver
+# (../shared/reference/seed-webhook-receiver.mjs, which verifies and logs but
+# stores nothing), driven by the reference wrk script (a new delivery id per
+# request). Runs alternate A B A B on one machine and the ratio of medians is
+# quoted, since a shared machine's absolute numbers drift.
+#
+# Env: ROUNDS (3), DURATION (10s), CONNS ("16 64"), BIN (built if unset),
+#      REF (reference dir), WORKER_FLAG ("" or "--no-worker").
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REF=${REF:-$ROOT/../shared/reference}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-16 64}
+WORKER_FLAG=${WORKER_FLAG:-}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk && [ "$(id -u)" = 0 ] && need apt-get; then
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 || true
+fi
+for t in wrk node; do
+  if ! need "$t"; then echo "bench-webhooks: $t not found; skipping"; exit 0; fi
+done
+if [ ! -f "$REF/seed-webhook-receiver.mjs" ]; then echo "bench-webhooks: no reference receiver in $REF; skipping"; exit 0; fi
+
+WORK=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+if [ -z "${BIN:-}" ]; then
+  BIN=$WORK/saas-mcp
+  (cd "$ROOT" && go build -trimpath -o "$BIN" ./cmd/saas-mcp)
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+
+NODE_PORT=$(free_port)
+(cd "$REF" && PORT=$NODE_PORT GITHUB_WEBHOOK_SECRET=bench-secret exec node seed-webhook-receiver.mjs >/dev/null) &
+pids+=($!)
+GO_PORT=$(free_port)
+DATA_DIR=$WORK/data AUDIT_LOG_PATH=$WORK/logs/audit.ndjson GITHUB_WEBHOOK_SECRET=bench-secret \
+  WEBHOOK_ADDR=127.0.0.1:$GO_PORT "$BIN" webhooks $WORKER_FLAG 2>"$WORK/saas-mcp.log" &
+pids+=($!)
+wait_port "$NODE_PORT"
+wait_port "$GO_PORT"
+
+run() { # name port conns
+  local line
+  line=$(cd "$REF" && WEBHOOK_PATH=/webhooks/github wrk -t2 -c"$3" -d"$DURATION" --latency -s signed-github-issues.lua "http://127.0.0.1:$2" | grep '^JSON ' | cut -c6-)
+  echo "$1 $3 $line" >>"$WORK/results"
+  printf '  %-8s c=%-3s %s\n' "$1" "$3" "$line"
+}
+
+echo "webhook receivers, $ROUNDS rounds of $DURATION, alternating (saas-mcp ${WORKER_FLAG:-with its in-process worker})"
+for c in $CONNS; do
+  for r in $(seq 1 "$ROUNDS"); do
+    run node "$NODE_PORT" "$c"
+    run saas-mcp "$GO_PORT" "$c"
+  done
+done
+
+python3 - "$WORK/results" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, conns, js = line.split(" ", 2)
+    rows.setdefault((name, int(conns)), []).append(json.loads(js))
+print("\nmedians               rps        p50 ms   p99 ms   non-2xx")
+for c in sorted({k[1] for k in rows}):
+    med = {}
+    for name in ("node", "saas-mcp"):
+        rs = rows.get((name, c), [])
+        if not rs:
+            continue
+        med[name] = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_ms", "p99_ms", "non2xx")}
+        m = med[name]
+        print(f"  {name:<8} c={c:<4} {m['rps']:>10.0f} {m['p50_ms']:>9.2f} {m['p99_ms']:>8.2f} {m['non2xx']:>9.0f}")
+    if len(med) == 2:
+        print(f"  ratio saas-mcp/node at c={c}: {med['saas-mcp']['rps'] / med['node']['rps']:.2f}x rps")
+PY
+echo "saas-mcp stored every 2xx in $WORK/data/webhooks.db before answering (SQLite, synchronous FULL, group commit)."
