@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,21 +24,46 @@ func TestStdoutCarriesOnlyJSONRPC(t *testing.T) {
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AUDIT_LOG_PATH=" + filepath.Join(dir, "a.ndjson"),
 		"DATA_DIR=" + filepath.Join(dir, "data"), "LOG_LEVEL=debug"}
-	cmd.Stdin = strings.NewReader(strings.Join([]string{
+	requests := []string{
 		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`,
 		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
 		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
 		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"createTicket","arguments":{"repo":"a/b","title":"t"}}}`,
 		`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"writeAudit","arguments":{"provider":"p","action":"a","target":"t"}}}`,
 		`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"nope","arguments":{}}}`,
-	}, "\n") + "\n")
+	}
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdoutPipe, err := cmd.StdoutPipe()
+	require.NoError(t, err)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "stderr: %s", stderr.String())
+	require.NoError(t, cmd.Start())
+	_, err = io.WriteString(stdin, strings.Join(requests, "\n")+"\n")
+	require.NoError(t, err)
+
+	// Read until every request is answered, then close stdin: a client that
+	// hangs up first gets its in-flight calls cancelled, which is not what
+	// this test is about.
+	var out strings.Builder
+	answered := 0
+	rd := bufio.NewReader(stdoutPipe)
+	for answered < 5 {
+		line, err := rd.ReadString('\n')
+		require.NoError(t, err, "stdout so far: %s; stderr: %s", out.String(), stderr.String())
+		out.WriteString(line)
+		if strings.Contains(line, `"id":`) {
+			answered++
+		}
+	}
+	require.NoError(t, stdin.Close())
+	rest, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	out.Write(rest)
+	require.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
 
 	ids := map[float64]bool{}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var msg map[string]any

@@ -10,6 +10,7 @@ type ctxKey int
 const (
 	limitKeyCtx ctxKey = iota
 	observerCtx
+	readOnlyCtx
 )
 
 // WithLimitKey returns a context whose requests are paced under key, e.g.
@@ -78,4 +79,16 @@ func WithObserver(ctx context.Context, fn func(Event)) context.Context {
 func observerFrom(ctx context.Context) func(Event) {
 	fn, _ := ctx.Value(observerCtx).(func(Event))
 	return fn
+}
+
+// WithReadOnly marks every request made with ctx as a read, safe to repeat
+// after an ambiguous failure whatever its method. Slack's Web API reads
+// (conversations.history) are POSTs; reconciliation marks them so.
+func WithReadOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readOnlyCtx, true)
+}
+
+func readOnlyFrom(ctx context.Context) bool {
+	v, _ := ctx.Value(readOnlyCtx).(bool)
+	return v
 }

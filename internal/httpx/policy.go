@@ -36,6 +36,13 @@ func hasIdempotencyKey(h http.Header) bool {
 	return h.Get("Idempotency-Key") != "" || h.Get("X-Idempotency-Key") != ""
 }
 
+// repeatable reports a request that may be sent again after an ambiguous
+// failure: a safe method, a provider-deduplicated request, or one the caller
+// marked as a read (WithReadOnly) whatever its method.
+func repeatable(req *http.Request) bool {
+	return safeMethod(req.Method) || hasIdempotencyKey(req.Header) || readOnlyFrom(req.Context())
+}
+
 // judgeError classifies a failed attempt that got no response.
 func judgeError(req *http.Request, notSent bool) verdict {
 	if req.Context().Err() != nil {
@@ -45,7 +52,7 @@ func judgeError(req *http.Request, notSent bool) verdict {
 		return verdict{retry: true, reason: ReasonNotSent}
 	}
 	// Sent and unanswered: only a request that may be repeated is.
-	return verdict{retry: safeMethod(req.Method) || hasIdempotencyKey(req.Header), reason: ReasonNetwork}
+	return verdict{retry: repeatable(req), reason: ReasonNetwork}
 }
 
 // judgeResponse classifies an attempt that got a response.
@@ -72,7 +79,7 @@ func judgeResponse(req *http.Request, resp *http.Response, now time.Time) verdic
 	case code >= 500 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported:
 		// A 5xx may come after the effect, so only repeatable requests
 		// are sent again.
-		v := verdict{retry: safeMethod(req.Method) || hasIdempotencyKey(req.Header), reason: ReasonServerError}
+		v := verdict{retry: repeatable(req), reason: ReasonServerError}
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
 			v.wait, v.asked = d, true
 		}

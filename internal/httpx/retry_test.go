@@ -5,9 +5,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,4 +344,38 @@ func TestBodyWithoutGetBodyIsSentOnce(t *testing.T) {
 
 	assert.Equal(t, 429, resp.StatusCode)
 	assert.Equal(t, []seen{{method: http.MethodPost, body: "once"}}, srv.Requests())
+}
+
+func TestReadOnlyContextRetriesAPostAfterAServerError(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	tr := New(Options{Provider: "slack", Sleep: func(context.Context, time.Duration) error { return nil }})
+	for _, tc := range []struct {
+		name     string
+		readOnly bool
+		want     int64
+	}{{"a plain POST is sent once", false, 1}, {"a POST marked read-only is repeated", true, 2}} {
+		hits.Store(0)
+		ctx := context.Background()
+		if tc.readOnly {
+			ctx = WithReadOnly(ctx)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader("channel=C1"))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		resp.Body.Close()
+		if hits.Load() != tc.want {
+			t.Fatalf("%s: %d requests, want %d", tc.name, hits.Load(), tc.want)
+		}
+	}
 }

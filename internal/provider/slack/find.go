@@ -1,6 +1,8 @@
 package slack
 
 import (
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
+
 	"context"
 	"fmt"
 	"strings"
@@ -26,6 +28,9 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 	case c.api == nil:
 		return Posted{}, false, ErrNoHistory
 	}
+	// Slack's reads are POSTs; mark them as reads so the transport may
+	// repeat them after a 5xx or a dropped connection.
+	ctx = httpx.WithReadOnly(ctx)
 	oldest := formatTS(since.Add(-skew))
 	var threads []string
 	found, err := c.scan(ctx, "conversations.history", key, func(cursor string) (*page, error) {
