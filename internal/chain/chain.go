@@ -56,6 +56,7 @@ type Call struct {
 	Credentials map[string]config.Secret
 
 	argsHash string
+	owner    string // the idempotency claim's owner, set by the idempotency middleware
 	attempts atomic.Int64
 	details  map[string]any
 }

@@ -60,7 +60,11 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	if c.Explicit {
 		explicit = c.Key
 	}
-	want, err := m.Policy.NewClaim(c.Tool.Name, explicit, c.argsHash, targetOf(c), m.Owner, now)
+	// Each call owns its claim under its own id (process id plus a random
+	// suffix): if a retry in this process ever took the key over, the first
+	// call's late bookkeeping gets ErrNotOwner instead of overwriting it.
+	c.owner = idempotency.CallOwner(m.Owner)
+	want, err := m.Policy.NewClaim(c.Tool.Name, explicit, c.argsHash, targetOf(c), c.owner, now)
 	if err != nil {
 		return Result{}, &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name + ": idempotencyKey: " + err.Error()}
 	}
@@ -118,7 +122,7 @@ func (m *Idempotency) hold(ctx context.Context, c *Call, key string, lease time.
 			case <-done:
 				return
 			case <-t.C:
-				if err := m.Store.Extend(wctx, key, m.Owner, m.Now().Add(lease)); err != nil {
+				if err := m.Store.Extend(wctx, key, c.owner, m.Now().Add(lease)); err != nil {
 					m.Log.Warn("extend idempotency claim", "tool", c.Tool.Name, "err", err)
 				}
 			}
@@ -144,7 +148,7 @@ func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since 
 	}
 	v, found, err := c.Tool.Reconcile(ctx, c, since)
 	if err != nil {
-		if merr := m.Store.MarkInDoubt(wctx, key, m.Owner); merr != nil {
+		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
 		return Result{}, true, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
@@ -159,7 +163,7 @@ func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since 
 	if err != nil {
 		return Result{}, true, Internal("encode reconciled result", err)
 	}
-	if err := m.Store.Commit(wctx, key, m.Owner, b); err != nil {
+	if err := m.Store.Commit(wctx, key, c.owner, b); err != nil {
 		m.Log.Error("commit reconciled result", "tool", c.Tool.Name, "err", err)
 	}
 	out, err := withReplayed(b)
@@ -183,7 +187,7 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler, release func()) (Result, error) {
 	if m.Barrier != nil {
 		if err := m.Barrier(ctx); err != nil {
-			if rerr := m.Store.Release(context.WithoutCancel(ctx), key, m.Owner); rerr != nil {
+			if rerr := m.Store.Release(context.WithoutCancel(ctx), key, c.owner); rerr != nil {
 				m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
 			}
 			return Result{}, Internal("audit log cannot be synced, so nothing was sent", err)
@@ -198,7 +202,7 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handle
 	wctx := context.WithoutCancel(ctx)
 	switch {
 	case err == nil:
-		if cerr := m.Store.Commit(wctx, key, m.Owner, res.Value); cerr != nil {
+		if cerr := m.Store.Commit(wctx, key, c.owner, res.Value); cerr != nil {
 			// The effect happened. The key stays claimed and becomes in doubt,
 			// so a retry reconciles instead of sending again.
 			m.Log.Error("commit idempotency key", "tool", c.Tool.Name, "err", cerr)
@@ -207,14 +211,14 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handle
 		return res, nil
 	case provider.InDoubt(err) || ctx.Err() != nil:
 		// A cancelled call may have been sent before it was cancelled.
-		if merr := m.Store.MarkInDoubt(wctx, key, m.Owner); merr != nil {
+		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
 		return Result{}, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
 			"%v; the %s call may have taken effect: call again with the same idempotencyKey %q and saas-mcp will check %s before acting, so it never acts twice",
 			err, c.Tool.Name, c.Key, c.Tool.Provider)}
 	default:
-		if rerr := m.Store.Release(wctx, key, m.Owner); rerr != nil {
+		if rerr := m.Store.Release(wctx, key, c.owner); rerr != nil {
 			m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
 		}
 		return Result{}, err
