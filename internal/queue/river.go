@@ -71,6 +71,7 @@ func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
 		Logger:            cfg.Logger,
 		JobTimeout:        cfg.JobTimeout,
 		FetchPollInterval: cfg.FetchPollInterval,
+		FetchCooldown:     min(cfg.FetchPollInterval, river.FetchCooldownDefault),
 		// A job left running by a process that died is handed back at
 		// start-up by RescueOrphans; River's own rescuer is the backstop.
 		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
