@@ -75,7 +75,7 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	allDead := fs.Bool("all-dead", false, "replay every dead-lettered delivery")
 	noWait := fs.Bool("no-wait", false, "enqueue only; a running worker will run them")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(flagsFirst(args)); err != nil {
 		return 2
 	}
 	if *allDead == (fs.NArg() > 0) {
@@ -155,6 +155,20 @@ func replayTargets(ctx context.Context, db *queue.DB, allDead bool, refs []strin
 		ids = append(ids, d.ID)
 	}
 	return ids, errors.Join(errs...)
+}
+
+// flagsFirst moves "-x" arguments before the others, so flags may follow the
+// delivery ids (the flag package stops at the first non-flag).
+func flagsFirst(args []string) []string {
+	var flags, rest []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			flags = append(flags, a)
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	return append(flags, rest...)
 }
 
 func exitCode(err error) int {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -21,8 +23,11 @@ const FileName = "webhooks.db"
 
 // Options tunes Open. The zero value is the safe default.
 type Options struct {
-	// Synchronous is "FULL" (default: a committed delivery survives a power
-	// cut) or "NORMAL" (survives a crash of the process only).
+	// Synchronous is "FULL" (default: a delivery answered 2xx, and a state
+	// change made through Tx, survives a power cut; see SyncWAL) or "NORMAL"
+	// (survives a crash of the process only). River's own bookkeeping
+	// commits are never synced on their own: losing one after a power cut
+	// re-runs a job, and the handlers are idempotent.
 	Synchronous string
 	// BusyTimeout is how long a write waits for another process (a separate
 	// worker) holding the write lock. Default 10s.
@@ -38,6 +43,15 @@ type DB struct {
 	now   func() time.Time
 	path  string
 	ins   *insertStmts
+
+	// fullSync: commits that promise durability (intake batches, Tx) are
+	// followed by SyncWAL. The connection itself runs synchronous=NORMAL,
+	// so that the fsync happens after the write lock is released and the
+	// next batch can be written meanwhile (see Intake).
+	fullSync bool
+	walMu    sync.Mutex
+	wal      *os.File
+	walErr   error // sticky: after a failed fsync no later one vouches for the lost pages
 }
 
 // Open opens (creating if needed) the database at path, applies River's
@@ -63,7 +77,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open webhook queue: %w", err)
 	}
-	write, err := openCached(dsn(path, sync, opts.BusyTimeout, false))
+	fullSync := sync == "FULL"
+	write, err := openCached(dsn(path, "NORMAL", opts.BusyTimeout, false))
 	if err != nil {
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
 	}
@@ -71,12 +86,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
-	db := &DB{write: write, now: opts.Now, path: path}
+	db := &DB{write: write, now: opts.Now, path: path, fullSync: fullSync}
 	if err := db.migrate(ctx); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
 	}
-	db.read, err = sql.Open("sqlite", dsn(path, sync, opts.BusyTimeout, true))
+	db.read, err = sql.Open("sqlite", dsn(path, "NORMAL", opts.BusyTimeout, true))
 	if err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
@@ -169,14 +184,60 @@ CREATE TABLE webhook_delivery (
 CREATE INDEX webhook_delivery_dead ON webhook_delivery (id) WHERE state = 'dead';
 `}
 
+// SyncWAL makes every transaction committed so far durable: the connection
+// runs synchronous=NORMAL, which writes the WAL at commit without syncing
+// it, and this fdatasyncs the WAL file. One call covers every commit before
+// it, so concurrent committers share it (group commit). Under
+// Options.Synchronous "NORMAL" it does nothing.
+func (db *DB) SyncWAL() error {
+	if !db.fullSync {
+		return nil
+	}
+	db.walMu.Lock()
+	defer db.walMu.Unlock()
+	if db.walErr != nil {
+		return db.walErr
+	}
+	walPath := db.path + "-wal"
+	st, err := os.Stat(walPath)
+	if err != nil {
+		return fmt.Errorf("sync webhook queue WAL: %w", err)
+	}
+	if db.wal != nil {
+		if cur, err := db.wal.Stat(); err != nil || !os.SameFile(cur, st) {
+			_ = db.wal.Close() // the WAL was recreated: sync the new one
+			db.wal = nil
+		}
+	}
+	if db.wal == nil {
+		if db.wal, err = os.Open(walPath); err != nil {
+			return fmt.Errorf("sync webhook queue WAL: %w", err)
+		}
+	}
+	if err := syscall.Fdatasync(int(db.wal.Fd())); err != nil {
+		// The kernel may have dropped the pages it failed to write and a
+		// later fsync would then succeed without them: refuse from now on.
+		db.walErr = fmt.Errorf("sync webhook queue WAL (refusing deliveries until restarted): %w", err)
+		return db.walErr
+	}
+	return nil
+}
+
 // Path returns the database file.
 func (db *DB) Path() string { return db.path }
 
 // Writer returns the single-connection write pool, for River.
 func (db *DB) Writer() *sql.DB { return db.write }
 
-// Ping checks that the database answers, for /readyz.
+// Ping checks that the database answers and its WAL can still be synced,
+// for /readyz.
 func (db *DB) Ping(ctx context.Context) error {
+	db.walMu.Lock()
+	werr := db.walErr
+	db.walMu.Unlock()
+	if werr != nil {
+		return werr
+	}
 	var one int
 	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping webhook queue: %w", err)
@@ -195,6 +256,9 @@ func (db *DB) Close() error {
 	}
 
 	errs = append(errs, db.write.Close())
+	if db.wal != nil {
+		errs = append(errs, db.wal.Close())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close webhook queue: %w", err)
 	}

@@ -229,7 +229,8 @@ func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, id int64) error {
 // ErrPending is returned when replaying a delivery that is still queued.
 var ErrPending = errors.New("delivery is pending already (queued or retrying)")
 
-// Tx runs fn in a write transaction and commits it when fn returns nil.
+// Tx runs fn in a write transaction and commits it when fn returns nil; the
+// commit is durable (SyncWAL) when it returns.
 func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -242,7 +243,7 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return db.SyncWAL()
 }
 
 func placeholders(n int) string {
@@ -264,6 +265,27 @@ func (db *DB) CountFinished(ctx context.Context, ids []int64) (int, error) {
 		placeholders(len(ids))+`)`, args...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count finished deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// Retention is how long a processed delivery is kept: its row is what makes
+// a late redelivery a duplicate (Stripe retries for three days), and its
+// payload is what a replay runs. Dead letters are kept until replayed.
+const Retention = 7 * 24 * time.Hour
+
+// Prune deletes processed deliveries processed before before, at most limit
+// rows per call (so the write lock is held briefly), and returns how many.
+func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM webhook_delivery WHERE id IN (
+		SELECT id FROM webhook_delivery WHERE state = 'processed' AND processed_at < ? ORDER BY id LIMIT ?)`,
+		before.UnixMilli(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
 	}
 	return n, nil
 }

@@ -10,14 +10,25 @@
 //
 // # Group commit
 //
-// A delivery is answered 202 only after its row and its job are committed.
-// One fsync per request would cap the receiver at the disk's sync rate, so
-// Intake has a single writer goroutine: requests that arrive while a
-// transaction commits wait together and go into the next one, which inserts
-// every row, inserts one River job for the batch (InsertManyTx) and commits
-// once. Everyone in the batch is then released with their own answer (new or
-// duplicate). Under load batches grow by themselves; an idle receiver commits
-// each delivery alone, without waiting for company.
+// A delivery is answered 202 only after its row and its job are committed
+// and on disk. One fsync per request would cap the receiver at the disk's
+// sync rate, so Intake has a single writer goroutine: requests that arrive
+// while a transaction is being written wait together and go into the next
+// one, which inserts every row, inserts one River job for the batch
+// (InsertManyFastTx) and commits once. A second goroutine then makes the
+// batch durable and answers it, while the writer fills the next batch:
+//
+//   - The connection runs synchronous=NORMAL, so COMMIT writes the WAL without
+//     syncing it, and SyncWAL fdatasyncs the WAL file afterwards: the same
+//     durability as synchronous=FULL (a committed transaction is in the synced
+//     WAL), but the fsync no longer holds the write lock.
+//   - The "received" audit records of the batch are appended and synced at the
+//     same time, by the audit writer's own group commit.
+//
+// A batch is answered only after a sync that began after its commit, so a
+// duplicate is never answered 2xx before its original is on disk. Under load
+// batches grow by themselves; an idle receiver commits each delivery alone,
+// without waiting for company.
 //
 // # Jobs
 //
@@ -31,5 +42,12 @@
 // Writes (the intake, River) share one connection, as riversqlite asks, so
 // they queue in Go instead of in SQLite's busy handler, which sleeps.
 // Reads of payloads and listings use a separate read-only pool; WAL lets
-// them run beside the writer.
+// them run beside the writer. The write connection keeps its compiled
+// statements (stmtcache.go): riversqlite sends SQL text, and compiling it on
+// every insert was the receiver's largest single cost.
+//
+// A separate `saas-mcp worker` process writes to the same file through its
+// own connection; the two then meet in SQLite's busy handler, which sleeps,
+// so the in-process worker (the default) gives the receiver lower tail
+// latency.
 package queue

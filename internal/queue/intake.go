@@ -32,28 +32,31 @@ type IntakeOptions struct {
 	// MaxBatchBytes caps the payload bytes of one transaction, so that a few
 	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
 	MaxBatchBytes int
-	// OnCommit, if set, runs after each commit and before anyone in the
-	// batch is answered; its error becomes each one's error. The receiver
-	// audits the receipts here: one audit fsync per batch, and it overlaps
-	// the next batch's commit.
-	OnCommit func(ctx context.Context, receipts []Receipt) error
+	// Receipts, if set, is given the deliveries of committed batches before
+	// anyone in them is answered; its error becomes each one's error. The
+	// receiver audits receipts here. It runs beside the WAL sync and beside
+	// the writing of the next batch, so a delivery waits for one fsync's
+	// time, not two, and the writer never waits for the audit log.
+	Receipts func(ctx context.Context, receipts []Receipt) error
 }
 
-// Receipt is one committed delivery, for OnCommit. Payload is not kept.
+// Receipt is one committed delivery, for Receipts. Payload is not kept.
 type Receipt struct {
 	Delivery NewDelivery
 	Bytes    int
 	Enqueued
 }
 
-// Intake stores deliveries with group commit: one goroutine owns the write
-// transaction and everyone waiting when it starts goes into it.
+// Intake stores deliveries with group commit, in two stages: a writer
+// goroutine owns the write transaction and puts everyone waiting when it
+// starts into it; a sync goroutine then fsyncs the WAL (one fsync for every
+// batch committed meanwhile) while the writer already fills the next batch.
 type Intake struct {
-	db   *DB
-	opts IntakeOptions
-	reqs chan *intakeReq
-	post chan postBatch // committed batches waiting for OnCommit
-	done chan struct{}
+	db     *DB
+	opts   IntakeOptions
+	reqs   chan *intakeReq
+	synced chan committed // committed batches waiting for SyncWAL
+	done   chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on a closed channel
 	closed bool
@@ -76,17 +79,16 @@ func NewIntake(db *DB, opts IntakeOptions) *Intake {
 	if opts.MaxBatchBytes <= 0 {
 		opts.MaxBatchBytes = 32 << 20
 	}
-	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch), done: make(chan struct{})}
-	if opts.OnCommit != nil {
-		in.post = make(chan postBatch, 1)
-		go in.afterCommit()
-	}
+	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch),
+		synced: make(chan committed), done: make(chan struct{})}
 	go in.loop()
+	go in.syncLoop()
 	return in
 }
 
 // Enqueue stores d and its job durably, or finds that d.Key was stored
-// before. It returns once the transaction holding d has committed. If ctx
+// before. It returns once the transaction holding d has committed, the WAL
+// is synced (Options.Synchronous FULL) and Receipts has run. If ctx
 // ends first the delivery may still be committed: a retry by the provider
 // then finds it as a duplicate.
 func (in *Intake) Enqueue(ctx context.Context, d NewDelivery) (Enqueued, error) {
@@ -130,19 +132,15 @@ func (in *Intake) Close() {
 // their ratio is the mean batch size.
 func (in *Intake) Stats() (batches, items int64) { return in.batches.Load(), in.items.Load() }
 
-type postBatch struct {
+// committed is a batch whose transaction committed but is not yet synced.
+type committed struct {
 	reqs []*intakeReq
-	err  error
 }
 
+// loop is the writer: it owns the write transaction. A committed batch goes
+// to syncLoop, and the next batch is written while that one syncs.
 func (in *Intake) loop() {
-	defer func() {
-		if in.post != nil {
-			close(in.post) // afterCommit closes done
-		} else {
-			close(in.done)
-		}
-	}()
+	defer close(in.synced)
 	for r := range in.reqs {
 		batch := make([]*intakeReq, 1, 32)
 		batch[0] = r
@@ -163,26 +161,50 @@ func (in *Intake) loop() {
 		err := in.commit(context.Background(), batch)
 		in.batches.Add(1)
 		in.items.Add(int64(len(batch)))
-		if in.post != nil && err == nil {
-			in.post <- postBatch{reqs: batch} // the next batch commits while this one is audited
+		if err != nil {
+			release(batch, err)
 			continue
 		}
-		release(batch, err)
+		in.synced <- committed{reqs: batch}
 	}
 }
 
-// afterCommit runs OnCommit for each committed batch, in commit order, then
-// answers the batch.
-func (in *Intake) afterCommit() {
+// syncLoop makes committed batches durable: one WAL fsync for every batch
+// committed before it started, then each batch's audit sync, then the
+// answers. A batch is answered only after a sync that began after its
+// commit, so a duplicate is never answered before its original is on disk.
+func (in *Intake) syncLoop() {
 	defer close(in.done)
-	for b := range in.post {
-		receipts := make([]Receipt, len(b.reqs))
-		for i, r := range b.reqs {
-			d := r.d
-			d.Payload = nil
-			receipts[i] = Receipt{Delivery: d, Bytes: len(r.d.Payload), Enqueued: r.res}
+	for first := range in.synced {
+		group := []committed{first}
+	more:
+		for {
+			select {
+			case c, ok := <-in.synced:
+				if !ok {
+					break more
+				}
+				group = append(group, c)
+			default:
+				break more
+			}
 		}
-		release(b.reqs, in.opts.OnCommit(context.Background(), receipts))
+		audited := make(chan error, 1)
+		if in.opts.Receipts != nil {
+			go func() { audited <- in.opts.Receipts(context.Background(), receipts(group)) }()
+		} else {
+			audited <- nil
+		}
+		err := in.db.SyncWAL()
+		if err != nil {
+			err = fmt.Errorf("store deliveries: %w", err)
+		}
+		if aerr := <-audited; err == nil {
+			err = aerr
+		}
+		for _, c := range group {
+			release(c.reqs, err)
+		}
 	}
 }
 
@@ -234,6 +256,18 @@ func (in *Intake) commit(ctx context.Context, batch []*intakeReq) error {
 		return fmt.Errorf("store deliveries: commit: %w", err)
 	}
 	return nil
+}
+
+func receipts(group []committed) []Receipt {
+	var out []Receipt
+	for _, c := range group {
+		for _, r := range c.reqs {
+			d := r.d
+			d.Payload = nil
+			out = append(out, Receipt{Delivery: d, Bytes: len(r.d.Payload), Enqueued: r.res})
+		}
+	}
+	return out
 }
 
 // insertStmts are multi-row INSERTs prepared once for 1, 2, 4, ... 32 rows: a

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,7 +46,7 @@ func TestIntakeStoresEachKeyOnceUnderConcurrency(t *testing.T) {
 	require.NoError(t, err)
 	var commits [][]Receipt
 	var mu sync.Mutex
-	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3), OnCommit: func(_ context.Context, rs []Receipt) error {
+	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3), Receipts: func(_ context.Context, rs []Receipt) error {
 		mu.Lock()
 		defer mu.Unlock()
 		commits = append(commits, rs)
@@ -91,17 +92,17 @@ func TestIntakeStoresEachKeyOnceUnderConcurrency(t *testing.T) {
 	for _, c := range commits {
 		n += len(c)
 	}
-	assert.Equal(t, keys*copies, n, "OnCommit saw every receipt")
+	assert.Equal(t, keys*copies, n, "Receipts saw every delivery")
 	_, err = in.Enqueue(context.Background(), NewDelivery{Key: "late"})
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
-func TestIntakeReportsOnCommitErrorsToTheBatch(t *testing.T) {
+func TestIntakeReportsReceiptErrorsToTheBatch(t *testing.T) {
 	t.Parallel()
 	db := openTest(t)
 	client, err := db.NewRiver(RiverConfig{})
 	require.NoError(t, err)
-	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3), OnCommit: func(context.Context, []Receipt) error {
+	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3), Receipts: func(context.Context, []Receipt) error {
 		return fmt.Errorf("audit log full")
 	}})
 	defer in.Close()
@@ -174,4 +175,36 @@ func TestRequeueRefusesAPendingDelivery(t *testing.T) {
 	in.Close()
 	err = db.Tx(context.Background(), func(tx *sql.Tx) error { return db.Requeue(context.Background(), tx, res.ID) })
 	assert.ErrorIs(t, err, ErrPending)
+}
+
+func TestPruneDeletesOnlyOldProcessedDeliveries(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	client, err := db.NewRiver(RiverConfig{})
+	require.NoError(t, err)
+	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3)})
+	var ids []int64
+	for i := range 3 {
+		res, err := in.Enqueue(context.Background(), NewDelivery{Provider: "github", Key: fmt.Sprintf("github:1:p%d", i), EventType: "push", Payload: []byte(`{}`)})
+		require.NoError(t, err)
+		ids = append(ids, res.ID)
+	}
+	in.Close()
+	require.NoError(t, db.Tx(context.Background(), func(tx *sql.Tx) error {
+		if _, err := db.MarkProcessed(context.Background(), tx, ids[0], "processed"); err != nil {
+			return err
+		}
+		return db.RecordFailure(context.Background(), tx, ids[1], "boom", true)
+	}))
+	n, err := db.Prune(context.Background(), time.Now().Add(time.Minute), 100)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "only the processed one goes")
+	left, err := db.List(context.Background(), "", 0)
+	require.NoError(t, err)
+	require.Len(t, left, 2)
+	assert.Equal(t, StateDead, left[0].State, "a dead letter stays for its replay")
+	assert.Equal(t, StatePending, left[1].State)
+	n, err = db.Prune(context.Background(), time.Now().Add(-time.Hour), 100)
+	require.NoError(t, err)
+	assert.Zero(t, n)
 }

@@ -75,6 +75,9 @@ func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
 		// A job left running by a process that died is handed back at
 		// start-up by RescueOrphans; River's own rescuer is the backstop.
 		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
+		// The delivery row keeps the outcome; a completed job is of no use
+		// after that, and at a batch job per commit they pile up fast.
+		CompletedJobRetentionPeriod: time.Hour,
 	}
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers
@@ -88,7 +91,7 @@ func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
 }
 
 // RiverInserter returns the JobInserter that adds one BatchArgs job per
-// MaxIDsPerJob new deliveries with River's InsertManyTx.
+// MaxIDsPerJob new deliveries with River's InsertManyFastTx.
 func RiverInserter(c *Client, maxAttempts int) JobInserter {
 	return func(ctx context.Context, tx *sql.Tx, ids []int64) error {
 		params := make([]river.InsertManyParams, 0, (len(ids)+MaxIDsPerJob-1)/MaxIDsPerJob)
@@ -99,7 +102,8 @@ func RiverInserter(c *Client, maxAttempts int) JobInserter {
 				InsertOpts: &river.InsertOpts{Queue: QueueName, MaxAttempts: max(maxAttempts, 1)},
 			})
 		}
-		if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
+		// The fast variant skips RETURNING the rows, which nobody reads here.
+		if _, err := c.InsertManyFastTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("insert batch jobs: %w", err)
 		}
 		return nil

@@ -18,7 +18,7 @@ import (
 
 // Store keeps verified deliveries; queue.Intake is the real one. It must
 // also audit each receipt before it returns: queue.Intake does with
-// OnCommit set to ReceiptAuditor.
+// Receipts set to ReceiptAuditor.
 type Store interface {
 	Enqueue(ctx context.Context, d queue.NewDelivery) (queue.Enqueued, error)
 }
@@ -113,7 +113,7 @@ func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) receive(p provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := h.o.Now()
 		body, status, err := readBody(w, r, h.o.MaxBody(p.name))
 		if err != nil {
 			if status == http.StatusRequestEntityTooLarge {
@@ -222,10 +222,16 @@ func reply(w http.ResponseWriter, status int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-// ReceiptAuditor returns the queue.IntakeOptions.OnCommit that writes one
-// "received" record per committed delivery (duplicates included, flagged),
-// with one fsync for the batch when the sink allows it.
-func ReceiptAuditor(sink audit.Sink) func(context.Context, []queue.Receipt) error {
+// ReceiptAuditor returns the queue.IntakeOptions.Receipts that writes one
+// "received" record per committed delivery (duplicates included, flagged)
+// and returns once they are durable.
+//
+// With syncFile nil, sink must make each record durable itself; an
+// audit.Writer gets WriteAsync then one Flush. With syncFile set, sink only
+// appends (an audit.Writer opened without Sync) and syncFile makes the batch
+// durable with one fsync: the appending writer's WriteAsync would start a
+// background fsync after the first record, and the Flush a second one.
+func ReceiptAuditor(sink audit.Sink, syncFile func() error) func(context.Context, []queue.Receipt) error {
 	type asyncSink interface {
 		WriteAsync(context.Context, audit.Record) error
 		Flush(context.Context) error
@@ -233,6 +239,7 @@ func ReceiptAuditor(sink audit.Sink) func(context.Context, []queue.Receipt) erro
 	return func(ctx context.Context, rs []queue.Receipt) error {
 		now := time.Now()
 		a, async := sink.(asyncSink)
+		async = async && syncFile == nil
 		for _, r := range rs {
 			d := r.Delivery
 			rec := audit.Record{Actor: "webhook:" + d.Provider, Provider: d.Provider, Action: "webhook." + d.EventType,
@@ -249,7 +256,12 @@ func ReceiptAuditor(sink audit.Sink) func(context.Context, []queue.Receipt) erro
 				return fmt.Errorf("audit receipt of %s: %w", d.Key, err)
 			}
 		}
-		if async {
+		switch {
+		case syncFile != nil:
+			if err := syncFile(); err != nil {
+				return fmt.Errorf("sync audit log: %w", err)
+			}
+		case async:
 			return a.Flush(ctx)
 		}
 		return nil

@@ -48,22 +48,26 @@ func identifyGitHub(body []byte, h http.Header) (identity, error) {
 }
 
 // identifyStripe reads the event id, type and object id: the key is the
-// event id, which Stripe keeps across its retries.
+// event id, which Stripe keeps across its retries. Only the id and type must
+// be usable; the rest is the worker's to judge (a verified event that its
+// handler cannot read is dead-lettered, not lost).
 func identifyStripe(body []byte, h http.Header) (identity, error) {
 	var ev struct {
 		ID   string `json:"id"`
 		Type string `json:"type"`
 		Data struct {
-			Object struct {
-				ID string `json:"id"`
-			} `json:"object"`
+			Object json.RawMessage `json:"object"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !safeToken(ev.Type) {
 		return identity{}, errMalformed
 	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(ev.Data.Object, &obj) // a missing or odd object leaves no target
 	return identity{d: queue.NewDelivery{
-		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: ev.Data.Object.ID,
+		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: obj.ID,
 		ContentType: mediaType(h), Payload: body,
 	}}, nil
 }

@@ -50,7 +50,7 @@ func (w *Worker) replayOne(ctx context.Context, client *queue.Client, id int64) 
 		return fmt.Errorf("replay delivery %d: %w", id, queue.ErrPending)
 	}
 	rec := w.record(d, audit.StatusReplayed, "", 0, w.d.Now(), map[string]any{"previousState": d.State, "replays": d.Replays + 1})
-	if err := w.d.Audit.Write(ctx, rec); err != nil {
+	if err := w.auditWrite(ctx, []audit.Record{rec}); err != nil {
 		return fmt.Errorf("replay delivery %d: audit: %w", id, err)
 	}
 	return w.d.DB.Tx(ctx, func(tx *sql.Tx) error {

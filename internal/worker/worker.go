@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -18,9 +19,13 @@ import (
 
 // Deps are what the worker needs.
 type Deps struct {
-	DB     *queue.DB
-	Audit  audit.Sink
-	Ledger payments.Ledger
+	DB    *queue.DB
+	Audit audit.Sink
+	// AuditSync, if set, makes everything Audit appended durable (one fsync
+	// per job's records); Audit then only appends. Nil: Audit makes each
+	// record durable itself.
+	AuditSync func() error
+	Ledger    payments.Ledger
 	// Env is INTEGRATION_ENV: sandbox refuses live-mode Stripe events, live
 	// refuses test-mode ones, as the recordPaymentEvent tool does.
 	Env string
@@ -108,6 +113,17 @@ type asyncSink interface {
 // fsync for all of them when the sink allows it.
 func (w *Worker) auditWrite(ctx context.Context, recs []audit.Record) error {
 	if len(recs) == 0 {
+		return nil
+	}
+	if w.d.AuditSync != nil {
+		for _, r := range recs {
+			if err := w.d.Audit.Write(ctx, r); err != nil {
+				return err
+			}
+		}
+		if err := w.d.AuditSync(); err != nil {
+			return fmt.Errorf("sync audit log: %w", err)
+		}
 		return nil
 	}
 	if a, ok := w.d.Audit.(asyncSink); ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,4 +251,16 @@ func TestBackoffIsFullJitterUnderTheCap(t *testing.T) {
 	assert.InDelta(t, float64(10*time.Second), float64(w.Backoff(30)), float64(time.Millisecond), "capped")
 	w = New(Deps{RetryBase: time.Second, Rand: func() float64 { return 0 }})
 	assert.Zero(t, w.Backoff(5), "full jitter reaches zero")
+}
+
+func TestAuditSyncMakesEachJobsRecordsDurableOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &fakeLedger{}, "sandbox", 3)
+	var syncs atomic.Int64
+	b.wk.d.AuditSync = func() error { syncs.Add(1); return nil }
+	id := b.enqueue(t, queue.NewDelivery{Provider: "slack", Key: "slack:Ev9", EventType: "event_callback",
+		Payload: []byte(`{"team_id":"T1","event":{"type":"app_mention","channel":"C1"}}`)})
+	b.waitState(t, id, queue.StateProcessed)
+	assert.Equal(t, []string{audit.StatusProcessed}, b.sink.statuses("slack:Ev9"))
+	assert.Equal(t, int64(1), syncs.Load(), "one fsync for the job's records")
 }

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func webhookEnv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// These tests use t.Setenv (envconfig reads the process environment), so
+// they cannot run in parallel.
+
+func TestLoadWebhookDefaults(t *testing.T) {
+	for _, k := range []string{"WEBHOOK_ADDR", "WEBHOOK_MAX_BODY", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_WORKERS", "DATA_DIR"} {
+		t.Setenv(k, "")
+		require.NoError(t, os.Unsetenv(k))
+	}
+	c, err := LoadWebhook(webhookEnv(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:3000", c.Addr)
+	assert.Equal(t, "data", c.DataDir)
+	assert.Equal(t, int64(25<<20), c.MaxBodyFor("github"))
+	assert.Equal(t, int64(1<<20), c.MaxBodyFor("stripe"))
+	assert.Equal(t, int64(1<<20), c.MaxBodyFor("slack"))
+	assert.Empty(t, c.GitHubSecrets)
+}
+
+func TestLoadWebhookSecretsRotateAndComeFromFiles(t *testing.T) {
+	t.Setenv("WEBHOOK_MAX_BODY", "2MiB")
+	file := filepath.Join(t.TempDir(), "stripe")
+	require.NoError(t, os.WriteFile(file, []byte("whsec_new, whsec_old\n"), 0o600))
+	c, err := LoadWebhook(webhookEnv(map[string]string{
+		GitHubWebhookSecret:           "new,old, ,",
+		StripeWebhookSecret + "_FILE": file,
+	}))
+	require.NoError(t, err)
+	require.Len(t, c.GitHubSecrets, 2)
+	assert.Equal(t, "new", c.GitHubSecrets[0].Reveal())
+	assert.Equal(t, "old", c.GitHubSecrets[1].Reveal())
+	require.Len(t, c.StripeSecrets, 2)
+	assert.Equal(t, "whsec_old", c.StripeSecrets[1].Reveal())
+	assert.Equal(t, int64(2<<20), c.MaxBodyFor("github"), "WEBHOOK_MAX_BODY applies to every provider")
+	assert.ElementsMatch(t, []string{"new", "old", "whsec_new", "whsec_old"}, c.WebhookSecretValues())
+}
+
+func TestLoadWebhookRefusesBadValues(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		vars map[string]string
+	}{
+		{"a secret both inline and in a file", map[string]string{}, map[string]string{SlackSigningSecret: "a", SlackSigningSecret + "_FILE": "/x"}},
+		{"zero attempts", map[string]string{"WEBHOOK_MAX_ATTEMPTS": "0"}, nil},
+		{"zero workers", map[string]string{"WEBHOOK_WORKERS": "0"}, nil},
+		{"a body limit that is not a size", map[string]string{"WEBHOOK_MAX_BODY": "lots"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := LoadWebhook(webhookEnv(tt.vars))
+			assert.Error(t, err)
+		})
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true}, {"25MiB", 25 << 20, true}, {"512KiB", 512 << 10, true}, {"1 GiB", 1 << 30, true},
+		{"10mb", 10 << 20, true}, {"100B", 100, true}, {"0", 0, false}, {"-5", 0, false}, {"MiB", 0, false}, {"1.5MiB", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseByteSize(tt.in)
+		if tt.ok {
+			require.NoError(t, err, tt.in)
+			assert.Equal(t, tt.want, got, tt.in)
+		} else {
+			assert.Error(t, err, tt.in)
+		}
+	}
+}
