@@ -130,10 +130,7 @@ type webhookApp struct {
 	wk         *worker.Worker
 	river      *queue.Client
 	stopRescue context.CancelFunc
-	riverLog   *slog.Logger  // River's own lifecycle lines are info; keep warnings only
-	appendLog  *audit.Writer // append-only; syncAudit makes its batches durable
-	auditFile  *os.File
-	syncAudit  func() error // nil under AUDIT_SYNC=never
+	riverLog   *slog.Logger // River's own lifecycle lines are info; keep warnings only
 }
 
 // openWebhookApp loads the configuration and opens the audit log and the
@@ -154,10 +151,6 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*we
 	if err != nil {
 		return nil, err
 	}
-	if err := app.openAppendLog(); err != nil {
-		app.close()
-		return nil, err
-	}
 	sync := strings.ToUpper(sc.StoreSync)
 	app.db, err = queue.Open(ctx, filepath.Join(wc.DataDir, queue.FileName), queue.Options{Synchronous: sync})
 	if err != nil {
@@ -171,7 +164,7 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*we
 			return nil, fmt.Errorf("open payments ledger in %s: %w", wc.DataDir, err)
 		}
 		app.wk = worker.New(worker.Deps{
-			DB: app.db, Audit: app.appendLog, AuditSync: app.syncAudit, Ledger: app.state.Payments(), Env: sc.Env,
+			DB: app.db, Audit: app.audit, Ledger: app.state.Payments(), Env: sc.Env,
 			MaxAttempts: wc.MaxAttempts, Log: app.log, Redactor: red,
 		})
 	}
@@ -274,7 +267,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	}
 	intake := queue.NewIntake(a.db, queue.IntakeOptions{
 		Jobs:     queue.RiverInserter(a.river, 25),
-		Receipts: webhook.ReceiptAuditor(a.appendLog, a.syncAudit),
+		Receipts: webhook.ReceiptAuditor(a.audit),
 	})
 	h := webhook.NewHandler(webhook.Options{
 		Store: intake, Audit: a.audit,
@@ -320,28 +313,6 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	return nil
 }
 
-// openAppendLog opens a second, append-only writer on the audit log for
-// records written in batches (receipts, the worker's), and under
-// AUDIT_SYNC=always a handle to fsync the file once per batch: the main
-// writer's WriteAsync would start a background fsync after a batch's first
-// record and its Flush a second one. Both writers append whole lines with
-// O_APPEND, so their records never interleave, and an fsync covers the file
-// whoever wrote it.
-func (a *webhookApp) openAppendLog() error {
-	var err error
-	if a.appendLog, err = audit.Open(a.serveC.AuditLogPath, audit.Options{Redactor: a.red}); err != nil {
-		return err
-	}
-	if a.serveC.AuditSync != "always" {
-		return nil
-	}
-	if a.auditFile, err = os.Open(a.serveC.AuditLogPath); err != nil {
-		return fmt.Errorf("open audit log for sync: %w", err)
-	}
-	a.syncAudit = a.auditFile.Sync
-	return nil
-}
-
 func (a *webhookApp) close() {
 	if a.lock != nil {
 		_ = a.lock.Release()
@@ -351,12 +322,6 @@ func (a *webhookApp) close() {
 	}
 	if a.state != nil {
 		_ = a.state.Close()
-	}
-	if a.appendLog != nil {
-		_ = a.appendLog.Close()
-	}
-	if a.auditFile != nil {
-		_ = a.auditFile.Close()
 	}
 	if a.audit != nil {
 		_ = a.audit.Close()

@@ -26,6 +26,7 @@ const (
 	StatusReceived     = "received"
 	StatusProcessed    = "processed"
 	StatusDeadLettered = "dead_lettered"
+	StatusStale        = "stale" // a Stripe event older than one already applied to its object
 )
 
 // Record is one line of the audit log. Field names are the log's stable
@@ -45,6 +46,25 @@ type Record struct {
 	DurationMs     float64        `json:"durationMs,omitempty"`
 	Error          string         `json:"error,omitempty"`
 	Details        map[string]any `json:"details,omitempty"`
+}
+
+// BatchSink is a Sink that can make several records durable at once.
+type BatchSink interface {
+	Sink
+	WriteBatch(ctx context.Context, recs []Record) error
+}
+
+// WriteAll writes recs through sink, as one batch when the sink can.
+func WriteAll(ctx context.Context, sink Sink, recs []Record) error {
+	if bs, ok := sink.(BatchSink); ok {
+		return bs.WriteBatch(ctx, recs)
+	}
+	for _, r := range recs {
+		if err := sink.Write(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Sink accepts audit records. Write returns only after the record is in the

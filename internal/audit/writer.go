@@ -138,6 +138,22 @@ func (w *Writer) Write(ctx context.Context, r Record) error {
 	return w.syncTo(seq)
 }
 
+// WriteBatch appends records and, under Sync, returns once all of them are on
+// disk, with one fsync for the batch (shared with concurrent writers).
+func (w *Writer) WriteBatch(ctx context.Context, recs []Record) error {
+	var seq uint64
+	for _, r := range recs {
+		var err error
+		if seq, err = w.append(ctx, r); err != nil {
+			return err
+		}
+	}
+	if seq == 0 || !w.opts.Sync {
+		return nil
+	}
+	return w.syncTo(seq)
+}
+
 // WriteAsync appends one record without waiting for the disk: the line is in
 // the OS page cache (it survives a crash of this process) and an fsync starts
 // in the background. Flush waits for it. Write errors are returned at once.

@@ -224,45 +224,21 @@ func reply(w http.ResponseWriter, status int, body string) {
 
 // ReceiptAuditor returns the queue.IntakeOptions.Receipts that writes one
 // "received" record per committed delivery (duplicates included, flagged)
-// and returns once they are durable.
-//
-// With syncFile nil, sink must make each record durable itself; an
-// audit.Writer gets WriteAsync then one Flush. With syncFile set, sink only
-// appends (an audit.Writer opened without Sync) and syncFile makes the batch
-// durable with one fsync: the appending writer's WriteAsync would start a
-// background fsync after the first record, and the Flush a second one.
-func ReceiptAuditor(sink audit.Sink, syncFile func() error) func(context.Context, []queue.Receipt) error {
-	type asyncSink interface {
-		WriteAsync(context.Context, audit.Record) error
-		Flush(context.Context) error
-	}
+// and returns once they are durable: one fsync per batch when the sink is an
+// audit.BatchSink.
+func ReceiptAuditor(sink audit.Sink) func(context.Context, []queue.Receipt) error {
 	return func(ctx context.Context, rs []queue.Receipt) error {
 		now := time.Now()
-		a, async := sink.(asyncSink)
-		async = async && syncFile == nil
+		recs := make([]audit.Record, 0, len(rs))
 		for _, r := range rs {
 			d := r.Delivery
-			rec := audit.Record{Actor: "webhook:" + d.Provider, Provider: d.Provider, Action: "webhook." + d.EventType,
+			recs = append(recs, audit.Record{Actor: "webhook:" + d.Provider, Provider: d.Provider, Action: "webhook." + d.EventType,
 				Target: d.Target, IdempotencyKey: d.Key, Status: audit.StatusReceived,
 				DurationMs: float64(now.Sub(d.ReceivedAt).Microseconds()) / 1000,
-				Details:    map[string]any{"deliveryId": r.ID, "bytes": r.Bytes, "duplicate": r.Duplicate}}
-			var err error
-			if async {
-				err = a.WriteAsync(ctx, rec)
-			} else {
-				err = sink.Write(ctx, rec)
-			}
-			if err != nil {
-				return fmt.Errorf("audit receipt of %s: %w", d.Key, err)
-			}
+				Details:    map[string]any{"deliveryId": r.ID, "bytes": r.Bytes, "duplicate": r.Duplicate}})
 		}
-		switch {
-		case syncFile != nil:
-			if err := syncFile(); err != nil {
-				return fmt.Errorf("sync audit log: %w", err)
-			}
-		case async:
-			return a.Flush(ctx)
+		if err := audit.WriteAll(ctx, sink, recs); err != nil {
+			return fmt.Errorf("audit receipts: %w", err)
 		}
 		return nil
 	}

@@ -68,7 +68,7 @@ func setup(t *testing.T, mutate func(*Options)) *bundle {
 	client, err := db.NewRiver(queue.RiverConfig{})
 	require.NoError(t, err)
 	sink := &memSink{}
-	in := queue.NewIntake(db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5), Receipts: ReceiptAuditor(sink, nil)})
+	in := queue.NewIntake(db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5), Receipts: ReceiptAuditor(sink)})
 	o := Options{
 		Store: in, Audit: sink, Ready: db.Ping,
 		Secrets: Secrets{GitHub: secrets("gh-secret"), Stripe: secrets("whsec_test"), Slack: secrets("slack-secret")},

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -19,13 +18,9 @@ import (
 
 // Deps are what the worker needs.
 type Deps struct {
-	DB    *queue.DB
-	Audit audit.Sink
-	// AuditSync, if set, makes everything Audit appended durable (one fsync
-	// per job's records); Audit then only appends. Nil: Audit makes each
-	// record durable itself.
-	AuditSync func() error
-	Ledger    payments.Ledger
+	DB     *queue.DB
+	Audit  audit.Sink
+	Ledger payments.Ledger
 	// Env is INTEGRATION_ENV: sandbox refuses live-mode Stripe events, live
 	// refuses test-mode ones, as the recordPaymentEvent tool does.
 	Env string
@@ -99,15 +94,8 @@ func isPermanent(err error) bool {
 }
 
 // StatusStale is the audit status of a Stripe event older than one already
-// applied to its object. (audit has no constant for it.)
-const StatusStale = "stale"
-
-// asyncSink is an audit sink that can append without waiting for the disk
-// and then wait once for everything (audit.Writer).
-type asyncSink interface {
-	WriteAsync(context.Context, audit.Record) error
-	Flush(context.Context) error
-}
+// applied to its object.
+const StatusStale = audit.StatusStale
 
 // auditWrite writes records and returns once they are durable, with one
 // fsync for all of them when the sink allows it.
@@ -115,31 +103,7 @@ func (w *Worker) auditWrite(ctx context.Context, recs []audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if w.d.AuditSync != nil {
-		for _, r := range recs {
-			if err := w.d.Audit.Write(ctx, r); err != nil {
-				return err
-			}
-		}
-		if err := w.d.AuditSync(); err != nil {
-			return fmt.Errorf("sync audit log: %w", err)
-		}
-		return nil
-	}
-	if a, ok := w.d.Audit.(asyncSink); ok {
-		for _, r := range recs {
-			if err := a.WriteAsync(ctx, r); err != nil {
-				return err
-			}
-		}
-		return a.Flush(ctx)
-	}
-	for _, r := range recs {
-		if err := w.d.Audit.Write(ctx, r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return audit.WriteAll(ctx, w.d.Audit, recs)
 }
 
 // record is the audit record of one step of a delivery.

@@ -253,11 +253,28 @@ func TestBackoffIsFullJitterUnderTheCap(t *testing.T) {
 	assert.Zero(t, w.Backoff(5), "full jitter reaches zero")
 }
 
-func TestAuditSyncMakesEachJobsRecordsDurableOnce(t *testing.T) {
+// batchCounter is a BatchSink over memSink that counts batches.
+type batchCounter struct {
+	*memSink
+	batches atomic.Int64
+}
+
+func (c *batchCounter) WriteBatch(ctx context.Context, recs []audit.Record) error {
+	c.batches.Add(1)
+	for _, r := range recs {
+		if err := c.Write(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestEachJobsRecordsAreWrittenAsOneBatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &fakeLedger{}, "sandbox", 3)
-	var syncs atomic.Int64
-	b.wk.d.AuditSync = func() error { syncs.Add(1); return nil }
+	bc := &batchCounter{memSink: b.sink}
+	b.wk.d.Audit = bc
+	syncs := &bc.batches
 	id := b.enqueue(t, queue.NewDelivery{Provider: "slack", Key: "slack:Ev9", EventType: "event_callback",
 		Payload: []byte(`{"team_id":"T1","event":{"type":"app_mention","channel":"C1"}}`)})
 	b.waitState(t, id, queue.StateProcessed)
