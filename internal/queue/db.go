@@ -43,6 +43,7 @@ type DB struct {
 	now   func() time.Time
 	path  string
 	ins   *insertStmts
+	segs  *segments // payloads of deliveries stored by an Intake
 
 	// fullSync: commits that promise durability (intake batches, Tx) are
 	// followed by SyncWAL. The connection itself runs synchronous=NORMAL,
@@ -91,6 +92,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		_ = write.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
 	}
+	if db.segs, err = openSegments(path); err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
+	}
 	db.read, err = sql.Open("sqlite", dsn(path, "NORMAL", opts.BusyTimeout, true))
 	if err != nil {
 		_ = write.Close()
@@ -98,6 +103,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(4)
 	db.read.SetMaxIdleConns(4)
+	if err := db.recoverPayloads(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
+	}
 	if db.ins, err = prepareInserts(ctx, write); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
@@ -162,7 +171,9 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // migrations are applied in order; PRAGMA user_version counts those done.
 // The payload is the last column so that reading the others never walks its
-// overflow pages.
+// overflow pages. Since migration 2 a row stored by an Intake keeps its
+// payload in a segment file (seg, seg_off, seg_len, seg_crc; see
+// payloads.go) and an empty payload column; older rows keep theirs inline.
 var migrations = []string{`
 CREATE TABLE webhook_delivery (
 	id              INTEGER PRIMARY KEY,
@@ -182,6 +193,11 @@ CREATE TABLE webhook_delivery (
 	payload         BLOB    NOT NULL
 );
 CREATE INDEX webhook_delivery_dead ON webhook_delivery (id) WHERE state = 'dead';
+`, `
+ALTER TABLE webhook_delivery ADD COLUMN seg INTEGER;
+ALTER TABLE webhook_delivery ADD COLUMN seg_off INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhook_delivery ADD COLUMN seg_len INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhook_delivery ADD COLUMN seg_crc INTEGER NOT NULL DEFAULT 0;
 `}
 
 // SyncWAL makes every transaction committed so far durable: the connection
@@ -256,6 +272,9 @@ func (db *DB) Close() error {
 	}
 
 	errs = append(errs, db.write.Close())
+	if db.segs != nil {
+		errs = append(errs, db.segs.close())
+	}
 	if db.wal != nil {
 		errs = append(errs, db.wal.Close())
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -53,14 +54,17 @@ type Delivery struct {
 const deliveryColumns = `id, key, provider, event_type, target, content_type, received_at, state, outcome,
 	attempts, last_error, processed_at, processed_count, replays`
 
-func scanDelivery(sc interface{ Scan(...any) error }, withPayload bool) (Delivery, error) {
+// scanDelivery scans deliveryColumns and then into extra, if any; the
+// payload column, when selected, goes last in extra as &d.Payload's stand-in
+// (see Load).
+func scanDelivery(sc interface{ Scan(...any) error }, extra ...any) (Delivery, error) {
 	var d Delivery
 	var received int64
 	var processed sql.NullInt64
 	dst := []any{&d.ID, &d.Key, &d.Provider, &d.EventType, &d.Target, &d.ContentType, &received, &d.State,
 		&d.Outcome, &d.Attempts, &d.LastError, &processed, &d.ProcessedCount, &d.Replays}
-	if withPayload {
-		dst = append(dst, &d.Payload)
+	if len(extra) > 0 {
+		dst = append(append(dst, extra...), &d.Payload)
 	}
 	if err := sc.Scan(dst...); err != nil {
 		return d, err
@@ -82,16 +86,22 @@ func (db *DB) Load(ctx context.Context, ids []int64) ([]Delivery, error) {
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryColumns+`, payload FROM webhook_delivery
-		WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryColumns+`, seg, seg_off, seg_len, seg_crc, payload
+		FROM webhook_delivery WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load deliveries: %w", err)
 	}
 	defer rows.Close()
 	byID := make(map[int64]Delivery, len(ids))
 	for rows.Next() {
-		d, err := scanDelivery(rows, true)
+		var seg sql.NullInt64
+		var off, n int64
+		var crc uint32
+		d, err := scanDelivery(rows, &seg, &off, &n, &crc)
 		if err != nil {
+			return nil, fmt.Errorf("load deliveries: %w", err)
+		}
+		if err := db.loadPayload(&d, seg, off, n, crc); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		byID[d.ID] = d
@@ -114,7 +124,7 @@ func (db *DB) Find(ctx context.Context, idOrKey string) (Delivery, error) {
 	if id, err := strconv.ParseInt(idOrKey, 10, 64); err == nil {
 		q, arg = `SELECT `+deliveryColumns+` FROM webhook_delivery WHERE id = ?`, id
 	}
-	d, err := scanDelivery(db.read.QueryRowContext(ctx, q, arg), false)
+	d, err := scanDelivery(db.read.QueryRowContext(ctx, q, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("delivery %s: %w", idOrKey, ErrNotFound)
 	}
@@ -145,7 +155,7 @@ func (db *DB) List(ctx context.Context, state string, limit int) ([]Delivery, er
 	defer rows.Close()
 	var out []Delivery
 	for rows.Next() {
-		d, err := scanDelivery(rows, false)
+		d, err := scanDelivery(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list deliveries: %w", err)
 		}
@@ -286,6 +296,20 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	if n > 0 {
+		// Segments older than the oldest one still pointed into are free;
+		// with no row pointing anywhere, all but the newest are.
+		below, ok, err := db.minSegment(ctx)
+		if err != nil {
+			return n, fmt.Errorf("prune deliveries: %w", err)
+		}
+		if !ok {
+			below = math.MaxInt64
+		}
+		if err := db.segs.removeBelow(below); err != nil {
+			return n, fmt.Errorf("prune deliveries: %w", err)
+		}
 	}
 	return n, nil
 }

@@ -62,6 +62,9 @@ type Intake struct {
 	closed bool
 
 	batches, items atomic.Int64
+
+	syncBusy atomic.Bool   // syncLoop is syncing a group
+	syncIdle chan struct{} // signalled (buffer 1) when syncLoop finishes a group
 }
 
 type intakeReq struct {
@@ -80,7 +83,7 @@ func NewIntake(db *DB, opts IntakeOptions) *Intake {
 		opts.MaxBatchBytes = 32 << 20
 	}
 	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch),
-		synced: make(chan committed), done: make(chan struct{})}
+		synced: make(chan committed), done: make(chan struct{}), syncIdle: make(chan struct{}, 1)}
 	go in.loop()
 	go in.syncLoop()
 	return in
@@ -154,8 +157,22 @@ func (in *Intake) loop() {
 				}
 				batch = append(batch, r2)
 				size += len(r2.d.Payload)
+				continue
 			default:
+			}
+			if !in.syncBusy.Load() {
 				break fill
+			}
+			// The sync stage is busy: whoever arrives before it is free
+			// joins this batch, so there are fewer, larger commits.
+			select {
+			case r2, ok := <-in.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r2)
+				size += len(r2.d.Payload)
+			case <-in.syncIdle:
 			}
 		}
 		err := in.commit(context.Background(), batch)
@@ -176,6 +193,7 @@ func (in *Intake) loop() {
 func (in *Intake) syncLoop() {
 	defer close(in.done)
 	for first := range in.synced {
+		in.syncBusy.Store(true)
 		group := []committed{first}
 	more:
 		for {
@@ -195,12 +213,24 @@ func (in *Intake) syncLoop() {
 		} else {
 			audited <- nil
 		}
+		// The payload segment syncs beside the WAL: both before anyone in
+		// the group is answered.
+		segSynced := make(chan error, 1)
+		go func() { segSynced <- in.db.SyncPayloads() }()
 		err := in.db.SyncWAL()
+		if serr := <-segSynced; err == nil {
+			err = serr
+		}
 		if err != nil {
 			err = fmt.Errorf("store deliveries: %w", err)
 		}
 		if aerr := <-audited; err == nil {
 			err = aerr
+		}
+		in.syncBusy.Store(false)
+		select {
+		case in.syncIdle <- struct{}{}:
+		default:
 		}
 		for _, c := range group {
 			release(c.reqs, err)
@@ -226,10 +256,20 @@ func (in *Intake) commit(ctx context.Context, batch []*intakeReq) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 
+	// The payloads go to the segment first: a row never points at bytes
+	// not yet written. A duplicate's copy is written too and left unused.
+	payloads := make([][]byte, len(batch))
+	for i, r := range batch {
+		payloads[i] = r.d.Payload
+	}
+	refs, err := in.db.segs.append(payloads)
+	if err != nil {
+		return fmt.Errorf("store deliveries: %w", err)
+	}
 	inserted := make(map[string]int64, len(batch))
 	for lo := 0; lo < len(batch); {
 		n := in.db.ins.chunk(len(batch) - lo)
-		if err := in.db.ins.exec(ctx, tx, batch[lo:lo+n], inserted); err != nil {
+		if err := in.db.ins.exec(ctx, tx, batch[lo:lo+n], refs[lo:lo+n], inserted); err != nil {
 			return fmt.Errorf("store deliveries: %w", err)
 		}
 		lo += n
@@ -281,8 +321,8 @@ const maxInsertRows = 32
 func prepareInserts(ctx context.Context, db *sql.DB) (*insertStmts, error) {
 	s := &insertStmts{byRows: map[int]*sql.Stmt{}}
 	for n := 1; n <= maxInsertRows; n *= 2 {
-		q := `INSERT INTO webhook_delivery (key, provider, event_type, target, content_type, received_at, payload) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?),", n), ",") +
+		q := `INSERT INTO webhook_delivery (key, provider, event_type, target, content_type, received_at, seg, seg_off, seg_len, seg_crc, payload) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,x''),", n), ",") +
 			` ON CONFLICT (key) DO NOTHING RETURNING id, key`
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
@@ -303,11 +343,12 @@ func (s *insertStmts) chunk(left int) int {
 	return n
 }
 
-func (s *insertStmts) exec(ctx context.Context, tx *sql.Tx, reqs []*intakeReq, inserted map[string]int64) error {
-	args := make([]any, 0, 7*len(reqs))
-	for _, r := range reqs {
-		d := r.d
-		args = append(args, d.Key, d.Provider, d.EventType, d.Target, d.ContentType, d.ReceivedAt.UnixMilli(), d.Payload)
+func (s *insertStmts) exec(ctx context.Context, tx *sql.Tx, reqs []*intakeReq, refs []payloadRef, inserted map[string]int64) error {
+	args := make([]any, 0, 10*len(reqs))
+	for i, r := range reqs {
+		d, ref := r.d, refs[i]
+		args = append(args, d.Key, d.Provider, d.EventType, d.Target, d.ContentType, d.ReceivedAt.UnixMilli(),
+			ref.seg, ref.off, ref.n, int64(ref.crc))
 	}
 	rows, err := tx.StmtContext(ctx, s.byRows[len(reqs)]).QueryContext(ctx, args...)
 	if err != nil {
