@@ -26,6 +26,9 @@ type Options struct {
 	Redactor *redact.Redactor
 	// Now stamps records that have no TS. Default time.Now.
 	Now func() time.Time
+	// DeferredSync is how long a WriteDeferred record may wait for an fsync
+	// that another record's sync would cover anyway. Default 20ms.
+	DeferredSync time.Duration
 }
 
 // Writer appends records to an NDJSON file. Each record is one write(2) of
@@ -48,6 +51,9 @@ type Writer struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+	// deferred is armed while a WriteDeferred record waits for its sync.
+	deferred     *time.Timer
+	deferPending bool
 	// Repaired is the number of bytes of a half-written last line removed
 	// when the file was opened (a crash in the middle of a write).
 	Repaired int64
@@ -61,6 +67,9 @@ var _ Sink = (*Writer)(nil)
 func Open(path string, opts Options) (*Writer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.DeferredSync <= 0 {
+		opts.DeferredSync = 20 * time.Millisecond
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create audit log directory: %w", err)
@@ -170,6 +179,44 @@ func (w *Writer) WriteAsync(ctx context.Context, r Record) error {
 	return nil
 }
 
+// WriteDeferred appends one record without waiting for the disk, like
+// WriteAsync, but lets its fsync wait up to Options.DeferredSync, so that
+// the next record's fsync (or this timer's) covers it. For records whose
+// loss in a power cut is tolerated (terminal records): an fsync started at
+// once would otherwise run into the next call's own, and that call would
+// wait for both.
+func (w *Writer) WriteDeferred(ctx context.Context, r Record) error {
+	if _, err := w.append(ctx, r); err != nil {
+		return err
+	}
+	if !w.opts.Sync {
+		return nil
+	}
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	switch {
+	case w.deferPending:
+		// An armed timer covers this record too.
+	case w.deferred == nil:
+		w.deferPending = true
+		w.deferred = time.AfterFunc(w.opts.DeferredSync, w.deferredKick)
+	default:
+		w.deferPending = true
+		w.deferred.Reset(w.opts.DeferredSync)
+	}
+	return nil
+}
+
+func (w *Writer) deferredKick() {
+	w.smu.Lock()
+	w.deferPending = false
+	w.smu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
 // Flush returns once every record written so far is on disk (under Sync),
 // or the error that stops it from getting there.
 func (w *Writer) Flush(ctx context.Context) error {
@@ -262,6 +309,11 @@ func (w *Writer) syncLoop() {
 // Close syncs what is written and closes the file.
 func (w *Writer) Close() error {
 	w.once.Do(func() { close(w.stop) })
+	w.smu.Lock()
+	if w.deferred != nil {
+		w.deferred.Stop()
+	}
+	w.smu.Unlock()
 	<-w.stopped
 	err := w.Flush(context.Background())
 	w.mu.Lock()

@@ -134,3 +134,45 @@ func TestOpenFailsOnAnUnwritablePath(t *testing.T) {
 	_, err := Open(filepath.Join(blocker, "audit.ndjson"), Options{})
 	require.Error(t, err)
 }
+
+func TestWriteDeferredSyncsLaterOrWithTheNextRecord(t *testing.T) {
+	t.Parallel()
+	synced := func(w *Writer) uint64 {
+		w.smu.Lock()
+		defer w.smu.Unlock()
+		return w.synced
+	}
+	tests := []struct {
+		name  string
+		delay time.Duration
+		// then runs after the deferred record; want is what must end up synced.
+		then func(t *testing.T, w *Writer)
+		want uint64
+	}{
+		{"the timer syncs it when nothing else does", time.Millisecond, func(*testing.T, *Writer) {}, 1},
+		{"the next record's sync covers it", time.Hour, func(t *testing.T, w *Writer) {
+			require.NoError(t, w.WriteAsync(context.Background(), Record{Status: StatusStarted}))
+		}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w, err := Open(filepath.Join(t.TempDir(), "audit.ndjson"), Options{Sync: true, DeferredSync: tt.delay})
+			require.NoError(t, err)
+			require.NoError(t, w.WriteDeferred(context.Background(), Record{Status: StatusSucceeded}))
+			tt.then(t, w)
+			assert.Eventually(t, func() bool { return synced(w) == tt.want }, 5*time.Second, time.Millisecond)
+			require.NoError(t, w.Close())
+			assert.Len(t, readAll(t, w.Path()), int(tt.want))
+		})
+	}
+}
+
+func TestCloseSyncsADeferredRecord(t *testing.T) {
+	t.Parallel()
+	w, err := Open(filepath.Join(t.TempDir(), "audit.ndjson"), Options{Sync: true, DeferredSync: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, w.WriteDeferred(context.Background(), Record{Status: StatusSucceeded}))
+	require.NoError(t, w.Close())
+	assert.Equal(t, uint64(1), w.synced)
+}

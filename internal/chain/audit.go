@@ -18,11 +18,18 @@ import (
 // A sink that can write without waiting for the disk (AsyncSink) is used
 // that way: the started record's fsync then runs while the idempotency key is
 // claimed, and the idempotency middleware waits for it (Barrier) before
-// anything is sent. Terminal records are synced in the background.
+// anything is sent. Terminal records are synced in the background, shortly
+// after (DeferredSink), usually by the next call's started-record fsync.
 func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 	write := sink.Write
 	if as, ok := sink.(AsyncSink); ok {
 		write = as.WriteAsync
+	}
+	// Terminal records may be lost in a power cut (README: Not guaranteed),
+	// so their fsync can wait for the next call's, instead of running into it.
+	writeTerm := write
+	if ds, ok := sink.(DeferredSink); ok {
+		writeTerm = ds.WriteDeferred
 	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, c *Call) (Result, error) {
@@ -57,7 +64,7 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 			}
 			// The terminal record is written even when the client cancelled:
 			// the call's outcome must be explained either way.
-			if werr := write(context.WithoutCancel(ctx), term); werr != nil {
+			if werr := writeTerm(context.WithoutCancel(ctx), term); werr != nil {
 				log.Error("audit terminal record not written", "tool", c.Tool.Name, "callId", c.CallID, "err", werr)
 				if err == nil {
 					// The effect happened and is committed; the result stands, but
@@ -75,6 +82,12 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 type AsyncSink interface {
 	WriteAsync(ctx context.Context, r audit.Record) error
 	Flush(ctx context.Context) error
+}
+
+// DeferredSink is an AsyncSink that can also let a record's fsync wait a
+// little, to share the next record's (audit.Writer.WriteDeferred).
+type DeferredSink interface {
+	WriteDeferred(ctx context.Context, r audit.Record) error
 }
 
 func baseRecord(c *Call) audit.Record {

@@ -112,28 +112,33 @@ func (m *Idempotency) hold(ctx context.Context, c *Call, key string, lease time.
 		return func() {}
 	}
 	wctx := context.WithoutCancel(ctx)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := m.Store.Extend(wctx, key, c.owner, m.Now().Add(lease)); err != nil {
-					m.Log.Warn("extend idempotency claim", "tool", c.Tool.Name, "err", err)
-				}
-			}
+	// A timer, not a goroutine with a ticker: most calls end long before the
+	// first beat, and then the heartbeat costs nothing but the timer. mu is
+	// held while an Extend runs, so stopping waits for it.
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	beat := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	})
-	var once sync.Once
+		if err := m.Store.Extend(wctx, key, c.owner, m.Now().Add(lease)); err != nil {
+			m.Log.Warn("extend idempotency claim", "tool", c.Tool.Name, "err", err)
+		}
+		t.Reset(every)
+	}
+	mu.Lock()
+	t = time.AfterFunc(every, beat)
+	mu.Unlock()
 	return func() {
-		once.Do(func() {
-			close(done)
-			wg.Wait()
-		})
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -93,6 +94,12 @@ func DerivedKey(tool, argsHash string) string {
 // encoding/json can marshal, such as the map an MCP request carries. Missing
 // arguments (nil or JSON null) hash as an empty object.
 func ArgsHash(tool string, args any, exclude ...string) (string, error) {
+	if m, ok := args.(map[string]any); ok && plain(m) {
+		// The map an MCP request carries holds only what JSON decodes to, so
+		// it can be written canonically as it is: marshalling it and decoding
+		// it again (below) would give the same value, at several times the cost.
+		return hashPlain(tool, m, exclude), nil
+	}
 	var raw []byte
 	switch a := args.(type) {
 	case json.RawMessage:
@@ -131,6 +138,49 @@ func ArgsHash(tool string, args any, exclude ...string) (string, error) {
 	}
 	h.Write(buf.Bytes())
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// plain reports whether v holds only values whose canonical form
+// writeCanonical gives directly: nil, bool, string, and slices and maps of
+// them with valid UTF-8 keys. Other values (numbers, structs) go through
+// encoding/json, whose spelling canonicalNumber then normalises.
+func plain(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, string:
+		return true
+	case []any:
+		for _, e := range x {
+			if !plain(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) || !plain(e) {
+				return false
+			}
+		}
+		return true
+	default:
+		return false
+	}
+}
+
+// hashPlain is ArgsHash for a plain map, leaving m unchanged.
+func hashPlain(tool string, m map[string]any, exclude []string) string {
+	keep := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != KeyField && !slices.Contains(exclude, k) {
+			keep[k] = v
+		}
+	}
+	var buf bytes.Buffer
+	buf.WriteString(tool)
+	buf.WriteByte(0)               // a tool name can never run into its arguments
+	_ = writeCanonical(&buf, keep) // plain values always encode
+	sum := sha256.Sum256(buf.Bytes())
+	return hex.EncodeToString(sum[:])
 }
 
 // Policy holds how long claims and keys live. A zero field takes its default.

@@ -156,3 +156,33 @@ func TestCallerKeyUndoesTheNameSpaceOfAStoredKey(t *testing.T) {
 		})
 	}
 }
+
+func TestArgsHashOfADecodedMapMatchesItsJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    map[string]any
+		exclude []string
+	}{
+		{"strings that JSON escapes", map[string]any{"title": "a <b> & \"c\"\n\t\u2028", "repo": "o/n"}, nil},
+		{"nested lists and objects", map[string]any{"labels": []any{"bug", "p1"}, "meta": map[string]any{"z": true, "a": nil}}, nil},
+		{"the explicit key and an excluded field", map[string]any{"title": "t", "idempotencyKey": "k", "trace": "x"}, []string{"trace"}},
+		{"non-ASCII keys and values", map[string]any{"é": "ü", "日本": "語"}, nil},
+		{"numbers, which take the encoding/json path", map[string]any{"n": 1.5, "m": float64(100)}, nil},
+		{"no arguments at all", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			raw, err := json.Marshal(tt.args)
+			require.NoError(t, err)
+			want, err := ArgsHash("createTicket", json.RawMessage(raw), tt.exclude...)
+			require.NoError(t, err)
+			before := len(tt.args)
+			got, err := ArgsHash("createTicket", tt.args, tt.exclude...)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			assert.Len(t, tt.args, before, "the caller's map is left as it was")
+		})
+	}
+}

@@ -25,10 +25,18 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/fakesaas"
 )
 
+// Investigation switches (see main).
+var (
+	rawProfile string
+	rawOnly    bool
+)
+
 func main() {
 	bin := flag.String("bin", "bin/saas-mcp", "saas-mcp binary")
 	calls := flag.Int("calls", 200, "sequential createTicket calls")
 	starts := flag.Int("starts", 30, "process starts for the start-up figure")
+	flag.StringVar(&rawProfile, "rawprofile", "", "write a CPU profile of the raw-client serve run only (SAAS_MCP_CPUPROFILE) to this file")
+	flag.BoolVar(&rawOnly, "rawonly", false, "measure only the raw-client createTicket latency and RSS")
 	flag.Parse()
 	if err := run(*bin, *calls, *starts); err != nil {
 		fmt.Fprintln(os.Stderr, "mcpbench:", err)
@@ -59,11 +67,20 @@ func run(bin string, calls, starts int) error {
 	env = append(env, extraEnv()...)
 
 	fmt.Println("== saas-mcp MCP figures (stdio, official Go SDK client, local fakes)")
-	if err := startup(bin, env, starts); err != nil {
+	if !rawOnly {
+		if err := startup(bin, env, starts); err != nil {
+			return err
+		}
+	}
+	rawEnv := env
+	if rawProfile != "" {
+		rawEnv = append(append([]string(nil), env...), "SAAS_MCP_CPUPROFILE="+rawProfile)
+	}
+	if err := rawLatency(bin, rawEnv, calls); err != nil {
 		return err
 	}
-	if err := rawLatency(bin, env, calls); err != nil {
-		return err
+	if rawOnly {
+		return nil
 	}
 	return latency(bin, env, fake, calls)
 }
