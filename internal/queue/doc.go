@@ -22,13 +22,24 @@
 //     syncing it, and SyncWAL fdatasyncs the WAL file afterwards: the same
 //     durability as synchronous=FULL (a committed transaction is in the synced
 //     WAL), but the fsync no longer holds the write lock.
+//
 //   - The "received" audit records of the batch are appended and synced at the
 //     same time, by the audit writer's own group commit.
 //
+//   - The payloads are not in the B-tree: the writer appends a batch's payloads
+//     to a segment file (one write; payloads.go) before the rows, which keep
+//     only segment, offset, length and CRC, and the segment is fdatasynced
+//     beside the WAL. A 7.7 KB payload in SQLite was two overflow pages written
+//     to the WAL and copied again by every checkpoint. A row whose payload did
+//     not reach the disk before a power cut was never answered; Open deletes
+//     it (recover.go) and the provider's retry stores it anew.
+//
 // A batch is answered only after a sync that began after its commit, so a
 // duplicate is never answered 2xx before its original is on disk. Under load
-// batches grow by themselves; an idle receiver commits each delivery alone,
-// without waiting for company.
+// batches grow by themselves: while the sync stage is busy the writer keeps
+// gathering instead of committing, since each commit has a fixed cost (the
+// River job, index pages, three fsyncs) that a larger batch shares. An idle
+// receiver commits each delivery alone, without waiting for company.
 //
 // # Jobs
 //

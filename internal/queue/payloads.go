@@ -49,7 +49,7 @@ type segments struct {
 	curN    int64
 	curSize int64
 	readers map[int64]*os.File
-	buf     []byte // the writer's batch buffer
+	buf     []byte // the writer's batch buffer; only append uses it
 	created bool
 	syncErr error // sticky, as DB.walErr // a new segment must have its directory entry synced
 }
@@ -95,17 +95,21 @@ func (s *segments) append(payloads [][]byte) ([]payloadRef, error) {
 		total += int64(len(p))
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.cur == nil || (s.curSize > 0 && s.curSize+total > segmentMax) {
 		if err := s.rotate(); err != nil {
+			s.mu.Unlock()
 			return nil, err
 		}
 	}
+	f, seg, at := s.cur, s.curN, s.curSize
+	s.mu.Unlock()
+	// Only the intake writer appends, so the write itself needs no lock:
+	// readers and Sync are not held up by it.
 	refs := make([]payloadRef, len(payloads))
 	buf := s.buf[:0]
-	off := s.curSize
+	off := at
 	for i, p := range payloads {
-		refs[i] = payloadRef{seg: s.curN, off: off, n: int64(len(p)), crc: crc32.Checksum(p, crcTable)}
+		refs[i] = payloadRef{seg: seg, off: off, n: int64(len(p)), crc: crc32.Checksum(p, crcTable)}
 		off += int64(len(p))
 		buf = append(buf, p...)
 	}
@@ -116,11 +120,13 @@ func (s *segments) append(payloads [][]byte) ([]payloadRef, error) {
 		// One write per batch. A failed or short write leaves curSize
 		// where it was, so the next batch overwrites the bytes no row
 		// points to.
-		if _, err := s.cur.WriteAt(buf, s.curSize); err != nil {
-			return nil, fmt.Errorf("write payload segment %d: %w", s.curN, err)
+		if _, err := f.WriteAt(buf, at); err != nil {
+			return nil, fmt.Errorf("write payload segment %d: %w", seg, err)
 		}
 	}
+	s.mu.Lock()
 	s.curSize = off
+	s.mu.Unlock()
 	return refs, nil
 }
 
