@@ -6,7 +6,9 @@
 # quoted, since a shared machine's absolute numbers drift.
 #
 # Env: ROUNDS (3), DURATION (10s), CONNS ("16 64"), BIN (built if unset),
-#      REF (reference dir), WORKER_FLAG ("" or "--no-worker").
+#      REF (reference dir), WORKER_FLAG ("" or "--no-worker"),
+#      BASE_BIN (optional: an earlier build, run as "before" in the same
+#      alternation, so a change is judged against the same noise).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +47,13 @@ GO_PORT=$(free_port)
 DATA_DIR=$WORK/data AUDIT_LOG_PATH=$WORK/logs/audit.ndjson GITHUB_WEBHOOK_SECRET=bench-secret \
   WEBHOOK_ADDR=127.0.0.1:$GO_PORT "$BIN" webhooks $WORKER_FLAG 2>"$WORK/saas-mcp.log" &
 pids+=($!)
+if [ -n "${BASE_BIN:-}" ]; then
+  BASE_PORT=$(free_port)
+  DATA_DIR=$WORK/base-data AUDIT_LOG_PATH=$WORK/base-logs/audit.ndjson GITHUB_WEBHOOK_SECRET=bench-secret \
+    WEBHOOK_ADDR=127.0.0.1:$BASE_PORT "$BASE_BIN" webhooks $WORKER_FLAG 2>"$WORK/before.log" &
+  pids+=($!)
+  wait_port "$BASE_PORT"
+fi
 wait_port "$NODE_PORT"
 wait_port "$GO_PORT"
 
@@ -59,6 +68,7 @@ echo "webhook receivers, $ROUNDS rounds of $DURATION, alternating (saas-mcp ${WO
 for c in $CONNS; do
   for r in $(seq 1 "$ROUNDS"); do
     run node "$NODE_PORT" "$c"
+    if [ -n "${BASE_BIN:-}" ]; then run before "$BASE_PORT" "$c"; fi
     run saas-mcp "$GO_PORT" "$c"
   done
 done
@@ -72,14 +82,15 @@ for line in open(sys.argv[1]):
 print("\nmedians               rps        p50 ms   p99 ms   non-2xx")
 for c in sorted({k[1] for k in rows}):
     med = {}
-    for name in ("node", "saas-mcp"):
+    for name in ("node", "before", "saas-mcp"):
         rs = rows.get((name, c), [])
         if not rs:
             continue
         med[name] = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_ms", "p99_ms", "non2xx")}
         m = med[name]
         print(f"  {name:<8} c={c:<4} {m['rps']:>10.0f} {m['p50_ms']:>9.2f} {m['p99_ms']:>8.2f} {m['non2xx']:>9.0f}")
-    if len(med) == 2:
-        print(f"  ratio saas-mcp/node at c={c}: {med['saas-mcp']['rps'] / med['node']['rps']:.2f}x rps")
+    for name in ("before", "saas-mcp"):
+        if name in med and "node" in med:
+            print(f"  ratio {name}/node at c={c}: {med[name]['rps'] / med['node']['rps']:.2f}x rps")
 PY
 echo "saas-mcp stored every 2xx in $WORK/data/webhooks.db before answering (SQLite, synchronous FULL, group commit)."
