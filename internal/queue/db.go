@@ -254,6 +254,12 @@ func (db *DB) Ping(ctx context.Context) error {
 	if werr != nil {
 		return werr
 	}
+	db.segs.mu.Lock()
+	serr := db.segs.syncErr
+	db.segs.mu.Unlock()
+	if serr != nil {
+		return serr
+	}
 	var one int
 	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping webhook queue: %w", err)
