@@ -121,7 +121,7 @@ func TestMigrationsRunOnceWhenManyOpenAtOnce(t *testing.T) {
 	require.NoError(t, dbs[0].pool.QueryRow(context.Background(),
 		`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&rows, &maxVersion))
 	assert.Equal(t, len(all), rows)
-	assert.Equal(t, all[len(all)-1].version, maxVersion)
+	assert.Equal(t, all[len(all)-1].Version, maxVersion)
 }
 
 func TestOpenRefusesASchemaFromANewerBinary(t *testing.T) {

@@ -119,7 +119,7 @@ func TestMigrationsRunOnceWhenManyOpenAtOnce(t *testing.T) {
 	var rows, maxVersion int
 	require.NoError(t, dbs[0].read.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&rows, &maxVersion))
 	assert.Equal(t, len(all), rows)
-	assert.Equal(t, all[len(all)-1].version, maxVersion)
+	assert.Equal(t, all[len(all)-1].Version, maxVersion)
 }
 
 func TestOpenRefusesASchemaFromANewerBinary(t *testing.T) {
