@@ -22,7 +22,7 @@ test-short: ## quick tests without the slow end-to-end and load suites
 	$(GO) test -race -count=1 -short ./...
 
 bench: build ## print the performance figures (start-up, createTicket latency, RSS, tools/list size, webhook throughput)
-	$(GO) run ./internal/bench/cmd/mcpbench -bin ./$(BIN)
+	$(GO) run ./internal/bench/mcpbench -bin ./$(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/httpx/ ./internal/store/sqlite/ ./internal/redact/
 	@if [ -x scripts/bench-webhooks.sh ]; then scripts/bench-webhooks.sh; fi
 
