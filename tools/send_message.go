@@ -48,7 +48,15 @@ func SendMessage(d Deps) (Definition, error) {
 			if d.Slack == nil {
 				return nil, false, notConfigured("Slack")
 			}
-			p, found, err := d.Slack.FindByKey(ctx, c.String("channel"), c.Key, since)
+			find := d.Slack.FindByKey
+			if ts := c.String("threadTs"); ts != "" {
+				// A reply: look in its thread, whose parent may be older
+				// than the claim and so out of the history scan's reach.
+				find = func(ctx context.Context, channel, key string, since time.Time) (slack.Posted, bool, error) {
+					return d.Slack.FindReplyByKey(ctx, channel, ts, key, since)
+				}
+			}
+			p, found, err := find(ctx, c.String("channel"), c.Key, since)
 			if err != nil || !found {
 				return nil, found, err
 			}

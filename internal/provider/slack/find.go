@@ -52,21 +52,39 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 		return Posted{Channel: channel, TS: found, Via: ViaAPI}, found != "", err
 	}
 	for _, parent := range threads {
-		found, err := c.scan(ctx, "conversations.replies", key, func(cursor string) (*page, error) {
-			msgs, more, next, err := c.api.GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{
-				ChannelID: channel, Timestamp: parent, Oldest: oldest, Inclusive: true, Limit: pageSize,
-				IncludeAllMetadata: true, Cursor: cursor,
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &page{msgs, more, next}, nil
-		})
-		if err != nil || found != "" {
-			return Posted{Channel: channel, TS: found, Via: ViaAPI}, found != "", err
+		if p, ok, err := c.findReply(ctx, channel, parent, key, oldest); err != nil || ok {
+			return p, ok, err
 		}
 	}
 	return Posted{}, false, nil
+}
+
+// FindReplyByKey looks for a reply carrying key in the thread of threadTS,
+// sent at or after since (less a minute of clock skew). The thread's parent
+// may be older than since, which FindByKey's history scan would not reach.
+func (c *client) FindReplyByKey(ctx context.Context, channel, threadTS, key string, since time.Time) (Posted, bool, error) {
+	switch {
+	case c.api == nil && c.webhookURL == "":
+		return Posted{}, false, ErrNoCredential
+	case c.api == nil:
+		return Posted{}, false, ErrNoHistory
+	}
+	return c.findReply(httpx.WithReadOnly(ctx), channel, threadTS, key, formatTS(since.Add(-skew)))
+}
+
+// findReply scans one thread's replies since oldest for key.
+func (c *client) findReply(ctx context.Context, channel, parent, key, oldest string) (Posted, bool, error) {
+	found, err := c.scan(ctx, "conversations.replies", key, func(cursor string) (*page, error) {
+		msgs, more, next, err := c.api.GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{
+			ChannelID: channel, Timestamp: parent, Oldest: oldest, Inclusive: true, Limit: pageSize,
+			IncludeAllMetadata: true, Cursor: cursor,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &page{msgs, more, next}, nil
+	})
+	return Posted{Channel: channel, TS: found, Via: ViaAPI}, found != "", err
 }
 
 type page struct {

@@ -66,6 +66,9 @@ type Client interface {
 	// after since (less a minute for clock skew), top level or in a thread
 	// whose parent is that recent.
 	FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error)
+	// FindReplyByKey looks for a reply carrying key in the thread of
+	// threadTS, sent at or after since; the parent may be older.
+	FindReplyByKey(ctx context.Context, channel, threadTS, key string, since time.Time) (Posted, bool, error)
 }
 
 // Config configures a Client. Token or WebhookURL must be set; with both,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,6 +141,34 @@ func TestFindByKeyMatchesOnlyItsKeyAndLooksInThreadsAndPages(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, found, "another channel")
 	assert.Positive(t, srv.Count("POST", "/api/conversations.replies"))
+}
+
+func TestFindReplyByKeyFindsAReplyInAThreadOlderThanTheWindow(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now().Add(-time.Hour)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, c := setup(t, fakesaas.WithClock(clock))
+	parent, err := c.PostMessage(t.Context(), slack.Message{Channel: "C1", Text: "old parent", Key: "k-parent"})
+	require.NoError(t, err)
+	mu.Lock()
+	now = now.Add(30 * time.Minute)
+	mu.Unlock()
+	since := clock()
+	reply, err := c.PostMessage(t.Context(), slack.Message{Channel: "C1", Text: "late reply", ThreadTS: parent.TS, Key: "k-late"})
+	require.NoError(t, err)
+
+	_, found, err := c.FindByKey(t.Context(), "C1", "k-late", since)
+	require.NoError(t, err)
+	assert.False(t, found, "the history scan does not reach a thread whose parent is older than since")
+
+	got, found, err := c.FindReplyByKey(t.Context(), "C1", parent.TS, "k-late", since)
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, reply.TS, got.TS)
+	_, found, err = c.FindReplyByKey(t.Context(), "C1", parent.TS, "k-other", since)
+	require.NoError(t, err)
+	assert.False(t, found)
 }
 
 func TestFindByKeyIgnoresMessagesOlderThanTheWindow(t *testing.T) {
