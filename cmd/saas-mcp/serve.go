@@ -153,6 +153,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Owner:  owner, Alive: idempotency.Alive, Now: now, Audit: app.audit, Log: log,
 		Failpoint: failpoint(getenv("SAAS_MCP_FAILPOINT"), log),
 		Barrier:   app.audit.Flush,
+		Settle:    cfg.ReconcileSettle,
 	}
 	app.mcp = mcpserver.New(mcpserver.Options{
 		Name: "saas-mcp", Version: version, Tools: defs,

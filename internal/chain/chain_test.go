@@ -26,6 +26,10 @@ type bundle struct {
 	found   bool
 	handler Handler
 	tool    *Tool
+	idem    *Idempotency
+	reads   atomic.Int64
+	// foundOnRead, when > 0, makes Reconcile find the effect from that read on.
+	foundOnRead int64
 }
 
 func setup(t *testing.T, env string, secrets map[string]string) *bundle {
@@ -44,7 +48,8 @@ func setup(t *testing.T, env string, secrets map[string]string) *bundle {
 			return map[string]any{"provider": "github", "number": b.runs.Load(), "url": "u", "replayed": false, "idempotencyKey": c.Key}, nil
 		},
 		Reconcile: func(ctx context.Context, c *Call, since time.Time) (any, bool, error) {
-			if !b.found {
+			n := b.reads.Add(1)
+			if !b.found && (b.foundOnRead == 0 || n < b.foundOnRead) {
 				return nil, false, nil
 			}
 			return map[string]any{"provider": "github", "number": 77, "url": "u", "replayed": false, "idempotencyKey": c.Key}, true, nil
@@ -58,6 +63,7 @@ func setup(t *testing.T, env string, secrets map[string]string) *bundle {
 	require.NoError(t, err)
 	now := time.Now
 	idem := &Idempotency{Store: b.store, Owner: "me", Alive: func(string) bool { return true }, Now: now, Audit: b.sink, Log: discard}
+	b.idem = idem
 	b.handler = Wrap(Final, Audit(b.sink, now, discard), Validate(v), Guard(env, sec, Policy{}), Secrets(sec), idem.Middleware())
 	return b
 }
@@ -232,6 +238,20 @@ func TestIdempotency(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, res.Replayed)
 		assert.EqualValues(t, 2, b.runs.Load())
+	})
+	t.Run("an effect that shows up only on the second look is found and not sent again", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, "sandbox", gh)
+		b.idem.Settle = 10 * time.Millisecond
+		b.runErr = &provider.Error{Provider: "github", Op: "create issue", InDoubt: true}
+		_, err := b.call(ticket("idempotencyKey", "k1"))
+		require.Error(t, err)
+		b.runErr, b.foundOnRead = nil, 2
+		res, err := b.call(ticket("idempotencyKey", "k1"))
+		require.NoError(t, err)
+		assert.True(t, res.Replayed)
+		assert.EqualValues(t, 2, b.reads.Load(), "looked twice")
+		assert.EqualValues(t, 1, b.runs.Load(), "no second send")
 	})
 	t.Run("a store that cannot be written refuses the call before sending", func(t *testing.T) {
 		t.Parallel()

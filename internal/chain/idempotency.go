@@ -34,6 +34,9 @@ type Idempotency struct {
 	// look abandoned, and another call with the key would reconcile and send
 	// while the first is still sending.
 	Heartbeat time.Duration
+	// Settle is how long to wait before a second look at the provider when
+	// the first finds no earlier effect (RECONCILE_SETTLE); 0: one look.
+	Settle time.Duration
 	// Barrier, when set, must succeed before anything is sent: it waits until
 	// the call's started audit record is on disk (AsyncSink.Flush).
 	Barrier func(ctx context.Context) error
@@ -152,6 +155,20 @@ func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since 
 		return Result{}, false, nil
 	}
 	v, found, err := c.Tool.Reconcile(ctx, c, since)
+	reads := 1
+	if err == nil && !found && m.Settle > 0 {
+		// A provider may finish a request after we gave up on it, or show a
+		// new effect only a moment later: look once more before sending.
+		t := time.NewTimer(m.Settle)
+		select {
+		case <-t.C:
+			v, found, err = c.Tool.Reconcile(ctx, c, since)
+			reads++
+		case <-ctx.Done():
+			t.Stop()
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
@@ -160,7 +177,7 @@ func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since 
 			"an earlier call with idempotency key %q may have taken effect and checking %s failed, so nothing was sent: %v; retry with the same key",
 			c.Key, c.Tool.Provider, err)}
 	}
-	m.note(wctx, c, map[string]any{"reconcile": "checked provider", "found": found, "since": since.UTC().Format(time.RFC3339Nano)})
+	m.note(wctx, c, map[string]any{"reconcile": "checked provider", "found": found, "reads": reads, "since": since.UTC().Format(time.RFC3339Nano)})
 	if !found {
 		return Result{}, false, nil
 	}

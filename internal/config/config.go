@@ -41,6 +41,7 @@ type Serve struct {
 	StoreSync         string        `envconfig:"STORE_SYNC" default:"FULL" desc:"SQLite synchronous mode: FULL (a claim survives power loss) or NORMAL (survives a process crash)"`
 	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window"`
 	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h" desc:"how long an explicit idempotencyKey is kept"`
+	ReconcileSettle   time.Duration `envconfig:"RECONCILE_SETTLE" default:"2s" desc:"before re-sending a call that may have acted, look for its effect, wait this long, and look again"`
 	SlackAPIURL       string        `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
 	GitHubAPIURL      string        `envconfig:"GITHUB_API_URL" default:"https://api.github.com/" desc:"GitHub REST API base URL"`
 	StripeAPIURL      string        `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com" desc:"Stripe API base URL"`
