@@ -82,3 +82,32 @@ func trimZeros(s string) string {
 	}
 	return s
 }
+
+// FuzzIdentify feeds any body and delivery header to each provider's
+// identify step (it runs after verification, on outside input all the same):
+// it never panics, and what it accepts has a key and an event type.
+func FuzzIdentify(f *testing.F) {
+	f.Add([]byte(`{"action":"opened","issue":{"number":1},"repository":{"full_name":"o/r"}}`), "issues", "guid-1")
+	f.Add([]byte(`{"id":"evt_1","type":"checkout.session.completed","data":{"object":{"id":"cs_1"}}}`), "", "")
+	f.Add([]byte(`{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","channel":"C1"}}`), "", "")
+	f.Add([]byte(`{"type":"url_verification","challenge":"abc"}`), "", "")
+	f.Add([]byte(`[]`), "x y", "")
+	f.Add([]byte(`{"id":null,"type":7}`), "push", "\x00")
+	f.Fuzz(func(t *testing.T, body []byte, event, delivery string) {
+		h := http.Header{}
+		h.Set("X-GitHub-Event", event)
+		h.Set("X-GitHub-Delivery", delivery)
+		h.Set("X-GitHub-Hook-ID", "1")
+		for name, identify := range map[string]func([]byte, http.Header) (identity, error){
+			"github": identifyGitHub, "stripe": identifyStripe, "slack": identifySlack,
+		} {
+			id, err := identify(body, h)
+			if err != nil || id.reply != nil {
+				continue
+			}
+			if id.d.Key == "" || id.d.EventType == "" {
+				t.Fatalf("%s accepted %q with key %q and event type %q", name, body, id.d.Key, id.d.EventType)
+			}
+		}
+	})
+}
