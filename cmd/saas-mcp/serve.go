@@ -137,12 +137,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		app.close()
 		return nil, err
 	}
-	inputs, err := inputSchemas(defs)
-	if err != nil {
-		app.close()
-		return nil, err
-	}
-	validator, err := chain.NewValidator(inputs)
+	validator, err := chain.NewValidator(inputSchemas(defs))
 	if err != nil {
 		app.close()
 		return nil, err
@@ -192,12 +187,12 @@ func lease(cfg config.Serve) time.Duration {
 	return cfg.HTTPMaxCallWait + time.Duration(cfg.HTTPMaxAttempts)*cfg.HTTPTimeout + time.Minute
 }
 
-func inputSchemas(defs []tools.Definition) (map[string][]byte, error) {
+func inputSchemas(defs []tools.Definition) map[string][]byte {
 	out := make(map[string][]byte, len(defs))
 	for _, d := range defs {
 		out[d.MCP.Name] = d.MCP.RawInputSchema
 	}
-	return out, nil
+	return out
 }
 
 // buildClients makes a provider client for each provider whose credentials

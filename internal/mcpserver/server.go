@@ -10,6 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -99,7 +101,7 @@ func observer(ctx context.Context, s *server.MCPServer, call *chain.Call, req mc
 			return
 		}
 		step++
-		msg := "waiting " + ev.Wait.Round(1e6).String() + " before attempt " + itoa(ev.Attempt)
+		msg := "waiting " + ev.Wait.Round(time.Millisecond).String() + " before attempt " + strconv.Itoa(ev.Attempt)
 		if ev.Reason != "" {
 			msg += ": " + ev.Reason
 		}
@@ -109,9 +111,4 @@ func observer(ctx context.Context, s *server.MCPServer, call *chain.Call, req mc
 			"message":       msg,
 		})
 	}
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
