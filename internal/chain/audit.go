@@ -67,8 +67,9 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 			if werr := writeTerm(context.WithoutCancel(ctx), term); werr != nil {
 				log.Error("audit terminal record not written", "tool", c.Tool.Name, "callId", c.CallID, "err", werr)
 				if err == nil {
-					// The effect happened and is committed; the result stands, but
-					// the caller must know the trail is incomplete.
+					// The effect happened and is committed, so the result stands;
+					// the missing record is logged, and the started record plus the
+					// stored result still explain the call.
 					return res, nil
 				}
 			}
