@@ -99,9 +99,10 @@ func TestHelpDescribesEveryCommandAndVariable(t *testing.T) {
 	}
 }
 
-// TestFirstResponseArrivesQuickly is not a timing assertion: it only checks
-// that start-up needs no network (the fake providers are not even running)
-// and answers within a generous bound. make bench measures the figure.
+// TestStartupNeedsNoNetwork checks that serve answers initialize with every
+// provider URL pointing at a closed port and every credential set: nothing is
+// dialled at start-up. The 10 s bound only stops a hung test; it is not a
+// timing assertion (make bench measures start-up).
 func TestStartupNeedsNoNetwork(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
