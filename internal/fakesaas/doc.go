@@ -8,7 +8,9 @@
 //   - Slack: POST /api/chat.postMessage, GET|POST /api/conversations.history,
 //     GET|POST /api/conversations.replies, POST /services/T000/B000/XXXX
 //     (incoming webhook).
-//   - GitHub: POST and GET /repos/{owner}/{repo}/issues, GET /user.
+//   - GitHub: POST and GET /repos/{owner}/{repo}/issues, GET /user; also
+//     under a prefix such as /api/v3 (GitHub Enterprise Server's layout) with
+//     WithGitHubPathPrefix.
 //   - Stripe: GET /v1/events/{id}.
 //
 // Responses have the providers' shapes, including their error bodies, so the

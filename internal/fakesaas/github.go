@@ -166,7 +166,12 @@ func (s *Server) githubUser(r *http.Request) reply {
 	return jsonReply(http.StatusOK, githubUserJSON(apiBase(r), login))
 }
 
-func apiBase(r *http.Request) string { return "http://" + r.Host }
+// apiBase is the REST base URL the request came in on, without a trailing
+// slash: including the WithGitHubPathPrefix prefix when it was used.
+func apiBase(r *http.Request) string {
+	p, _ := r.Context().Value(prefixKey{}).(string)
+	return "http://" + r.Host + p
+}
 
 func userID(login string) int64 {
 	h := fnv.New32a()

@@ -115,3 +115,33 @@ func decodeList(t *testing.T, b []byte) []map[string]any {
 	require.NoError(t, json.Unmarshal(b, &out), string(b))
 	return out
 }
+
+func TestGitHubPathPrefixServesTheSameEndpoints(t *testing.T) {
+	t.Parallel()
+	srv := setup(t, fakesaas.WithGitHubPathPrefix("/api/v3"))
+	require.Equal(t, srv.URL+"/api/v3/", srv.GitHubAPIURL())
+
+	status, h, body := mustDo(t, githubCall(srv, "POST", "/repos/acme/widgets/issues", fakesaas.GitHubToken, `{"title":"Bug"}`))
+	require.Equal(t, 201, status, string(body))
+	assert.Equal(t, srv.URL+"/api/v3/repos/acme/widgets/issues/1", h.Get("Location"))
+	require.Len(t, srv.GitHubIssues("acme/widgets"), 1)
+
+	status, _, body = mustDo(t, githubCall(srv, "GET", "/user", fakesaas.GitHubToken, ""))
+	require.Equal(t, 200, status, string(body))
+	assert.Equal(t, fakesaas.GitHubLogin, decode(t, body)["login"])
+
+	// Without the prefix the endpoints still answer, and requests are
+	// recorded with the prefix stripped either way.
+	status, h, body = mustDo(t, call{method: "POST", url: srv.URL + "/repos/acme/widgets/issues",
+		header: map[string]string{"Authorization": "Bearer " + fakesaas.GitHubToken}, body: `{"title":"Again"}`})
+	require.Equal(t, 201, status, string(body))
+	assert.Equal(t, srv.URL+"/repos/acme/widgets/issues/2", h.Get("Location"))
+	for _, r := range srv.Requests() {
+		assert.False(t, strings.HasPrefix(r.Path, "/api/v3"), r.Path)
+	}
+
+	// A path that only starts with the prefix's letters is not stripped.
+	status, _, _ = mustDo(t, call{method: "GET", url: srv.URL + "/api/v3x/user",
+		header: map[string]string{"Authorization": "Bearer " + fakesaas.GitHubToken}})
+	assert.Equal(t, 404, status)
+}

@@ -2,12 +2,14 @@ package fakesaas
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"time"
 )
@@ -52,6 +54,7 @@ type settings struct {
 	githubRepos    map[string]bool   // nil: every repository exists
 	stripeKeys     []string
 	control        bool
+	githubPrefix   string // "" or "/api/v3"-like, no trailing slash
 }
 
 // Option configures a Server.
@@ -116,6 +119,15 @@ func WithStripeKeys(keys ...string) Option {
 	return func(s *settings) { s.stripeKeys = append(s.stripeKeys, keys...) }
 }
 
+// WithGitHubPathPrefix also serves the GitHub endpoints under prefix, as
+// GitHub Enterprise Server does under "/api/v3", for clients that build their
+// REST base URL from a host. The prefix is stripped before anything else sees
+// the request, so recorded requests, fault paths and endpoints are the same
+// with or without it; GitHubAPIURL and the URLs in answers include it.
+func WithGitHubPathPrefix(prefix string) Option {
+	return func(s *settings) { s.githubPrefix = "/" + strings.Trim(prefix, "/") }
+}
+
 // WithControl enables the /_fakesaas/ control endpoints, so another process
 // can inject faults, seed Stripe events and read effects. Off by default.
 func WithControl() Option { return func(s *settings) { s.control = true } }
@@ -167,7 +179,7 @@ func Start(addr string, opts ...Option) (*Server, error) {
 	s.slack.init()
 	s.github.init()
 	s.stripe.init()
-	s.ts = httptest.NewUnstartedServer(s.routes())
+	s.ts = httptest.NewUnstartedServer(s.stripGitHubPrefix(s.routes()))
 	_ = s.ts.Listener.Close() // replaced by the listener on addr
 	s.ts.Listener = ln
 	s.ts.Start()
@@ -191,7 +203,7 @@ func (s *Server) SlackAPIURL() string { return s.URL + "/api/" }
 func (s *Server) SlackWebhookURL() string { return s.URL + s.cfg.webhookPath }
 
 // GitHubAPIURL is the base URL for a GitHub client, with a trailing slash.
-func (s *Server) GitHubAPIURL() string { return s.URL + "/" }
+func (s *Server) GitHubAPIURL() string { return s.URL + s.cfg.githubPrefix + "/" }
 
 // StripeAPIURL is the base URL for a Stripe client.
 func (s *Server) StripeAPIURL() string { return s.URL }
@@ -251,6 +263,29 @@ func (s *Server) routes() http.Handler {
 		return jsonReply(http.StatusNotFound, map[string]string{"message": "Not Found"})
 	}))
 	return mux
+}
+
+type prefixKey struct{}
+
+// stripGitHubPrefix removes the WithGitHubPathPrefix prefix from the path and
+// remembers it for the URLs in answers (see apiBase).
+func (s *Server) stripGitHubPrefix(h http.Handler) http.Handler {
+	p := s.cfg.githubPrefix
+	if p == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, p)
+		if !ok || !strings.HasPrefix(rest, "/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		r2 := r.WithContext(context.WithValue(r.Context(), prefixKey{}, p))
+		u := *r.URL
+		u.Path, u.RawPath = rest, ""
+		r2.URL = &u
+		h.ServeHTTP(w, r2)
+	})
 }
 
 // serve records the request, applies the first matching fault, and otherwise
