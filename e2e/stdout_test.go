@@ -127,3 +127,16 @@ func TestStartupNeedsNoNetwork(t *testing.T) {
 		t.Fatal("no answer to initialize")
 	}
 }
+
+// TestDoctorOnAFreshDataDirSaysSo checks that doctor does not fail before any
+// call has created the state.
+func TestDoctorOnAFreshDataDirSaysSo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "doctor")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATA_DIR=" + filepath.Join(dir, "data"), "AUDIT_LOG_PATH=" + filepath.Join(dir, "a")}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "does not exist yet")
+	assert.Contains(t, string(out), "in doubt:  none")
+}

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -38,7 +41,15 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "saas-mcp doctor: %v\n", err)
 		return 1
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "state.db"), sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
+	statePath := filepath.Join(cfg.DataDir, "state.db")
+	if _, err := os.Stat(statePath); errors.Is(err, fs.ErrNotExist) {
+		if asJSON {
+			return 0
+		}
+		fmt.Fprintf(stdout, "state:     %s does not exist yet (no call has been made with DATA_DIR=%s)\nin doubt:  none\n", statePath, cfg.DataDir)
+		return 0
+	}
+	db, err := sqlite.Open(ctx, statePath, sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
 	if err != nil {
 		fmt.Fprintf(stderr, "saas-mcp doctor: open state: %v\n", err)
 		return 1
