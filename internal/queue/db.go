@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -61,13 +63,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open webhook queue: path %q must name a file and hold no ? or #", path)
 	}
-	sync := strings.ToUpper(opts.Synchronous)
-	switch sync {
-	case "":
-		sync = "FULL"
-	case "FULL", "NORMAL":
-	default:
-		return nil, fmt.Errorf("open webhook queue: synchronous %q: want FULL or NORMAL", opts.Synchronous)
+	sync, err := sqlite.Synchronous(opts.Synchronous)
+	if err != nil {
+		return nil, fmt.Errorf("open webhook queue: %w", err)
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 10 * time.Second

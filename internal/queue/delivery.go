@@ -169,9 +169,14 @@ func (db *DB) List(ctx context.Context, state string, limit int) ([]Delivery, er
 
 // Counts returns how many deliveries are in each state.
 func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT state, count(*) FROM webhook_delivery GROUP BY state`)
+	return db.countByState(ctx, "count deliveries", `SELECT state, count(*) FROM webhook_delivery GROUP BY state`)
+}
+
+// countByState runs a "state, count(*) ... GROUP BY state" query.
+func (db *DB) countByState(ctx context.Context, what, query string, args ...any) (map[string]int, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("count deliveries: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	out := map[string]int{}
@@ -179,7 +184,7 @@ func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
 		var s string
 		var n int
 		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("count deliveries: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out[s] = n
 	}

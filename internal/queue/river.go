@@ -153,19 +153,5 @@ func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) boo
 
 // JobCounts returns the number of River jobs of this queue in each state.
 func (db *DB) JobCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT state, count(*) FROM river_job WHERE queue = ? GROUP BY state`, QueueName)
-	if err != nil {
-		return nil, fmt.Errorf("count jobs: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var s string
-		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("count jobs: %w", err)
-		}
-		out[s] = n
-	}
-	return out, rows.Err()
+	return db.countByState(ctx, "count jobs", `SELECT state, count(*) FROM river_job WHERE queue = ? GROUP BY state`, QueueName)
 }

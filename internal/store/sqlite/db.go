@@ -64,19 +64,27 @@ type DB struct {
 	pays  *Payments
 }
 
+// Synchronous checks a SQLite synchronous setting (STORE_SYNC): "" means
+// FULL; FULL and NORMAL are accepted in any case.
+func Synchronous(s string) (string, error) {
+	switch up := strings.ToUpper(s); up {
+	case "":
+		return "FULL", nil
+	case "FULL", "NORMAL":
+		return up, nil
+	}
+	return "", fmt.Errorf("synchronous %q: want FULL or NORMAL", s)
+}
+
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date. Several processes may Open one file at once.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") {
 		return nil, fmt.Errorf("open sqlite store: path %q must name a file and hold no ? or #", path)
 	}
-	sync := strings.ToUpper(opts.Synchronous)
-	switch sync {
-	case "":
-		sync = "FULL"
-	case "FULL", "NORMAL":
-	default:
-		return nil, fmt.Errorf("open sqlite store: synchronous %q: want FULL or NORMAL", opts.Synchronous)
+	sync, err := Synchronous(opts.Synchronous)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 5 * time.Second
