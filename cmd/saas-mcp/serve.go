@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
@@ -52,7 +51,7 @@ Variables:
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if wantsHelp(args) {
 		fmt.Fprint(stdout, serveHelp)
-		_ = envconfig.Usagef("", &config.Serve{}, stdout, envTable)
+		_ = config.Usage(stdout, &config.Serve{})
 		return 0
 	}
 	app, err := openServe(ctx, stderr)
@@ -70,10 +69,6 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	return 0
 }
-
-// envTable is the --help format of envconfig.Usagef.
-const envTable = `{{range .}}  {{usage_key . | printf "%-22s"}} {{usage_description .}}{{if usage_default .}} (default {{usage_default .}}){{end}}
-{{end}}`
 
 // serveApp is everything serve opened, to close in order.
 type serveApp struct {

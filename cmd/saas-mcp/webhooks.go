@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/riverqueue/river"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
@@ -113,7 +112,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 func printWebhooksHelp(w io.Writer) {
 	fmt.Fprint(w, webhooksHelp)
-	_ = envconfig.Usagef("", &config.Webhook{}, w, envTable)
+	_ = config.Usage(w, &config.Webhook{})
 	fmt.Fprint(w, "\nAlso read as serve reads them: AUDIT_LOG_PATH, AUDIT_SYNC, INTEGRATION_ENV, STORE_SYNC, LOG_LEVEL.\n")
 }
 
