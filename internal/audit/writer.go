@@ -189,14 +189,36 @@ func (w *Writer) WriteDeferred(ctx context.Context, r Record) error {
 	if _, err := w.append(ctx, r); err != nil {
 		return err
 	}
+	w.deferSync()
+	return nil
+}
+
+// WriteBatchDeferred appends records like WriteBatch but, like
+// WriteDeferred, does not wait for the disk: their fsync runs within
+// Options.DeferredSync. The records are in the OS page cache when it
+// returns, so a crash of this process cannot lose them; a power cut can.
+func (w *Writer) WriteBatchDeferred(ctx context.Context, recs []Record) error {
+	for _, r := range recs {
+		if _, err := w.append(ctx, r); err != nil {
+			return err
+		}
+	}
+	if len(recs) > 0 {
+		w.deferSync()
+	}
+	return nil
+}
+
+// deferSync arms (or re-arms) the timer of a deferred fsync.
+func (w *Writer) deferSync() {
 	if !w.opts.Sync {
-		return nil
+		return
 	}
 	w.smu.Lock()
 	defer w.smu.Unlock()
 	switch {
 	case w.deferPending:
-		// An armed timer covers this record too.
+		// An armed timer covers these records too.
 	case w.deferred == nil:
 		w.deferPending = true
 		w.deferred = time.AfterFunc(w.opts.DeferredSync, w.deferredKick)
@@ -204,7 +226,6 @@ func (w *Writer) WriteDeferred(ctx context.Context, r Record) error {
 		w.deferPending = true
 		w.deferred.Reset(w.opts.DeferredSync)
 	}
-	return nil
 }
 
 func (w *Writer) deferredKick() {

@@ -176,3 +176,21 @@ func TestCloseSyncsADeferredRecord(t *testing.T) {
 	require.NoError(t, w.Close())
 	assert.Equal(t, uint64(1), w.synced)
 }
+
+func TestWriteBatchDeferredAppendsAtOnceAndSyncsLater(t *testing.T) {
+	t.Parallel()
+	w, err := Open(filepath.Join(t.TempDir(), "audit.ndjson"), Options{Sync: true, DeferredSync: time.Millisecond})
+	require.NoError(t, err)
+	recs := []Record{{Status: StatusReceived, Target: "a"}, {Status: StatusReceived, Target: "b"}, {Status: StatusReceived, Target: "c"}}
+	require.NoError(t, w.WriteBatchDeferred(context.Background(), recs))
+	// In the file (page cache) before any sync: a crash of the process cannot lose them.
+	got := readAll(t, w.Path())
+	require.Len(t, got, 3)
+	assert.Equal(t, "c", got[2].Target)
+	assert.Eventually(t, func() bool {
+		w.smu.Lock()
+		defer w.smu.Unlock()
+		return w.synced == 3
+	}, 5*time.Second, time.Millisecond)
+	require.NoError(t, w.Close())
+}
