@@ -142,7 +142,6 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Policy: idempotency.Policy{Window: cfg.IdempotencyWindow, KeyTTL: cfg.IdempotencyKeyTTL, Lease: lease(cfg)},
 		Owner:  owner, Alive: idempotency.Alive, Now: now, Audit: app.audit, Log: log,
 		Failpoint: failpoint(getenv("SAAS_MCP_FAILPOINT"), log),
-		Barrier:   app.audit.Flush,
 		Settle:    cfg.ReconcileSettle,
 	}
 	app.mcp = mcpserver.New(mcpserver.Options{

@@ -15,22 +15,20 @@ import (
 // record cannot be written the call is refused (fail closed): nothing that
 // cannot be explained later may happen.
 //
-// A sink that can write without waiting for the disk (AsyncSink) is used
-// that way: the started record's fsync then runs while the idempotency key is
-// claimed, and the idempotency middleware waits for it (Barrier) before
-// anything is sent. Terminal records are synced in the background, shortly
-// after (DeferredSink), usually by the next call's started-record fsync.
+// With a sink that can defer its fsync (DeferredSink, the audit.Writer), both
+// records are appended at once (a crash of this process cannot lose them)
+// and reach the disk within the sink's deferred-sync delay, in one fsync
+// shared with neighbouring records. Nothing waits for that fsync: an fsync
+// here would queue behind (or in front of) the idempotency claim's, which is
+// the one write that must be on disk before a provider is called. If a power
+// cut loses a started record, the call is still explained: its claim is
+// durable and is reported as idempotency.in_doubt at the next start.
 func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 	write := sink.Write
-	if as, ok := sink.(AsyncSink); ok {
-		write = as.WriteAsync
-	}
-	// Terminal records may be lost in a power cut (README: Not guaranteed),
-	// so their fsync can wait for the next call's, instead of running into it.
-	writeTerm := write
 	if ds, ok := sink.(DeferredSink); ok {
-		writeTerm = ds.WriteDeferred
+		write = ds.WriteDeferred
 	}
+	writeTerm := write
 	return func(next Handler) Handler {
 		return func(ctx context.Context, c *Call) (Result, error) {
 			start := now()
@@ -78,15 +76,9 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 	}
 }
 
-// AsyncSink is an audit sink that can append without waiting for the disk
-// and later wait for everything appended (audit.Writer).
-type AsyncSink interface {
-	WriteAsync(ctx context.Context, r audit.Record) error
-	Flush(ctx context.Context) error
-}
-
-// DeferredSink is an AsyncSink that can also let a record's fsync wait a
-// little, to share the next record's (audit.Writer.WriteDeferred).
+// DeferredSink is an audit sink that can append a record without waiting
+// for its fsync, which then runs shortly after, shared with other records
+// (audit.Writer.WriteDeferred).
 type DeferredSink interface {
 	WriteDeferred(ctx context.Context, r audit.Record) error
 }

@@ -37,9 +37,6 @@ type Idempotency struct {
 	// Settle is how long to wait before a second look at the provider when
 	// the first finds no earlier effect (RECONCILE_SETTLE); 0: one look.
 	Settle time.Duration
-	// Barrier, when set, must succeed before anything is sent: it waits until
-	// the call's started audit record is on disk (AsyncSink.Flush).
-	Barrier func(ctx context.Context) error
 }
 
 func (m *Idempotency) hit(point string) {
@@ -207,14 +204,6 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 }
 
 func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler, release func()) (Result, error) {
-	if m.Barrier != nil {
-		if err := m.Barrier(ctx); err != nil {
-			if rerr := m.Store.Release(context.WithoutCancel(ctx), key, c.owner); rerr != nil {
-				m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
-			}
-			return Result{}, Internal("audit log cannot be synced, so nothing was sent", err)
-		}
-	}
 	m.hit("before_send")
 	res, err := next(ctx, c)
 	release()

@@ -36,7 +36,7 @@ type Serve struct {
 	Env               string        `envconfig:"INTEGRATION_ENV" default:"sandbox" desc:"sandbox or live; sandbox refuses live credentials and live-mode events, live refuses test keys"`
 	AuditLogPath      string        `envconfig:"AUDIT_LOG_PATH" default:"logs/saas-audit.ndjson" desc:"append-only NDJSON audit log"`
 	AuditActor        string        `envconfig:"AUDIT_ACTOR" desc:"actor recorded in the audit log (default: the MCP client's name)"`
-	AuditSync         string        `envconfig:"AUDIT_SYNC" default:"always" desc:"always: fsync each audit record before going on; never: leave it to the OS (survives a process crash, not a power loss)"`
+	AuditSync         string        `envconfig:"AUDIT_SYNC" default:"always" desc:"always: fsync every audit record (within 20ms for tool calls, which do not wait for it); never: leave it to the OS (survives a process crash, not a power loss)"`
 	DataDir           string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state (idempotency keys, payments ledger)"`
 	StoreSync         string        `envconfig:"STORE_SYNC" default:"FULL" desc:"SQLite synchronous mode: FULL (a claim survives power loss) or NORMAL (survives a process crash)"`
 	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window"`
