@@ -23,7 +23,7 @@ test-short: ## quick tests without the slow end-to-end and load suites
 
 bench: build ## print the performance figures (start-up, createTicket latency, RSS, tools/list size, webhook throughput)
 	$(GO) run ./internal/bench/mcpbench -bin ./$(BIN)
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/httpx/ ./internal/store/sqlite/ ./internal/redact/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/httpx/ ./internal/store/sqlite/ ./internal/redact/ ./internal/audit/
 	@if [ -x scripts/bench-webhooks.sh ]; then scripts/bench-webhooks.sh; fi
 
 lint: ## gofmt, go vet and a tidy go.mod

@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,16 +30,17 @@ type Options struct {
 	DeferredSync time.Duration
 }
 
-// Writer appends records to an NDJSON file. Each record is one write(2) of
-// one whole line to a file opened with O_APPEND, so lines from several
-// goroutines or processes never interleave. It is safe for concurrent use.
+// Writer appends records to an NDJSON file. Each record (or batch of
+// records) is one write(2) of whole lines to a file opened with O_APPEND, so
+// lines from several goroutines or processes never interleave. It is safe for concurrent use.
 type Writer struct {
-	mu      sync.Mutex // guards f's writes, buf and written
+	mu      sync.Mutex // guards f's writes, buf, scratch and written
 	f       *os.File
 	path    string
 	opts    Options
-	buf     bytes.Buffer
-	written uint64 // records written so far
+	buf     []byte       // the lines of one append
+	scratch bytes.Buffer // for Details
+	written uint64       // records written so far
 
 	smu     sync.Mutex // guards what follows
 	cond    *sync.Cond
@@ -150,15 +150,9 @@ func (w *Writer) Write(ctx context.Context, r Record) error {
 // WriteBatch appends records and, under Sync, returns once all of them are on
 // disk, with one fsync for the batch (shared with concurrent writers).
 func (w *Writer) WriteBatch(ctx context.Context, recs []Record) error {
-	var seq uint64
-	for _, r := range recs {
-		var err error
-		if seq, err = w.append(ctx, r); err != nil {
-			return err
-		}
-	}
-	if seq == 0 || !w.opts.Sync {
-		return nil
+	seq, err := w.append(ctx, recs...)
+	if err != nil || seq == 0 || !w.opts.Sync {
+		return err
 	}
 	return w.syncTo(seq)
 }
@@ -198,10 +192,8 @@ func (w *Writer) WriteDeferred(ctx context.Context, r Record) error {
 // Options.DeferredSync. The records are in the OS page cache when it
 // returns, so a crash of this process cannot lose them; a power cut can.
 func (w *Writer) WriteBatchDeferred(ctx context.Context, recs []Record) error {
-	for _, r := range recs {
-		if _, err := w.append(ctx, r); err != nil {
-			return err
-		}
+	if _, err := w.append(ctx, recs...); err != nil {
+		return err
 	}
 	if len(recs) > 0 {
 		w.deferSync()
@@ -250,7 +242,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 	return w.syncTo(seq)
 }
 
-func (w *Writer) append(ctx context.Context, r Record) (uint64, error) {
+// append writes recs, redacted and encoded, in one write(2) and returns the
+// sequence number of the last one (0 for none).
+func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		// Callers pass a context without cancellation for terminal records,
 		// so this is a call whose own ctx ended before anything was written.
@@ -259,23 +253,31 @@ func (w *Writer) append(ctx context.Context, r Record) (uint64, error) {
 	if err := w.stickyErr(); err != nil {
 		return 0, err
 	}
-	if r.TS.IsZero() {
-		r.TS = w.opts.Now()
+	if len(recs) == 0 {
+		return 0, nil
 	}
-	r = Redact(w.opts.Redactor, r)
+	now := w.opts.Now()
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf.Reset()
-	enc := json.NewEncoder(&w.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil { // Encode ends the line with '\n'
-		return 0, fmt.Errorf("encode audit record: %w", err)
+	w.buf = w.buf[:0]
+	for i := range recs {
+		r := Redact(w.opts.Redactor, recs[i])
+		if r.TS.IsZero() {
+			r.TS = now
+		}
+		var err error
+		if w.buf, err = appendRecord(w.buf, &r, &w.scratch); err != nil {
+			return 0, fmt.Errorf("encode audit record: %w", err)
+		}
 	}
-	if _, err := w.f.Write(w.buf.Bytes()); err != nil {
+	if _, err := w.f.Write(w.buf); err != nil {
 		return 0, fmt.Errorf("append to audit log %s: %w", w.path, err)
 	}
-	w.written++
+	if cap(w.buf) > 1<<20 {
+		w.buf = nil // do not keep a huge batch's buffer
+	}
+	w.written += uint64(len(recs))
 	return w.written, nil
 }
 
