@@ -245,18 +245,24 @@ func postDirect(fake *fakesaas.Server, i int) error {
 	return resp.Body.Close()
 }
 
+// vmHWM is the peak resident set of a running process, with what it holds
+// now split into the binary's and libraries' file pages and anonymous memory.
 func vmHWM(pid int) string {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
+	kb := map[string]int{}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.Atoi(strings.Fields(line)[1])
-			return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+		if f := strings.Fields(line); len(f) >= 2 {
+			kb[strings.TrimSuffix(f[0], ":")], _ = strconv.Atoi(f[1])
 		}
 	}
-	return "unknown"
+	if _, ok := kb["VmHWM"]; !ok {
+		return "unknown"
+	}
+	mib := func(k string) float64 { return float64(kb[k]) / 1024 }
+	return fmt.Sprintf("%.1f MiB [now: file-backed %.1f, anonymous %.1f]", mib("VmHWM"), mib("RssFile"), mib("RssAnon"))
 }
 
 func median(d []time.Duration) time.Duration {
