@@ -36,9 +36,11 @@ Usage:
   saas-mcp worker                     run only the worker (for separate processes)
 
 Endpoints: POST /webhooks/github, /webhooks/stripe, /webhooks/slack;
-GET /healthz, /readyz. A verified delivery is answered 202 once it and its job
-are committed to DATA_DIR/webhooks.db; a duplicate gets 200 and enqueues
-nothing; a bad or stale signature 401; a body over the limit 413.
+GET /healthz, /readyz. A verified delivery is answered 202 once its record is
+synced to the payload log (DATA_DIR/webhooks.db.payloads) and its row and job
+are committed to DATA_DIR/webhooks.db; a start after a crash re-inserts what
+the database lost from that log. A duplicate gets 200 and enqueues nothing; a
+bad or stale signature 401; a body over the limit 413.
 
 SIGTERM or SIGINT: stop accepting, answer the requests in flight, let running
 jobs finish (30s, then they are released for a later run), exit.
@@ -259,15 +261,29 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	if err := a.newRiver(); err != nil {
 		return err
 	}
-	if a.wk != nil {
-		if err := a.startWorker(ctx); err != nil {
-			return err
-		}
-	}
-	intake := queue.NewIntake(a.db, queue.IntakeOptions{
+	// The intake mends what a crash left before the worker starts, so no
+	// job runs against a torn payload.
+	intake, err := queue.NewIntake(ctx, a.db, queue.IntakeOptions{
 		Jobs:     queue.RiverInserter(a.river, 25),
 		Receipts: webhook.ReceiptAuditor(a.audit),
 	})
+	if err != nil {
+		return err
+	}
+	if a.wk != nil {
+		if err := a.startWorker(ctx); err != nil {
+			intake.Close()
+			return err
+		}
+	}
+	if rec := intake.Recovered(); rec != (queue.Recovery{}) {
+		a.log.Warn("recovered the payload segments after a crash", "reinserted", rec.Reinserted,
+			"tombstoned", rec.Tombstoned, "cutBytes", rec.CutBytes)
+	}
+	if rec := intake.Recovered(); rec.Corrupt > 0 {
+		a.log.Error("payload segment records damaged after they were synced; their deliveries will dead-letter",
+			"records", rec.Corrupt)
+	}
 	h := webhook.NewHandler(webhook.Options{
 		Store: intake, Audit: a.audit,
 		Secrets: webhook.Secrets{GitHub: a.cfg.GitHubSecrets, Stripe: a.cfg.StripeSecrets, Slack: a.cfg.SlackSecrets},

@@ -25,11 +25,13 @@ const FileName = "webhooks.db"
 
 // Options tunes Open. The zero value is the safe default.
 type Options struct {
-	// Synchronous is "FULL" (default: a delivery answered 2xx, and a state
-	// change made through Tx, survives a power cut; see SyncWAL) or "NORMAL"
-	// (survives a crash of the process only). River's own bookkeeping
-	// commits are never synced on their own: losing one after a power cut
-	// re-runs a job, and the handlers are idempotent.
+	// Synchronous is "FULL" (default: a delivery answered 2xx survives a
+	// power cut, by its synced segment record, and so does a state change
+	// made through Tx, by SyncWAL) or "NORMAL" (survives a crash of the
+	// process only). Intake commits and River's own bookkeeping commits are
+	// never synced on their own: a lost intake commit is rebuilt from the
+	// segment, and a lost River commit re-runs a job, whose handlers are
+	// idempotent.
 	Synchronous string
 	// BusyTimeout is how long a write waits for another process (a separate
 	// worker) holding the write lock. Default 10s.
@@ -47,10 +49,9 @@ type DB struct {
 	ins   *insertStmts
 	segs  *segments // payloads of deliveries stored by an Intake
 
-	// fullSync: commits that promise durability (intake batches, Tx) are
-	// followed by SyncWAL. The connection itself runs synchronous=NORMAL,
-	// so that the fsync happens after the write lock is released and the
-	// next batch can be written meanwhile (see Intake).
+	// fullSync: intake batches are answered after their segment is synced
+	// and Tx commits are followed by SyncWAL. The connection itself runs
+	// synchronous=NORMAL, so that no fsync holds the write lock.
 	fullSync bool
 	walMu    sync.Mutex
 	wal      *os.File
@@ -58,7 +59,9 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the database at path, applies River's
-// migrations and ours, and prepares the intake statements.
+// migrations and ours, and prepares the intake statements. What a crash
+// left in the payload segments is mended by NewIntake, which alone may
+// write them (recover.go).
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open webhook queue: path %q must name a file and hold no ? or #", path)
@@ -101,10 +104,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(4)
 	db.read.SetMaxIdleConns(4)
-	if err := db.recoverPayloads(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
-	}
 	if db.ins, err = prepareInserts(ctx, write); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
@@ -172,6 +171,8 @@ func (db *DB) migrate(ctx context.Context) error {
 // overflow pages. Since migration 2 a row stored by an Intake keeps its
 // payload in a segment file (seg, seg_off, seg_len, seg_crc; see
 // payloads.go) and an empty payload column; older rows keep theirs inline.
+// Migration 3 adds the segment mark, the one row every intake commit
+// updates: how far into the segments SQLite holds the records (recover.go).
 var migrations = []string{`
 CREATE TABLE webhook_delivery (
 	id              INTEGER PRIMARY KEY,
@@ -196,6 +197,13 @@ ALTER TABLE webhook_delivery ADD COLUMN seg INTEGER;
 ALTER TABLE webhook_delivery ADD COLUMN seg_off INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhook_delivery ADD COLUMN seg_len INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhook_delivery ADD COLUMN seg_crc INTEGER NOT NULL DEFAULT 0;
+`, `
+CREATE TABLE webhook_segment_mark (
+	id          INTEGER PRIMARY KEY CHECK (id = 1),
+	seg         INTEGER NOT NULL,
+	seg_end     INTEGER NOT NULL,
+	seg_durable INTEGER NOT NULL
+);
 `}
 
 // SyncWAL makes every transaction committed so far durable: the connection

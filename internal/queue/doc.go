@@ -10,36 +10,37 @@
 //
 // # Group commit
 //
-// A delivery is answered 202 only after its row and its job are committed
-// and on disk. One fsync per request would cap the receiver at the disk's
-// sync rate, so Intake has a single writer goroutine: requests that arrive
-// while a transaction is being written wait together and go into the next
-// one, which inserts every row, inserts one River job for the batch
-// (InsertManyFastTx) and commits once. A second goroutine then makes the
-// batch durable and answers it, while the writer fills the next batch:
+// A delivery is answered 202 only after it is on disk: its record in the
+// payload segment, which is the intake's write-ahead log. One fsync per
+// request would cap the receiver at the disk's sync rate, so Intake has a
+// single writer goroutine: requests that arrive while a batch is being
+// written wait together and go into the next one. Per batch the writer
+// appends every delivery's record (its row fields, payload and CRCs;
+// record.go) to the segment in one write, then inserts the rows, one River
+// job for the batch (InsertManyFastTx) and the segment mark in one SQLite
+// transaction. A second goroutine then fdatasyncs the segment once for
+// every batch committed meanwhile, appends the batch's "received" audit
+// records beside it (Receipts; the audit log syncs them within
+// milliseconds, unawaited), and answers, while the writer fills the next
+// batch:
 //
-//   - The connection runs synchronous=NORMAL, so COMMIT writes the WAL without
-//     syncing it, and SyncWAL fdatasyncs the WAL file afterwards: the same
-//     durability as synchronous=FULL (a committed transaction is in the synced
-//     WAL), but the fsync no longer holds the write lock.
+//   - The connection runs synchronous=NORMAL and the WAL is not synced per
+//     batch: the segment record is what keeps an answered delivery. After a
+//     power cut, NewIntake re-inserts the rows and jobs of records past the
+//     segment mark (commits the WAL lost), and turns rows whose record is
+//     torn (never answered) into tombstones (recover.go).
 //
-//   - The "received" audit records of the batch are appended and synced at the
-//     same time, by the audit writer's own group commit.
+//   - The payloads are not in the B-tree: a row keeps only segment, offset,
+//     length and CRC. A 7.7 KB payload in SQLite was two overflow pages
+//     written to the WAL and copied again by every checkpoint.
 //
-//   - The payloads are not in the B-tree: the writer appends a batch's payloads
-//     to a segment file (one write; payloads.go) before the rows, which keep
-//     only segment, offset, length and CRC, and the segment is fdatasynced
-//     beside the WAL. A 7.7 KB payload in SQLite was two overflow pages written
-//     to the WAL and copied again by every checkpoint. A row whose payload did
-//     not reach the disk before a power cut was never answered; Open deletes
-//     it (recover.go) and the provider's retry stores it anew.
-//
-// A batch is answered only after a sync that began after its commit, so a
-// duplicate is never answered 2xx before its original is on disk. Under load
-// batches grow by themselves: while the sync stage is busy the writer keeps
-// gathering instead of committing, since each commit has a fixed cost (the
-// River job, index pages, three fsyncs) that a larger batch shares. An idle
-// receiver commits each delivery alone, without waiting for company.
+// A batch is answered only after a sync that began after its records were
+// written, so a duplicate is never answered 2xx before its original's
+// record is on disk. Under load batches grow by themselves: while the sync
+// stage is busy the writer keeps gathering instead of committing, since
+// each commit has a fixed cost (the River job, index pages, the fsync)
+// that a larger batch shares. An idle receiver commits each delivery alone,
+// without waiting for company.
 //
 // # Jobs
 //

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -34,9 +34,13 @@ type IntakeOptions struct {
 	MaxBatchBytes int
 	// Receipts, if set, is given the deliveries of committed batches before
 	// anyone in them is answered; its error becomes each one's error. The
-	// receiver audits receipts here. It runs beside the WAL sync and beside
-	// the writing of the next batch, so a delivery waits for one fsync's
-	// time, not two, and the writer never waits for the audit log.
+	// receiver audits receipts here. It runs beside the segment's sync and
+	// beside the writing of the next batch, so it should not wait for a
+	// disk of its own: the receiver appends the records and lets the audit
+	// log sync them shortly after (a delivery is kept by its segment
+	// record; recovery audits again what it rebuilds from there). NewIntake
+	// also gives it, before they commit, the deliveries recovery rebuilds
+	// (Recovered set); an error then fails NewIntake.
 	Receipts func(ctx context.Context, receipts []Receipt) error
 }
 
@@ -45,18 +49,25 @@ type Receipt struct {
 	Delivery NewDelivery
 	Bytes    int
 	Enqueued
+	// Recovered: rebuilt at start-up from its segment record, its SQLite
+	// commit having been lost (see recover.go).
+	Recovered bool
 }
 
 // Intake stores deliveries with group commit, in two stages: a writer
-// goroutine owns the write transaction and puts everyone waiting when it
-// starts into it; a sync goroutine then fsyncs the WAL (one fsync for every
-// batch committed meanwhile) while the writer already fills the next batch.
+// goroutine appends each batch's records to the payload segment and commits
+// its rows and jobs in one transaction, putting everyone waiting when it
+// starts into it; a sync goroutine then fdatasyncs the segment (one sync
+// for every batch committed meanwhile) while the writer already fills the
+// next batch.
 type Intake struct {
-	db     *DB
-	opts   IntakeOptions
-	reqs   chan *intakeReq
-	synced chan committed // committed batches waiting for SyncWAL
-	done   chan struct{}
+	db        *DB
+	opts      IntakeOptions
+	reqs      chan *intakeReq
+	synced    chan committed // committed batches waiting for the segment's sync
+	done      chan struct{}
+	lock      *os.File // flock held while this Intake is the segments' only writer
+	recovered Recovery
 
 	mu     sync.RWMutex // guards closed against sends on a closed channel
 	closed bool
@@ -65,6 +76,7 @@ type Intake struct {
 
 	syncBusy atomic.Bool   // syncLoop is syncing a group
 	syncIdle chan struct{} // signalled (buffer 1) when syncLoop finishes a group
+	lockOnce sync.Once
 }
 
 type intakeReq struct {
@@ -74,26 +86,42 @@ type intakeReq struct {
 	done chan struct{}
 }
 
-// NewIntake starts the writer goroutine. Close stops it.
-func NewIntake(db *DB, opts IntakeOptions) *Intake {
+// NewIntake makes this process the only writer of db's payload segments
+// (an flock; a second Intake on the same files fails), mends what a crash
+// left (recover.go), and starts the writer goroutines. Close stops them.
+func NewIntake(ctx context.Context, db *DB, opts IntakeOptions) (*Intake, error) {
+	if opts.Jobs == nil {
+		return nil, errors.New("webhook intake: IntakeOptions.Jobs is required")
+	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
 	if opts.MaxBatchBytes <= 0 {
 		opts.MaxBatchBytes = 32 << 20
 	}
-	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch),
+	lock, err := db.segs.lock()
+	if err != nil {
+		return nil, fmt.Errorf("webhook intake: %w", err)
+	}
+	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch), lock: lock,
 		synced: make(chan committed), done: make(chan struct{}), syncIdle: make(chan struct{}, 1)}
+	if in.recovered, err = in.recover(ctx); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("webhook intake: %w", err)
+	}
 	go in.loop()
 	go in.syncLoop()
-	return in
+	return in, nil
 }
 
-// Enqueue stores d and its job durably, or finds that d.Key was stored
-// before. It returns once the transaction holding d has committed, the WAL
-// is synced (Options.Synchronous FULL) and Receipts has run. If ctx
-// ends first the delivery may still be committed: a retry by the provider
-// then finds it as a duplicate.
+// Recovered reports what NewIntake mended.
+func (in *Intake) Recovered() Recovery { return in.recovered }
+
+// Enqueue stores d and its job, or finds that d.Key was stored before. It
+// returns once d's segment record is on disk (Options.Synchronous FULL),
+// the transaction holding its row and job has committed and Receipts has
+// run. If ctx ends first the delivery may still be stored: a retry by the
+// provider then finds it as a duplicate.
 func (in *Intake) Enqueue(ctx context.Context, d NewDelivery) (Enqueued, error) {
 	if d.ReceivedAt.IsZero() {
 		d.ReceivedAt = in.db.now()
@@ -129,6 +157,7 @@ func (in *Intake) Close() {
 	}
 	in.mu.Unlock()
 	<-in.done
+	in.lockOnce.Do(func() { _ = in.lock.Close() })
 }
 
 // Stats returns the number of transactions and deliveries committed so far;
@@ -186,10 +215,11 @@ func (in *Intake) loop() {
 	}
 }
 
-// syncLoop makes committed batches durable: one WAL fsync for every batch
-// committed before it started, then each batch's audit sync, then the
-// answers. A batch is answered only after a sync that began after its
-// commit, so a duplicate is never answered before its original is on disk.
+// syncLoop makes committed batches durable: one fdatasync of the segment
+// for every batch committed before it started, the group's receipts beside
+// it, then the answers. A batch is answered only after a sync that began
+// after its records were written, so a duplicate is never answered before
+// its original's record is on disk.
 func (in *Intake) syncLoop() {
 	defer close(in.done)
 	for first := range in.synced {
@@ -213,14 +243,7 @@ func (in *Intake) syncLoop() {
 		} else {
 			audited <- nil
 		}
-		// The payload segment syncs beside the WAL: both before anyone in
-		// the group is answered.
-		segSynced := make(chan error, 1)
-		go func() { segSynced <- in.db.SyncPayloads() }()
-		err := in.db.SyncWAL()
-		if serr := <-segSynced; err == nil {
-			err = serr
-		}
+		err := in.db.SyncPayloads()
 		if err != nil {
 			err = fmt.Errorf("store deliveries: %w", err)
 		}
@@ -247,25 +270,40 @@ func release(batch []*intakeReq, err error) {
 	}
 }
 
-// commit writes one batch: the rows (duplicates skipped by the key's unique
-// index), the jobs of the new ones, one commit.
+// commit writes one batch: its records to the segment, then the rows
+// (duplicates skipped by the key's unique index), the jobs of the new ones
+// and the segment mark, in one transaction. The connection runs
+// synchronous=NORMAL and the WAL is not synced here: the segment record is
+// what keeps an answered delivery (recover.go).
 func (in *Intake) commit(ctx context.Context, batch []*intakeReq) error {
+	ds := make([]*NewDelivery, len(batch))
+	for i, r := range batch {
+		ds[i] = &r.d
+	}
+	// The records go to the segment first: a row never points at bytes
+	// not yet written. A duplicate's record is written too and left unused.
+	app, err := in.db.segs.append(ds)
+	if err != nil {
+		return fmt.Errorf("store deliveries: %w", err)
+	}
+	if err := in.store(ctx, batch, app.refs, app.mark, nil); err != nil {
+		if uerr := in.db.segs.unappend(app.mark); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return err
+	}
+	return nil
+}
+
+// store inserts the rows of batch (payloads at refs), the jobs of the new
+// ones and mark, and commits; beforeCommit, if set, runs just before the
+// commit, with the results filled in.
+func (in *Intake) store(ctx context.Context, batch []*intakeReq, refs []payloadRef, mark segMark, beforeCommit func() error) error {
 	tx, err := in.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store deliveries: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-
-	// The payloads go to the segment first: a row never points at bytes
-	// not yet written. A duplicate's copy is written too and left unused.
-	payloads := make([][]byte, len(batch))
-	for i, r := range batch {
-		payloads[i] = r.d.Payload
-	}
-	refs, err := in.db.segs.append(payloads)
-	if err != nil {
-		return fmt.Errorf("store deliveries: %w", err)
-	}
 	inserted := make(map[string]int64, len(batch))
 	for lo := 0; lo < len(batch); {
 		n := in.db.ins.chunk(len(batch) - lo)
@@ -292,6 +330,14 @@ func (in *Intake) commit(ctx context.Context, batch []*intakeReq) error {
 			return fmt.Errorf("store deliveries: enqueue jobs: %w", err)
 		}
 	}
+	if err := setMark(ctx, tx, mark); err != nil {
+		return fmt.Errorf("store deliveries: %w", err)
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(); err != nil {
+			return err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store deliveries: commit: %w", err)
 	}
@@ -308,68 +354,4 @@ func receipts(group []committed) []Receipt {
 		}
 	}
 	return out
-}
-
-// insertStmts are multi-row INSERTs prepared once for 1, 2, 4, ... 32 rows: a
-// batch is cut into such chunks, so no statement is compiled per batch.
-type insertStmts struct {
-	byRows map[int]*sql.Stmt
-}
-
-const maxInsertRows = 32
-
-func prepareInserts(ctx context.Context, db *sql.DB) (*insertStmts, error) {
-	s := &insertStmts{byRows: map[int]*sql.Stmt{}}
-	for n := 1; n <= maxInsertRows; n *= 2 {
-		q := `INSERT INTO webhook_delivery (key, provider, event_type, target, content_type, received_at, seg, seg_off, seg_len, seg_crc, payload) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,x''),", n), ",") +
-			` ON CONFLICT (key) DO NOTHING RETURNING id, key`
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			_ = s.close()
-			return nil, fmt.Errorf("prepare insert of %d rows: %w", n, err)
-		}
-		s.byRows[n] = st
-	}
-	return s, nil
-}
-
-// chunk returns the largest prepared row count not above left.
-func (s *insertStmts) chunk(left int) int {
-	n := maxInsertRows
-	for n > left {
-		n /= 2
-	}
-	return n
-}
-
-func (s *insertStmts) exec(ctx context.Context, tx *sql.Tx, reqs []*intakeReq, refs []payloadRef, inserted map[string]int64) error {
-	args := make([]any, 0, 10*len(reqs))
-	for i, r := range reqs {
-		d, ref := r.d, refs[i]
-		args = append(args, d.Key, d.Provider, d.EventType, d.Target, d.ContentType, d.ReceivedAt.UnixMilli(),
-			ref.seg, ref.off, ref.n, int64(ref.crc))
-	}
-	rows, err := tx.StmtContext(ctx, s.byRows[len(reqs)]).QueryContext(ctx, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var key string
-		if err := rows.Scan(&id, &key); err != nil {
-			return err
-		}
-		inserted[key] = id
-	}
-	return rows.Err()
-}
-
-func (s *insertStmts) close() error {
-	var errs []error
-	for _, st := range s.byRows {
-		errs = append(errs, st.Close())
-	}
-	return errors.Join(errs...)
 }

@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -17,16 +19,17 @@ import (
 // database (webhooks.db.payloads/<n>.seg). In the B-tree a 7.7 KB payload
 // spans two overflow pages that every commit writes to the WAL and every
 // checkpoint copies again; appended here it is one write per batch, and the
-// row keeps only (segment, offset, length, CRC-32C).
+// row keeps only (segment, offset, length, CRC-32C) of the payload.
 //
-// Crash safety: a batch's payloads are written before its rows commit, and
-// a delivery is answered only after both this file and the WAL are synced
-// (Intake.syncLoop). A row whose payload did not reach the disk (power cut
-// after the WAL sync but before this one) was therefore never answered;
-// Open deletes such rows, and the provider's retry stores it anew. Only the
-// newest segment that rows point into can hold such rows: a segment is
-// synced whole before the next one is started, and Open syncs the one it
-// checked.
+// The segment is also the intake's write-ahead log: each delivery is a
+// self-describing record (record.go) holding the row's fields as well, so
+// the durability of an answered delivery rests on one fdatasync of the
+// segment, not on the SQLite WAL (see recover.go for what a crash leaves
+// and how Open-time recovery mends it). A batch's records are written
+// before its rows commit, and a delivery is answered only after the
+// segment is synced past its record (Intake.syncLoop). A segment is synced
+// whole before the next one is started, and only the Intake that holds
+// the directory's lock (intake.lock) appends.
 
 // segmentMax is the size at which the writer starts a new segment; the
 // start-up check reads at most one segment.
@@ -50,8 +53,16 @@ type segments struct {
 	curSize int64
 	readers map[int64]*os.File
 	buf     []byte // the writer's batch buffer; only append uses it
-	created bool
-	syncErr error // sticky, as DB.walErr // a new segment must have its directory entry synced
+	created bool   // a new segment must have its directory entry synced
+	synced  int64  // bytes of cur known to be on disk
+	syncErr error  // sticky, as DB.walErr
+}
+
+// appended is where one batch went: the payloads' refs, and the segment
+// mark the batch's transaction records (see recover.go).
+type appended struct {
+	refs []payloadRef
+	mark segMark
 }
 
 func openSegments(dbPath string) (*segments, error) {
@@ -86,48 +97,66 @@ func (s *segments) list() ([]int64, error) {
 	return ns, nil
 }
 
-// append writes the payloads at the end of the current segment (starting a
-// new one first when it is full) and returns where each went. It does not
-// sync: Sync does, before anyone is answered.
-func (s *segments) append(payloads [][]byte) ([]payloadRef, error) {
+// append writes the records of ds at the end of the current segment
+// (starting a new one first when it is full) and returns where each payload
+// went. It does not sync: Sync does, before anyone is answered. Only the
+// intake writer calls it.
+func (s *segments) append(ds []*NewDelivery) (appended, error) {
 	total := int64(0)
-	for _, p := range payloads {
-		total += int64(len(p))
+	for _, d := range ds {
+		total += int64(recordSize(d))
 	}
 	s.mu.Lock()
 	if s.cur == nil || (s.curSize > 0 && s.curSize+total > segmentMax) {
 		if err := s.rotate(); err != nil {
 			s.mu.Unlock()
-			return nil, err
+			return appended{}, err
 		}
 	}
-	f, seg, at := s.cur, s.curN, s.curSize
+	f, seg, at, durable := s.cur, s.curN, s.curSize, s.synced
 	s.mu.Unlock()
 	// Only the intake writer appends, so the write itself needs no lock:
 	// readers and Sync are not held up by it.
-	refs := make([]payloadRef, len(payloads))
+	refs := make([]payloadRef, len(ds))
 	buf := s.buf[:0]
-	off := at
-	for i, p := range payloads {
-		refs[i] = payloadRef{seg: seg, off: off, n: int64(len(p)), crc: crc32.Checksum(p, crcTable)}
-		off += int64(len(p))
-		buf = append(buf, p...)
+	for i, d := range ds {
+		recAt := at + int64(len(buf))
+		var hdr int
+		var crc uint32
+		buf, hdr, crc = appendRecord(buf, d, durable)
+		refs[i] = payloadRef{seg: seg, off: recAt + int64(hdr), n: int64(len(d.Payload)), crc: crc}
 	}
+	end := at + int64(len(buf))
+	// One write per batch. A failed or short write leaves curSize where
+	// it was, so the next batch overwrites the bytes no row points to.
+	_, err := f.WriteAt(buf, at)
 	if cap(buf) <= 1<<20 {
 		s.buf = buf[:0] // reused by the next batch; a huge one is let go
 	}
-	if len(buf) > 0 {
-		// One write per batch. A failed or short write leaves curSize
-		// where it was, so the next batch overwrites the bytes no row
-		// points to.
-		if _, err := f.WriteAt(buf, at); err != nil {
-			return nil, fmt.Errorf("write payload segment %d: %w", seg, err)
-		}
+	if err != nil {
+		return appended{}, fmt.Errorf("write payload segment %d: %w", seg, err)
 	}
 	s.mu.Lock()
-	s.curSize = off
+	s.curSize = end
 	s.mu.Unlock()
-	return refs, nil
+	return appended{refs: refs, mark: segMark{seg: seg, start: at, end: end, durable: durable}}, nil
+}
+
+// unappend takes back the batch appended at mark, whose transaction did not
+// commit: the next batch overwrites it, and the file is cut so that a crash
+// before then does not leave records of deliveries refused with 503 for
+// recovery to store.
+func (s *segments) unappend(m segMark) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil || s.curN != m.seg || s.curSize != m.end {
+		return nil
+	}
+	s.curSize = m.start
+	if err := s.cur.Truncate(m.start); err != nil {
+		return fmt.Errorf("cut payload segment %d: %w", m.seg, err)
+	}
+	return nil
 }
 
 // rotate syncs and leaves the current segment (to readers) and starts the
@@ -155,7 +184,7 @@ func (s *segments) rotate() error {
 	if err != nil {
 		return fmt.Errorf("create payload segment: %w", err)
 	}
-	s.cur, s.curSize, s.created = f, 0, true
+	s.cur, s.curSize, s.synced, s.created = f, 0, 0, true
 	return nil
 }
 
@@ -163,7 +192,7 @@ func (s *segments) rotate() error {
 // synced when they were left).
 func (s *segments) Sync() error {
 	s.mu.Lock()
-	f, created, serr := s.cur, s.created, s.syncErr
+	f, n, size, created, serr := s.cur, s.curN, s.curSize, s.created, s.syncErr
 	s.created = false
 	s.mu.Unlock()
 	if serr != nil {
@@ -189,6 +218,11 @@ func (s *segments) Sync() error {
 		s.mu.Unlock()
 		return err
 	}
+	s.mu.Lock()
+	if s.curN == n && size > s.synced {
+		s.synced = size
+	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -282,4 +316,42 @@ func (s *segments) close() error {
 		delete(s.readers, n)
 	}
 	return errors.Join(errs...)
+}
+
+// loadPayload fills d.Payload from its segment when the row keeps it there.
+func (db *DB) loadPayload(d *Delivery, seg sql.NullInt64, off, n int64, crc uint32) error {
+	if !seg.Valid {
+		return nil
+	}
+	p, err := db.segs.read(payloadRef{seg: seg.Int64, off: off, n: n, crc: crc})
+	if err != nil {
+		return fmt.Errorf("delivery %d: %w", d.ID, err)
+	}
+	d.Payload = p
+	return nil
+}
+
+// minSegment returns the oldest segment any row points into, or false.
+func (db *DB) minSegment(ctx context.Context) (int64, bool, error) {
+	var seg sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT seg FROM webhook_delivery WHERE seg IS NOT NULL ORDER BY id LIMIT 1`).Scan(&seg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("oldest payload segment: %w", err)
+	}
+	return seg.Int64, seg.Valid, nil
+}
+
+// SyncPayloads makes the records appended so far durable: what answers an
+// intake batch. It does nothing under Options.Synchronous "NORMAL".
+func (db *DB) SyncPayloads() error {
+	if !db.fullSync {
+		return nil
+	}
+	if err := db.segs.Sync(); err != nil {
+		return fmt.Errorf("sync webhook payloads: %w", err)
+	}
+	return nil
 }

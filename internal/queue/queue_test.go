@@ -46,7 +46,7 @@ func TestIntakeStoresEachKeyOnceUnderConcurrency(t *testing.T) {
 	require.NoError(t, err)
 	var commits [][]Receipt
 	var mu sync.Mutex
-	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3), Receipts: func(_ context.Context, rs []Receipt) error {
+	in := newIntake(t, db, IntakeOptions{Jobs: RiverInserter(client, 3), Receipts: func(_ context.Context, rs []Receipt) error {
 		mu.Lock()
 		defer mu.Unlock()
 		commits = append(commits, rs)
@@ -102,7 +102,7 @@ func TestIntakeReportsReceiptErrorsToTheBatch(t *testing.T) {
 	db := openTest(t)
 	client, err := db.NewRiver(RiverConfig{})
 	require.NoError(t, err)
-	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3), Receipts: func(context.Context, []Receipt) error {
+	in := newIntake(t, db, IntakeOptions{Jobs: RiverInserter(client, 3), Receipts: func(context.Context, []Receipt) error {
 		return fmt.Errorf("audit log full")
 	}})
 	defer in.Close()
@@ -169,7 +169,7 @@ func TestRequeueRefusesAPendingDelivery(t *testing.T) {
 	db := openTest(t)
 	client, err := db.NewRiver(RiverConfig{})
 	require.NoError(t, err)
-	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3)})
+	in := newIntake(t, db, IntakeOptions{Jobs: RiverInserter(client, 3)})
 	res, err := in.Enqueue(context.Background(), NewDelivery{Provider: "github", Key: "github:1:x", EventType: "push", Payload: []byte(`{}`)})
 	require.NoError(t, err)
 	in.Close()
@@ -182,7 +182,7 @@ func TestPruneDeletesOnlyOldProcessedDeliveries(t *testing.T) {
 	db := openTest(t)
 	client, err := db.NewRiver(RiverConfig{})
 	require.NoError(t, err)
-	in := NewIntake(db, IntakeOptions{Jobs: RiverInserter(client, 3)})
+	in := newIntake(t, db, IntakeOptions{Jobs: RiverInserter(client, 3)})
 	var ids []int64
 	for i := range 3 {
 		res, err := in.Enqueue(context.Background(), NewDelivery{Provider: "github", Key: fmt.Sprintf("github:1:p%d", i), EventType: "push", Payload: []byte(`{}`)})
@@ -207,4 +207,11 @@ func TestPruneDeletesOnlyOldProcessedDeliveries(t *testing.T) {
 	n, err = db.Prune(context.Background(), time.Now().Add(-time.Hour), 100)
 	require.NoError(t, err)
 	assert.Zero(t, n)
+}
+
+func newIntake(t *testing.T, db *DB, opts IntakeOptions) *Intake {
+	t.Helper()
+	in, err := NewIntake(context.Background(), db, opts)
+	require.NoError(t, err)
+	return in
 }

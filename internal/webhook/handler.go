@@ -222,22 +222,37 @@ func reply(w http.ResponseWriter, status int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-// ReceiptAuditor returns the queue.IntakeOptions.Receipts that writes one
-// "received" record per committed delivery (duplicates included, flagged)
-// and returns once they are durable: one fsync per batch when the sink is an
-// audit.BatchSink.
-func ReceiptAuditor(sink audit.Sink) func(context.Context, []queue.Receipt) error {
+// ReceiptLog appends audit records at once and makes them durable soon
+// after, without the caller waiting for the disk: a crash of the process
+// cannot lose an appended record, a power cut can lose the last few.
+// audit.Writer is one (WriteBatchDeferred).
+type ReceiptLog interface {
+	WriteBatchDeferred(ctx context.Context, recs []audit.Record) error
+}
+
+// ReceiptAuditor returns the queue.IntakeOptions.Receipts that appends one
+// "received" record per stored delivery (duplicates included, flagged;
+// deliveries rebuilt by recovery flagged "recovered") before any of them is
+// answered. A failed append fails the batch, so the receiver refuses what
+// it cannot audit. It does not wait for the audit log's fsync: the delivery
+// itself is kept by its synced segment record, and should a power cut lose
+// the receipt together with the delivery's SQLite commit, recovery rebuilds
+// the delivery and audits it again as recovered.
+func ReceiptAuditor(log ReceiptLog) func(context.Context, []queue.Receipt) error {
 	return func(ctx context.Context, rs []queue.Receipt) error {
 		now := time.Now()
 		recs := make([]audit.Record, 0, len(rs))
 		for _, r := range rs {
 			d := r.Delivery
+			details := map[string]any{"deliveryId": r.ID, "bytes": r.Bytes, "duplicate": r.Duplicate}
+			if r.Recovered {
+				details["recovered"] = true
+			}
 			recs = append(recs, audit.Record{Actor: "webhook:" + d.Provider, Provider: d.Provider, Action: "webhook." + d.EventType,
 				Target: d.Target, IdempotencyKey: d.Key, Status: audit.StatusReceived,
-				DurationMs: float64(now.Sub(d.ReceivedAt).Microseconds()) / 1000,
-				Details:    map[string]any{"deliveryId": r.ID, "bytes": r.Bytes, "duplicate": r.Duplicate}})
+				DurationMs: float64(now.Sub(d.ReceivedAt).Microseconds()) / 1000, Details: details})
 		}
-		if err := audit.WriteAll(ctx, sink, recs); err != nil {
+		if err := log.WriteBatchDeferred(ctx, recs); err != nil {
 			return fmt.Errorf("audit receipts: %w", err)
 		}
 		return nil

@@ -40,6 +40,16 @@ func (m *memSink) Write(_ context.Context, r audit.Record) error {
 	return nil
 }
 
+// WriteBatchDeferred makes memSink a ReceiptLog.
+func (m *memSink) WriteBatchDeferred(ctx context.Context, recs []audit.Record) error {
+	for _, r := range recs {
+		if err := m.Write(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (m *memSink) byStatus(status string) []audit.Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -68,7 +78,8 @@ func setup(t *testing.T, mutate func(*Options)) *bundle {
 	client, err := db.NewRiver(queue.RiverConfig{})
 	require.NoError(t, err)
 	sink := &memSink{}
-	in := queue.NewIntake(db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5), Receipts: ReceiptAuditor(sink)})
+	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5), Receipts: ReceiptAuditor(sink)})
+	require.NoError(t, err)
 	o := Options{
 		Store: in, Audit: sink, Ready: db.Ping,
 		Secrets: Secrets{GitHub: secrets("gh-secret"), Stripe: secrets("whsec_test"), Slack: secrets("slack-secret")},

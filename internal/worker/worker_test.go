@@ -106,7 +106,8 @@ func setup(t *testing.T, ledger *fakeLedger, env string, maxAttempts int) *testB
 	client, err := db.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: 2, FetchPollInterval: 20 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
-	in := queue.NewIntake(db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5)})
+	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5)})
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		in.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
