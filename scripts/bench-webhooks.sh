@@ -94,3 +94,16 @@ for c in sorted({k[1] for k in rows}):
             print(f"  ratio {name}/node at c={c}: {med[name]['rps'] / med['node']['rps']:.2f}x rps")
 PY
 echo "saas-mcp had every 2xx on disk before answering (its record fdatasynced in the payload log, row and job committed to SQLite; group commit)."
+# What the in-process worker got through meanwhile (it defers to the
+# receiver while deliveries are coming in, so the backlog is drained after).
+if [ -z "$WORKER_FLAG" ]; then
+  python3 - "$WORK/data/webhooks.db" <<'PY'
+import sqlite3, sys
+db = sys.argv[1]
+c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+by = dict(c.execute("SELECT state, count(*) FROM webhook_delivery GROUP BY state").fetchall())
+total = sum(by.values())
+print(f"saas-mcp worker: {by.get('processed', 0)} of {total} deliveries processed when the last round ended, "
+      f"{by.get('pending', 0)} still queued (it defers to the receiver while deliveries come in, and drains between rounds)")
+PY
+fi

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -132,6 +133,15 @@ type webhookApp struct {
 	river      *queue.Client
 	stopRescue context.CancelFunc
 	riverLog   *slog.Logger // River's own lifecycle lines are info; keep warnings only
+	// intake is the receiver's, once it runs in this process; the worker
+	// defers to it while it takes in deliveries.
+	intake atomic.Pointer[queue.Intake]
+}
+
+// intakeBusy reports whether this process's receiver is taking in deliveries.
+func (a *webhookApp) intakeBusy() bool {
+	in := a.intake.Load()
+	return in != nil && in.Busy()
 }
 
 // openWebhookApp loads the configuration and opens the audit log and the
@@ -166,7 +176,7 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*we
 		}
 		app.wk = worker.New(worker.Deps{
 			DB: app.db, Audit: app.audit, Ledger: app.state.Payments(), Env: sc.Env,
-			MaxAttempts: wc.MaxAttempts, Log: app.log, Redactor: red,
+			MaxAttempts: wc.MaxAttempts, Log: app.log, Redactor: red, Busy: app.intakeBusy,
 		})
 	}
 	return app, nil
@@ -270,6 +280,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.intake.Store(intake)
 	if a.wk != nil {
 		if err := a.startWorker(ctx); err != nil {
 			intake.Close()

@@ -244,8 +244,13 @@ func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, id int64) error {
 // ErrPending is returned when replaying a delivery that is still queued.
 var ErrPending = errors.New("delivery is pending already (queued or retrying)")
 
-// Tx runs fn in a write transaction and commits it when fn returns nil; the
-// commit is durable (SyncWAL) when it returns.
+// Tx runs fn in a write transaction and commits it when fn returns nil. The
+// commit is not synced: the worker's transactions (a delivery's outcome, its
+// job's completion) may be lost in a power cut, and the job then runs again,
+// which the handlers make harmless (the ledger records an event once; audit
+// records are at-least-once after a crash). Syncing each of them would put
+// an fdatasync beside every intake batch's, and the two queue in the
+// filesystem's journal.
 func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -257,6 +262,15 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// TxDurable is Tx whose commit is on disk when it returns (SyncWAL), for
+// operator actions such as a replay.
+func (db *DB) TxDurable(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := db.Tx(ctx, fn); err != nil {
+		return err
 	}
 	return db.SyncWAL()
 }

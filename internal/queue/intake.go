@@ -73,6 +73,7 @@ type Intake struct {
 	closed bool
 
 	batches, items atomic.Int64
+	inflight       atomic.Int64 // deliveries handed to the writer and not yet answered
 
 	syncBusy atomic.Bool   // syncLoop is syncing a group
 	syncIdle chan struct{} // signalled (buffer 1) when syncLoop finishes a group
@@ -132,10 +133,12 @@ func (in *Intake) Enqueue(ctx context.Context, d NewDelivery) (Enqueued, error) 
 		in.mu.RUnlock()
 		return Enqueued{}, ErrClosed
 	}
+	in.inflight.Add(1) // before the hand-over: the writer may answer at once
 	select {
 	case in.reqs <- r:
 		in.mu.RUnlock()
 	case <-ctx.Done():
+		in.inflight.Add(-1)
 		in.mu.RUnlock()
 		return Enqueued{}, ctx.Err()
 	}
@@ -159,6 +162,10 @@ func (in *Intake) Close() {
 	<-in.done
 	in.lockOnce.Do(func() { _ = in.lock.Close() })
 }
+
+// Busy reports whether deliveries are being taken in right now: some are
+// handed over and not yet answered. The worker defers to it.
+func (in *Intake) Busy() bool { return in.inflight.Load() > 0 }
 
 // Stats returns the number of transactions and deliveries committed so far;
 // their ratio is the mean batch size.
@@ -208,7 +215,7 @@ func (in *Intake) loop() {
 		in.batches.Add(1)
 		in.items.Add(int64(len(batch)))
 		if err != nil {
-			release(batch, err)
+			in.release(batch, err)
 			continue
 		}
 		in.synced <- committed{reqs: batch}
@@ -256,12 +263,13 @@ func (in *Intake) syncLoop() {
 		default:
 		}
 		for _, c := range group {
-			release(c.reqs, err)
+			in.release(c.reqs, err)
 		}
 	}
 }
 
-func release(batch []*intakeReq, err error) {
+func (in *Intake) release(batch []*intakeReq, err error) {
+	in.inflight.Add(-int64(len(batch)))
 	for _, r := range batch {
 		if err != nil {
 			r.err = err

@@ -215,3 +215,28 @@ func newIntake(t *testing.T, db *DB, opts IntakeOptions) *Intake {
 	require.NoError(t, err)
 	return in
 }
+
+func TestIntakeIsBusyWhileADeliveryAwaitsItsAnswer(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	client, err := db.NewRiver(RiverConfig{})
+	require.NoError(t, err)
+	inside, release := make(chan struct{}), make(chan struct{})
+	in := newIntake(t, db, IntakeOptions{Jobs: RiverInserter(client, 3), Receipts: func(context.Context, []Receipt) error {
+		close(inside)
+		<-release // the batch is being synced and audited
+		return nil
+	}})
+	defer in.Close()
+	assert.False(t, in.Busy(), "idle before any delivery")
+	done := make(chan error, 1)
+	go func() {
+		_, err := in.Enqueue(context.Background(), NewDelivery{Provider: "slack", Key: "slack:Ev1", EventType: "event_callback", Payload: []byte(`{}`)})
+		done <- err
+	}()
+	<-inside
+	assert.True(t, in.Busy(), "a delivery is taken in and not yet answered")
+	close(release)
+	require.NoError(t, <-done)
+	assert.False(t, in.Busy(), "idle once it is answered")
+}

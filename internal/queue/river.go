@@ -49,9 +49,15 @@ type RiverConfig struct {
 	MaxWorkers int
 	// ID names this client in river_job.attempted_by; see WorkerLock.
 	ID string
-	// FetchPollInterval is how often the worker looks for due jobs (retries);
-	// new jobs wake it sooner through River's notifications. Default 100ms.
+	// FetchPollInterval is how often an idle worker looks for jobs. Default
+	// 100ms.
 	FetchPollInterval time.Duration
+	// FetchCooldown is the least time between two fetches while jobs keep
+	// coming. Each fetch takes at most MaxWorkers jobs, so this caps the
+	// worker at MaxWorkers jobs per FetchCooldown (River's default, 100ms,
+	// would be 40 jobs a second with 4 workers: a steady 50 deliveries a
+	// second would pile up forever). Default 2ms.
+	FetchCooldown time.Duration
 	// JobTimeout bounds one job. Default 5m.
 	JobTimeout time.Duration
 	// Logger receives River's own logs.
@@ -63,6 +69,9 @@ func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
 	if cfg.FetchPollInterval <= 0 {
 		cfg.FetchPollInterval = 100 * time.Millisecond
 	}
+	if cfg.FetchCooldown <= 0 {
+		cfg.FetchCooldown = 2 * time.Millisecond
+	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 5 * time.Minute
 	}
@@ -71,7 +80,7 @@ func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
 		Logger:            cfg.Logger,
 		JobTimeout:        cfg.JobTimeout,
 		FetchPollInterval: cfg.FetchPollInterval,
-		FetchCooldown:     min(cfg.FetchPollInterval, river.FetchCooldownDefault),
+		FetchCooldown:     min(cfg.FetchPollInterval, cfg.FetchCooldown),
 		// A job left running by a process that died is handed back at
 		// start-up by RescueOrphans; River's own rescuer is the backstop.
 		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,

@@ -63,6 +63,7 @@ type batchWorker struct {
 
 func (b *batchWorker) Work(ctx context.Context, job *river.Job[queue.BatchArgs]) error {
 	w := b.w
+	w.yield(ctx)
 	ds, err := w.d.DB.Load(ctx, job.Args.IDs)
 	if err != nil {
 		return err
@@ -132,6 +133,7 @@ func (dw *deliveryWorker) NextRetry(job *river.Job[queue.DeliveryArgs]) time.Tim
 
 func (dw *deliveryWorker) Work(ctx context.Context, job *river.Job[queue.DeliveryArgs]) error {
 	w := dw.w
+	w.yield(ctx)
 	ds, err := w.d.DB.Load(ctx, []int64{job.Args.ID})
 	if err != nil {
 		return err

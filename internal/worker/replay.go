@@ -53,7 +53,7 @@ func (w *Worker) replayOne(ctx context.Context, client *queue.Client, id int64) 
 	if err := w.auditWrite(ctx, []audit.Record{rec}); err != nil {
 		return fmt.Errorf("replay delivery %d: audit: %w", id, err)
 	}
-	return w.d.DB.Tx(ctx, func(tx *sql.Tx) error {
+	return w.d.DB.TxDurable(ctx, func(tx *sql.Tx) error {
 		if err := w.d.DB.Requeue(ctx, tx, id); err != nil {
 			return err
 		}

@@ -34,6 +34,14 @@ type Deps struct {
 	Rand     func() float64
 	Log      *slog.Logger
 	Redactor *redact.Redactor
+	// Busy, when set, reports whether the receiver is taking in deliveries
+	// right now (queue.Intake.Busy). A job then waits, up to MaxDefer, for a
+	// moment when it is not: answering providers comes before processing,
+	// and both queue for the one SQLite writer and the same cores.
+	Busy func() bool
+	// MaxDefer bounds that wait, so a receiver that is never idle still
+	// gets its deliveries processed. Default 20ms.
+	MaxDefer time.Duration
 }
 
 // Worker runs webhook jobs. Register adds its River workers.
@@ -61,7 +69,33 @@ func New(d Deps) *Worker {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.MaxDefer <= 0 {
+		d.MaxDefer = 20 * time.Millisecond
+	}
 	return &Worker{d: d}
+}
+
+// yield waits while the receiver is busy, at most MaxDefer (see Deps.Busy).
+func (w *Worker) yield(ctx context.Context) {
+	if w.d.Busy == nil || !w.d.Busy() {
+		return
+	}
+	limit := time.NewTimer(w.d.MaxDefer)
+	defer limit.Stop()
+	poll := time.NewTicker(250 * time.Microsecond)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+			return
+		case <-poll.C:
+			if !w.d.Busy() {
+				return
+			}
+		}
+	}
 }
 
 // Register adds the batch and single-delivery workers to ws.
