@@ -64,11 +64,36 @@ run() { # name port conns
   printf '  %-8s c=%-3s %s\n' "$1" "$3" "$line"
 }
 
-echo "webhook receivers, $ROUNDS rounds of $DURATION, alternating (saas-mcp ${WORKER_FLAG:-with its in-process worker})"
+# With the in-process worker, wait until it has drained what earlier rounds
+# queued before each run: its draining would otherwise share the cores with
+# the next run, the reference receiver's included.
+drained() { # data dir
+  [ -n "$WORKER_FLAG" ] && return 0
+  python3 - "$1/webhooks.db" <<'PY'
+import sqlite3, sys, time
+deadline = time.time() + 300
+while time.time() < deadline:
+    try:
+        c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=5)
+        n = c.execute("SELECT count(*) FROM webhook_delivery WHERE state = 'pending'").fetchone()[0]
+        c.close()
+    except sqlite3.Error:
+        n = 1
+    if n == 0:
+        sys.exit(0)
+    time.sleep(0.2)
+print("bench-webhooks: the worker did not drain in 300 s", file=sys.stderr)
+PY
+}
+settle() { drained "$WORK/data"; if [ -n "${BASE_BIN:-}" ]; then drained "$WORK/base-data"; fi; }
+
+echo "webhook receivers, $ROUNDS rounds of $DURATION, alternating (saas-mcp ${WORKER_FLAG:-with its in-process worker, drained before each run})"
 for c in $CONNS; do
   for r in $(seq 1 "$ROUNDS"); do
+    settle
     run node "$NODE_PORT" "$c"
-    if [ -n "${BASE_BIN:-}" ]; then run before "$BASE_PORT" "$c"; fi
+    if [ -n "${BASE_BIN:-}" ]; then settle; run before "$BASE_PORT" "$c"; fi
+    settle
     run saas-mcp "$GO_PORT" "$c"
   done
 done
@@ -104,6 +129,6 @@ c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 by = dict(c.execute("SELECT state, count(*) FROM webhook_delivery GROUP BY state").fetchall())
 total = sum(by.values())
 print(f"saas-mcp worker: {by.get('processed', 0)} of {total} deliveries processed when the last round ended, "
-      f"{by.get('pending', 0)} still queued (it defers to the receiver while deliveries come in, and drains between rounds)")
+      f"{by.get('pending', 0)} still queued (it defers to the receiver while deliveries come in, and drains after)")
 PY
 fi
