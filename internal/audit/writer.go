@@ -157,28 +157,13 @@ func (w *Writer) WriteBatch(ctx context.Context, recs []Record) error {
 	return w.syncTo(seq)
 }
 
-// WriteAsync appends one record without waiting for the disk: the line is in
-// the OS page cache (it survives a crash of this process) and an fsync starts
-// in the background. Flush waits for it. Write errors are returned at once.
-func (w *Writer) WriteAsync(ctx context.Context, r Record) error {
-	if _, err := w.append(ctx, r); err != nil {
-		return err
-	}
-	if w.opts.Sync {
-		select {
-		case w.kick <- struct{}{}:
-		default: // a sync is already due; it will cover this record
-		}
-	}
-	return nil
-}
-
-// WriteDeferred appends one record without waiting for the disk, like
-// WriteAsync, but lets its fsync wait up to Options.DeferredSync, so that
-// the next record's fsync (or this timer's) covers it. For records whose
-// loss in a power cut is tolerated (terminal records): an fsync started at
-// once would otherwise run into the next call's own, and that call would
-// wait for both.
+// WriteDeferred appends one record without waiting for the disk: the line is
+// in the OS page cache (it survives a crash of this process), and its fsync
+// runs within Options.DeferredSync, shared with the records written
+// meanwhile (or sooner, with the next Write). For records whose loss in a
+// power cut is tolerated or explained otherwise (a tool call's records: its
+// idempotency claim is durable): an fsync started at once would run into
+// the claim's own, and the call would wait for both. Flush waits for it.
 func (w *Writer) WriteDeferred(ctx context.Context, r Record) error {
 	if _, err := w.append(ctx, r); err != nil {
 		return err
@@ -316,7 +301,7 @@ func (w *Writer) syncTo(seq uint64) error {
 	return w.syncErr
 }
 
-// syncLoop runs the fsyncs WriteAsync asked for.
+// syncLoop runs the fsyncs the deferred-sync timer asks for.
 func (w *Writer) syncLoop() {
 	defer close(w.stopped)
 	for {

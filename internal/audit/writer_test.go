@@ -151,7 +151,7 @@ func TestWriteDeferredSyncsLaterOrWithTheNextRecord(t *testing.T) {
 	}{
 		{"the timer syncs it when nothing else does", time.Millisecond, func(*testing.T, *Writer) {}, 1},
 		{"the next record's sync covers it", time.Hour, func(t *testing.T, w *Writer) {
-			require.NoError(t, w.WriteAsync(context.Background(), Record{Status: StatusStarted}))
+			require.NoError(t, w.Write(context.Background(), Record{Status: StatusStarted}))
 		}, 2},
 	}
 	for _, tt := range tests {
