@@ -27,16 +27,12 @@ const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_
 
 func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 	w, err := db.w.prepare(ctx,
-		// Insert a new key, or take over one that has expired, in one
-		// statement: the common case never opens an explicit transaction.
+		// Insert a new key in one statement: the common case never opens an
+		// explicit transaction nor reads a row back. A key that exists
+		// (expired, in doubt, committed, ...) goes to the transaction below.
 		`INSERT INTO idempotency_keys (`+keyColumns+`)
 		VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET
-			tool = excluded.tool, args_hash = excluded.args_hash, target = excluded.target,
-			owner = excluded.owner, state = 'claimed', result = NULL, claimed_at = excluded.claimed_at,
-			lease_until = excluded.lease_until, expires_at = excluded.expires_at
-		WHERE idempotency_keys.expires_at <= excluded.claimed_at
-		RETURNING `+keyColumns,
+		ON CONFLICT (key) DO NOTHING`,
 		`SELECT `+keyColumns+` FROM idempotency_keys WHERE key = ?`,
 		`INSERT OR REPLACE INTO idempotency_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?)`,
 		`UPDATE idempotency_keys SET state = 'claimed', owner = ?, lease_until = ? WHERE key = ?`,
@@ -74,8 +70,8 @@ func (k *Keys) close() error {
 	})
 }
 
-// Claim takes c.Key or reports who has it; see idempotency.Store. A new or
-// expired key costs one statement; any other case one IMMEDIATE transaction,
+// Claim takes c.Key or reports who has it; see idempotency.Store. A new key
+// costs one statement; any other case one IMMEDIATE transaction,
 // in which idempotency.Resolve decides. Either way an Acquired or Reacquired
 // claim is synced to disk before Claim returns (with Synchronous FULL).
 func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, alive func(owner string) bool) (idempotency.Claim, idempotency.Outcome, error) {
@@ -84,15 +80,18 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 		out idempotency.Outcome
 	)
 	err := k.db.w.do(ctx, true, func() error {
-		var err error
-		row, err = scanClaim(k.acquire.QueryRowContext(ctx,
-			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt)))
-		switch {
-		case err == nil:
+		res, err := k.acquire.ExecContext(ctx,
+			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			row = c
+			row.State, row.Result, row.ClaimedAt = idempotency.StateClaimed, nil, now
 			out = idempotency.Acquired
 			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
 		}
 		return k.db.w.tx(ctx, func() (bool, error) {
 			var current *idempotency.Claim
