@@ -203,7 +203,7 @@ func (a *webhookApp) newRiver() error {
 
 // startWorker releases jobs orphaned by dead processes, starts River and a
 // loop that keeps releasing orphans of workers that die later and prunes
-// deliveries processed more than queue.Retention ago.
+// deliveries processed more than WEBHOOK_RETENTION ago.
 func (a *webhookApp) startWorker(ctx context.Context) error {
 	if a.river == nil {
 		if err := a.newRiver(); err != nil {
@@ -236,10 +236,10 @@ func (a *webhookApp) startWorker(ctx context.Context) error {
 				} else if n > 0 {
 					a.log.Warn("released jobs left running by a stopped process", "jobs", n)
 				}
-				if n, err := a.db.Prune(rctx, time.Now().Add(-queue.Retention), 1000); err != nil {
+				if n, err := a.db.Prune(rctx, time.Now().Add(-a.cfg.Retention), 1000); err != nil {
 					a.log.Warn("prune processed deliveries", "err", err)
 				} else if n > 0 {
-					a.log.Info("pruned processed deliveries", "deliveries", n, "olderThan", queue.Retention.String())
+					a.log.Info("pruned processed deliveries", "deliveries", n, "olderThan", a.cfg.Retention.String())
 				}
 			}
 		}

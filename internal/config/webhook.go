@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -28,11 +29,12 @@ const (
 // the webhook variables only. Shared variables (AUDIT_LOG_PATH,
 // INTEGRATION_ENV, STORE_SYNC, ...) stay in Serve.
 type Webhook struct {
-	Addr        string `envconfig:"WEBHOOK_ADDR" default:"127.0.0.1:3000" desc:"listen address of the webhook receiver"`
-	MaxBody     string `envconfig:"WEBHOOK_MAX_BODY" desc:"largest accepted body, in bytes or with KiB/MiB (default 25MiB for GitHub, 1MiB for Stripe and Slack)"`
-	MaxAttempts int    `envconfig:"WEBHOOK_MAX_ATTEMPTS" default:"8" desc:"attempts per delivery before it is dead-lettered"`
-	Workers     int    `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once"`
-	DataDir     string `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state; deliveries and jobs go to webhooks.db"`
+	Addr        string        `envconfig:"WEBHOOK_ADDR" default:"127.0.0.1:3000" desc:"listen address of the webhook receiver"`
+	MaxBody     string        `envconfig:"WEBHOOK_MAX_BODY" desc:"largest accepted body, in bytes or with KiB/MiB (default 25MiB for GitHub, 1MiB for Stripe and Slack)"`
+	MaxAttempts int           `envconfig:"WEBHOOK_MAX_ATTEMPTS" default:"8" desc:"attempts per delivery before it is dead-lettered"`
+	Workers     int           `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once"`
+	Retention   time.Duration `envconfig:"WEBHOOK_RETENTION" default:"168h" desc:"how long a processed delivery is kept: a redelivery within it is a duplicate, and it can be replayed (Stripe retries for 3 days; dead letters are kept until replayed)"`
+	DataDir     string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state; deliveries and jobs go to webhooks.db"`
 
 	// The secrets are read by LoadWebhook from NAME or NAME_FILE, not by
 	// envconfig, so that no secret goes through reflection-based printing.
@@ -75,6 +77,9 @@ func (c Webhook) Validate() error {
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("DATA_DIR must not be empty")
+	}
+	if c.Retention < time.Hour {
+		return fmt.Errorf("WEBHOOK_RETENTION must be at least 1h (a provider's redelivery must still find the first copy), not %s", c.Retention)
 	}
 	if _, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err != nil {
 		return fmt.Errorf("WEBHOOK_MAX_BODY: %w", err)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,7 @@ func webhookEnv(vars map[string]string) func(string) string {
 // they cannot run in parallel.
 
 func TestLoadWebhookDefaults(t *testing.T) {
-	for _, k := range []string{"WEBHOOK_ADDR", "WEBHOOK_MAX_BODY", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_WORKERS", "DATA_DIR"} {
+	for _, k := range []string{"WEBHOOK_ADDR", "WEBHOOK_MAX_BODY", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_WORKERS", "WEBHOOK_RETENTION", "DATA_DIR"} {
 		t.Setenv(k, "")
 		require.NoError(t, os.Unsetenv(k))
 	}
@@ -25,6 +26,7 @@ func TestLoadWebhookDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:3000", c.Addr)
 	assert.Equal(t, "data", c.DataDir)
+	assert.Equal(t, 7*24*time.Hour, c.Retention, "a week: past Stripe's three days of retries")
 	assert.Equal(t, int64(25<<20), c.MaxBodyFor("github"))
 	assert.Equal(t, int64(1<<20), c.MaxBodyFor("stripe"))
 	assert.Equal(t, int64(1<<20), c.MaxBodyFor("slack"))
@@ -59,6 +61,8 @@ func TestLoadWebhookRefusesBadValues(t *testing.T) {
 		{"zero attempts", map[string]string{"WEBHOOK_MAX_ATTEMPTS": "0"}, nil},
 		{"zero workers", map[string]string{"WEBHOOK_WORKERS": "0"}, nil},
 		{"a body limit that is not a size", map[string]string{"WEBHOOK_MAX_BODY": "lots"}, nil},
+		{"a retention shorter than an hour", map[string]string{"WEBHOOK_RETENTION": "10m"}, nil},
+		{"a retention that is not a duration", map[string]string{"WEBHOOK_RETENTION": "a week"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

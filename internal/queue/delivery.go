@@ -298,11 +298,6 @@ func (db *DB) CountFinished(ctx context.Context, ids []int64) (int, error) {
 	return n, nil
 }
 
-// Retention is how long a processed delivery is kept: its row is what makes
-// a late redelivery a duplicate (Stripe retries for three days), and its
-// payload is what a replay runs. Dead letters are kept until replayed.
-const Retention = 7 * 24 * time.Hour
-
 // Prune deletes processed deliveries processed before before, at most limit
 // rows per call (so the write lock is held briefly), and returns how many.
 func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
