@@ -55,7 +55,12 @@ type segments struct {
 	buf     []byte // the writer's batch buffer; only append uses it
 	created bool   // a new segment must have its directory entry synced
 	synced  int64  // bytes of cur known to be on disk
-	syncErr error  // sticky, as DB.walErr
+	// cuts counts unappends: a Sync that began before one must not vouch,
+	// after it, for the bytes written since at the offsets it cut.
+	cuts    uint64
+	syncErr error // sticky, as DB.walErr
+	// syncFile is fdatasync; tests hold a sync back with it.
+	syncFile func(*os.File) error
 }
 
 // appended is where one batch went: the payloads' refs, and the segment
@@ -70,7 +75,7 @@ func openSegments(dbPath string) (*segments, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("payload segments: %w", err)
 	}
-	return &segments{dir: dir, readers: map[int64]*os.File{}}, nil
+	return &segments{dir: dir, readers: map[int64]*os.File{}, syncFile: fdatasyncFile}, nil
 }
 
 func (s *segments) path(n int64) string {
@@ -153,6 +158,9 @@ func (s *segments) unappend(m segMark) error {
 		return nil
 	}
 	s.curSize = m.start
+	// The cut bytes may have been synced; what is written there next is not.
+	s.synced = min(s.synced, m.start)
+	s.cuts++
 	if err := s.cur.Truncate(m.start); err != nil {
 		return fmt.Errorf("cut payload segment %d: %w", m.seg, err)
 	}
@@ -192,7 +200,7 @@ func (s *segments) rotate() error {
 // synced when they were left).
 func (s *segments) Sync() error {
 	s.mu.Lock()
-	f, n, size, created, serr := s.cur, s.curN, s.curSize, s.created, s.syncErr
+	f, n, size, created, serr, cuts := s.cur, s.curN, s.curSize, s.created, s.syncErr, s.cuts
 	s.created = false
 	s.mu.Unlock()
 	if serr != nil {
@@ -209,7 +217,7 @@ func (s *segments) Sync() error {
 			return err
 		}
 	}
-	if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+	if err := s.syncFile(f); err != nil {
 		// As for the WAL: a later fsync could succeed without the pages
 		// this one failed to write, so refuse from now on.
 		err = fmt.Errorf("sync payload segment (refusing deliveries until restarted): %w", err)
@@ -219,12 +227,14 @@ func (s *segments) Sync() error {
 		return err
 	}
 	s.mu.Lock()
-	if s.curN == n && size > s.synced {
+	if s.curN == n && s.cuts == cuts && size > s.synced {
 		s.synced = size
 	}
 	s.mu.Unlock()
 	return nil
 }
+
+func fdatasyncFile(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

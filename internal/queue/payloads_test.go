@@ -302,3 +302,48 @@ func TestRemoveBelowKeepsTheNewestSegment(t *testing.T) {
 	assert.Equal(t, []int64{3}, ns)
 	require.NoError(t, other.close())
 }
+
+// A sync that began before a batch was cut off must not vouch for the bytes
+// written at the cut offsets afterwards: they are a later batch's, unsynced.
+// Were it to, the next records would carry a durable offset past bytes not
+// on disk, and recovery would skip checking them.
+func TestASyncRacingACutDoesNotVouchForWhatIsWrittenAfter(t *testing.T) {
+	t.Parallel()
+	s, err := openSegments(filepath.Join(t.TempDir(), FileName))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.close() })
+	d := func(key string) []*NewDelivery {
+		return []*NewDelivery{{Key: key, Provider: "github", EventType: "issues", ReceivedAt: time.Now(), Payload: []byte(`{"a":1}`)}}
+	}
+	a, err := s.append(d("a"))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	require.Equal(t, a.mark.end, s.synced)
+
+	b, err := s.append(d("b")) // its transaction will fail
+	require.NoError(t, err)
+	entered, release := make(chan struct{}), make(chan struct{})
+	s.syncFile = func(f *os.File) error {
+		close(entered)
+		<-release
+		return fdatasyncFile(f)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Sync() }() // has read size = b's end
+	<-entered
+	require.NoError(t, s.unappend(b.mark))
+	s.syncFile = fdatasyncFile
+	c, err := s.append(d("c")) // written where b was, not synced
+	require.NoError(t, err)
+	close(release)
+	require.NoError(t, <-done)
+
+	s.mu.Lock()
+	synced := s.synced
+	s.mu.Unlock()
+	assert.Equal(t, a.mark.end, synced, "only a's bytes are known to be on disk")
+	assert.Equal(t, a.mark.end, c.mark.durable)
+	next, err := s.append(d("d"))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, next.mark.durable, c.mark.start, "no record claims c's bytes were synced")
+}
