@@ -1,9 +1,11 @@
-// Package migration reads a store's embedded schema changes. Each store
-// (sqlite, postgres) applies them its own way; what a migration is, and how
-// the files are named and ordered, is the same for all.
+// Package migration reads a store's embedded schema changes and applies the
+// missing ones. What a migration is, how the files are named and ordered,
+// and the order of applying them are the same for every store (sqlite,
+// postgres); each store brings its transaction and dialect (Steps).
 package migration
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -48,4 +50,44 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// Steps are what differs between stores when applying migrations: each runs
+// them inside its own transaction, with its own SQL dialect.
+type Steps struct {
+	// Newest returns the highest version recorded so far, 0 for none.
+	Newest func(ctx context.Context) (int, error)
+	// Exec runs one migration file.
+	Exec func(ctx context.Context, sql string) error
+	// Record notes that m is applied.
+	Record func(ctx context.Context, m Migration) error
+}
+
+// Apply runs, in order, the migrations of all (as Load returns them) newer
+// than the newest recorded, recording each. A schema migrated by a newer
+// binary is refused rather than used with a schema this one does not know.
+func Apply(ctx context.Context, all []Migration, s Steps) error {
+	newest, err := s.Newest(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	known := 0
+	if len(all) > 0 {
+		known = all[len(all)-1].Version
+	}
+	if newest > known {
+		return fmt.Errorf("migrate: database is at schema version %d, newer than this binary knows (%d)", newest, known)
+	}
+	for _, m := range all {
+		if m.Version <= newest {
+			continue
+		}
+		if err := s.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migrate: apply %s: %w", m.Name, err)
+		}
+		if err := s.Record(ctx, m); err != nil {
+			return fmt.Errorf("migrate: record %s: %w", m.Name, err)
+		}
+	}
+	return nil
 }

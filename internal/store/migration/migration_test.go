@@ -1,6 +1,8 @@
 package migration
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"testing/fstest"
 
@@ -38,6 +40,51 @@ func TestLoad(t *testing.T) {
 			}
 			assert.Equal(t, tt.want, versions)
 			assert.Equal(t, "A", got[0].SQL)
+		})
+	}
+}
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	all := []Migration{{Version: 1, Name: "0001_a.sql", SQL: "A"}, {Version: 2, Name: "0002_b.sql", SQL: "B"}, {Version: 5, Name: "0005_c.sql", SQL: "C"}}
+	tests := []struct {
+		name     string
+		newest   int
+		failExec string
+		wantRun  []string
+		wantErr  string
+	}{
+		{"a new database gets every migration in order", 0, "", []string{"A", "B", "C"}, ""},
+		{"only the missing ones run", 2, "", []string{"C"}, ""},
+		{"an up-to-date database runs nothing", 5, "", nil, ""},
+		{"a schema from a newer binary is refused", 6, "", nil, "newer than this binary knows (5)"},
+		{"a failing file stops the run and is named", 0, "B", []string{"A"}, "apply 0002_b.sql"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var ran, recorded []string
+			err := Apply(context.Background(), all, Steps{
+				Newest: func(context.Context) (int, error) { return tt.newest, nil },
+				Exec: func(_ context.Context, sql string) error {
+					if sql == tt.failExec {
+						return errors.New("syntax error")
+					}
+					ran = append(ran, sql)
+					return nil
+				},
+				Record: func(_ context.Context, m Migration) error {
+					recorded = append(recorded, m.SQL)
+					return nil
+				},
+			})
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.wantRun, ran)
+			assert.Equal(t, tt.wantRun, recorded, "each applied migration is recorded, and only those")
 		})
 	}
 }

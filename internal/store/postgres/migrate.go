@@ -43,26 +43,22 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		)`); err != nil {
 			return fmt.Errorf("migrate: create schema_migrations: %w", err)
 		}
-		var newest int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
-			return fmt.Errorf("migrate: read version: %w", err)
-		}
-		if known := all[len(all)-1].Version; newest > known {
-			return fmt.Errorf("migrate: database is at schema version %d, newer than this binary knows (%d)", newest, known)
-		}
-		for _, m := range all {
-			if m.Version <= newest {
-				continue
-			}
+		return migration.Apply(ctx, all, migration.Steps{
+			Newest: func(ctx context.Context) (int, error) {
+				var newest int
+				err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest)
+				return newest, err
+			},
 			// Without arguments pgx uses the simple protocol, which runs a
 			// file of several statements.
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return fmt.Errorf("migrate: apply %s: %w", m.Name, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-				return fmt.Errorf("migrate: record %s: %w", m.Name, err)
-			}
-		}
-		return nil
+			Exec: func(ctx context.Context, sql string) error {
+				_, err := tx.Exec(ctx, sql)
+				return err
+			},
+			Record: func(ctx context.Context, m migration.Migration) error {
+				_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+				return err
+			},
+		})
 	})
 }

@@ -43,24 +43,24 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	)`); err != nil {
 		return fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
-	var newest int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
-		return fmt.Errorf("migrate: read version: %w", err)
-	}
-	if known := all[len(all)-1].Version; newest > known {
-		return fmt.Errorf("migrate: database is at schema version %d, newer than this binary knows (%d)", newest, known)
-	}
-	for _, m := range all {
-		if m.Version <= newest {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			return fmt.Errorf("migrate: apply %s: %w", m.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.Version, m.Name, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("migrate: record %s: %w", m.Name, err)
-		}
+	err = migration.Apply(ctx, all, migration.Steps{
+		Newest: func(ctx context.Context) (int, error) {
+			var newest int
+			err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest)
+			return newest, err
+		},
+		Exec: func(ctx context.Context, sql string) error {
+			_, err := tx.ExecContext(ctx, sql)
+			return err
+		},
+		Record: func(ctx context.Context, m migration.Migration) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.Version, m.Name, time.Now().UnixNano())
+			return err
+		},
+	})
+	if err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)
