@@ -28,7 +28,6 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 	if ds, ok := sink.(DeferredSink); ok {
 		write = ds.WriteDeferred
 	}
-	writeTerm := write
 	return func(next Handler) Handler {
 		return func(ctx context.Context, c *Call) (Result, error) {
 			start := now()
@@ -62,7 +61,7 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 			}
 			// The terminal record is written even when the client cancelled:
 			// the call's outcome must be explained either way.
-			if werr := writeTerm(context.WithoutCancel(ctx), term); werr != nil {
+			if werr := write(context.WithoutCancel(ctx), term); werr != nil {
 				log.Error("audit terminal record not written", "tool", c.Tool.Name, "callId", c.CallID, "err", werr)
 				if err == nil {
 					// The effect happened and is committed, so the result stands;

@@ -64,11 +64,6 @@ type Option func(*settings)
 // Stripe created). The default is time.Now.
 func WithClock(now func() time.Time) Option { return func(s *settings) { s.now = now } }
 
-// WithSlackTokens replaces the accepted Slack bot tokens (default SlackToken).
-func WithSlackTokens(tokens ...string) Option {
-	return func(s *settings) { s.slackTokens = append(s.slackTokens, tokens...) }
-}
-
 // WithSlackChannels limits the channels that exist; posting elsewhere answers
 // channel_not_found. By default every channel exists.
 func WithSlackChannels(ids ...string) Option {
@@ -80,12 +75,6 @@ func WithSlackChannels(ids ...string) Option {
 			s.slackChannels[id] = true
 		}
 	}
-}
-
-// WithSlackWebhook sets the incoming-webhook path (default SlackWebhookPath)
-// and the channel its messages land in (default "C0WEBHOOK").
-func WithSlackWebhook(path, channel string) Option {
-	return func(s *settings) { s.webhookPath, s.webhookChannel = path, channel }
 }
 
 // WithGitHubToken adds an accepted GitHub token and the login it belongs to.
@@ -110,13 +99,6 @@ func WithGitHubRepos(repos ...string) Option {
 			s.githubRepos[r] = true
 		}
 	}
-}
-
-// WithStripeKeys replaces the accepted Stripe secret keys (default StripeKey
-// and StripeLiveKey). A key with "_live_" sees live-mode events only, any
-// other key test-mode events only, as at Stripe.
-func WithStripeKeys(keys ...string) Option {
-	return func(s *settings) { s.stripeKeys = append(s.stripeKeys, keys...) }
 }
 
 // WithGitHubPathPrefix also serves the GitHub endpoints under prefix, as

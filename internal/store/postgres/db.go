@@ -51,10 +51,6 @@ func (db *DB) Keys() *Keys { return db.keys }
 // Payments returns the payments ledger.
 func (db *DB) Payments() *Payments { return db.pays }
 
-// Pool returns the connection pool, for callers that share it (such as a
-// job queue using the same database).
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
-
 // Close closes the pool, waiting for connections in use to be returned.
 func (db *DB) Close() {
 	db.pool.Close()
