@@ -1,10 +1,9 @@
 package queue
 
 import (
-	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
-
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +17,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/saas-mcp/saas-mcp/internal/store/migration"
+	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
 )
 
 // FileName is the database file under DATA_DIR.
@@ -144,67 +146,43 @@ func (db *DB) migrate(ctx context.Context) error {
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
+	all, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var version int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
-		}
-	}
-	if version < len(migrations) {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
-			return fmt.Errorf("set schema version: %w", err)
-		}
+	// The version is kept in PRAGMA user_version (River's tables have their
+	// own record), as it has been since the first release of this file.
+	err = migration.Apply(ctx, all, migration.Steps{
+		Newest: func(ctx context.Context) (int, error) {
+			var v int
+			err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+			return v, err
+		},
+		Exec: func(ctx context.Context, sql string) error {
+			_, err := tx.ExecContext(ctx, sql)
+			return err
+		},
+		Record: func(ctx context.Context, m migration.Migration) error {
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version))
+			return err
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("webhook queue: %w", err)
 	}
 	return tx.Commit()
 }
 
-// migrations are applied in order; PRAGMA user_version counts those done.
-// The payload is the last column so that reading the others never walks its
-// overflow pages. Since migration 2 a row stored by an Intake keeps its
-// payload in a segment file (seg, seg_off, seg_len, seg_crc; see
-// payloads.go) and an empty payload column; older rows keep theirs inline.
-// Migration 3 adds the segment mark, the one row every intake commit
-// updates: how far into the segments SQLite holds the records (recover.go).
-var migrations = []string{`
-CREATE TABLE webhook_delivery (
-	id              INTEGER PRIMARY KEY,
-	key             TEXT    NOT NULL UNIQUE,
-	provider        TEXT    NOT NULL,
-	event_type      TEXT    NOT NULL,
-	target          TEXT    NOT NULL DEFAULT '',
-	content_type    TEXT    NOT NULL DEFAULT '',
-	received_at     INTEGER NOT NULL,
-	state           TEXT    NOT NULL DEFAULT 'pending',
-	outcome         TEXT    NOT NULL DEFAULT '',
-	attempts        INTEGER NOT NULL DEFAULT 0,
-	last_error      TEXT    NOT NULL DEFAULT '',
-	processed_at    INTEGER,
-	processed_count INTEGER NOT NULL DEFAULT 0,
-	replays         INTEGER NOT NULL DEFAULT 0,
-	payload         BLOB    NOT NULL
-);
-CREATE INDEX webhook_delivery_dead ON webhook_delivery (id) WHERE state = 'dead';
-`, `
-ALTER TABLE webhook_delivery ADD COLUMN seg INTEGER;
-ALTER TABLE webhook_delivery ADD COLUMN seg_off INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE webhook_delivery ADD COLUMN seg_len INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE webhook_delivery ADD COLUMN seg_crc INTEGER NOT NULL DEFAULT 0;
-`, `
-CREATE TABLE webhook_segment_mark (
-	id          INTEGER PRIMARY KEY CHECK (id = 1),
-	seg         INTEGER NOT NULL,
-	seg_end     INTEGER NOT NULL,
-	seg_durable INTEGER NOT NULL
-);
-`}
+// migrationFiles are the queue's schema changes (NNNN_what.sql), applied in
+// version order by migration.Apply and never edited once released.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
 
 // SyncWAL makes every transaction committed so far durable: the connection
 // runs synchronous=NORMAL, which writes the WAL at commit without syncing

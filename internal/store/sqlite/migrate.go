@@ -1,13 +1,13 @@
 package sqlite
 
 import (
-	"github.com/saas-mcp/saas-mcp/internal/store/migration"
-
 	"context"
 	"database/sql"
 	"embed"
 	"fmt"
 	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/store/migration"
 )
 
 // migrationFiles are the schema changes, named NNNN_what.sql, applied in
