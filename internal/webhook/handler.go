@@ -152,6 +152,14 @@ func (h *Handler) receive(p provider) http.Handler {
 		id.d.ReceivedAt = start
 		res, err := h.o.Store.Enqueue(r.Context(), id.d)
 		if err != nil {
+			if r.Context().Err() != nil {
+				// The sender hung up (or timed out) first: no one reads an
+				// answer. The delivery may still be stored; the provider's
+				// redelivery is then answered as a duplicate.
+				h.o.Log.Info("webhook sender went away before the answer; a redelivery finds the delivery if it was stored",
+					"provider", p.name, "key", id.d.Key, "err", err)
+				return
+			}
 			// Not stored, or stored but not audited: either way the provider
 			// retries, and a stored one is then answered as a duplicate.
 			h.unavailable(w, "store and audit the delivery", err)
