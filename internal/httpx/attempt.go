@@ -87,6 +87,15 @@ func (c *call) request() (*http.Request, *wire, error) {
 		}
 		r.Body = body
 	}
+	if !repeatable(c.req) {
+		// net/http's HTTP/2 client re-sends a request on its own after some
+		// stream errors that come after the server may have acted (a
+		// PROTOCOL_ERROR reset, golang/go#47635), whenever it can rewind the
+		// body. Only this transport decides what is repeated, so the base
+		// gets no way to rewind a request that must not be; the retries
+		// above rewind from c.req, which keeps GetBody.
+		r.GetBody = nil
+	}
 	return r, w, nil
 }
 
