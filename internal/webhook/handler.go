@@ -153,11 +153,14 @@ func (h *Handler) receive(p provider) http.Handler {
 		res, err := h.o.Store.Enqueue(r.Context(), id.d)
 		if err != nil {
 			if r.Context().Err() != nil {
-				// The sender hung up (or timed out) first: no one reads an
-				// answer. The delivery may still be stored; the provider's
-				// redelivery is then answered as a duplicate.
+				// The sender hung up, timed out, or only half-closed its side
+				// (net/http cancels the context then too, and may still
+				// deliver an answer): it gets a 503, never a 2xx, as nothing
+				// says the delivery is stored. It may be; a redelivery is
+				// then answered as a duplicate.
 				h.o.Log.Info("webhook sender went away before the answer; a redelivery finds the delivery if it was stored",
 					"provider", p.name, "key", id.d.Key, "err", err)
+				reply(w, http.StatusServiceUnavailable, `{"error":"temporarily unavailable"}`)
 				return
 			}
 			// Not stored, or stored but not audited: either way the provider
