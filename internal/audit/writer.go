@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/redact"
@@ -96,6 +97,11 @@ func repairTail(path string) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
+	// Under the flock writers append with (Writer.write), so a line another
+	// process is writing right now is never taken for a torn one.
+	if err := flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return 0, fmt.Errorf("lock: %w", err)
+	}
 	st, err := f.Stat()
 	if err != nil || st.Size() == 0 {
 		return 0, err
@@ -256,14 +262,71 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 			return 0, fmt.Errorf("encode audit record: %w", err)
 		}
 	}
-	if _, err := w.f.Write(w.buf); err != nil {
-		return 0, fmt.Errorf("append to audit log %s: %w", w.path, err)
+	if err := w.write(w.buf); err != nil {
+		return 0, err
 	}
 	if cap(w.buf) > 1<<20 {
 		w.buf = nil // do not keep a huge batch's buffer
 	}
 	w.written += uint64(len(recs))
 	return w.written, nil
+}
+
+// write appends b in one write(2) under the file's flock. Every Writer, in
+// this process or another, takes it, so that a failed write can be taken
+// back: a write cut short (disk full) leaves part of a line at the end, and
+// the next record would be appended to it, a broken line in the middle of
+// the log. Holding the lock, nothing else can have been appended after the
+// cut part, so it is truncated away. If that fails too, every later write
+// fails (fail closed) until a restart, whose repair cuts the tail.
+// Called with mu held.
+func (w *Writer) write(b []byte) error {
+	fd := int(w.f.Fd())
+	if err := flock(fd, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock audit log %s: %w", w.path, err)
+	}
+	defer func() { _ = flock(fd, syscall.LOCK_UN) }()
+	n, err := w.f.Write(b)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("append to audit log %s: %w", w.path, err)
+	if n > 0 {
+		if cerr := w.cutTail(int64(n)); cerr != nil {
+			err = fmt.Errorf("%w; %w (refusing audit records until restarted)", err, cerr)
+			w.smu.Lock()
+			if w.syncErr == nil {
+				w.syncErr = err
+			}
+			w.smu.Unlock()
+		}
+	}
+	return err
+}
+
+// cutTail removes the last n bytes of the file: the part of a record a
+// failed write left. Called with the flock held.
+func (w *Writer) cutTail(n int64) error {
+	st, err := w.f.Stat()
+	if err != nil {
+		return fmt.Errorf("take back a partial record: %w", err)
+	}
+	if st.Size() < n {
+		return fmt.Errorf("take back a partial record: the file is shorter (%d) than what was written (%d)", st.Size(), n)
+	}
+	if err := w.f.Truncate(st.Size() - n); err != nil {
+		return fmt.Errorf("take back a partial record: %w", err)
+	}
+	return nil
+}
+
+// flock is syscall.Flock, retried when a signal interrupts the wait.
+func flock(fd, how int) error {
+	for {
+		if err := syscall.Flock(fd, how); !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
 }
 
 func (w *Writer) stickyErr() error {

@@ -123,7 +123,7 @@ func TestWriteFailsClosedWhenTheFileCannotBeWritten(t *testing.T) {
 	require.NoError(t, w.f.Close()) // simulate a file that can no longer be written
 	err = w.Write(context.Background(), Record{Status: StatusStarted})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "append to audit log")
+	assert.Contains(t, err.Error(), "audit log "+path, "the error names the log")
 }
 
 func TestOpenFailsOnAnUnwritablePath(t *testing.T) {
