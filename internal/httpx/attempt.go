@@ -22,7 +22,8 @@ type call struct {
 	observer func(Event)
 
 	attempt int
-	waited  time.Duration
+	waited  time.Duration // by this request
+	budget  *callBudget   // shared by the requests of one tool call, or nil
 	// sent is true once any attempt may have been acted on.
 	sent bool
 	// reason and status say why the next attempt happens.
@@ -34,6 +35,15 @@ func (c *call) observe(e Event) {
 	if c.observer != nil {
 		c.observer(e)
 	}
+}
+
+// totalWaited is what counts toward MaxCallWait: the whole tool call's
+// waiting when the context carries a budget, else this request's.
+func (c *call) totalWaited() time.Duration {
+	if c.budget != nil {
+		return time.Duration(c.budget.waited.Load())
+	}
+	return c.waited
 }
 
 func (c *call) hasBody() bool {

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,7 +12,24 @@ const (
 	limitKeyCtx ctxKey = iota
 	observerCtx
 	readOnlyCtx
+	budgetCtx
 )
+
+// WithCallBudget returns a context whose requests share one MaxCallWait: a
+// tool call that makes several requests (a reconciliation's lookups, then
+// the send) waits at most MaxCallWait in all, not that much per request.
+// Without it, each request has its own.
+func WithCallBudget(ctx context.Context) context.Context {
+	return context.WithValue(ctx, budgetCtx, &callBudget{})
+}
+
+// callBudget is the waiting done so far by the requests of one call.
+type callBudget struct{ waited atomic.Int64 }
+
+func budgetFrom(ctx context.Context) *callBudget {
+	b, _ := ctx.Value(budgetCtx).(*callBudget)
+	return b
+}
 
 // WithLimitKey returns a context whose requests are paced under key, e.g.
 // SlackPostMessageKey("C123"). Keys are free text; Limits match them by

@@ -235,3 +235,42 @@ func TestConcurrentCallsShareBuckets(t *testing.T) {
 	defer mu.Unlock()
 	assert.ElementsMatch(t, want, waits)
 }
+
+func TestRequestsOfOneCallBudgetShareMaxCallWait(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		shared   bool
+		wantLast int // status of the second request's answer
+	}{
+		{name: "with a call budget the second request cannot wait past what the first used", shared: true, wantLast: 429},
+		{name: "without one each request has the whole MaxCallWait", shared: false, wantLast: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			retryAfter := map[string]string{"Retry-After": "20"}
+			srv := newScripted(t, step{status: 429, header: retryAfter}, step{status: 200},
+				step{status: 429, header: retryAfter}, step{status: 200})
+			clock := newFakeClock()
+			o := testOptions(clock, srv.srv.Client().Transport)
+			o.MaxWait, o.MaxCallWait = 30*time.Second, 30*time.Second
+			tr := New(o)
+			ctx := context.Background()
+			if tt.shared {
+				ctx = WithCallBudget(ctx)
+			}
+			status := func() int {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.srv.URL, nil)
+				require.NoError(t, err)
+				resp, err := tr.RoundTrip(req)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				return resp.StatusCode
+			}
+			// Each request is asked to wait 20s once: 40s in all.
+			require.Equal(t, 200, status())
+			assert.Equal(t, tt.wantLast, status())
+		})
+	}
+}

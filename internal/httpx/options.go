@@ -36,7 +36,8 @@ type Options struct {
 	// its last response handed back instead. DefaultMaxWait when <= 0.
 	MaxWait time.Duration
 	// MaxCallWait is the total of all waits in one call, client-side pacing
-	// included. DefaultMaxCallWait when <= 0.
+	// included: one RoundTrip, or every request made with one context from
+	// WithCallBudget (a tool call). DefaultMaxCallWait when <= 0.
 	MaxCallWait time.Duration
 	// Limits are the client-side rate limits; none when empty.
 	Limits []Limit

@@ -25,7 +25,7 @@ func New(o Options) *Transport {
 // RoundTrip sends req, retrying as the package doc describes. It returns
 // either the last response, unread, or an *Error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := &call{req: req, ctx: req.Context(), key: t.o.Provider, observer: observerFrom(req.Context())}
+	c := &call{req: req, ctx: req.Context(), key: t.o.Provider, observer: observerFrom(req.Context()), budget: budgetFrom(req.Context())}
 	if k, ok := limitKeyFrom(c.ctx); ok {
 		c.key = k
 	} else if c.key == "" {
@@ -97,7 +97,7 @@ func (t *Transport) nextWait(c *call, v verdict) (time.Duration, bool) {
 // the context deadline. The deadline is real time whatever the injected
 // clock says, because the context will end in real time.
 func (t *Transport) fits(c *call, d time.Duration) bool {
-	if d > t.o.MaxWait || d > t.o.MaxCallWait-c.waited {
+	if d > t.o.MaxWait || d > t.o.MaxCallWait-c.totalWaited() {
 		return false
 	}
 	if dl, ok := c.ctx.Deadline(); ok && time.Until(dl) < d {
@@ -140,6 +140,9 @@ func (t *Transport) sleep(c *call, d time.Duration, reason string, status int) e
 		return fmt.Errorf("wait %s before attempt %d: %w", d, next, err)
 	}
 	c.waited += d
+	if c.budget != nil {
+		c.budget.waited.Add(int64(d))
+	}
 	return nil
 }
 

@@ -59,6 +59,7 @@ func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler) se
 		}
 		call := chain.NewCall(t, args, o.actor(ctx), o.Env, uuid.NewString())
 		ctx = httpx.WithObserver(ctx, observer(ctx, s, call, req))
+		ctx = httpx.WithCallBudget(ctx) // HTTP_MAX_CALL_WAIT is per tool call
 
 		res, err := h(ctx, call)
 		if err != nil {
