@@ -163,6 +163,11 @@ func (s *Server) githubUser(r *http.Request) reply {
 	if fail != nil {
 		return *fail
 	}
+	if strings.Contains(r.Header.Get("Authorization"), "ghs_") {
+		// A GitHub App installation token acts as the app's bot, which has
+		// no /user.
+		return githubError(http.StatusForbidden, "Resource not accessible by integration")
+	}
 	return jsonReply(http.StatusOK, githubUserJSON(apiBase(r), login))
 }
 

@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	gh "github.com/google/go-github/v93/github"
@@ -51,15 +52,21 @@ func (c *client) FindByKey(ctx context.Context, repo, key string, since time.Tim
 	}
 }
 
-// user returns the token's login, asked of GitHub once.
+// user returns the token's login, asked of GitHub once; "" for a GitHub App
+// installation token, which acts as the app's bot and has no /user (403):
+// its issues are then found by their marker alone, from any creator.
 func (c *client) user(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.login != "" {
+	if c.login != "" || c.anyCreator {
 		return c.login, nil
 	}
 	u, resp, err := c.gh.Users.Get(ctx, "")
 	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusForbidden && c.appToken {
+			c.anyCreator = true
+			return "", nil
+		}
 		return "", c.classify("get the token's user", false, resp, err, nil)
 	}
 	c.login = u.GetLogin()

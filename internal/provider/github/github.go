@@ -71,8 +71,12 @@ type client struct {
 	err   error // a configuration error, returned by every call
 	scrub attempt.Scrubber
 
-	mu    sync.Mutex
-	login string // the token's user, once known
+	// appToken: the token is a GitHub App installation token (ghs_).
+	appToken bool
+
+	mu         sync.Mutex
+	login      string // the token's user, once known
+	anyCreator bool   // an app token: issues are matched by marker alone
 }
 
 var _ Client = (*client)(nil)
@@ -80,7 +84,8 @@ var _ Client = (*client)(nil)
 // New returns a Client for cfg. It sends nothing; a configuration error
 // (no token, a base URL that does not parse) fails each call.
 func New(cfg Config) Client {
-	c := &client{scrub: attempt.Scrubber{redact.New(cfg.Token.Reveal()), cfg.Redactor}}
+	c := &client{scrub: attempt.Scrubber{redact.New(cfg.Token.Reveal()), cfg.Redactor},
+		appToken: strings.HasPrefix(cfg.Token.Reveal(), "ghs_")}
 	if !cfg.Token.IsSet() {
 		c.err = errors.New("github: no token is configured")
 		return c

@@ -166,3 +166,44 @@ func TestABadRepositoryOrMissingTokenFailsBeforeSending(t *testing.T) {
 	require.ErrorContains(t, err, "no token")
 	assert.Zero(t, srv.Count("", "/"))
 }
+
+func TestFindByKeyWorksWithAGitHubAppInstallationToken(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		token     string
+		wantFound bool
+		wantErr   string
+	}{
+		{name: "an installation token, which has no /user, finds its issue by the marker alone",
+			token: "ghs_installation0000token", wantFound: true},
+		{name: "a personal token still needs its user", token: "ghp_personal0000token",
+			wantErr: "get the token's user: HTTP 403"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakesaas.New(fakesaas.WithGitHubToken(tt.token, "acme-app[bot]"))
+			t.Cleanup(srv.Close)
+			if !strings.HasPrefix(tt.token, "ghs_") {
+				srv.Inject(fakesaas.Fault{Path: "/user", Status: 403})
+			}
+			c := github.New(github.Config{BaseURL: srv.GitHubAPIURL(), Token: config.NewSecret(tt.token),
+				HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+			since := time.Now()
+			srv.Inject(fakesaas.Fault{Method: "POST", Path: "/repos/", Times: 1, Mode: fakesaas.CommitThenClose})
+			_, err := c.CreateIssue(t.Context(), github.Issue{Repo: repo, Title: "t", Key: "k-app"})
+			require.True(t, provider.InDoubt(err), "%v", err)
+
+			got, found, err := c.FindByKey(t.Context(), repo, "k-app", since)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantFound, found)
+			assert.Equal(t, 1, got.Number)
+		})
+	}
+}
