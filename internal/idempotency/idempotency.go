@@ -39,7 +39,7 @@ type Claim struct {
 	Result     json.RawMessage `json:"result,omitempty"`
 	ClaimedAt  time.Time       `json:"claimedAt"`  // first claim: reconciliation searches from here
 	LeaseUntil time.Time       `json:"leaseUntil"` // a claimed row past this is in doubt
-	ExpiresAt  time.Time       `json:"expiresAt"`  // the key is forgotten after this
+	ExpiresAt  time.Time       `json:"expiresAt"`  // the key is forgotten after this, but never while its lease runs (see Expired)
 }
 
 // Outcome is what Claim found.
@@ -94,13 +94,17 @@ type Store interface {
 	// Release deletes the claim: the provider call certainly had no effect,
 	// so a retry may send again.
 	Release(ctx context.Context, key, owner string) error
-	// Extend moves a claimed key's lease forward (long calls heartbeat).
+	// Extend moves a claimed key's lease forward (long calls heartbeat). As a
+	// claimed key never expires before its lease ends, this also keeps the
+	// key of a call that outlives its ExpiresAt.
 	Extend(ctx context.Context, key, owner string, leaseUntil time.Time) error
-	// InDoubt lists keys in doubt: state in_doubt, or claimed by an owner that
-	// is not alive or whose lease has run out.
+	// InDoubt lists unexpired keys in doubt (see Claim.Expired): state
+	// in_doubt, or claimed by an owner that is not alive or whose lease has
+	// run out.
 	InDoubt(ctx context.Context, now time.Time, alive func(owner string) bool) ([]Claim, error)
 	// Get returns a key's row.
 	Get(ctx context.Context, key string) (Claim, bool, error)
-	// Prune deletes rows that expired before now and returns how many.
+	// Prune deletes rows expired at now (see Claim.Expired: never a claimed
+	// or in-doubt row whose lease still runs) and returns how many.
 	Prune(ctx context.Context, now time.Time) (int64, error)
 }

@@ -82,8 +82,9 @@ func CallerKey(stored string) string {
 
 // DerivedKey returns the key of a call that brought no explicit key: the tool
 // and its arguments hash, so identical calls share it. Its row lives for the
-// idempotency window only (see Policy), which is what makes identical calls
-// inside the window one call and those after it new ones.
+// idempotency window (see Policy), or until its call ends if that is later,
+// which is what makes identical calls inside the window one call and those
+// after it new ones.
 func DerivedKey(tool, argsHash string) string {
 	return derivedPrefix + tool + ":" + argsHash
 }
@@ -195,7 +196,8 @@ type Policy struct {
 
 // NewClaim builds the row a call claims: under its explicit key when it has
 // one, else under the key derived from tool and argsHash. The row expires
-// after KeyTTL or Window, measured from now.
+// after KeyTTL or Window, measured from now, but not while its lease runs
+// (see Claim.Expired), so a call slower than the window keeps its key.
 func (p Policy) NewClaim(tool, explicitKey, argsHash, target, owner string, now time.Time) (Claim, error) {
 	p = p.withDefaults()
 	c := Claim{

@@ -2,10 +2,26 @@ package idempotency
 
 import "time"
 
-// Expired reports whether the row is past ExpiresAt at now. An expired row is
-// as good as absent: Claim takes it anew and InDoubt no longer lists it.
+// Expired reports whether the row is forgotten at now: an expired row is as
+// good as absent, so Claim takes it anew, InDoubt no longer lists it and
+// Prune deletes it.
+//
+// A committed row expires at ExpiresAt. A claimed or in-doubt row expires at
+// the later of ExpiresAt and LeaseUntil: its call may still be sending, or
+// may have acted without a stored result, and forgetting it then would let a
+// second call act while the first runs, or without reconciling. ExpiresAt is
+// counted from the claim (IDEMPOTENCY_WINDOW can be shorter than a lease),
+// and a heartbeat moves only the lease, so the lease is what keeps a running
+// call's key. Deciding it here, rather than writing ExpiresAt >= LeaseUntil
+// on every claim and Extend, keeps a committed result's life exactly the
+// window or TTL the caller set, and protects rows written by any version.
+// The stores' SQL (Prune, InDoubt, PostgreSQL's one-statement acquire)
+// applies this same rule.
 func (c Claim) Expired(now time.Time) bool {
-	return !now.Before(c.ExpiresAt)
+	if now.Before(c.ExpiresAt) {
+		return false
+	}
+	return c.State == StateCommitted || !now.Before(c.LeaseUntil)
 }
 
 // InDoubtAt reports whether the row needs reconciling at now: it is marked in
@@ -28,12 +44,14 @@ func (c Claim) InDoubtAt(now time.Time, alive func(owner string) bool) bool {
 // writes the row when the outcome is Acquired or Reacquired and leaves the
 // database untouched otherwise.
 //
-// The rules, in order: an absent or expired row is Acquired afresh; other
-// arguments under the same key are a Mismatch (whatever the state, so a key
-// reused by mistake never replays someone else's result); a committed row is
-// a Replay; a row in doubt, or claimed by a dead owner or past its lease, is
-// Reacquired by want.Owner, keeping its ClaimedAt (where reconciliation
-// starts searching) and ExpiresAt; a live claim is InProgress.
+// The rules, in order: an absent or expired row is Acquired afresh (a row
+// whose lease still runs is never expired, see Claim.Expired, so a running
+// call's key is never taken from under it); other arguments under the same
+// key are a Mismatch (whatever the state, so a key reused by mistake never
+// replays someone else's result); a committed row is a Replay; a row in
+// doubt, or claimed by a dead owner or past its lease, is Reacquired by
+// want.Owner, keeping its ClaimedAt (where reconciliation starts searching)
+// and ExpiresAt; a live claim is InProgress.
 func Resolve(current *Claim, want Claim, now time.Time, alive func(owner string) bool) (Claim, Outcome) {
 	if current == nil || current.Expired(now) {
 		row := want

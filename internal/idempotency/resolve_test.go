@@ -48,7 +48,17 @@ func TestResolve(t *testing.T) {
 	}{
 		{"a new key is acquired", nil, liveOwners, acquired, Acquired},
 		{"an expired committed key is acquired afresh", stored(StateCommitted, func(c *Claim) { c.ExpiresAt = now }), liveOwners, acquired, Acquired},
-		{"an expired claim with other arguments is acquired afresh", stored(StateClaimed, func(c *Claim) { c.ExpiresAt = earlier; c.ArgsHash = "x" }), liveOwners, acquired, Acquired},
+		{"an expired claim whose lease has ended, with other arguments, is acquired afresh", stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.LeaseUntil, c.ArgsHash = earlier, earlier, "x" }), liveOwners, acquired, Acquired},
+		{"an expired key in doubt whose lease has ended is acquired afresh", stored(StateInDoubt, func(c *Claim) { c.ExpiresAt, c.LeaseUntil = earlier, now }), liveOwners, acquired, Acquired},
+		{"an expired committed key is acquired afresh even before its last lease would end", stored(StateCommitted, func(c *Claim) { c.ExpiresAt = earlier }), liveOwners, acquired, Acquired},
+		// Past ExpiresAt but inside the lease, the first call may still be
+		// sending (a derived key's window can be shorter than a lease, and
+		// the heartbeat moves only the lease): it must not count as absent.
+		{"a live claim past its expiry is in progress", stored(StateClaimed, func(c *Claim) { c.ExpiresAt = earlier }), liveOwners, *stored(StateClaimed, func(c *Claim) { c.ExpiresAt = earlier }), InProgress},
+		{"a claim at exactly its expiry is in progress while its lease runs", stored(StateClaimed, func(c *Claim) { c.ExpiresAt = now }), nil, *stored(StateClaimed, func(c *Claim) { c.ExpiresAt = now }), InProgress},
+		{"a live claim past its expiry with other arguments is a mismatch", stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.ArgsHash = earlier, "x" }), liveOwners, *stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.ArgsHash = earlier, "x" }), Mismatch},
+		{"a claim past its expiry whose owner died is reacquired, to be reconciled", stored(StateClaimed, func(c *Claim) { c.ExpiresAt = earlier }), deadOwners, reacquired(stored(StateClaimed, func(c *Claim) { c.ExpiresAt = earlier })), Reacquired},
+		{"a key in doubt past its expiry but inside its lease is reacquired, to be reconciled", stored(StateInDoubt, func(c *Claim) { c.ExpiresAt = earlier }), liveOwners, reacquired(stored(StateInDoubt, func(c *Claim) { c.ExpiresAt = earlier })), Reacquired},
 		{"a committed key replays its result", stored(StateCommitted), liveOwners, *stored(StateCommitted), Replay},
 		{"a committed key with other arguments is a mismatch", stored(StateCommitted, func(c *Claim) { c.ArgsHash = "x" }), liveOwners, *stored(StateCommitted, func(c *Claim) { c.ArgsHash = "x" }), Mismatch},
 		{"a live claim with other arguments is a mismatch", stored(StateClaimed, func(c *Claim) { c.ArgsHash = "x" }), liveOwners, *stored(StateClaimed, func(c *Claim) { c.ArgsHash = "x" }), Mismatch},

@@ -23,7 +23,14 @@ type Keys struct {
 
 const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at`
 
-const (
+// expiredAt is idempotency.Claim.Expired in SQL, for the time t: a committed
+// row expires at expires_at, a claimed or in-doubt one not before its lease
+// ends too, so a call that may still be sending keeps its key.
+func expiredAt(t string) string {
+	return `(idempotency_keys.expires_at <= ` + t + ` AND (idempotency_keys.state = 'committed' OR idempotency_keys.lease_until <= ` + t + `))`
+}
+
+var (
 	// acquireSQL inserts a new key, or takes over one that has expired, in
 	// one statement: the common case needs no explicit transaction. A
 	// concurrent claimer of the same new key waits for this insert to
@@ -34,8 +41,14 @@ const (
 			tool = excluded.tool, args_hash = excluded.args_hash, target = excluded.target,
 			owner = excluded.owner, state = 'claimed', result = NULL, claimed_at = excluded.claimed_at,
 			lease_until = excluded.lease_until, expires_at = excluded.expires_at
-		WHERE idempotency_keys.expires_at <= excluded.claimed_at
+		WHERE ` + expiredAt("excluded.claimed_at") + `
 		RETURNING ` + keyColumns
+	pruneSQL   = `DELETE FROM idempotency_keys WHERE ` + expiredAt("$1")
+	inDoubtSQL = `SELECT ` + keyColumns + ` FROM idempotency_keys
+		WHERE state <> 'committed' AND NOT ` + expiredAt("$1") + ` ORDER BY claimed_at, key`
+)
+
+const (
 	lockSQL    = `SELECT ` + keyColumns + ` FROM idempotency_keys WHERE key = $1 FOR UPDATE`
 	replaceSQL = `UPDATE idempotency_keys SET
 			tool = $2, args_hash = $3, target = $4, owner = $5, state = 'claimed', result = NULL,
@@ -158,8 +171,7 @@ func (k *Keys) ownedUpdate(ctx context.Context, what, key, sql string, args ...a
 
 // InDoubt lists unexpired keys that need reconciling, oldest claim first.
 func (k *Keys) InDoubt(ctx context.Context, now time.Time, alive func(owner string) bool) ([]idempotency.Claim, error) {
-	rows, err := k.pool.Query(ctx, `SELECT `+keyColumns+` FROM idempotency_keys
-		WHERE state <> 'committed' AND expires_at > $1 ORDER BY claimed_at, key`, now)
+	rows, err := k.pool.Query(ctx, inDoubtSQL, now)
 	if err != nil {
 		return nil, fmt.Errorf("list keys in doubt: %w", err)
 	}
@@ -192,9 +204,10 @@ func (k *Keys) Get(ctx context.Context, key string) (idempotency.Claim, bool, er
 	return c, true, nil
 }
 
-// Prune deletes keys that expired at or before now.
+// Prune deletes keys that expired at or before now (see
+// idempotency.Claim.Expired: never one whose lease still runs).
 func (k *Keys) Prune(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := k.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, now)
+	tag, err := k.pool.Exec(ctx, pruneSQL, now)
 	if err != nil {
 		return 0, fmt.Errorf("prune keys: %w", err)
 	}

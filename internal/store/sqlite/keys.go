@@ -25,6 +25,12 @@ type Keys struct {
 
 const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at`
 
+// expiredAt is idempotency.Claim.Expired in SQL, for the time bound to
+// ?1: a committed row expires at expires_at, a claimed or in-doubt one not
+// before its lease ends too, so Prune never deletes, and InDoubt never
+// hides, the key of a call that may still be sending.
+const expiredAt = `(expires_at <= ?1 AND (state = 'committed' OR lease_until <= ?1))`
+
 func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 	w, err := db.w.prepare(ctx,
 		// Insert a new key in one statement: the common case never opens an
@@ -41,7 +47,7 @@ func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 		WHERE key = ? AND owner = ? AND state IN ('claimed', 'in_doubt')`,
 		`DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND state IN ('claimed', 'in_doubt')`,
 		`UPDATE idempotency_keys SET lease_until = ? WHERE key = ? AND owner = ? AND state = 'claimed'`,
-		`DELETE FROM idempotency_keys WHERE expires_at <= ?`,
+		`DELETE FROM idempotency_keys WHERE `+expiredAt,
 	)
 	if err != nil {
 		return nil, err
@@ -49,7 +55,7 @@ func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 	r, err := prepare(ctx, db.read,
 		`SELECT `+keyColumns+` FROM idempotency_keys WHERE key = ?`,
 		`SELECT `+keyColumns+` FROM idempotency_keys
-		WHERE state <> 'committed' AND expires_at > ? ORDER BY claimed_at, key`,
+		WHERE state <> 'committed' AND NOT `+expiredAt+` ORDER BY claimed_at, key`,
 	)
 	if err != nil {
 		_ = closeStmts(w)
@@ -199,7 +205,8 @@ func (k *Keys) Get(ctx context.Context, key string) (idempotency.Claim, bool, er
 	return c, true, nil
 }
 
-// Prune deletes keys that expired at or before now.
+// Prune deletes keys that expired at or before now (see
+// idempotency.Claim.Expired: never one whose lease still runs).
 func (k *Keys) Prune(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := k.db.w.do(ctx, false, func() error {

@@ -193,8 +193,15 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 		add("key:dead-owner", "dead", base.Add(2*time.Second), time.Hour, time.Hour)
 		add("key:marked", "A", base.Add(1*time.Second), time.Hour, time.Hour)
 		require.NoError(t, s.MarkInDoubt(ctx, "key:marked", "A"))
-		add("key:marked-expired", "A", base, time.Hour, time.Minute)
+		add("key:marked-expired", "A", base, time.Minute, time.Minute)
 		require.NoError(t, s.MarkInDoubt(ctx, "key:marked-expired", "A"))
+		// Past expires_at, but the lease runs: the call may still be
+		// sending, or (marked, dead owner) may have acted, so only the live
+		// one is left out.
+		add("key:running-past-expiry", "A", base, time.Hour, time.Minute)
+		add("key:marked-past-expiry", "A", base.Add(4*time.Second), time.Hour, time.Minute)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:marked-past-expiry", "A"))
+		add("key:dead-owner-past-expiry", "dead", base.Add(5*time.Second), time.Hour, time.Minute)
 
 		got, err := s.InDoubt(ctx, now, dead)
 		require.NoError(t, err)
@@ -202,7 +209,7 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 		for _, c := range got {
 			keys = append(keys, c.Key)
 		}
-		assert.Equal(t, []string{"key:marked", "key:dead-owner", "key:lease-over"}, keys)
+		assert.Equal(t, []string{"key:marked", "key:dead-owner", "key:lease-over", "key:marked-past-expiry", "key:dead-owner-past-expiry"}, keys)
 		for _, c := range got {
 			if c.Key == "key:marked" {
 				assert.Equal(t, idempotency.StateInDoubt, c.State)
@@ -231,6 +238,102 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 		assert.Zero(t, n)
 	})
 
+	// A key's expires_at is counted from its claim (IDEMPOTENCY_WINDOW may be
+	// 30 s), its lease from the last heartbeat (270 s by default). Past
+	// expires_at but inside the lease, the first call may still be sending:
+	// the row must decide the claim as it would before expires_at, never be
+	// taken afresh (a second effect while the first is under way).
+	pastExpiry := []struct {
+		name  string
+		setup func(t *testing.T, s idempotency.Store)
+		alive func(string) bool
+		want  idempotency.Outcome
+	}{
+		{"a claim whose owner lives is in progress", func(*testing.T, idempotency.Store) {}, allAlive, idempotency.InProgress},
+		{"a claim whose lease was extended is in progress", func(t *testing.T, s idempotency.Store) {
+			require.NoError(t, s.Extend(ctx, "key:a", "A", base.Add(20*time.Minute)))
+		}, allAlive, idempotency.InProgress},
+		{"a claim whose owner died is reacquired, to be reconciled", func(*testing.T, idempotency.Store) {}, noneAlive, idempotency.Reacquired},
+		{"a key marked in doubt is reacquired, to be reconciled", func(t *testing.T, s idempotency.Store) {
+			require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		}, allAlive, idempotency.Reacquired},
+	}
+	for _, tt := range pastExpiry {
+		run("past its expiry but inside its lease, "+tt.name+" and never acquired afresh", func(t *testing.T, s idempotency.Store) {
+			c := claimFor("key:a", "h1", "A")
+			c.LeaseUntil, c.ExpiresAt = base.Add(10*time.Minute), base.Add(30*time.Second)
+			mustClaim(t, s, c, base, allAlive, idempotency.Acquired)
+			tt.setup(t, s)
+			now := base.Add(5 * time.Minute)
+			n, err := s.Prune(ctx, now)
+			require.NoError(t, err)
+			assert.Zero(t, n, "prune must keep the key of a call whose lease runs")
+			again := claimFor("key:a", "h1", "B")
+			again.LeaseUntil, again.ExpiresAt = now.Add(10*time.Minute), now.Add(30*time.Second)
+			row := mustClaim(t, s, again, now, tt.alive, tt.want)
+			assert.True(t, row.ClaimedAt.Equal(base), "the first claim's row stands: claimed at %v", row.ClaimedAt)
+			if tt.want == idempotency.InProgress {
+				assert.Equal(t, "A", row.Owner)
+				require.NoError(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{"ts":"1"}`)), "the first call still owns its key")
+			}
+		})
+	}
+
+	run("a key whose expiry and lease have both passed is acquired afresh and pruned", func(t *testing.T, s idempotency.Store) {
+		for _, key := range []string{"key:claimed", "key:marked"} {
+			c := claimFor(key, "h1", "A")
+			c.LeaseUntil, c.ExpiresAt = base.Add(10*time.Minute), base.Add(30*time.Second)
+			mustClaim(t, s, c, base, allAlive, idempotency.Acquired)
+		}
+		require.NoError(t, s.MarkInDoubt(ctx, "key:marked", "A"))
+		now := base.Add(10 * time.Minute) // exactly the lease's end
+		again := claimFor("key:claimed", "h1", "B")
+		again.LeaseUntil, again.ExpiresAt = now.Add(time.Minute), now.Add(time.Hour)
+		row := mustClaim(t, s, again, now, allAlive, idempotency.Acquired)
+		assert.True(t, row.ClaimedAt.Equal(now))
+		n, err := s.Prune(ctx, now)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n, "the key marked in doubt goes, the new claim stays")
+		_, ok, err := s.Get(ctx, "key:marked")
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+
+	run("prune keeps every claimed or in-doubt key whose lease runs, and only those", func(t *testing.T, s idempotency.Store) {
+		now := base.Add(time.Hour)
+		rows := []struct {
+			key   string
+			lease time.Duration
+			state idempotency.State
+			kept  bool
+		}{
+			{"key:claimed-lease-runs", 2 * time.Hour, idempotency.StateClaimed, true},
+			{"key:marked-lease-runs", 2 * time.Hour, idempotency.StateInDoubt, true},
+			{"key:committed-lease-runs", 2 * time.Hour, idempotency.StateCommitted, false}, // a result lives its window, no longer
+			{"key:claimed-lease-over", time.Hour, idempotency.StateClaimed, false},
+			{"key:marked-lease-over", time.Hour, idempotency.StateInDoubt, false},
+		}
+		for _, r := range rows {
+			c := claimFor(r.key, "h", "A")
+			c.LeaseUntil, c.ExpiresAt = base.Add(r.lease), base.Add(time.Minute)
+			mustClaim(t, s, c, base, allAlive, idempotency.Acquired)
+			switch r.state {
+			case idempotency.StateInDoubt:
+				require.NoError(t, s.MarkInDoubt(ctx, r.key, "A"))
+			case idempotency.StateCommitted:
+				require.NoError(t, s.Commit(ctx, r.key, "A", json.RawMessage(`{}`)))
+			}
+		}
+		n, err := s.Prune(ctx, now)
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), n)
+		for _, r := range rows {
+			_, ok, err := s.Get(ctx, r.key)
+			require.NoError(t, err)
+			assert.Equal(t, r.kept, ok, r.key)
+		}
+	})
+
 	run("concurrent claims of a new key acquire it exactly once", func(t *testing.T, s idempotency.Store) {
 		counts := race(t, func(i int) idempotency.Outcome {
 			_, out, err := s.Claim(ctx, claimFor("key:race", "h1", fmt.Sprint("owner-", i)), base, allAlive)
@@ -238,6 +341,21 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 			return out
 		})
 		assert.Equal(t, map[idempotency.Outcome]int{idempotency.Acquired: 1, idempotency.InProgress: Concurrency - 1}, counts)
+	})
+
+	run("concurrent claims of a running key past its expiry all find it in progress", func(t *testing.T, s idempotency.Store) {
+		c := claimFor("key:race", "h1", "A")
+		c.LeaseUntil, c.ExpiresAt = base.Add(10*time.Minute), base.Add(30*time.Second)
+		mustClaim(t, s, c, base, allAlive, idempotency.Acquired)
+		now := base.Add(time.Minute)
+		counts := race(t, func(i int) idempotency.Outcome {
+			again := claimFor("key:race", "h1", fmt.Sprint("owner-", i))
+			again.LeaseUntil, again.ExpiresAt = now.Add(10*time.Minute), now.Add(30*time.Second)
+			_, out, err := s.Claim(ctx, again, now, allAlive)
+			require.NoError(t, err)
+			return out
+		})
+		assert.Equal(t, map[idempotency.Outcome]int{idempotency.InProgress: Concurrency}, counts)
 	})
 
 	run("concurrent takeovers of a key in doubt reacquire it exactly once", func(t *testing.T, s idempotency.Store) {
