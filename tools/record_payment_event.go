@@ -44,6 +44,9 @@ func RecordPaymentEvent(d Deps) (Definition, error) {
 			if err != nil {
 				return nil, chain.Internal("record payment event in the ledger", err)
 			}
+			// Stale holds on a repeat too (the ledger returns what it did with
+			// the event the first time), so the audit record of every call for
+			// a stale event says so, not only the one that recorded it.
 			if out.Stale {
 				c.SetDetail("stale", true)
 			}

@@ -28,12 +28,17 @@ type Outcome struct {
 	// Duplicate is true when the event was already in the ledger.
 	Duplicate bool
 	// Stale is true when a newer event for the same object had already been
-	// applied; the event is kept as stale and not applied.
+	// applied; the event is kept as stale and not applied. On a Duplicate it
+	// tells whether the event was kept as stale when first recorded, so that
+	// running a delivery again (a replay, a redelivery after a crash, a
+	// webhook after the tool) reports what the ledger did with the event,
+	// not just that it was seen before.
 	Stale bool
 }
 
 // Ledger stores payment events. Record is idempotent by event id and safe
-// for concurrent use from several processes.
+// for concurrent use from several processes: repeating a Record changes
+// nothing and returns the same Stale as the first.
 type Ledger interface {
 	Record(ctx context.Context, e Event) (Outcome, error)
 	Get(ctx context.Context, eventID string) (Event, bool, error)

@@ -35,7 +35,9 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) (result, error) {
 }
 
 // handleStripe records payment events in the ledger, through the same
-// Ledger.Record as the recordPaymentEvent tool.
+// Ledger.Record as the recordPaymentEvent tool. An event the ledger already
+// holds (a replay, a redelivery after a crash, a webhook after the tool)
+// takes the outcome the ledger gave it first: a stale event stays stale.
 func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, error) {
 	switch d.EventType {
 	case "checkout.session.completed", "payment_intent.succeeded":

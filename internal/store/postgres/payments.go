@@ -19,9 +19,10 @@ type Payments struct {
 }
 
 // Record adds e to the ledger once. A second Record of the same event id is
-// a Duplicate and changes nothing. An event older than one already applied to
-// the same object is recorded (Recorded and Stale both true) but not applied,
-// so a late delivery never rolls the object back.
+// a Duplicate and changes nothing; its Stale repeats the first Record's. An
+// event older than one already applied to the same object is recorded
+// (Recorded and Stale both true) but not applied, so a late delivery never
+// rolls the object back.
 func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
 	var out payments.Outcome
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
@@ -37,7 +38,14 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 			return err
 		}
 		if tag.RowsAffected() == 0 {
+			// A statement of its own, not a RETURNING or a CTE of the insert:
+			// under READ COMMITTED it takes a new snapshot, so it sees the row
+			// of a concurrent Record that the insert waited for. That row and
+			// its stale flag were committed together.
 			out.Duplicate = true
+			if err := tx.QueryRow(ctx, `SELECT stale FROM payments WHERE event_id = $1`, e.ID).Scan(&out.Stale); err != nil {
+				return fmt.Errorf("read the recorded event: %w", err)
+			}
 			return nil
 		}
 		out.Recorded = true

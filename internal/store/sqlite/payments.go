@@ -13,8 +13,8 @@ var _ payments.Ledger = (*Payments)(nil)
 
 // Payments is the payments ledger. It implements payments.Ledger.
 type Payments struct {
-	db                              *DB
-	insert, advance, markStale, get *sql.Stmt
+	db                                        *DB
+	insert, advance, markStale, wasStale, get *sql.Stmt
 }
 
 func newPayments(ctx context.Context, db *DB) (*Payments, error) {
@@ -30,6 +30,7 @@ func newPayments(ctx context.Context, db *DB) (*Payments, error) {
 		WHERE (excluded.last_event_created, excluded.last_event_id)
 			> (payment_objects.last_event_created, payment_objects.last_event_id)`,
 		`UPDATE payments SET stale = 1 WHERE event_id = ?`,
+		`SELECT stale FROM payments WHERE event_id = ?`,
 	)
 	if err != nil {
 		return nil, err
@@ -41,17 +42,18 @@ func newPayments(ctx context.Context, db *DB) (*Payments, error) {
 		_ = closeStmts(w)
 		return nil, err
 	}
-	return &Payments{db: db, insert: w[0], advance: w[1], markStale: w[2], get: r[0]}, nil
+	return &Payments{db: db, insert: w[0], advance: w[1], markStale: w[2], wasStale: w[3], get: r[0]}, nil
 }
 
 func (p *Payments) close() error {
-	return closeStmts([]*sql.Stmt{p.insert, p.advance, p.markStale, p.get})
+	return closeStmts([]*sql.Stmt{p.insert, p.advance, p.markStale, p.wasStale, p.get})
 }
 
 // Record adds e to the ledger once. A second Record of the same event id is
-// a Duplicate and changes nothing. An event older than one already applied to
-// the same object is recorded (Recorded and Stale both true) but not applied,
-// so a late delivery never rolls the object back.
+// a Duplicate and changes nothing; its Stale repeats the first Record's. An
+// event older than one already applied to the same object is recorded
+// (Recorded and Stale both true) but not applied, so a late delivery never
+// rolls the object back.
 func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
 	var out payments.Outcome
 	err := p.db.w.do(ctx, true, func() error {
@@ -63,9 +65,18 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 			if err != nil {
 				return false, err
 			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				out.Duplicate = err == nil
+			n, err := res.RowsAffected()
+			if err != nil {
 				return false, err
+			}
+			if n == 0 {
+				// Read inside the write transaction: the row and its stale
+				// flag were written by one committed transaction, never apart.
+				out.Duplicate = true
+				if err := p.wasStale.QueryRowContext(ctx, e.ID).Scan(&out.Stale); err != nil {
+					return false, fmt.Errorf("read the recorded event: %w", err)
+				}
+				return false, nil
 			}
 			out.Recorded = true
 			if e.ObjectID == "" {
@@ -75,7 +86,7 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 			if err != nil {
 				return false, fmt.Errorf("order against %s: %w", e.ObjectID, err)
 			}
-			n, err := res.RowsAffected()
+			n, err = res.RowsAffected()
 			if err != nil || n > 0 {
 				return err == nil, err
 			}

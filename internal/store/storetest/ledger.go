@@ -75,7 +75,7 @@ func exerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
 	run("an older event after a newer one for the same object is stale", func(t *testing.T, l payments.Ledger) {
 		mustRecord(t, l, event("evt_new", "cs_1", 10), recorded)
 		mustRecord(t, l, event("evt_old", "cs_1", 5), stale)
-		mustRecord(t, l, event("evt_old", "cs_1", 5), duplicate)
+		mustRecord(t, l, event("evt_old", "cs_1", 5), staleDuplicate)
 		_, ok, err := l.Get(ctx, "evt_old")
 		require.NoError(t, err)
 		assert.True(t, ok, "a stale event is still kept")
@@ -123,6 +123,8 @@ func exerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
 		}
 		assert.Equal(t, recorded, outs[newest], "the newest event evt_%02d is applied", newest)
 	})
+
+	exerciseLedgerRepeats(t, open)
 }
 
 // recordAll records eventOf(i) from Concurrency goroutines released together.

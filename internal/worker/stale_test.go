@@ -1,0 +1,128 @@
+package worker
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/payments"
+	"github.com/saas-mcp/saas-mcp/internal/provider/stripe"
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
+)
+
+// setupWithLedger is setup with a real SQLite payments ledger, for the cases
+// whose outcome depends on what the ledger kept from an earlier Record.
+func setupWithLedger(t *testing.T) (*testBundle, payments.Ledger) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	state, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"), sqlite.Options{Synchronous: "NORMAL"})
+	require.NoError(t, err)
+	db, err := queue.Open(ctx, filepath.Join(dir, queue.FileName), queue.Options{Synchronous: "NORMAL"})
+	require.NoError(t, err)
+	sink := &memSink{}
+	wk := New(Deps{DB: db, Audit: sink, Ledger: state.Payments(), Env: "sandbox", MaxAttempts: 3,
+		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
+	ws := river.NewWorkers()
+	wk.Register(ws)
+	client, err := db.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: 2, FetchPollInterval: 20 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5)})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		in.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(sctx))
+		require.NoError(t, db.Close())
+		require.NoError(t, state.Close())
+	})
+	return &testBundle{db: db, wk: wk, client: client, intake: in, sink: sink}, state.Payments()
+}
+
+// eventCreated is each test event's Stripe created time: evt_old is older.
+var eventCreated = map[string]int64{"evt_old": 1_700_000_000, "evt_new": 1_700_000_100}
+
+// paymentIntentSucceeded is a Stripe event about pi_1.
+func paymentIntentSucceeded(id string) []byte {
+	return []byte(`{"id":"` + id + `","object":"event","type":"payment_intent.succeeded","created":` +
+		strconv.FormatInt(eventCreated[id], 10) + `,"livemode":false,"data":{"object":{"id":"pi_1","object":"payment_intent",` +
+		`"amount":500,"amount_received":500,"currency":"eur","customer":"cus_1"}}}`)
+}
+
+func TestARepeatedStripeEventKeepsTheOutcomeItFirstHad(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// byTool are recorded in the ledger first, as recordPaymentEvent does.
+		byTool []string
+		// delivered arrive as webhooks, in order, each run to the end.
+		delivered []string
+		// replayed, if set, is a delivered event run again (`webhooks
+		// replay`; a redelivery after a crash takes the same path).
+		replayed string
+		// check is the delivery whose outcome and audit trail are compared.
+		check     string
+		want      string
+		wantAudit []string
+	}{
+		{
+			name:      "a replayed stale event is still stale",
+			delivered: []string{"evt_new", "evt_old"}, replayed: "evt_old", check: "evt_old",
+			want: StatusStale, wantAudit: []string{StatusStale, "replayed", StatusStale},
+		},
+		{
+			name:      "a replayed event that was applied is still processed after a newer one",
+			delivered: []string{"evt_old", "evt_new"}, replayed: "evt_old", check: "evt_old",
+			want: audit.StatusProcessed, wantAudit: []string{audit.StatusProcessed, "replayed", audit.StatusProcessed},
+		},
+		{
+			name:   "a webhook for an event the tool kept as stale is stale",
+			byTool: []string{"evt_new", "evt_old"}, delivered: []string{"evt_old"}, check: "evt_old",
+			want: StatusStale, wantAudit: []string{StatusStale},
+		},
+		{
+			name:   "a webhook for an event the tool applied is processed",
+			byTool: []string{"evt_old"}, delivered: []string{"evt_old"}, check: "evt_old",
+			want: audit.StatusProcessed, wantAudit: []string{audit.StatusProcessed},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b, ledger := setupWithLedger(t)
+			for _, id := range tt.byTool {
+				ev, err := stripe.ParseEvent(paymentIntentSucceeded(id))
+				require.NoError(t, err)
+				_, err = ledger.Record(ctx, ev)
+				require.NoError(t, err)
+			}
+			ids := map[string]int64{}
+			for _, id := range tt.delivered {
+				ids[id] = b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:" + id,
+					EventType: "payment_intent.succeeded", Payload: paymentIntentSucceeded(id)})
+				b.waitState(t, ids[id], queue.StateProcessed)
+			}
+			if tt.replayed != "" {
+				first := b.sink.statuses("stripe:" + tt.replayed)
+				_, err := b.wk.Replay(ctx, b.client, []int64{ids[tt.replayed]}, nil)
+				require.NoError(t, err)
+				require.NoError(t, WaitFinished(ctx, b.db, []int64{ids[tt.replayed]}, 10*time.Millisecond, nil))
+				require.Equal(t, tt.wantAudit[:1], first, "the first run")
+			}
+			d := b.waitState(t, ids[tt.check], queue.StateProcessed)
+			assert.Equal(t, tt.want, d.Outcome)
+			assert.Equal(t, tt.wantAudit, b.sink.statuses("stripe:"+tt.check))
+		})
+	}
+}
