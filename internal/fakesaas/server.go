@@ -47,7 +47,8 @@ type Server struct {
 type settings struct {
 	now            func() time.Time
 	slackTokens    []string
-	slackChannels  map[string]bool // nil: every channel exists
+	slackChannels  []SlackChannel  // nil: the default workspace, where every channel ID exists
+	slackUsers     map[string]bool // nil: every user ID exists
 	webhookPath    string
 	webhookChannel string
 	githubTokens   map[string]string // token -> login
@@ -64,15 +65,35 @@ type Option func(*settings)
 // Stripe created). The default is time.Now.
 func WithClock(now func() time.Time) Option { return func(s *settings) { s.now = now } }
 
-// WithSlackChannels limits the channels that exist; posting elsewhere answers
-// channel_not_found. By default every channel exists.
+// WithSlackChannels limits the channels that exist to these IDs, each named
+// as its ID in lower case ("C1" is #c1); any other channel answers
+// channel_not_found. By default the workspace holds the channels of
+// DefaultSlackChannels, and every other channel ID ("C..." or "G...") exists
+// too, unnamed and unlisted, so a test may post anywhere.
 func WithSlackChannels(ids ...string) Option {
 	return func(s *settings) {
-		if s.slackChannels == nil {
-			s.slackChannels = map[string]bool{}
+		for _, id := range ids {
+			s.slackChannels = append(s.slackChannels, SlackChannel{ID: id, Name: strings.ToLower(id)})
+		}
+	}
+}
+
+// WithSlackChannel adds a channel with its own name, privacy and archival
+// to the workspace; like WithSlackChannels, it limits the channels that
+// exist to those given.
+func WithSlackChannel(c SlackChannel) Option {
+	return func(s *settings) { s.slackChannels = append(s.slackChannels, c) }
+}
+
+// WithSlackUsers limits the users that exist, for DMs; by default every user
+// ID ("U..." or "W...") exists.
+func WithSlackUsers(ids ...string) Option {
+	return func(s *settings) {
+		if s.slackUsers == nil {
+			s.slackUsers = map[string]bool{}
 		}
 		for _, id := range ids {
-			s.slackChannels[id] = true
+			s.slackUsers[id] = true
 		}
 	}
 }
@@ -158,7 +179,7 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	s := &Server{cfg: newSettings(opts), closing: make(chan struct{})}
-	s.slack.init()
+	s.slack.init(s.cfg)
 	s.github.init()
 	s.stripe.init()
 	s.ts = httptest.NewUnstartedServer(s.stripGitHubPrefix(s.routes()))
@@ -233,6 +254,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/chat.postMessage", s.slackPostMessage)
 	handle("/api/conversations.history", s.slackHistory)
 	handle("/api/conversations.replies", s.slackReplies)
+	handle("/api/conversations.list", s.slackList)
+	handle("/api/conversations.open", s.slackOpen)
 	handle("POST /services/", s.slackWebhook)
 	handle("POST /repos/{owner}/{repo}/issues", s.githubCreateIssue)
 	handle("GET /repos/{owner}/{repo}/issues", s.githubListIssues)

@@ -1,12 +1,15 @@
 package fakesaas
 
 import (
+	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -37,12 +40,126 @@ type SlackMetadata struct {
 	EventPayload map[string]any `json:"event_payload"`
 }
 
-type slackState struct {
-	byChannel map[string][]*SlackMessage // oldest first
-	lastMicro int64                      // the last ts handed out, in microseconds
+// SlackChannel is a channel of the fake's workspace, for WithSlackChannel.
+type SlackChannel struct {
+	ID       string // "C..." or, for an old private channel, "G..."
+	Name     string // lower case, without the '#'
+	Private  bool   // listed under types=private_channel, not public_channel
+	Archived bool   // posting to it answers is_archived
 }
 
-func (st *slackState) init() { st.byChannel = map[string][]*SlackMessage{} }
+// DefaultSlackChannels returns the channels of the workspace the fake serves
+// when no option names channels: a few public ones, a private one and an
+// archived one.
+func DefaultSlackChannels() []SlackChannel {
+	return []SlackChannel{
+		{ID: "C0GENERAL", Name: "general"},
+		{ID: "C0RANDOM", Name: "random"},
+		{ID: "C0DEPLOYS", Name: "deploys"},
+		{ID: "G0INCIDENTS", Name: "incidents", Private: true},
+		{ID: "C0OLDNEWS", Name: "old-news", Archived: true},
+	}
+}
+
+// slackConversation is a channel or a DM of the workspace.
+type slackConversation struct {
+	SlackChannel
+	user    string // the other member of a DM; empty for a channel
+	created int64  // Unix seconds
+}
+
+// kind is the conversations.list type the conversation is listed under.
+func (c *slackConversation) kind() string {
+	switch {
+	case c.user != "":
+		return "im"
+	case c.Private:
+		return "private_channel"
+	}
+	return "public_channel"
+}
+
+type slackState struct {
+	byChannel map[string][]*SlackMessage // by conversation ID, oldest first
+	lastMicro int64                      // the last ts handed out, in microseconds
+	// convs are the workspace's conversations in conversations.list order:
+	// the configured channels, then DMs as they were opened.
+	convs    []*slackConversation
+	byID     map[string]*slackConversation
+	dmByUser map[string]*slackConversation
+	// anyID says every channel ID exists, listed or not (the default
+	// workspace), so tests may post to channels they make up.
+	anyID bool
+	users map[string]bool // nil: every user ID exists
+}
+
+func (st *slackState) init(cfg settings) {
+	st.byChannel = map[string][]*SlackMessage{}
+	st.byID = map[string]*slackConversation{}
+	st.dmByUser = map[string]*slackConversation{}
+	st.users = cfg.slackUsers
+	channels := cfg.slackChannels
+	if channels == nil {
+		st.anyID, channels = true, DefaultSlackChannels()
+	}
+	created := cfg.now().Unix()
+	for _, c := range channels {
+		if st.byID[c.ID] == nil {
+			st.add(&slackConversation{SlackChannel: c, created: created})
+		}
+	}
+}
+
+func (st *slackState) add(c *slackConversation) {
+	st.convs = append(st.convs, c)
+	st.byID[c.ID] = c
+}
+
+// conversation returns the conversation with this ID, as the methods that
+// take only an ID (conversations.history, conversations.replies) find it.
+func (st *slackState) conversation(id string) *slackConversation {
+	if c := st.byID[id]; c != nil {
+		return c
+	}
+	if st.anyID && len(id) > 1 && (id[0] == 'C' || id[0] == 'G') {
+		return &slackConversation{SlackChannel: SlackChannel{ID: id}}
+	}
+	return nil
+}
+
+// named returns the channel called name ("#" and case aside), or nil.
+func (st *slackState) named(name string) *slackConversation {
+	name = strings.ToLower(strings.TrimPrefix(name, "#"))
+	for _, c := range st.convs {
+		if c.user == "" && c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// isSlackUser says id has the shape of a user ID: "U..." or, on Enterprise
+// Grid, "W...".
+func isSlackUser(id string) bool { return len(id) > 1 && (id[0] == 'U' || id[0] == 'W') }
+
+func (st *slackState) userExists(id string) bool {
+	if st.users != nil {
+		return st.users[id]
+	}
+	return isSlackUser(id)
+}
+
+// openDM returns the app's DM with user, opening it if need be; already says
+// it was open.
+func (st *slackState) openDM(user string, now int64) (c *slackConversation, already bool) {
+	if c := st.dmByUser[user]; c != nil {
+		return c, true
+	}
+	c = &slackConversation{SlackChannel: SlackChannel{ID: fmt.Sprintf("D0DM%05d", len(st.dmByUser)+1)}, user: user, created: now}
+	st.dmByUser[user] = c
+	st.add(c)
+	return c, false
+}
 
 // SlackMessages returns copies of the messages in channel (every channel when
 // empty), oldest first.
@@ -135,8 +252,37 @@ func (s *Server) slackCall(r *http.Request) (url.Values, *reply) {
 	return params, nil
 }
 
+// slackChannelExists says ch is the ID of a conversation. The methods that
+// read a conversation take only its ID: Slack answers channel_not_found to a
+// name or a user ID there, unlike chat.postMessage.
 func (s *Server) slackChannelExists(ch string) bool {
-	return ch != "" && (s.cfg.slackChannels == nil || s.cfg.slackChannels[ch])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slack.conversation(ch) != nil
+}
+
+// slackPostTarget returns the ID of the conversation a chat.postMessage
+// channel argument names, read as Slack reads it: a conversation ID, a name
+// with or without '#', or a user ID for the app's DM with that user (opened
+// if need be). On failure it returns a Slack error code.
+func (s *Server) slackPostTarget(arg string) (id, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.slack.conversation(arg)
+	switch {
+	case c != nil:
+	case isSlackUser(arg) && s.slack.userExists(arg):
+		c, _ = s.slack.openDM(arg, s.cfg.now().Unix())
+	default:
+		c = s.slack.named(arg)
+	}
+	switch {
+	case c == nil:
+		return "", "channel_not_found"
+	case c.Archived:
+		return "", "is_archived"
+	}
+	return c.ID, ""
 }
 
 func (s *Server) slackPostMessage(r *http.Request) reply {
@@ -144,9 +290,9 @@ func (s *Server) slackPostMessage(r *http.Request) reply {
 	if fail != nil {
 		return *fail
 	}
-	ch := params.Get("channel")
-	if !s.slackChannelExists(ch) {
-		return slackError("channel_not_found")
+	ch, code := s.slackPostTarget(params.Get("channel"))
+	if code != "" {
+		return slackError(code)
 	}
 	text := params.Get("text")
 	if text == "" && params.Get("blocks") == "" && params.Get("attachments") == "" {
@@ -213,4 +359,133 @@ func (s *Server) slackWebhook(r *http.Request) reply {
 	}
 	s.slackStore(&SlackMessage{Channel: s.cfg.webhookChannel, ThreadTS: body.ThreadTS, Text: body.Text, Via: "webhook"})
 	return textReply(http.StatusOK, "ok")
+}
+
+// slackList is conversations.list: the workspace's conversations of the
+// requested types (public channels by default), in a stable order, paged by
+// a cursor that names the first conversation of the next page.
+func (s *Server) slackList(r *http.Request) reply {
+	params, fail := s.slackCall(r)
+	if fail != nil {
+		return *fail
+	}
+	types, ok := slackListTypes(params.Get("types"))
+	if !ok {
+		return slackError("invalid_types")
+	}
+	limit, err := strconv.Atoi(cmp.Or(params.Get("limit"), "100"))
+	if err != nil || limit < 1 || limit > 1000 {
+		return slackError("invalid_limit")
+	}
+	excludeArchived := truthy(params.Get("exclude_archived"))
+	s.mu.Lock()
+	var convs []slackConversation
+	for _, c := range s.slack.convs {
+		if types[c.kind()] && !(excludeArchived && c.Archived) {
+			convs = append(convs, *c)
+		}
+	}
+	s.mu.Unlock()
+	start := 0
+	if cursor := params.Get("cursor"); cursor != "" {
+		b, err := base64.StdEncoding.DecodeString(cursor)
+		id, ok := strings.CutPrefix(string(b), "channel:")
+		start = slices.IndexFunc(convs, func(c slackConversation) bool { return c.ID == id })
+		if err != nil || !ok || start < 0 {
+			return slackError("invalid_cursor")
+		}
+	}
+	end := min(start+limit, len(convs))
+	out := make([]map[string]any, 0, end-start)
+	for _, c := range convs[start:end] {
+		out = append(out, c.json())
+	}
+	next := ""
+	if end < len(convs) {
+		next = base64.StdEncoding.EncodeToString([]byte("channel:" + convs[end].ID))
+	}
+	return jsonReply(http.StatusOK, map[string]any{
+		"ok": true, "channels": out, "response_metadata": map[string]any{"next_cursor": next},
+	})
+}
+
+// slackListTypes parses conversations.list's types argument.
+func slackListTypes(arg string) (map[string]bool, bool) {
+	types := map[string]bool{}
+	for t := range strings.SplitSeq(cmp.Or(arg, "public_channel"), ",") {
+		switch t = strings.TrimSpace(t); t {
+		case "public_channel", "private_channel", "mpim", "im":
+			types[t] = true
+		case "":
+		default:
+			return nil, false
+		}
+	}
+	return types, true
+}
+
+// slackOpen is conversations.open for a 1:1 DM: users=U... opens (or finds)
+// the app's DM with that user, channel=D... resumes one. The fake does not
+// open group DMs.
+func (s *Server) slackOpen(r *http.Request) reply {
+	params, fail := s.slackCall(r)
+	if fail != nil {
+		return *fail
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var c *slackConversation
+	already := true
+	switch id, users := params.Get("channel"), params.Get("users"); {
+	case id != "":
+		if c = s.slack.byID[id]; c == nil {
+			return slackError("channel_not_found")
+		}
+		if c.user == "" {
+			return slackError("method_not_supported_for_channel_type")
+		}
+	case users == "":
+		return slackError("users_list_not_supplied")
+	default:
+		list := strings.Split(users, ",")
+		switch {
+		case len(list) > 8:
+			return slackError("too_many_users")
+		case len(list) > 1:
+			return slackError("method_not_supported_for_channel_type") // a group DM
+		}
+		user := strings.TrimSpace(list[0])
+		if !isSlackUser(user) || !s.slack.userExists(user) {
+			return slackError("user_not_found")
+		}
+		c, already = s.slack.openDM(user, s.cfg.now().Unix())
+	}
+	channel := map[string]any{"id": c.ID}
+	if truthy(params.Get("return_im")) {
+		channel = c.json()
+	}
+	resp := map[string]any{"ok": true, "channel": channel}
+	if already {
+		resp["no_op"], resp["already_open"] = true, true
+	}
+	return jsonReply(http.StatusOK, resp)
+}
+
+// json is the conversation as conversations.list shows it.
+func (c *slackConversation) json() map[string]any {
+	if c.user != "" {
+		return map[string]any{
+			"id": c.ID, "created": c.created, "is_im": true, "is_org_shared": false,
+			"user": c.user, "is_user_deleted": false, "priority": 0, "context_team_id": slackTeam,
+		}
+	}
+	blank := map[string]any{"value": "", "creator": "", "last_set": 0}
+	return map[string]any{
+		"id": c.ID, "name": c.Name, "name_normalized": c.Name, "created": c.created, "creator": slackBotUser,
+		"is_channel": true, "is_group": false, "is_im": false, "is_mpim": false,
+		"is_private": c.Private, "is_archived": c.Archived, "is_general": c.Name == "general",
+		"is_member": true, "is_shared": false, "is_ext_shared": false, "is_org_shared": false,
+		"is_pending_ext_shared": false, "unlinked": 0, "context_team_id": slackTeam,
+		"topic": blank, "purpose": blank, "previous_names": []string{},
+	}
 }

@@ -20,7 +20,8 @@ const pageSize = 200
 
 // FindByKey pages through the channel's history since since-skew, with
 // metadata, and through the replies of threads active in that window
-// (history lists thread parents only).
+// (history lists thread parents only). A channel given by name or user ID is
+// first resolved to its conversation ID, which history needs.
 func (c *client) FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error) {
 	switch {
 	case c.api == nil && c.webhookURL == "":
@@ -31,6 +32,10 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 	// Slack's reads are POSTs; mark them as reads so the transport may
 	// repeat them after a 5xx or a dropped connection.
 	ctx = httpx.WithReadOnly(ctx)
+	channel, err := c.conversationID(ctx, channel)
+	if err != nil {
+		return Posted{}, false, err
+	}
 	oldest := formatTS(since.Add(-skew))
 	var threads []string
 	found, err := c.scan(ctx, "conversations.history", key, func(cursor string) (*page, error) {
@@ -62,6 +67,7 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 // FindReplyByKey looks for a reply carrying key in the thread of threadTS,
 // sent at or after since (less a minute of clock skew). The thread's parent
 // may be older than since, which FindByKey's history scan would not reach.
+// The channel is resolved as in FindByKey.
 func (c *client) FindReplyByKey(ctx context.Context, channel, threadTS, key string, since time.Time) (Posted, bool, error) {
 	switch {
 	case c.api == nil && c.webhookURL == "":
@@ -69,7 +75,12 @@ func (c *client) FindReplyByKey(ctx context.Context, channel, threadTS, key stri
 	case c.api == nil:
 		return Posted{}, false, ErrNoHistory
 	}
-	return c.findReply(httpx.WithReadOnly(ctx), channel, threadTS, key, formatTS(since.Add(-skew)))
+	ctx = httpx.WithReadOnly(ctx)
+	channel, err := c.conversationID(ctx, channel)
+	if err != nil {
+		return Posted{}, false, err
+	}
+	return c.findReply(ctx, channel, threadTS, key, formatTS(since.Add(-skew)))
 }
 
 // findReply scans one thread's replies since oldest for key.

@@ -64,10 +64,13 @@ type Client interface {
 	PostMessage(ctx context.Context, m Message) (Posted, error)
 	// FindByKey looks for a message carrying key in channel, sent at or
 	// after since (less a minute for clock skew), top level or in a thread
-	// whose parent is that recent.
+	// whose parent is that recent. channel is what PostMessage was given
+	// (an ID, a name, or a user ID); the Posted it returns names the
+	// conversation's ID, as PostMessage's does.
 	FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error)
 	// FindReplyByKey looks for a reply carrying key in the thread of
-	// threadTS, sent at or after since; the parent may be older.
+	// threadTS, sent at or after since; the parent may be older. channel is
+	// read as in FindByKey.
 	FindReplyByKey(ctx context.Context, channel, threadTS, key string, since time.Time) (Posted, bool, error)
 }
 

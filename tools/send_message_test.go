@@ -1,0 +1,78 @@
+package tools
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/chain"
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/fakesaas"
+	"github.com/saas-mcp/saas-mcp/internal/provider"
+	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
+)
+
+// TestSendMessageReconcilesALostMessageToTheResultACallWouldHaveGiven loses
+// the answer to a sendMessage after Slack stored the message, for each way
+// the schema lets a channel be given, and reconciles: the message must be
+// found (or the key would stay in doubt and the message be neither sent nor
+// found), and the result must name the channel ID Slack answers a call with.
+func TestSendMessageReconcilesALostMessageToTheResultACallWouldHaveGiven(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		channel string
+		thread  bool // a reply, reconciled in its thread
+	}{
+		{"a channel ID", "C0GENERAL", false},
+		{"a #name", "#general", false},
+		{"a name without the #", "general", false},
+		{"a user ID, for a DM", "U0ALICE", false},
+		{"a reply in a channel given by #name", "#deploys", true},
+		{"a reply in a DM given by user ID", "U0ALICE", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakesaas.New()
+			t.Cleanup(srv.Close)
+			def, err := SendMessage(Deps{Slack: slack.New(slack.Config{
+				BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken),
+				HTTPClient: &http.Client{Timeout: 5 * time.Second},
+			})})
+			require.NoError(t, err)
+			since := time.Now()
+			args := map[string]any{"channel": tt.channel, "text": "deploy done", "idempotencyKey": "deploy-42"}
+			var parent SentMessage // a normal call's result, for a reply
+			if tt.thread {
+				v, err := def.Chain.Run(t.Context(), chain.NewCall(def.Chain,
+					map[string]any{"channel": tt.channel, "text": "release", "idempotencyKey": "release"}, "t", "sandbox", "c0"))
+				require.NoError(t, err)
+				parent = v.(SentMessage)
+				args["threadTs"] = parent.TS
+			}
+
+			srv.Inject(fakesaas.Fault{Method: "POST", Path: "/api/chat.postMessage", Times: 1, Mode: fakesaas.CommitThenClose})
+			c := chain.NewCall(def.Chain, args, "t", "sandbox", "c1")
+			_, err = def.Chain.Run(t.Context(), c)
+			require.True(t, provider.InDoubt(err), "the answer was lost: %v", err)
+			msgs := srv.SlackMessages("")
+			sent := msgs[len(msgs)-1]
+			if tt.thread {
+				assert.Equal(t, parent.Channel, sent.Channel, "a call reports the ID Slack answered with")
+			}
+			if strings.HasPrefix(tt.channel, "U") {
+				assert.True(t, strings.HasPrefix(sent.Channel, "D"), "a DM: %s", sent.Channel)
+			}
+
+			got, found, err := def.Chain.Reconcile(t.Context(), c, since)
+			require.NoError(t, err)
+			require.True(t, found, "the message Slack stored is found")
+			assert.Equal(t, SentMessage{Provider: "slack", Channel: sent.Channel, TS: sent.TS, IdempotencyKey: "deploy-42"}, got)
+		})
+	}
+}
