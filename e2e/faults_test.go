@@ -333,3 +333,24 @@ func TestAFailedCheckSendsNothingAndTheNextCheckFindsTheEffect(t *testing.T) {
 		})
 	}
 }
+
+// TestAnAmbiguousMessageToAChannelNameIsFoundByItsID sends to "#general"
+// and loses the answer after Slack posted: history takes only conversation
+// IDs, so the repeat must resolve the name first, find the one message and
+// answer with the channel ID, as the first call would have.
+func TestAnAmbiguousMessageToAChannelNameIsFoundByItsID(t *testing.T) {
+	t.Parallel()
+	h := start(t, fastEnv(nil))
+	args := map[string]any{"channel": "#general", "text": "deploy done", "idempotencyKey": "by-name"}
+	h.fake.Inject(fakesaas.Fault{Method: "POST", Path: sendMessageTool.path, Times: 1, Mode: fakesaas.CommitThenClose})
+
+	require.True(t, h.call("sendMessage", args).IsError)
+	out := settle(t, h.session, "sendMessage", args)
+
+	msgs := h.fake.SlackMessages("C0GENERAL")
+	require.Len(t, msgs, 1, "one message in #general")
+	assert.Equal(t, true, out["replayed"])
+	assert.Equal(t, "C0GENERAL", out["channel"])
+	assert.Equal(t, msgs[0].TS, out["ts"])
+	checkTrail(t, h.records(), "by-name")
+}

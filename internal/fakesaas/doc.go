@@ -5,9 +5,14 @@
 //
 // # Endpoints
 //
-//   - Slack: POST /api/chat.postMessage, GET|POST /api/conversations.history,
-//     GET|POST /api/conversations.replies, POST /services/T000/B000/XXXX
-//     (incoming webhook).
+//   - Slack: POST /api/chat.postMessage (to a conversation ID, a channel
+//     name with or without '#', or a user ID for a DM), GET|POST
+//     /api/conversations.history and /api/conversations.replies (IDs only, as
+//     Slack), /api/conversations.list, /api/conversations.open, POST
+//     /services/T000/B000/XXXX (incoming webhook). The default workspace has
+//     #general (C0GENERAL), #random, #deploys, a private #incidents and an
+//     archived #old-news; any other C or G id exists too unless
+//     WithSlackChannels names the ones that do.
 //   - GitHub: POST and GET /repos/{owner}/{repo}/issues, GET /user; also
 //     under a prefix such as /api/v3 (GitHub Enterprise Server's layout) with
 //     WithGitHubPathPrefix.
