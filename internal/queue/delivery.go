@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +48,11 @@ type Delivery struct {
 	ProcessedCount int
 	Replays        int
 	Payload        []byte // only filled by Load
+	// PayloadErr is why Load could not read the payload (Payload is then
+	// nil). It wraps ErrTorn when the bytes are missing or fail their CRC:
+	// damage that no retry mends. It is per delivery so that one damaged
+	// payload does not keep the others of a batch from being handled.
+	PayloadErr error
 }
 
 const deliveryColumns = `id, key, provider, event_type, target, content_type, received_at, state, outcome,
@@ -77,8 +81,19 @@ func scanDelivery(sc interface{ Scan(...any) error }, extra ...any) (Delivery, e
 }
 
 // Load returns the deliveries with the given ids, payloads included, in the
-// order of ids. Unknown ids are skipped.
+// order of ids. Unknown ids are skipped. A payload that cannot be read is
+// reported in that delivery's PayloadErr, not as Load's error, which is
+// left for failures of the query itself.
 func (db *DB) Load(ctx context.Context, ids []int64) ([]Delivery, error) {
+	return db.load(ctx, ids, true)
+}
+
+// Get is Load without the payloads, for callers that need only the rows.
+func (db *DB) Get(ctx context.Context, ids []int64) ([]Delivery, error) {
+	return db.load(ctx, ids, false)
+}
+
+func (db *DB) load(ctx context.Context, ids []int64, payloads bool) ([]Delivery, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -101,8 +116,10 @@ func (db *DB) Load(ctx context.Context, ids []int64) ([]Delivery, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
-		if err := db.loadPayload(&d, seg, off, n, crc); err != nil {
-			return nil, fmt.Errorf("load deliveries: %w", err)
+		if !payloads {
+			d.Payload = nil
+		} else if err := db.loadPayload(&d, seg, off, n, crc); err != nil {
+			d.PayloadErr = err
 		}
 		byID[d.ID] = d
 	}
@@ -226,12 +243,15 @@ func (db *DB) RecordFailure(ctx context.Context, tx *sql.Tx, id int64, errText s
 }
 
 // Requeue makes a delivery pending again for a replay, inside tx: attempts
-// start over and replays counts up. A pending delivery is refused: it is
-// queued already, and a second job would run it twice.
+// start over and replays counts up. A pending delivery that a River job may
+// still run is refused: it is queued already, and a second job would run it
+// twice. A pending delivery whose job is gone is accepted: its job ended
+// without recording an outcome (River discarded it, or the worker could not
+// dead-letter it), and nothing else would ever run it.
 func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, id int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE webhook_delivery
 		SET state = 'pending', attempts = 0, last_error = '', replays = replays + 1
-		WHERE id = ? AND state <> 'pending'`, id)
+		WHERE id = ? AND (state <> 'pending' OR NOT `+liveJobNames+`)`, append([]any{id}, liveJobArgs(id, 0)...)...)
 	if err != nil {
 		return fmt.Errorf("requeue delivery %d: %w", id, err)
 	}
@@ -243,6 +263,49 @@ func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, id int64) error {
 
 // ErrPending is returned when replaying a delivery that is still queued.
 var ErrPending = errors.New("delivery is pending already (queued or retrying)")
+
+// liveJobNames is true when a River job that may still run (any state but
+// completed, cancelled and discarded), other than the one excepted, names
+// the delivery: a DeliveryArgs job by its id, a BatchArgs job in its ids.
+// Its arguments are liveJobArgs. River keeps the args as JSONB, which
+// SQLite's JSON functions read.
+const liveJobNames = `EXISTS (SELECT 1 FROM river_job j
+	WHERE j.queue = ? AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled') AND j.id <> ?
+	AND ((j.kind = ? AND json_extract(j.args, '$.id') = ?)
+	  OR (j.kind = ? AND EXISTS (SELECT 1 FROM json_each(j.args, '$.ids') e WHERE e.value = ?))))`
+
+func liveJobArgs(id, exceptJob int64) []any {
+	return []any{QueueName, exceptJob, DeliveryArgs{}.Kind(), id, BatchArgs{}.Kind(), id}
+}
+
+// Queued reports whether a River job that may still run, other than
+// exceptJob (0: none), names the delivery.
+func (db *DB) Queued(ctx context.Context, id, exceptJob int64) (bool, error) {
+	var queued bool
+	if err := db.read.QueryRowContext(ctx, `SELECT `+liveJobNames, liveJobArgs(id, exceptJob)...).Scan(&queued); err != nil {
+		return false, fmt.Errorf("look for the job of delivery %d: %w", id, err)
+	}
+	return queued, nil
+}
+
+// DeadLetterStranded dead-letters, inside tx, a delivery that is still
+// pending and that no River job other than job will run: job is ending on
+// its last attempt without having recorded the delivery's outcome. Left
+// pending, the delivery would never run again and would not show among the
+// dead letters. attempts is left alone: the handler's attempts are what it
+// counts. It reports whether the delivery was dead-lettered.
+func (db *DB) DeadLetterStranded(ctx context.Context, tx *sql.Tx, id, job int64, errText string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE webhook_delivery SET state = 'dead', last_error = ?
+		WHERE id = ? AND state = 'pending' AND NOT `+liveJobNames, append([]any{errText, id}, liveJobArgs(id, job)...)...)
+	if err != nil {
+		return false, fmt.Errorf("dead-letter delivery %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("dead-letter delivery %d: %w", id, err)
+	}
+	return n == 1, nil
+}
 
 // Tx runs fn in a write transaction and commits it when fn returns nil. The
 // commit is not synced: the worker's transactions (a delivery's outcome, its
@@ -312,18 +375,49 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 		return 0, fmt.Errorf("prune deliveries: %w", err)
 	}
 	if n > 0 {
-		// Segments older than the oldest one still pointed into are free;
-		// with no row pointing anywhere, all but the newest are.
-		below, ok, err := db.minSegment(ctx)
+		below, err := db.oldestSegmentInUse(ctx)
 		if err != nil {
 			return n, fmt.Errorf("prune deliveries: %w", err)
-		}
-		if !ok {
-			below = math.MaxInt64
 		}
 		if err := db.segs.removeBelow(below); err != nil {
 			return n, fmt.Errorf("prune deliveries: %w", err)
 		}
 	}
 	return n, nil
+}
+
+// oldestSegmentInUse returns the oldest segment that a row points into or
+// that a row may point into once the intake (perhaps in another process)
+// commits its next batches: the segments before it are free.
+//
+// The rows alone do not tell: a batch may commit into segment N, and the
+// intake move on to N+1, after they were read, and N would then look free
+// beside the newer file. So the bound is taken from one snapshot holding
+// both the oldest segment a row points into and the segment mark, the
+// segment of the last batch committed: every later batch goes into that
+// segment or a newer one, and so do the rows recovery rebuilds from the
+// records past the mark. Without a mark (only rows of the earlier format),
+// the newest file, listed before the snapshot, stands in for it.
+func (db *DB) oldestSegmentInUse(ctx context.Context) (int64, error) {
+	ns, err := db.segs.list()
+	if err != nil {
+		return 0, err
+	}
+	if len(ns) == 0 {
+		return 0, nil // a segment made from now on is in use
+	}
+	bound := ns[len(ns)-1]
+	var oldest, mark sql.NullInt64
+	err = db.read.QueryRowContext(ctx, `SELECT
+		(SELECT seg FROM webhook_delivery WHERE seg IS NOT NULL ORDER BY id LIMIT 1),
+		(SELECT seg FROM webhook_segment_mark WHERE id = 1)`).Scan(&oldest, &mark)
+	if err != nil {
+		return 0, fmt.Errorf("oldest payload segment in use: %w", err)
+	}
+	for _, s := range []sql.NullInt64{oldest, mark} {
+		if s.Valid {
+			bound = min(bound, s.Int64)
+		}
+	}
+	return bound, nil
 }

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -171,8 +170,13 @@ func (s *segments) unappend(m segMark) error {
 // next one. Called with mu held.
 func (s *segments) rotate() error {
 	if s.cur != nil {
-		if err := syscall.Fdatasync(int(s.cur.Fd())); err != nil {
-			return fmt.Errorf("sync payload segment %d: %w", s.curN, err)
+		if err := s.syncFile(s.cur); err != nil {
+			// As in Sync: the batches in this segment still waiting for
+			// their answer must not get it from a later sync that succeeds
+			// without the pages this one failed to write.
+			err = fmt.Errorf("sync payload segment %d (refusing deliveries until restarted): %w", s.curN, err)
+			s.syncErr = err
+			return err
 		}
 		// Kept open for reads (and for a Sync that may still hold it).
 		s.readers[s.curN] = s.cur
@@ -248,8 +252,12 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// errTorn is a payload whose bytes are missing or do not match their CRC.
-var errTorn = errors.New("payload missing or torn")
+// ErrTorn is a payload whose bytes are missing or do not match their CRC:
+// damage that no retry mends (Delivery.PayloadErr wraps it).
+var ErrTorn = errors.New("payload missing or torn")
+
+// errTorn is ErrTorn under the name the recovery code uses.
+var errTorn = ErrTorn
 
 // read returns the payload at ref, checked against its CRC.
 func (s *segments) read(ref payloadRef) ([]byte, error) {
@@ -277,8 +285,12 @@ func (s *segments) reader(n int64) (*os.File, error) {
 		return s.cur, nil
 	}
 	f, err := os.Open(s.path(n))
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open payload segment %d: %w: %w", n, errTorn, err)
+	}
+	if err != nil {
+		// Out of descriptors, say: the file may well be whole.
+		return nil, fmt.Errorf("open payload segment %d: %w", n, err)
 	}
 	s.readers[n] = f
 	return f, nil
@@ -339,19 +351,6 @@ func (db *DB) loadPayload(d *Delivery, seg sql.NullInt64, off, n int64, crc uint
 	}
 	d.Payload = p
 	return nil
-}
-
-// minSegment returns the oldest segment any row points into, or false.
-func (db *DB) minSegment(ctx context.Context) (int64, bool, error) {
-	var seg sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT seg FROM webhook_delivery WHERE seg IS NOT NULL ORDER BY id LIMIT 1`).Scan(&seg)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("oldest payload segment: %w", err)
-	}
-	return seg.Int64, seg.Valid, nil
 }
 
 // SyncPayloads makes the records appended so far durable: what answers an

@@ -100,7 +100,11 @@ func (db *DB) NewRiver(cfg RiverConfig) (*Client, error) {
 }
 
 // RiverInserter returns the JobInserter that adds one BatchArgs job per
-// MaxIDsPerJob new deliveries with River's InsertManyFastTx.
+// MaxIDsPerJob new deliveries with River's InsertManyFastTx. maxAttempts is
+// River's limit for the job, which bounds only the attempts that fail
+// before the deliveries' outcomes are recorded (a delivery's own failures
+// are split off into DeliveryArgs jobs); when it runs out the worker
+// dead-letters the deliveries left.
 func RiverInserter(c *Client, maxAttempts int) JobInserter {
 	return func(ctx context.Context, tx *sql.Tx, ids []int64) error {
 		params := make([]river.InsertManyParams, 0, (len(ids)+MaxIDsPerJob-1)/MaxIDsPerJob)

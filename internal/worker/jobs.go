@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/queue"
@@ -23,11 +24,20 @@ type attemptOutcome struct {
 	dead    bool
 }
 
-// run handles one delivery and returns the audit records of the attempt.
+// run handles one delivery and returns the audit records of the attempt. A
+// payload that could not be read is the attempt's failure; one that is
+// damaged (queue.ErrTorn) is dead-lettered at once, since no retry reads it.
 func (w *Worker) run(ctx context.Context, d queue.Delivery) (attemptOutcome, []audit.Record) {
 	started := w.d.Now()
 	o := attemptOutcome{d: d, attempt: d.Attempts + 1}
-	o.res, o.err = w.handle(ctx, d)
+	switch {
+	case errors.Is(d.PayloadErr, queue.ErrTorn):
+		o.err = Permanent(fmt.Errorf("payload damaged or missing on disk, no retry can read it: %w", d.PayloadErr))
+	case d.PayloadErr != nil:
+		o.err = fmt.Errorf("read payload: %w", d.PayloadErr)
+	default:
+		o.res, o.err = w.handle(ctx, d)
+	}
 	if o.err == nil {
 		return o, []audit.Record{w.record(d, o.res.status, o.res.target, o.attempt, started, o.res.details)}
 	}
@@ -61,8 +71,20 @@ type batchWorker struct {
 	w *Worker
 }
 
-func (b *batchWorker) Work(ctx context.Context, job *river.Job[queue.BatchArgs]) error {
-	w := b.w
+// NextRetry spaces the retries of a batch job, whose attempts fail only
+// when the job could not run or record its deliveries (the audit log or the
+// store failing): with the worker's backoff, not River's default, which
+// waits days between the late attempts while deliveries answered 202 wait.
+func (b *batchWorker) NextRetry(job *river.Job[queue.BatchArgs]) time.Time {
+	return b.w.d.Now().Add(b.w.Backoff(job.Attempt))
+}
+
+func (b *batchWorker) Work(ctx context.Context, job *river.Job[queue.BatchArgs]) (err error) {
+	defer func() { err = b.w.settle(ctx, job.JobRow, job.Args.IDs, err, recover()) }()
+	return b.w.runBatch(ctx, job)
+}
+
+func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) error {
 	w.yield(ctx)
 	ds, err := w.d.DB.Load(ctx, job.Args.IDs)
 	if err != nil {
@@ -110,7 +132,9 @@ func (b *batchWorker) Work(ctx context.Context, job *river.Job[queue.BatchArgs])
 
 // deliveryOpts are the insert options of a single-delivery job. River's own
 // attempt limit is above ours: the dead letter is decided here, from the
-// delivery row, and the job is then cancelled.
+// delivery row, and the job is then cancelled. River's limit is reached
+// first only when attempts fail before the delivery's is recorded; settle
+// then dead-letters it.
 func (w *Worker) deliveryOpts(at time.Time) *river.InsertOpts {
 	return &river.InsertOpts{Queue: queue.QueueName, MaxAttempts: w.d.MaxAttempts + 1, ScheduledAt: at}
 }
@@ -131,8 +155,12 @@ func (dw *deliveryWorker) NextRetry(job *river.Job[queue.DeliveryArgs]) time.Tim
 	return dw.w.d.Now().Add(dw.w.Backoff(n))
 }
 
-func (dw *deliveryWorker) Work(ctx context.Context, job *river.Job[queue.DeliveryArgs]) error {
-	w := dw.w
+func (dw *deliveryWorker) Work(ctx context.Context, job *river.Job[queue.DeliveryArgs]) (err error) {
+	defer func() { err = dw.w.settle(ctx, job.JobRow, []int64{job.Args.ID}, err, recover()) }()
+	return dw.w.runDelivery(ctx, job)
+}
+
+func (w *Worker) runDelivery(ctx context.Context, job *river.Job[queue.DeliveryArgs]) error {
 	w.yield(ctx)
 	ds, err := w.d.DB.Load(ctx, []int64{job.Args.ID})
 	if err != nil {
@@ -167,4 +195,100 @@ func (dw *deliveryWorker) Work(ctx context.Context, job *river.Job[queue.Deliver
 		return river.JobCancel(fmt.Errorf("dead-lettered after %d attempts: %s", o.attempt, w.d.Redactor.Error(o.err)))
 	}
 	return errors.New(w.d.Redactor.Error(o.err)) // River keeps the text in river_job.errors
+}
+
+// giveUpTimeout bounds the dead-lettering of a job's deliveries when the job
+// gives up, which runs even when the job's own context has ended.
+const giveUpTimeout = 30 * time.Second
+
+// settle finishes a job's Work. A job whose context was cancelled (the
+// worker stopping) returns an error that says so, which River does not
+// count as an attempt. On the job's last River attempt, an error or a
+// panic (re-raised for River) first dead-letters the job's deliveries that
+// are still pending: River discards the job, and a delivery it leaves
+// pending would never run again, nor show among the dead letters. An
+// attempt fails before the delivery's own attempt is recorded when the
+// payloads cannot be loaded, the audit log cannot be written, or the store
+// cannot commit; those do not count toward WEBHOOK_MAX_ATTEMPTS.
+func (w *Worker) settle(ctx context.Context, job *rivertype.JobRow, ids []int64, err error, panicked any) error {
+	if panicked != nil {
+		w.giveUpIfLast(ctx, job, ids, fmt.Errorf("job panicked: %v", panicked))
+		panic(panicked)
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		if !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w (job stopped: %w)", err, ctx.Err())
+		}
+		return err
+	}
+	var cancelled *rivertype.JobCancelError
+	if !errors.As(err, &cancelled) { // cancelled: its delivery is dead already
+		w.giveUpIfLast(ctx, job, ids, err)
+	}
+	return err
+}
+
+// giveUpIfLast dead-letters, when job is on its last attempt, those of ids
+// that are still pending and that no other job will run, audited
+// "dead_lettered" with jobErr as the reason. It is best effort: when the
+// audit log is what fails, the deliveries are dead-lettered all the same
+// (last_error says the record is missing), as a dead letter is where an
+// operator looks; when the store fails, they stay pending with no job, and
+// a replay takes them.
+func (w *Worker) giveUpIfLast(ctx context.Context, job *rivertype.JobRow, ids []int64, jobErr error) {
+	if job.Attempt < job.MaxAttempts {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveUpTimeout)
+	defer cancel()
+	log := w.d.Log.With("job", job.ID, "deliveries", ids)
+	ds, err := w.d.DB.Get(ctx, ids)
+	if err != nil {
+		log.Error("job gave up and its deliveries could not be dead-lettered; replay them", "err", w.d.Redactor.Error(err))
+		return
+	}
+	why := fmt.Sprintf("dead-lettered: its job ran out of attempts (%d), some failing before the delivery's attempt was recorded; last: %s",
+		job.Attempt, w.d.Redactor.Error(jobErr))
+	var stranded []queue.Delivery
+	var recs []audit.Record
+	for _, d := range ds {
+		if d.State != queue.StatePending {
+			continue
+		}
+		// Checked again by DeadLetterStranded; this keeps the audit log
+		// from saying "dead_lettered" of a delivery another job will run.
+		queued, err := w.d.DB.Queued(ctx, d.ID, job.ID)
+		if err != nil {
+			log.Error("job gave up and its deliveries could not be dead-lettered; replay them", "err", w.d.Redactor.Error(err))
+			return
+		}
+		if queued {
+			continue
+		}
+		stranded = append(stranded, d)
+		rec := w.record(d, audit.StatusDeadLettered, "", d.Attempts, w.d.Now(), map[string]any{"job": job.ID, "jobAttempts": job.Attempt})
+		rec.Error = why
+		recs = append(recs, rec)
+	}
+	if len(stranded) == 0 {
+		return
+	}
+	if err := w.auditWrite(ctx, recs); err != nil {
+		log.Error("job gave up; its deliveries are dead-lettered without their audit record", "err", w.d.Redactor.Error(err))
+		why += " (no dead_lettered audit record: " + w.d.Redactor.Error(err) + ")"
+	}
+	err = w.d.DB.Tx(ctx, func(tx *sql.Tx) error {
+		for _, d := range stranded {
+			if _, err := w.d.DB.DeadLetterStranded(ctx, tx, d.ID, job.ID, why); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		log.Error("job gave up and its deliveries could not be dead-lettered; replay them", "err", w.d.Redactor.Error(err))
+	}
 }

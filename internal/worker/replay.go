@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
@@ -12,11 +13,14 @@ import (
 )
 
 // Replay makes each delivery pending again and enqueues a job for it: one
-// transaction per delivery, so one that cannot be replayed (still pending,
-// unknown) does not hold back the others. Each replay is audited "replayed"
-// before it is committed; if that record cannot be written the delivery is
-// not replayed. progress, if set, is called after each one. It returns the
-// ids replayed and the errors of the others, joined.
+// transaction per delivery, so one that cannot be replayed (still queued,
+// unknown) does not hold back the others. A pending delivery is replayed
+// only when no job will run it any more (its job gave up without recording
+// an outcome). Each replay is audited "replayed" before it is committed; if
+// that record cannot be written the delivery is not replayed, and if the
+// commit then fails a "failed" record says so. progress, if set, is called
+// after each one. It returns the ids replayed and the errors of the others,
+// joined.
 func (w *Worker) Replay(ctx context.Context, client *queue.Client, ids []int64, progress func(done, total int)) ([]int64, error) {
 	var done []int64
 	var errs []error
@@ -38,22 +42,27 @@ func (w *Worker) Replay(ctx context.Context, client *queue.Client, ids []int64, 
 }
 
 func (w *Worker) replayOne(ctx context.Context, client *queue.Client, id int64) error {
-	ds, err := w.d.DB.Load(ctx, []int64{id})
+	d, err := w.d.DB.Find(ctx, strconv.FormatInt(id, 10))
 	if err != nil {
-		return err
+		return fmt.Errorf("replay: %w", err)
 	}
-	if len(ds) == 0 {
-		return fmt.Errorf("replay delivery %d: %w", id, queue.ErrNotFound)
-	}
-	d := ds[0]
 	if d.State == queue.StatePending {
-		return fmt.Errorf("replay delivery %d: %w", id, queue.ErrPending)
+		// Checked again, atomically, by Requeue; this spares the audit
+		// log a record for a replay that is refused.
+		queued, err := w.d.DB.Queued(ctx, id, 0)
+		if err != nil {
+			return fmt.Errorf("replay delivery %d: %w", id, err)
+		}
+		if queued {
+			return fmt.Errorf("replay delivery %d: %w", id, queue.ErrPending)
+		}
 	}
-	rec := w.record(d, audit.StatusReplayed, "", 0, w.d.Now(), map[string]any{"previousState": d.State, "replays": d.Replays + 1})
+	started := w.d.Now()
+	rec := w.record(d, audit.StatusReplayed, "", 0, started, map[string]any{"previousState": d.State, "replays": d.Replays + 1})
 	if err := w.auditWrite(ctx, []audit.Record{rec}); err != nil {
 		return fmt.Errorf("replay delivery %d: audit: %w", id, err)
 	}
-	return w.d.DB.TxDurable(ctx, func(tx *sql.Tx) error {
+	err = w.d.DB.TxDurable(ctx, func(tx *sql.Tx) error {
 		if err := w.d.DB.Requeue(ctx, tx, id); err != nil {
 			return err
 		}
@@ -62,6 +71,18 @@ func (w *Worker) replayOne(ctx context.Context, client *queue.Client, id int64) 
 		}
 		return nil
 	})
+	if err != nil {
+		// The "replayed" record is written; this one says it did not
+		// happen. It cannot be written first: a replay must not commit
+		// unaudited.
+		failed := w.record(d, audit.StatusFailed, "", d.Attempts, started, map[string]any{"replay": "not done", "previousState": d.State})
+		failed.Error = w.d.Redactor.Error(err)
+		if aerr := w.auditWrite(context.WithoutCancel(ctx), []audit.Record{failed}); aerr != nil {
+			w.d.Log.Error("replay failed and its failure could not be audited", "delivery", id, "err", w.d.Redactor.Error(aerr))
+		}
+		return err
+	}
+	return nil
 }
 
 // WaitFinished polls until none of ids is pending any more, calling progress

@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/queue"
+)
+
+// A pending delivery is replayed only when no job will run it any more (its
+// job gave up without recording an outcome, and the worker could not
+// dead-letter it): one with a queued job is refused, without an audit
+// record, since a second job would run it twice.
+func TestReplayTakesAPendingDeliveryOnlyWhenNoJobWillRunIt(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		job     func(id int64) river.JobArgs // nil: no job names the delivery
+		replays bool
+	}{
+		{"a pending delivery whose batch job is queued is refused",
+			func(id int64) river.JobArgs { return queue.BatchArgs{IDs: []int64{id}} }, false},
+		{"a pending delivery whose retry job is queued is refused",
+			func(id int64) river.JobArgs { return queue.DeliveryArgs{ID: id} }, false},
+		{"a pending delivery with no job left is replayed and processed", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setupStopped(t, 3)
+			key := "github:1:strand"
+			res, err := b.intake.Enqueue(ctx, queue.NewDelivery{Provider: "github", Key: key, EventType: "issues",
+				Payload: []byte(`{"action":"opened","repository":{"full_name":"acme/app"}}`)})
+			require.NoError(t, err)
+			if tt.job != nil {
+				_, err := b.client.Insert(ctx, tt.job(res.ID), &river.InsertOpts{Queue: queue.QueueName})
+				require.NoError(t, err)
+			}
+
+			replayed, err := b.wk.Replay(ctx, b.client, []int64{res.ID}, nil)
+			if !tt.replays {
+				require.ErrorIs(t, err, queue.ErrPending)
+				assert.Empty(t, replayed)
+				assert.Empty(t, b.sink.statuses(key), "a refused replay is not audited")
+				assert.Equal(t, 0, b.find(t, res.ID).Replays)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, []int64{res.ID}, replayed)
+			recs := b.sink.records(key)
+			require.Len(t, recs, 1)
+			assert.Equal(t, audit.StatusReplayed, recs[0].Status)
+			assert.Equal(t, queue.StatePending, recs[0].Details["previousState"])
+			require.NoError(t, b.client.Start(ctx))
+			d := b.waitState(t, res.ID, queue.StateProcessed)
+			assert.Equal(t, 1, d.Replays)
+			assert.Equal(t, []string{audit.StatusReplayed, audit.StatusProcessed}, b.sink.statuses(key))
+		})
+	}
+}
+
+// otherWorker is a worker of a kind the webhook queue does not use.
+type otherWorker struct {
+	river.WorkerDefaults[otherArgs]
+}
+
+type otherArgs struct{}
+
+func (otherArgs) Kind() string { return "other" }
+
+func (otherWorker) Work(context.Context, *river.Job[otherArgs]) error { return nil }
+
+// The "replayed" record is written before the replay commits, so that no
+// replay commits unaudited. When the commit then fails, the trail must not
+// leave it at "replayed": a "failed" record follows with the reason, and
+// the delivery stays as it was.
+func TestAReplayThatFailsToCommitIsAuditedAsFailed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, &fakeLedger{failures: 3}, "sandbox", 3)
+	key := "stripe:evt_replay"
+	id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: key, EventType: "checkout.session.completed",
+		Payload: stripeEvent("evt_replay", false)})
+	b.waitState(t, id, queue.StateDead)
+
+	// A client whose workers do not include the webhook jobs refuses to
+	// enqueue one, inside the replay's transaction.
+	ws := river.NewWorkers()
+	river.AddWorker(ws, &otherWorker{})
+	other, err := b.db.NewRiver(queue.RiverConfig{Workers: ws})
+	require.NoError(t, err)
+	replayed, err := b.wk.Replay(ctx, other, []int64{id}, nil)
+	require.ErrorContains(t, err, "enqueue")
+	assert.Empty(t, replayed)
+
+	recs := b.sink.records(key)
+	require.GreaterOrEqual(t, len(recs), 2)
+	last := recs[len(recs)-2:]
+	assert.Equal(t, audit.StatusReplayed, last[0].Status)
+	assert.Equal(t, audit.StatusFailed, last[1].Status, "the replay that did not happen says so")
+	assert.Contains(t, last[1].Error, "enqueue")
+	assert.Equal(t, "not done", last[1].Details["replay"])
+	d := b.find(t, id)
+	assert.Equal(t, queue.StateDead, d.State, "still a dead letter, to replay again")
+	assert.Equal(t, 0, d.Replays)
+
+	replayed, err = b.wk.Replay(ctx, b.client, []int64{id}, nil)
+	require.NoError(t, err)
+	require.Equal(t, []int64{id}, replayed)
+	require.NoError(t, WaitFinished(ctx, b.db, replayed, 10*time.Millisecond, nil))
+	assert.Equal(t, queue.StateProcessed, b.find(t, id).State)
+}
