@@ -274,21 +274,41 @@ func (*panickyLedger) Record(context.Context, payments.Event) (payments.Outcome,
 	panic("ledger bug")
 }
 
-// A job that panics on each attempt is discarded by River like one that
-// errs: its delivery is dead-lettered, and audited so, on the last attempt.
-func TestADeliveryWhoseJobPanicsUntilDiscardedIsDeadLettered(t *testing.T) {
+// A handler that panics on every attempt fails that delivery's attempts like
+// an error would: it is retried, then dead-lettered with the panic as its
+// reason, and a delivery of another provider in the same batch is handled.
+func TestADeliveryWhoseHandlerPanicsIsRetriedThenDeadLetteredAlone(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &fakeLedger{}, "sandbox", 3)
 	b.wk.d.Ledger = &panickyLedger{}
+	// One batch job for both deliveries: the first delivery's commit inserts
+	// no job, the second's inserts one naming both.
+	b.intake.Close()
+	var held []int64
+	insert := queue.RiverInserter(b.client, 5)
+	in, err := queue.NewIntake(context.Background(), b.db, queue.IntakeOptions{Jobs: func(ctx context.Context, tx *sql.Tx, ids []int64) error {
+		held = append(held, ids...)
+		if len(held) < 2 {
+			return nil
+		}
+		return insert(ctx, tx, held)
+	}})
+	require.NoError(t, err)
+	t.Cleanup(in.Close)
+	b.intake = in
 	key := "stripe:evt_panic"
-	id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: key, EventType: "checkout.session.completed",
-		Payload: stripeEvent("evt_panic", false)})
-	d := b.waitState(t, id, queue.StateDead)
-	assert.Contains(t, d.LastError, "ledger bug")
-	recs := b.sink.records(key)
-	require.Len(t, recs, 1)
-	assert.Equal(t, audit.StatusDeadLettered, recs[0].Status)
-	assert.Contains(t, recs[0].Error, "job panicked: ledger bug")
+	ids := []int64{
+		b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: key, EventType: "checkout.session.completed",
+			Payload: stripeEvent("evt_panic", false)}),
+		b.enqueue(t, queue.NewDelivery{Provider: "github", Key: "github:1:ok", EventType: "issues", Target: "acme/widgets",
+			Payload: []byte(`{"action":"opened","issue":{"number":1},"repository":{"full_name":"acme/widgets"}}`)}),
+	}
+	d := b.waitState(t, ids[0], queue.StateDead)
+	assert.Contains(t, d.LastError, "handler panicked: ledger bug")
+	assert.Equal(t, 3, d.Attempts, "each panic was one attempt")
+	b.waitState(t, ids[1], queue.StateProcessed)
+	assert.Equal(t, []string{audit.StatusFailed, audit.StatusFailed, audit.StatusFailed, audit.StatusDeadLettered},
+		b.sink.statuses(key))
 }
 
 // settle decides, when a job's Work returns, whether the job gives up on

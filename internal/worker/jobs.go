@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -36,7 +37,7 @@ func (w *Worker) run(ctx context.Context, d queue.Delivery) (attemptOutcome, []a
 	case d.PayloadErr != nil:
 		o.err = fmt.Errorf("read payload: %w", d.PayloadErr)
 	default:
-		o.res, o.err = w.handle(ctx, d)
+		o.res, o.err = w.handleSafely(ctx, d)
 	}
 	if o.err == nil {
 		return o, []audit.Record{w.record(d, o.res.status, o.res.target, o.attempt, started, o.res.details)}
@@ -66,6 +67,20 @@ func (w *Worker) commit(ctx context.Context, tx *sql.Tx, o attemptOutcome) error
 // delivery that fails is split off into its own DeliveryArgs job, in the
 // transaction that completes this one, so one bad delivery neither holds
 // back nor repeats the others.
+// handleSafely is handle with a panic turned into that delivery's failed
+// attempt (retried, then dead-lettered like any failure), so a handler bug
+// that one payload triggers does not take its whole batch down with it.
+func (w *Worker) handleSafely(ctx context.Context, d queue.Delivery) (res result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.d.Log.Error("webhook handler panicked", "delivery", d.ID, "key", d.Key, "panic", fmt.Sprint(p),
+				"stack", string(debug.Stack()))
+			res, err = result{}, fmt.Errorf("handler panicked: %v", p)
+		}
+	}()
+	return w.handle(ctx, d)
+}
+
 type batchWorker struct {
 	river.WorkerDefaults[queue.BatchArgs]
 	w *Worker
