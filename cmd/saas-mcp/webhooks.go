@@ -31,7 +31,7 @@ const webhooksHelp = `saas-mcp webhooks: receive GitHub, Stripe and Slack webhoo
 
 Usage:
   saas-mcp webhooks [--no-worker]     serve the receiver (and, by default, the worker)
-  saas-mcp webhooks dead [--json]     list dead-lettered deliveries
+  saas-mcp webhooks dead [--json]     list dead-lettered deliveries (and stranded ones: pending, no job left)
   saas-mcp webhooks replay <delivery-id|key>... | --all-dead [--no-wait]
                                       run deliveries again (a progress bar on a terminal)
   saas-mcp worker                     run only the worker (for separate processes)

@@ -34,7 +34,7 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 		return 1
 	}
 	defer app.close()
-	dead, err := app.db.List(ctx, queue.StateDead, 0)
+	dead, err := deadLetters(ctx, app.db)
 	if err != nil {
 		fmt.Fprintf(stderr, "saas-mcp webhooks dead: %v\n", err)
 		return 1
@@ -44,7 +44,8 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 		for _, d := range dead {
 			_ = enc.Encode(map[string]any{
 				"id": d.ID, "key": d.Key, "provider": d.Provider, "eventType": d.EventType, "target": d.Target,
-				"attempts": d.Attempts, "lastError": d.LastError, "receivedAt": d.ReceivedAt.UTC(), "replays": d.Replays,
+				"state": deadState(d), "attempts": d.Attempts, "lastError": d.LastError, "receivedAt": d.ReceivedAt.UTC(),
+				"replays": d.Replays,
 			})
 		}
 		return 0
@@ -54,14 +55,37 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKEY\tEVENT\tATTEMPTS\tRECEIVED\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tKEY\tEVENT\tSTATE\tATTEMPTS\tRECEIVED\tLAST ERROR")
 	for _, d := range dead {
-		fmt.Fprintf(tw, "%d\t%s\t%s.%s\t%d\t%s\t%s\n", d.ID, d.Key, d.Provider, d.EventType, d.Attempts,
+		fmt.Fprintf(tw, "%d\t%s\t%s.%s\t%s\t%d\t%s\t%s\n", d.ID, d.Key, d.Provider, d.EventType, deadState(d), d.Attempts,
 			d.ReceivedAt.UTC().Format(time.RFC3339), oneLine(d.LastError, 80))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(stdout, "\n%d dead letter(s); run them again with: saas-mcp webhooks replay <id> | --all-dead\n", len(dead))
 	return 0
+}
+
+// deadLetters lists the dead letters and, after them, the stranded
+// deliveries: pending, but no job will ever run them (their job gave up
+// while the store was failing). Both need an operator's replay.
+func deadLetters(ctx context.Context, db *queue.DB) ([]queue.Delivery, error) {
+	dead, err := db.List(ctx, queue.StateDead, 0)
+	if err != nil {
+		return nil, err
+	}
+	stranded, err := db.Stranded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(dead, stranded...), nil
+}
+
+// deadState is "dead", or "stranded" for a pending delivery no job runs.
+func deadState(d queue.Delivery) string {
+	if d.State == queue.StatePending {
+		return "stranded"
+	}
+	return d.State
 }
 
 // runWebhooksReplay makes deliveries pending again, enqueues them and, unless
@@ -73,7 +97,7 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	fs := flag.NewFlagSet("webhooks replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	allDead := fs.Bool("all-dead", false, "replay every dead-lettered delivery")
+	allDead := fs.Bool("all-dead", false, "replay every dead-lettered (or stranded) delivery")
 	noWait := fs.Bool("no-wait", false, "enqueue only; a running worker will run them")
 	if err := fs.Parse(flagsFirst(args)); err != nil {
 		return 2
@@ -137,7 +161,7 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 
 func replayTargets(ctx context.Context, db *queue.DB, allDead bool, refs []string) ([]int64, error) {
 	if allDead {
-		dead, err := db.List(ctx, queue.StateDead, 0)
+		dead, err := deadLetters(ctx, db)
 		ids := make([]int64, len(dead))
 		for i, d := range dead {
 			ids[i] = d.ID

@@ -79,6 +79,17 @@ func TestRequeueTakesAPendingDeliveryOnlyWhenNoJobWillRunIt(t *testing.T) {
 			queued, err := db.Queued(ctx, id, 0)
 			require.NoError(t, err)
 			assert.Equal(t, tt.queued, queued)
+			stranded, err := db.Stranded(ctx)
+			require.NoError(t, err)
+			var strandedIDs []int64
+			for _, d := range stranded {
+				strandedIDs = append(strandedIDs, d.ID)
+			}
+			if tt.queued {
+				assert.NotContains(t, strandedIDs, id, "a delivery a job will run is not stranded")
+			} else {
+				assert.Contains(t, strandedIDs, id, "a pending delivery no job will run is stranded")
+			}
 
 			err = db.Tx(ctx, func(tx *sql.Tx) error { return db.Requeue(ctx, tx, id) })
 			d, ferr := db.Find(ctx, fmt.Sprint(id))
