@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +54,13 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprint(stdout, serveHelp)
 		_ = config.Usage(stdout, &config.Serve{})
 		return 0
+	}
+	if os.Getenv("GOGC") == "" {
+		// A tool call allocates about 20 KB and keeps almost nothing, so a
+		// GC twice as eager as the default costs next to no time and trims
+		// 1.2 to 1.8 MiB off the peak resident set (make bench, GOGC 100
+		// against 50: lower settings trimmed no more).
+		debug.SetGCPercent(50)
 	}
 	app, err := openServe(ctx, stderr)
 	if err != nil {
