@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,31 +21,11 @@ import (
 // whose outcome depends on what the ledger kept from an earlier Record.
 func setupWithLedger(t *testing.T) (*testBundle, payments.Ledger) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	state, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"), sqlite.Options{Synchronous: "NORMAL"})
+	state, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"), sqlite.Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
-	db, err := queue.Open(ctx, filepath.Join(dir, queue.FileName), queue.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	sink := &memSink{}
-	wk := New(Deps{DB: db, Audit: sink, Ledger: state.Payments(), Env: "sandbox", MaxAttempts: 3,
-		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
-	ws := river.NewWorkers()
-	wk.Register(ws)
-	client, err := db.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: 2, FetchPollInterval: 20 * time.Millisecond})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5)})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		in.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(sctx))
-		require.NoError(t, db.Close())
-		require.NoError(t, state.Close())
-	})
-	return &testBundle{db: db, wk: wk, client: client, intake: in, sink: sink}, state.Payments()
+	// Registered first, so it runs after the worker has stopped.
+	t.Cleanup(func() { require.NoError(t, state.Close()) })
+	return setupWith(t, state.Payments(), "sandbox", 3), state.Payments()
 }
 
 // eventCreated is each test event's Stripe created time: evt_old is older.

@@ -91,14 +91,22 @@ type testBundle struct {
 // a few milliseconds.
 func setup(t *testing.T, ledger *fakeLedger, env string, maxAttempts int) *testBundle {
 	t.Helper()
+	if ledger.events == nil {
+		ledger.events = map[string]payments.Event{}
+	}
+	b := setupWith(t, ledger, env, maxAttempts)
+	b.ledger = ledger
+	return b
+}
+
+// setupWith is setup with any payments ledger.
+func setupWith(t *testing.T, ledger payments.Ledger, env string, maxAttempts int) *testBundle {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := queue.Open(ctx, filepath.Join(dir, queue.FileName), queue.Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
 	sink := &memSink{}
-	if ledger.events == nil {
-		ledger.events = map[string]payments.Event{}
-	}
 	wk := New(Deps{DB: db, Audit: sink, Ledger: ledger, Env: env, MaxAttempts: maxAttempts,
 		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
 	ws := river.NewWorkers()
@@ -115,7 +123,7 @@ func setup(t *testing.T, ledger *fakeLedger, env string, maxAttempts int) *testB
 		require.NoError(t, client.Stop(sctx))
 		require.NoError(t, db.Close())
 	})
-	return &testBundle{db: db, wk: wk, client: client, intake: in, sink: sink, ledger: ledger}
+	return &testBundle{db: db, wk: wk, client: client, intake: in, sink: sink}
 }
 
 func (b *testBundle) enqueue(t *testing.T, d queue.NewDelivery) int64 {
