@@ -75,7 +75,8 @@ func Open(path string, opts Options) (*Writer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create audit log directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	// Read as well as write: a write checks the end of the file first.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
@@ -102,6 +103,13 @@ func repairTail(path string) (int64, error) {
 	if err := flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		return 0, fmt.Errorf("lock: %w", err)
 	}
+	return cutPartialLine(f)
+}
+
+// cutPartialLine truncates f after its last newline when its last line is
+// incomplete, and syncs the cut; it returns the number of bytes removed. The
+// caller holds the flock.
+func cutPartialLine(f *os.File) (int64, error) {
 	st, err := f.Stat()
 	if err != nil || st.Size() == 0 {
 		return 0, err
@@ -286,6 +294,16 @@ func (w *Writer) write(b []byte) error {
 		return fmt.Errorf("lock audit log %s: %w", w.path, err)
 	}
 	defer func() { _ = flock(fd, syscall.LOCK_UN) }()
+	// Another process sharing the log may have been killed in the middle of
+	// a write, leaving part of a line at the end: cut it off first, and say
+	// so in the log, or this record would be glued to it.
+	cut, err := cutPartialLine(w.f)
+	if err != nil {
+		return fmt.Errorf("check the end of audit log %s: %w", w.path, err)
+	}
+	if cut > 0 {
+		b = append(w.repairLine(cut), b...)
+	}
 	n, err := w.f.Write(b)
 	if err == nil {
 		return nil
@@ -302,6 +320,19 @@ func (w *Writer) write(b []byte) error {
 		}
 	}
 	return err
+}
+
+// repairLine is the audit.repair record of a partial line cut off the end
+// of the log while running (Open's repair is recorded by its caller).
+func (w *Writer) repairLine(cut int64) []byte {
+	r := Record{TS: w.opts.Now(), Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: w.path,
+		Status: StatusSucceeded, Details: map[string]any{
+			"bytesRemoved": cut, "cause": "a partial line left by a process stopped in the middle of a write"}}
+	line, err := appendRecord(nil, &r, &w.scratch)
+	if err != nil {
+		return nil // the cut stands; only its record is missing
+	}
+	return line
 }
 
 // cutTail removes the last n bytes of the file: the part of a record a
