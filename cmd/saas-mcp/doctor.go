@@ -75,11 +75,17 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stdout, "in doubt:  none")
 		return 0
 	}
-	fmt.Fprintf(stdout, "in doubt:  %d key(s); the next call with each key reconciles with the provider first\n\n", len(claims))
+	fmt.Fprintf(stdout, "in doubt:  %d key(s); the next call with each key reconciles with the provider first "+
+		"(unless the key has expired: then it acts again)\n\n", len(claims))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tTOOL\tTARGET\tSTATE\tCLAIMED")
+	now := time.Now()
 	for _, c := range claims {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idempotency.CallerKey(c.Key), c.Tool, c.Target, c.State, c.ClaimedAt.UTC().Format(time.RFC3339))
+		state := string(c.State)
+		if c.Expired(now) {
+			state += " (expired)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idempotency.CallerKey(c.Key), c.Tool, c.Target, state, c.ClaimedAt.UTC().Format(time.RFC3339))
 	}
 	_ = tw.Flush()
 	return 0

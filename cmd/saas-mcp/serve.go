@@ -114,11 +114,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if app.audit.Repaired > 0 {
-		log.Warn("audit log: cut off a half-written last line", "bytes", app.audit.Repaired, "path", cfg.AuditLogPath)
-		_ = app.audit.Write(ctx, audit.Record{Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: cfg.AuditLogPath,
-			Status: audit.StatusSucceeded, Details: map[string]any{"bytesRemoved": app.audit.Repaired}})
-	}
+	recordRepair(ctx, app.audit, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		app.close()
 		return nil, fmt.Errorf("create DATA_DIR: %w", err)
@@ -245,7 +241,10 @@ func reportInDoubt(ctx context.Context, st idempotency.Store, sink audit.Sink, l
 		_ = sink.Write(ctx, audit.Record{
 			Actor: "saas-mcp", Provider: "saas-mcp", Action: "idempotency.in_doubt", Target: c.Target,
 			IdempotencyKey: idempotency.CallerKey(c.Key), Status: audit.StatusInDoubt, Tool: c.Tool,
-			Details: map[string]any{"claimedAt": c.ClaimedAt.UTC().Format(time.RFC3339Nano), "state": string(c.State)},
+			Details: map[string]any{"claimedAt": c.ClaimedAt.UTC().Format(time.RFC3339Nano), "state": string(c.State),
+				// Expired: the key no longer blocks a new call, which acts
+				// again; this record is what explains the earlier one.
+				"expired": c.Expired(now)},
 		})
 	}
 }
@@ -266,4 +265,16 @@ func pruneLoop(ctx context.Context, st idempotency.Store, log *slog.Logger, now 
 		case <-t.C:
 		}
 	}
+}
+
+// recordRepair logs and audits the half-written last line that opening the
+// audit log cut off (a process killed mid-write), whichever command opened
+// it: serve, the webhook receiver or a worker.
+func recordRepair(ctx context.Context, w *audit.Writer, log *slog.Logger) {
+	if w.Repaired == 0 {
+		return
+	}
+	log.Warn("audit log: cut off a half-written last line", "bytes", w.Repaired, "path", w.Path())
+	_ = w.Write(ctx, audit.Record{Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: w.Path(),
+		Status: audit.StatusSucceeded, Details: map[string]any{"bytesRemoved": w.Repaired}})
 }

@@ -162,6 +162,7 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*we
 	if err != nil {
 		return nil, err
 	}
+	recordRepair(ctx, app.audit, app.log)
 	sync := strings.ToUpper(sc.StoreSync)
 	app.db, err = queue.Open(ctx, filepath.Join(wc.DataDir, queue.FileName), queue.Options{Synchronous: sync})
 	if err != nil {

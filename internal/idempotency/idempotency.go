@@ -98,9 +98,12 @@ type Store interface {
 	// claimed key never expires before its lease ends, this also keeps the
 	// key of a call that outlives its ExpiresAt.
 	Extend(ctx context.Context, key, owner string, leaseUntil time.Time) error
-	// InDoubt lists unexpired keys in doubt (see Claim.Expired): state
-	// in_doubt, or claimed by an owner that is not alive or whose lease has
-	// run out.
+	// InDoubt lists the keys in doubt (Claim.InDoubtAt): state in_doubt, or
+	// claimed by an owner that is not alive or whose lease has run out.
+	// Expired ones are listed too, until Prune deletes them: after a long
+	// outage, the claim of a call that may have acted is the only trace of
+	// it, and the start-up report must name it before the prune (an expired
+	// key no longer blocks a new call: Claim.Expired).
 	InDoubt(ctx context.Context, now time.Time, alive func(owner string) bool) ([]Claim, error)
 	// Get returns a key's row.
 	Get(ctx context.Context, key string) (Claim, bool, error)

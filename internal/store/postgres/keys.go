@@ -45,7 +45,7 @@ var (
 		RETURNING ` + keyColumns
 	pruneSQL   = `DELETE FROM idempotency_keys WHERE ` + expiredAt("$1")
 	inDoubtSQL = `SELECT ` + keyColumns + ` FROM idempotency_keys
-		WHERE state <> 'committed' AND NOT ` + expiredAt("$1") + ` ORDER BY claimed_at, key`
+		WHERE state <> 'committed' ORDER BY claimed_at, key`
 )
 
 const (
@@ -169,9 +169,10 @@ func (k *Keys) ownedUpdate(ctx context.Context, what, key, sql string, args ...a
 	return nil
 }
 
-// InDoubt lists unexpired keys that need reconciling, oldest claim first.
+// InDoubt lists the keys in doubt, expired or not (until pruned), oldest
+// claim first; see idempotency.Store.
 func (k *Keys) InDoubt(ctx context.Context, now time.Time, alive func(owner string) bool) ([]idempotency.Claim, error) {
-	rows, err := k.pool.Query(ctx, inDoubtSQL, now)
+	rows, err := k.pool.Query(ctx, inDoubtSQL)
 	if err != nil {
 		return nil, fmt.Errorf("list keys in doubt: %w", err)
 	}

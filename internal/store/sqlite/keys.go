@@ -55,7 +55,7 @@ func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 	r, err := prepare(ctx, db.read,
 		`SELECT `+keyColumns+` FROM idempotency_keys WHERE key = ?`,
 		`SELECT `+keyColumns+` FROM idempotency_keys
-		WHERE state <> 'committed' AND NOT `+expiredAt+` ORDER BY claimed_at, key`,
+		WHERE state <> 'committed' ORDER BY claimed_at, key`,
 	)
 	if err != nil {
 		_ = closeStmts(w)
@@ -170,9 +170,10 @@ func (k *Keys) ownedUpdate(ctx context.Context, what, key string, stmt *sql.Stmt
 	return nil
 }
 
-// InDoubt lists unexpired keys that need reconciling, oldest claim first.
+// InDoubt lists the keys in doubt, expired or not (until pruned), oldest
+// claim first; see idempotency.Store.
 func (k *Keys) InDoubt(ctx context.Context, now time.Time, alive func(owner string) bool) ([]idempotency.Claim, error) {
-	rows, err := k.listOpen.QueryContext(ctx, nanos(now))
+	rows, err := k.listOpen.QueryContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list keys in doubt: %w", err)
 	}
