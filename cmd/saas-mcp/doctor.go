@@ -38,7 +38,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	asJSON := len(args) > 0 && args[0] == "--json"
 	cfg, err := config.LoadServe()
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp doctor: %v\n", err)
+		printErr(stderr, "doctor", err)
 		return 1
 	}
 	statePath := filepath.Join(cfg.DataDir, "state.db")
@@ -51,13 +51,13 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	db, err := sqlite.Open(ctx, statePath, sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp doctor: open state: %v\n", err)
+		printErr(stderr, "doctor", fmt.Errorf("open state: %w", err))
 		return 1
 	}
 	defer db.Close()
 	claims, err := db.Keys().InDoubt(ctx, time.Now(), idempotency.Alive)
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp doctor: list in-doubt keys: %v\n", err)
+		printErr(stderr, "doctor", fmt.Errorf("list in-doubt keys: %w", err))
 		return 1
 	}
 	if asJSON {

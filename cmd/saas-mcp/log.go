@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -37,4 +38,15 @@ func newLogger(w io.Writer, level string, red *redact.Redactor) *slog.Logger {
 // slogStd adapts a slog.Logger for APIs that want a *log.Logger.
 func slogStd(l *slog.Logger) *log.Logger {
 	return slog.NewLogLogger(l.Handler(), slog.LevelError)
+}
+
+// printErr prints a command's failure on stderr with every known token shape
+// (and each value reds knows) removed: a start-up error can quote a value
+// given in the wrong variable, a token set as a NAME_FILE path say.
+func printErr(stderr io.Writer, cmd string, err error, reds ...*redact.Redactor) {
+	msg := redact.New().Error(err)
+	for _, r := range reds {
+		msg = r.String(msg)
+	}
+	fmt.Fprintf(stderr, "saas-mcp %s: %s\n", cmd, msg)
 }

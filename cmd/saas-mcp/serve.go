@@ -64,7 +64,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	app, err := openServe(ctx, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp serve: %v\n", err)
+		printErr(stderr, "serve", err)
 		return 1
 	}
 	defer app.close()

@@ -81,7 +81,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	app, err := openWebhookApp(ctx, stderr, !*noWorker)
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks: %v\n", err)
+		printErr(stderr, "webhooks", err)
 		return 1
 	}
 	defer app.close()
@@ -99,7 +99,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	app, err := openWebhookApp(ctx, stderr, true)
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp worker: %v\n", err)
+		printErr(stderr, "worker", err)
 		return 1
 	}
 	defer app.close()

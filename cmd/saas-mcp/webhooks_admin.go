@@ -30,13 +30,13 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	app, err := openWebhookApp(ctx, stderr, false)
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks dead: %v\n", err)
+		printErr(stderr, "webhooks dead", err)
 		return 1
 	}
 	defer app.close()
 	dead, err := deadLetters(ctx, app.db)
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks dead: %v\n", err)
+		printErr(stderr, "webhooks dead", err)
 		return 1
 	}
 	if *asJSON {
@@ -108,13 +108,13 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	app, err := openWebhookApp(ctx, stderr, true)
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		printErr(stderr, "webhooks replay", err)
 		return 1
 	}
 	defer app.close()
 	ids, err := replayTargets(ctx, app.db, *allDead, fs.Args())
 	if err != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		printErr(stderr, "webhooks replay", err)
 		return 1
 	}
 	if len(ids) == 0 {
@@ -122,28 +122,28 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 		return 0
 	}
 	if err := app.newRiver(); err != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		printErr(stderr, "webhooks replay", err)
 		return 1
 	}
 	bar := newProgress(stdout)
 	replayed, rerr := app.wk.Replay(ctx, app.river, ids, bar.step("enqueued"))
 	bar.done()
 	if rerr != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", app.red.Error(rerr))
+		printErr(stderr, "webhooks replay", rerr, app.red)
 	}
 	fmt.Fprintf(stdout, "replayed %d of %d deliveries\n", len(replayed), len(ids))
 	if *noWait || len(replayed) == 0 {
 		return exitCode(rerr)
 	}
 	if err := app.startWorker(ctx); err != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", err)
+		printErr(stderr, "webhooks replay", err)
 		return 1
 	}
 	werr := worker.WaitFinished(ctx, app.db, replayed, 100*time.Millisecond, bar.step("finished"))
 	bar.done()
 	app.stopWorker()
 	if werr != nil {
-		fmt.Fprintf(stderr, "saas-mcp webhooks replay: %v\n", werr)
+		printErr(stderr, "webhooks replay", werr)
 		return 1
 	}
 	var dead int

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -85,6 +86,47 @@ func (c Serve) Validate() error {
 	if c.HTTPMaxAttempts < 1 {
 		return fmt.Errorf("HTTP_MAX_ATTEMPTS must be at least 1")
 	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	for _, d := range []struct {
+		name     string
+		v        time.Duration
+		positive bool // 0 is no bound at all, which these must have
+	}{
+		{"HTTP_TIMEOUT", c.HTTPTimeout, true}, {"HTTP_MAX_WAIT", c.HTTPMaxWait, true},
+		{"HTTP_MAX_CALL_WAIT", c.HTTPMaxCallWait, true}, {"RECONCILE_SETTLE", c.ReconcileSettle, false},
+		{"GITHUB_WRITE_INTERVAL", c.GitHubWriteGap, false}, {"SLACK_POST_INTERVAL", c.SlackPostGap, false},
+	} {
+		if d.v < 0 || (d.positive && d.v == 0) {
+			want := "at least 0"
+			if d.positive {
+				want = "more than 0"
+			}
+			return fmt.Errorf("%s must be %s, not %s", d.name, want, d.v)
+		}
+	}
+	for _, u := range []struct{ name, v string }{
+		{"SLACK_API_URL", c.SlackAPIURL}, {"GITHUB_API_URL", c.GitHubAPIURL}, {"STRIPE_API_URL", c.StripeAPIURL},
+	} {
+		if err := checkBaseURL(u.v); err != nil {
+			return fmt.Errorf("%s: %w", u.name, err)
+		}
+	}
+	return nil
+}
+
+// checkBaseURL accepts an absolute http or https URL with a host.
+func checkBaseURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q must be an http:// or https:// URL with a host", v)
+	}
 	return nil
 }
 
@@ -121,16 +163,16 @@ func ReadSecret(getenv func(string) string, name string) (string, error) {
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		// The path is not secret, but the error text of a read might echo
-		// contents on some systems: keep only the path and the cause.
-		return "", fmt.Errorf("read %s_FILE: %w", name, unwrapPathErr(err))
+		// Only the cause, not the path: a token set by mistake in NAME_FILE
+		// instead of NAME would be printed whole.
+		return "", fmt.Errorf("read the file %s_FILE names: %w", name, unwrapPathErr(err))
 	}
 	return strings.TrimSpace(string(b)), nil
 }
 
 func unwrapPathErr(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
-		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+		return pe.Err
 	}
 	return err
 }
