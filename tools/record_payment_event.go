@@ -29,6 +29,9 @@ func RecordPaymentEvent(d Deps) (Definition, error) {
 		Action:      "record_payment_event",
 		Target:      arg("eventId"),
 		Credentials: []string{config.StripeSecretKey},
+		// It only reads Stripe and records in saas-mcp's own ledger:
+		// READ_ONLY lets it run.
+		ReadOnly: true,
 		Run: func(ctx context.Context, c *chain.Call) (any, error) {
 			if d.Stripe == nil {
 				return nil, notConfigured("Stripe")

@@ -20,6 +20,8 @@ func WriteAudit(d Deps) (Definition, error) {
 		Provider: "audit",
 		Action:   "write_audit",
 		Target:   arg("target"),
+		// It appends to saas-mcp's own audit log: READ_ONLY lets it run.
+		ReadOnly: true,
 		Run: func(ctx context.Context, c *chain.Call) (any, error) {
 			status := c.String("status")
 			if status == "" {

@@ -52,7 +52,7 @@ type Serve struct {
 	HTTPMaxCallWait   time.Duration `envconfig:"HTTP_MAX_CALL_WAIT" default:"60s" desc:"longest total waiting per tool call"`
 	GitHubWriteGap    time.Duration `envconfig:"GITHUB_WRITE_INTERVAL" default:"1s" desc:"least time between two GitHub writes (GitHub asks for 1s); 0 disables"`
 	SlackPostGap      time.Duration `envconfig:"SLACK_POST_INTERVAL" default:"1s" desc:"least time between two chat.postMessage calls to one channel; 0 disables"`
-	ReadOnly          bool          `envconfig:"READ_ONLY" default:"false" desc:"refuse every tool that changes something outside saas-mcp"`
+	ReadOnly          bool          `envconfig:"READ_ONLY" default:"false" desc:"refuse every tool that changes something at a provider (sendMessage, createTicket)"`
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error (JSON logs on stderr)"`
 }
 
