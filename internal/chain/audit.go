@@ -3,7 +3,9 @@ package chain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
@@ -39,7 +41,7 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 				return Result{}, Internal("audit log cannot be written, so the action was refused", err)
 			}
 
-			res, err := next(ctx, c)
+			res, err := runRecovered(ctx, c, next, log)
 
 			end := now()
 			term := baseRecord(c)
@@ -114,4 +116,19 @@ func terminalStatus(res Result, err error) string {
 		return audit.StatusRejected
 	}
 	return audit.StatusFailed
+}
+
+// runRecovered runs next, turning a panic (a bug) into the call's error, so
+// the call still gets its terminal audit record and a redacted error result
+// rather than the MCP library's raw recovery message. The stack goes to the
+// log, whose values are redacted.
+func runRecovered(ctx context.Context, c *Call, next Handler, log *slog.Logger) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("tool call panicked", "tool", c.Tool.Name, "callId", c.CallID, "panic", fmt.Sprint(p),
+				"stack", string(debug.Stack()))
+			res, err = Result{}, Internal("internal error in saas-mcp (a bug; the call may have taken effect)", fmt.Errorf("panic: %v", p))
+		}
+	}()
+	return next(ctx, c)
 }
