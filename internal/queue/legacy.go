@@ -8,14 +8,17 @@ import (
 	"syscall"
 )
 
-// recoverLegacy is the start-up check of a database whose segments hold
-// raw payloads (before segment records and the mark, migration 3). That
-// format synced the WAL before the segment, so a row could survive whose
-// payload did not reach the disk; it was never answered. Rows are checked
-// only in the newest segment any row points into, walking ids downwards
-// (segment numbers grow with ids); those whose payload is torn become
-// tombstones (see recover.go), and that segment is then synced. New batches
-// always go to a new segment in the new format.
+// recoverLegacy is the start-up check of the rows of the earlier format,
+// whose segments hold raw payloads (before segment records and the mark,
+// migration 3). It runs only while there is no mark, when every row is of
+// that format; segments of the record format after them are recovered
+// from their records (recover.go). That format synced the WAL before the
+// segment, so a row could survive whose payload did not reach the disk; it
+// was never answered. Rows are checked only in the newest segment any row
+// points into, walking ids downwards (segment numbers grow with ids); those
+// whose payload is torn become tombstones (see recover.go), and that
+// segment is then synced. New batches always go to a new segment in the
+// record format.
 func (db *DB) recoverLegacy(ctx context.Context) (int, error) {
 	rows, err := db.write.QueryContext(ctx, `SELECT id, seg, seg_off, seg_len, seg_crc FROM webhook_delivery
 		WHERE seg IS NOT NULL ORDER BY id DESC`)
@@ -43,24 +46,24 @@ func (db *DB) recoverLegacy(ctx context.Context) (int, error) {
 	if len(refs) == 0 {
 		return 0, nil
 	}
-	torn := 0
+	var torn []int64
 	for i, r := range refs {
 		if _, err := db.segs.read(r); errors.Is(err, errTorn) {
-			n, err := db.tombstone(ctx, `id = ?`, ids[i])
-			if err != nil {
-				return torn, err
-			}
-			torn += n
+			torn = append(torn, ids[i])
 		} else if err != nil {
-			return torn, fmt.Errorf("check payloads: %w", err)
+			return 0, fmt.Errorf("check payloads: %w", err)
 		}
 	}
-	if torn > 0 {
+	n := 0
+	if len(torn) > 0 {
+		if n, err = db.tombstone(ctx, torn); err != nil {
+			return n, err
+		}
 		if err := db.SyncWAL(); err != nil {
-			return torn, err
+			return n, err
 		}
 	}
-	return torn, syncFile(db.segs.path(refs[0].seg))
+	return n, syncFile(db.segs.path(refs[0].seg))
 }
 
 func syncFile(path string) error {

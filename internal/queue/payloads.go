@@ -27,11 +27,12 @@ import (
 // and how Open-time recovery mends it). A batch's records are written
 // before its rows commit, and a delivery is answered only after the
 // segment is synced past its record (Intake.syncLoop). A segment is synced
-// whole before the next one is started, and only the Intake that holds
-// the directory's lock (intake.lock) appends.
+// whole, its directory entry too, before the next one is started, and only
+// the Intake that holds the directory's lock (intake.lock) appends.
 
 // segmentMax is the size at which the writer starts a new segment; the
-// start-up check reads at most one segment.
+// start-up check reads the tail of one segment, and whole segments only
+// when SQLite lost its segment mark.
 const segmentMax = 64 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -58,6 +59,10 @@ type segments struct {
 	// after it, for the bytes written since at the offsets it cut.
 	cuts    uint64
 	syncErr error // sticky, as DB.walErr
+	// floor: a segment the writer starts is numbered above it, so that
+	// the number of a segment lost in a crash is not used again while the
+	// mark still names it (recover.go).
+	floor int64
 	// syncFile is fdatasync; tests hold a sync back with it.
 	syncFile func(*os.File) error
 }
@@ -71,8 +76,17 @@ type appended struct {
 
 func openSegments(dbPath string) (*segments, error) {
 	dir := dbPath + ".payloads"
+	_, err := os.Stat(dir)
+	created := errors.Is(err, os.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("payload segments: %w", err)
+	}
+	if created {
+		// Sync only makes the segments' entries in dir durable; a power
+		// cut that lost dir's own entry would lose them all.
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, fmt.Errorf("payload segments: %w", err)
+		}
 	}
 	return &segments{dir: dir, readers: map[int64]*os.File{}, syncFile: fdatasyncFile}, nil
 }
@@ -178,6 +192,12 @@ func (s *segments) rotate() error {
 			s.syncErr = err
 			return err
 		}
+		// Its directory entry too: the commit of a batch in the next
+		// segment may reach the disk before any Sync syncs the directory,
+		// and recovery takes the segments before the mark's for whole.
+		if err := syncDir(s.dir); err != nil {
+			return fmt.Errorf("leave payload segment %d: %w", s.curN, err)
+		}
 		// Kept open for reads (and for a Sync that may still hold it).
 		s.readers[s.curN] = s.cur
 		s.cur = nil
@@ -187,9 +207,9 @@ func (s *segments) rotate() error {
 		if err != nil {
 			return err
 		}
-		s.curN = 1
+		s.curN = s.floor + 1
 		if len(ns) > 0 {
-			s.curN = ns[len(ns)-1] + 1
+			s.curN = max(s.curN, ns[len(ns)-1]+1)
 		}
 	}
 	f, err := os.OpenFile(s.path(s.curN), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
@@ -198,6 +218,13 @@ func (s *segments) rotate() error {
 	}
 	s.cur, s.curSize, s.synced, s.created = f, 0, 0, true
 	return nil
+}
+
+// numberAbove makes every segment started from now on numbered above n.
+func (s *segments) numberAbove(n int64) {
+	s.mu.Lock()
+	s.floor = max(s.floor, n)
+	s.mu.Unlock()
 }
 
 // Sync makes every payload appended so far durable (older segments were

@@ -16,7 +16,9 @@ import (
 // An intake batch is: records appended to the segment, then one SQLite
 // transaction (rows, jobs, and the segment mark: how far the segments are
 // indexed), then one fdatasync of the segment, then the answers. The WAL is
-// not synced per batch (synchronous=NORMAL), so after a power cut:
+// not synced per batch (synchronous=NORMAL), and the kernel writes each file
+// back on its own, so after a power cut each file holds what was synced and
+// any part of what was not:
 //
 //   - SQLite holds a prefix of its commits (the WAL is replayed up to its
 //     first bad frame), and the mark row is that prefix's last batch. Every
@@ -24,27 +26,50 @@ import (
 //     segment was synced past it, so it is intact on disk, and recovery
 //     inserts its row and job again (ON CONFLICT on the key does nothing for
 //     a duplicate's record), with its original received_at, and hands it to
-//     Receipts as Recovered.
-//   - A row may survive whose record did not (the WAL reached the disk, the
-//     segment's pages did not): it was never answered. Recovery turns it
-//     into a tombstone (state processed, outcome "torn", key freed, no
-//     payload) so the provider's retry is stored anew; a tombstone keeps its
-//     id, which a queued job may still name, from being reused.
+//     Receipts as Recovered. With no mark at all (a power cut lost every
+//     commit of a new database, the first of which wrote the mark; or
+//     webhooks.db was removed), every segment newer than those the rows
+//     point into is read from its start and redone (after a removal, that
+//     includes deliveries already handled, which the handlers make
+//     harmless).
+//   - A row may survive whose record did not (a checkpoint put the WAL on
+//     disk, the segment's pages or its new directory entry did not get
+//     there): it was never answered. Recovery turns it into a tombstone
+//     (state processed, outcome "torn", key freed, no payload) so the
+//     provider's retry is stored anew; a tombstone keeps its id, which a
+//     queued job may still name, from being reused.
 //
-// Only records from the mark's durable offset on can be affected (the
-// segment was synced up to there before the mark's transaction), plus later
-// segments (a segment is synced whole before the next is started), so
-// start-up reads just that tail. In it, a record that fails to decode at V:
+// Only the tail can be affected: records from the mark's durable offset on
+// (the segment was synced up to there before the mark's batch was written)
+// and later segments (a segment is synced whole, its directory entry too,
+// before the next is started). Start-up reads just that tail, keeps the
+// good records it finds, and judges each row pointing into the tail by the
+// record it lands on (same offset, length, CRC and key), not by offsets
+// alone: an empty payload's offset is the end of its record, which is where
+// the next record starts. A row
 //
-//   - with no good record after it: a torn tail. Rows pointing at V or later
-//     become tombstones and the file is cut at V.
-//   - with a good record R after it: damage in the middle. If R says the
-//     segment was synced past V when R was written, the damaged bytes had
-//     been on disk and their deliveries answered: their rows are kept (their
-//     payload cannot be read, so their jobs dead-letter where an operator
-//     sees them) and Recovery.Corrupt counts them. Otherwise it was a torn
-//     write that the kernel wrote back out of order, never answered: its
-//     rows become tombstones. Either way recovery goes on at R.
+//   - landing on a good record is kept.
+//   - landing in damaged bytes followed by a good record (damage in the
+//     middle) is kept if any later record says the segment had been synced
+//     past the damage when it was written: the bytes were on disk and their
+//     deliveries answered. Their payload cannot be read, so their jobs
+//     dead-letter where an operator sees them, and Recovery.Corrupt counts
+//     the damage. Otherwise it was a torn write that the kernel wrote back
+//     out of order, never answered: a tombstone.
+//   - landing anywhere else (a torn tail, past the end of the file, in a
+//     segment file that is gone) was never answered: a tombstone. A torn
+//     tail is cut from its file.
+//
+// Recovery's own writes are ordered so that a second power cut during them
+// leaves what the next start mends the same way: the tombstones commit and
+// the WAL is synced; then the torn tails are cut and the segments synced, and
+// the directory, so that the mark a rebuilt batch writes vouches only for
+// bytes on disk; then the rows are rebuilt and the WAL synced again. The
+// judgement rests on the rows and the records on disk only, never on finding
+// the torn bytes again, so a tail cut before a lost tombstone commit does
+// not hide its rows. New segments are numbered past the mark's, so the
+// number of a segment that was lost is not used again for records the old
+// mark would misread.
 //
 // A damaged record before the durable offset is not looked for at start-up:
 // reading its payload fails its CRC (errTorn) and its job dead-letters.
@@ -70,86 +95,139 @@ func setMark(ctx context.Context, tx *sql.Tx, m segMark) error {
 // Recovery is what NewIntake mended.
 type Recovery struct {
 	Reinserted int   // deliveries rebuilt from their segment record
-	Tombstoned int   // rows whose record was torn (never answered)
+	Tombstoned int   // rows whose record was torn or lost (never answered)
 	CutBytes   int64 // bytes of torn tails cut from segments
 	Corrupt    int   // damaged records that had been synced: kept, and their deliveries dead-letter
 }
 
-// scanned is one good record found by recovery.
+// scanned is one good record found by recovery. Its payload is not kept,
+// only its length, so that reading many segments does not hold them all.
 type scanned struct {
-	seg, off int64 // where the record starts
-	rec      segRecord
-	n        int
+	seg, off   int64     // where the record starts
+	rec        segRecord // rec.d.Payload is nil
+	n          int       // the record's length
+	payloadLen int
+}
+
+// ref is where the row of r's delivery points.
+func (r scanned) ref() payloadRef {
+	return payloadRef{seg: r.seg, off: r.off + int64(r.rec.hdrLen), n: int64(r.payloadLen), crc: r.rec.payloadCRC}
+}
+
+// tail is the part of the segments a power cut may have damaged: records
+// from offset from of segment seg on, and rows whose payload is in seg
+// after from or in a later segment. Records from (seg, redo) on may have
+// lost their rows. New segments are numbered above floor.
+type tail struct {
+	seg, from, redo, floor int64
+}
+
+// findTail reads the tail from the segment mark. Without a mark no batch of
+// the record format is in SQLite, and every row is of the earlier format
+// (legacy is then true): the tail is every segment after the newest one a
+// row points into, from its start.
+func (db *DB) findTail(ctx context.Context) (t tail, legacy bool, err error) {
+	var m segMark
+	err = db.write.QueryRowContext(ctx, `SELECT seg, seg_end, seg_durable FROM webhook_segment_mark WHERE id = 1`).
+		Scan(&m.seg, &m.end, &m.durable)
+	if err == nil {
+		return tail{seg: m.seg, from: m.durable, redo: m.end, floor: m.seg}, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return t, false, fmt.Errorf("read segment mark: %w", err)
+	}
+	var newest int64
+	if err := db.write.QueryRowContext(ctx, `SELECT COALESCE(max(seg), 0) FROM webhook_delivery`).Scan(&newest); err != nil {
+		return t, true, fmt.Errorf("find the newest payload segment in use: %w", err)
+	}
+	return tail{seg: newest + 1, floor: newest}, true, nil
+}
+
+// segScan is what scan found in segment n.
+type segScan struct {
+	n   int64
+	res scanResult
 }
 
 // recover mends the segments' tail; see the comment at the top of the file.
 func (in *Intake) recover(ctx context.Context) (Recovery, error) {
 	db := in.db
 	var rep Recovery
-	var m segMark
-	err := db.write.QueryRowContext(ctx, `SELECT seg, seg_end, seg_durable FROM webhook_segment_mark WHERE id = 1`).
-		Scan(&m.seg, &m.end, &m.durable)
-	if errors.Is(err, sql.ErrNoRows) {
-		// No batch was stored in this format yet: only the check of the
-		// earlier format (raw payloads, WAL synced per batch) applies.
-		n, err := db.recoverLegacy(ctx)
-		rep.Tombstoned = n
+	t, legacy, err := db.findTail(ctx)
+	if err != nil {
 		return rep, err
 	}
-	if err != nil {
-		return rep, fmt.Errorf("read segment mark: %w", err)
+	if legacy {
+		// The rows' own segments hold raw payloads, checked as that
+		// format asks; the tail after them is read like any other.
+		n, err := db.recoverLegacy(ctx)
+		rep.Tombstoned += n
+		if err != nil {
+			return rep, err
+		}
 	}
 	ns, err := db.segs.list()
 	if err != nil {
 		return rep, err
 	}
-	var redo []scanned
-	changed := false
+	var scans []segScan
 	for _, n := range ns {
-		if n < m.seg {
+		if n < t.seg {
 			continue
 		}
 		start := int64(0)
-		if n == m.seg {
-			start = m.durable
+		if n == t.seg {
+			start = t.from
 		}
 		res, err := db.segs.scan(n, start)
 		if err != nil {
 			return rep, err
 		}
+		scans = append(scans, segScan{n: n, res: res})
 		for _, bad := range res.bad {
-			if bad.synced {
+			if bad.synced() {
 				rep.Corrupt++
-				continue
-			}
-			k, err := db.tombstone(ctx, `seg = ? AND seg_off >= ? AND seg_off < ?`, n, bad.from, bad.to)
-			if err != nil {
-				return rep, err
-			}
-			rep.Tombstoned += k
-			changed = changed || k > 0
-		}
-		if res.cut >= 0 {
-			k, err := db.tombstone(ctx, `seg = ? AND seg_off >= ?`, n, res.cut)
-			if err != nil {
-				return rep, err
-			}
-			rep.Tombstoned += k
-			changed = changed || k > 0
-			rep.CutBytes += res.size - res.cut
-		}
-		for _, r := range res.good {
-			if n > m.seg || r.off >= m.end {
-				redo = append(redo, r)
 			}
 		}
-		// What the mark will vouch for must be on disk, whether this
-		// process wrote it or a killed one left it in the page cache.
-		if err := db.segs.cutAndSync(n, res.cut); err != nil {
+	}
+
+	// First the tombstones, durably, before any tail is cut. A start after
+	// a second power cut judges the rows again from scratch either way,
+	// but this order never leaves a pending row past the end of its file.
+	lost, err := db.lostRows(ctx, t, scans)
+	if err != nil {
+		return rep, err
+	}
+	if len(lost) > 0 {
+		n, err := db.tombstone(ctx, lost)
+		rep.Tombstoned += n
+		if err != nil {
+			return rep, err
+		}
+		if err := db.SyncWAL(); err != nil {
 			return rep, err
 		}
 	}
-	if len(redo) > 0 || changed {
+
+	// Then the segments: what the mark of a rebuilt batch will vouch for
+	// must be on disk, whether this process wrote it or a killed one left
+	// it in the page cache, and so must the directory entry of a segment
+	// the intake had just started.
+	var redo []scanned
+	for _, sc := range scans {
+		if sc.res.cut >= 0 {
+			rep.CutBytes += sc.res.size - sc.res.cut
+		}
+		if err := db.segs.cutAndSync(sc.n, sc.res.cut); err != nil {
+			return rep, err
+		}
+		for _, r := range sc.res.good {
+			if r.seg > t.seg || r.off >= t.redo {
+				redo = append(redo, r)
+			}
+		}
+	}
+	if len(redo) > 0 {
 		if err := syncDir(db.segs.dir); err != nil {
 			return rep, err
 		}
@@ -160,14 +238,55 @@ func (in *Intake) recover(ctx context.Context) (Recovery, error) {
 			return rep, err
 		}
 		rep.Reinserted += k
-		changed = true
 	}
-	if changed {
+	if len(redo) > 0 {
 		if err := db.SyncWAL(); err != nil {
 			return rep, err
 		}
 	}
+	db.segs.numberAbove(t.floor)
 	return rep, nil
+}
+
+// lostRows returns the ids of the rows pointing into the tail whose record
+// is not there: they land on no good record and in no damage that had been
+// synced (see the top of the file).
+func (db *DB) lostRows(ctx context.Context, t tail, scans []segScan) ([]int64, error) {
+	type at struct{ seg, off int64 }
+	found := map[at]scanned{}
+	byN := make(map[int64]scanResult, len(scans))
+	for _, sc := range scans {
+		byN[sc.n] = sc.res
+		for _, r := range sc.res.good {
+			found[at{r.seg, r.ref().off}] = r
+		}
+	}
+	rows, err := db.write.QueryContext(ctx, `SELECT id, key, seg, seg_off, seg_len, seg_crc FROM webhook_delivery
+		WHERE seg > ? OR (seg = ? AND seg_off > ?)`, t.seg, t.seg, t.from)
+	if err != nil {
+		return nil, fmt.Errorf("check the rows of the segments' tail: %w", err)
+	}
+	defer rows.Close()
+	var lost []int64
+	for rows.Next() {
+		var id int64
+		var key string
+		var ref payloadRef
+		if err := rows.Scan(&id, &key, &ref.seg, &ref.off, &ref.n, &ref.crc); err != nil {
+			return nil, fmt.Errorf("check the rows of the segments' tail: %w", err)
+		}
+		if r, ok := found[at{ref.seg, ref.off}]; ok && r.ref() == ref && r.rec.d.Key == key {
+			continue
+		}
+		if byN[ref.seg].inSyncedDamage(ref.off) {
+			continue
+		}
+		lost = append(lost, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check the rows of the segments' tail: %w", err)
+	}
+	return lost, nil
 }
 
 // reinsert stores the rows and jobs of records SQLite lost, and audits the
@@ -177,7 +296,7 @@ func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
 	refs := make([]payloadRef, len(recs))
 	for i, r := range recs {
 		batch[i] = &intakeReq{d: r.rec.d}
-		refs[i] = payloadRef{seg: r.seg, off: r.off + int64(r.rec.hdrLen), n: int64(len(r.rec.d.Payload)), crc: r.rec.payloadCRC}
+		refs[i] = r.ref()
 	}
 	last := recs[len(recs)-1]
 	end := last.off + int64(last.n)
@@ -185,11 +304,9 @@ func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
 	n := 0
 	err := in.store(ctx, batch, refs, mark, func() error {
 		var rs []Receipt
-		for _, r := range batch {
+		for i, r := range batch {
 			if !r.res.Duplicate {
-				d := r.d
-				d.Payload = nil
-				rs = append(rs, Receipt{Delivery: d, Bytes: len(r.d.Payload), Enqueued: r.res, Recovered: true})
+				rs = append(rs, Receipt{Delivery: r.d, Bytes: recs[i].payloadLen, Enqueued: r.res, Recovered: true})
 			}
 		}
 		n = len(rs)
@@ -207,31 +324,57 @@ func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
 	return n, nil
 }
 
-// tombstone turns the rows matching where into tombstones and returns how
-// many: their payload is lost and they were never answered, so their key is
-// freed for the provider's retry, and their id stays taken because a queued
-// job may still name it (the job skips a processed row).
-func (db *DB) tombstone(ctx context.Context, where string, args ...any) (int, error) {
-	args = append([]any{db.now().UnixMilli()}, args...)
-	res, err := db.write.ExecContext(ctx, `UPDATE webhook_delivery
+// tombstone turns the rows with the given ids into tombstones, in one
+// transaction, and returns how many: their payload is lost and they were
+// never answered, so their key is freed for the provider's retry, and their
+// id stays taken because a queued job may still name it (the job skips a
+// processed row).
+func (db *DB) tombstone(ctx context.Context, ids []int64) (int, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("mark deliveries with a torn payload: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE webhook_delivery
 		SET key = 'torn:' || id || ':' || key, state = 'processed', outcome = 'torn', processed_at = ?,
 		    last_error = 'payload lost in a crash before the delivery was answered', seg = NULL
-		WHERE `+where, args...)
+		WHERE id = ? AND seg IS NOT NULL`)
 	if err != nil {
 		return 0, fmt.Errorf("mark deliveries with a torn payload: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
+	defer stmt.Close()
+	now := db.now().UnixMilli()
+	n := 0
+	for _, id := range ids {
+		res, err := stmt.ExecContext(ctx, now, id)
+		if err != nil {
+			return 0, fmt.Errorf("mark delivery %d with a torn payload: %w", id, err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("mark delivery %d with a torn payload: %w", id, err)
+		}
+		n += int(k)
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("mark deliveries with a torn payload: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // badRange is a damaged stretch of a segment followed by a good record.
 type badRange struct {
 	from, to int64
-	synced   bool // the good record after it says the segment was synced past from
+	// durable is the largest durable offset of the good records after it:
+	// the segment was synced that far when the last of them was written.
+	// Each record carries the offset synced when its batch was written, so
+	// a record of a batch written while the one before it was syncing
+	// carries an older one than a later batch's.
+	durable int64
 }
+
+// synced reports whether some of the damaged bytes had been synced.
+func (b badRange) synced() bool { return b.durable > b.from }
 
 // scanResult is what scan found in one segment from its start offset on.
 type scanResult struct {
@@ -239,6 +382,18 @@ type scanResult struct {
 	bad  []badRange
 	cut  int64 // a torn tail starts here; -1 when there is none
 	size int64
+}
+
+// inSyncedDamage reports whether the payload at off belongs to a record
+// inside damage that had been synced (records never straddle a durable
+// offset: it is always the end of a batch).
+func (res scanResult) inSyncedDamage(off int64) bool {
+	for _, b := range res.bad {
+		if off > b.from && off <= b.to {
+			return off <= b.durable
+		}
+	}
+	return false
 }
 
 // scan reads segment n from start to its end and sorts its bytes into good
@@ -262,46 +417,59 @@ func (s *segments) scan(n, start int64) (scanResult, error) {
 	if res.size <= start {
 		return res, nil
 	}
+	if start == 0 {
+		var head [len(recordMagic)]byte
+		if _, err := f.ReadAt(head[:], 0); err == nil && head != recordMagic && head != [len(recordMagic)]byte{} {
+			return res, nil // not ours (an earlier format): nothing to recover in it
+		}
+	}
 	buf := make([]byte, res.size-start)
 	if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
 		return res, fmt.Errorf("recover payload segment %d: %w", n, err)
 	}
-	if start == 0 && len(buf) >= 4 && !bytes.HasPrefix(buf, recordMagic[:]) && !bytes.Equal(buf[:4], make([]byte, 4)) {
-		return res, nil // not ours (an earlier format): nothing to recover in it
-	}
 	for pos := 0; pos < len(buf); {
 		rec, k, err := decodeRecord(buf[pos:])
 		if err == nil {
-			res.good = append(res.good, scanned{seg: n, off: start + int64(pos), rec: rec, n: k})
+			sc := scanned{seg: n, off: start + int64(pos), rec: rec, n: k, payloadLen: len(rec.d.Payload)}
+			sc.rec.d.Payload = nil // let buf go
+			res.good = append(res.good, sc)
 			pos += k
 			continue
 		}
-		next, nrec := resync(buf, pos+1)
+		next := resync(buf, pos+1)
 		if next < 0 {
 			res.cut = start + int64(pos)
 			break
 		}
-		from := start + int64(pos)
-		res.bad = append(res.bad, badRange{from: from, to: start + int64(next), synced: nrec.durable > from})
+		res.bad = append(res.bad, badRange{from: start + int64(pos), to: start + int64(next), durable: -1})
 		pos = next
+	}
+	// Whether damage had been synced is told by every good record after
+	// it, not just the next one.
+	durable, g := int64(-1), len(res.good)-1
+	for i := len(res.bad) - 1; i >= 0; i-- {
+		for ; g >= 0 && res.good[g].off >= res.bad[i].to; g-- {
+			durable = max(durable, res.good[g].rec.durable)
+		}
+		res.bad[i].durable = durable
 	}
 	return res, nil
 }
 
 // resync returns the offset in buf, from at on, of the next record that
 // decodes, or -1.
-func resync(buf []byte, at int) (int, segRecord) {
+func resync(buf []byte, at int) int {
 	for at < len(buf) {
 		i := bytes.Index(buf[at:], recordMagic[:])
 		if i < 0 {
-			return -1, segRecord{}
+			return -1
 		}
-		if rec, _, err := decodeRecord(buf[at+i:]); err == nil {
-			return at + i, rec
+		if _, _, err := decodeRecord(buf[at+i:]); err == nil {
+			return at + i
 		}
 		at += i + 1
 	}
-	return -1, segRecord{}
+	return -1
 }
 
 // cutAndSync cuts segment n at cut (when >= 0) and fdatasyncs it.
