@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/chain"
@@ -57,10 +58,22 @@ func SendMessage(d Deps) (Definition, error) {
 				}
 			}
 			p, found, err := find(ctx, c.String("channel"), c.Key, since)
+			if errors.Is(err, slack.ErrNoHistory) {
+				return nil, false, chain.CannotReconcile(err)
+			}
 			if err != nil || !found {
 				return nil, found, err
 			}
 			return sentMessage(c, p), true, nil
+		},
+		// Without SLACK_BOT_TOKEN the client posts through the incoming
+		// webhook, which answers no ts and cannot read history: a message
+		// it may have posted can never be looked for.
+		CanReconcile: func(c *chain.Call) error {
+			if _, ok := c.Credentials[config.SlackBotToken]; !ok {
+				return chain.CannotReconcile(slack.ErrNoHistory)
+			}
+			return nil
 		},
 	}
 	return define("sendMessage",

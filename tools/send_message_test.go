@@ -76,3 +76,59 @@ func TestSendMessageReconcilesALostMessageToTheResultACallWouldHaveGiven(t *test
 		})
 	}
 }
+
+// TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor: with only
+// SLACK_WEBHOOK_URL a message that may have been posted cannot be found
+// again (a webhook reads no history), and the chain must know it before it
+// promises the agent a check; with a bot token it can be looked for.
+func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
+	t.Parallel()
+	srv := fakesaas.New()
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name     string
+		creds    map[string]config.Secret
+		cfg      slack.Config
+		canCheck bool
+	}{
+		{
+			name:     "a bot token reads history",
+			creds:    map[string]config.Secret{config.SlackBotToken: config.NewSecret(fakesaas.SlackToken)},
+			cfg:      slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken)},
+			canCheck: true,
+		},
+		{
+			name: "a bot token with a webhook URL reads history",
+			creds: map[string]config.Secret{
+				config.SlackBotToken: config.NewSecret(fakesaas.SlackToken), config.SlackWebhookURL: config.NewSecret(srv.SlackWebhookURL()),
+			},
+			cfg:      slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken), WebhookURL: config.NewSecret(srv.SlackWebhookURL())},
+			canCheck: true,
+		},
+		{
+			name:  "only an incoming webhook cannot",
+			creds: map[string]config.Secret{config.SlackWebhookURL: config.NewSecret(srv.SlackWebhookURL())},
+			cfg:   slack.Config{BaseURL: srv.SlackAPIURL(), WebhookURL: config.NewSecret(srv.SlackWebhookURL())},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+			def, err := SendMessage(Deps{Slack: slack.New(tt.cfg)})
+			require.NoError(t, err)
+			c := chain.NewCall(def.Chain, map[string]any{"channel": "C0GENERAL", "text": "deploy", "idempotencyKey": "k"}, "t", "sandbox", "c")
+			c.Credentials = tt.creds
+			_, _, rerr := def.Chain.Reconcile(t.Context(), c, time.Now().Add(-time.Minute))
+			if tt.canCheck {
+				assert.NoError(t, def.Chain.CanReconcile(c))
+				assert.NoError(t, rerr)
+				return
+			}
+			for _, err := range []error{def.Chain.CanReconcile(c), rerr} {
+				assert.ErrorIs(t, err, chain.ErrCannotReconcile)
+				assert.ErrorIs(t, err, slack.ErrNoHistory, "the reason names the bot token it lacks")
+			}
+		})
+	}
+}

@@ -35,8 +35,16 @@ type Tool struct {
 	Run func(ctx context.Context, c *Call) (any, error)
 	// Reconcile looks for the effect of an earlier attempt that may have
 	// happened (the key was in doubt). found=false means it did not happen
-	// and Run may send again. Nil when a repeat of Run is harmless.
+	// and Run may send again. Nil when a repeat of Run is harmless. An error
+	// wrapping ErrCannotReconcile says no retry can look (see CanReconcile).
 	Reconcile func(ctx context.Context, c *Call, since time.Time) (result any, found bool, err error)
+	// CanReconcile, when set, says before anything is sent whether Reconcile
+	// could look for this call's effect in the present configuration: nil if
+	// it could, else why not (sendMessage with only an incoming webhook,
+	// which cannot read channel history). A key in doubt whose effect cannot
+	// be looked for is blocked until it expires, and the errors say so
+	// rather than promise a check that will never come.
+	CanReconcile func(c *Call) error
 }
 
 // Call is one tool call as it moves down the chain. Middlewares fill it in.
@@ -48,8 +56,11 @@ type Call struct {
 	CallID  string
 	Started time.Time
 
-	// Key is the effective idempotency key (explicit or derived), set by the
-	// idempotency middleware; Explicit tells which.
+	// Key is the effective idempotency key as the caller knows it (its own,
+	// or the one derived from the call), set by NewCall; every audit record
+	// and result names it so. Explicit tells which: a caller that brings
+	// back the key derived from this very call (a result showed it, an
+	// in-doubt error named it) is not explicit, as its row is the derived one.
 	Key      string
 	Explicit bool
 	// Credentials holds the tool's credentials that are set, by variable.
@@ -126,7 +137,7 @@ func NewCall(t *Tool, args map[string]any, actor, env, callID string) *Call {
 	}
 	c.argsHash = h
 	if k, ok := args[idempotency.KeyField].(string); ok && k != "" {
-		c.Key, c.Explicit = k, true
+		c.Key, c.Explicit = k, !idempotency.IsDerivedKey(k, t.Name, h)
 	} else {
 		c.Key = idempotency.DerivedKey(t.Name, h)
 	}

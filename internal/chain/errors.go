@@ -16,9 +16,23 @@ const (
 	KindCredential Kind = "missing_credential"
 	KindConflict   Kind = "idempotency_conflict" // key in progress or reused with other arguments
 	KindProvider   Kind = "provider_error"       // the provider refused or failed
-	KindInDoubt    Kind = "in_doubt"             // the effect may have happened; retry with the same key reconciles
+	KindInDoubt    Kind = "in_doubt"             // the effect may have happened; the message says whether a retry with the same key can check
 	KindInternal   Kind = "internal"             // our store or audit log failed
 )
+
+// ErrCannotReconcile marks a reason why an earlier effect of a call cannot
+// be looked for in the present configuration (see Tool.CanReconcile): no
+// retry can get past it, so its key stays blocked until it expires.
+var ErrCannotReconcile = errors.New("an earlier effect cannot be looked for")
+
+// CannotReconcile returns why, marked as ErrCannotReconcile; its text is
+// why's alone, so the tool's own words reach the agent.
+func CannotReconcile(why error) error { return &unreconcilable{why} }
+
+type unreconcilable struct{ why error }
+
+func (e *unreconcilable) Error() string   { return e.why.Error() }
+func (e *unreconcilable) Unwrap() []error { return []error{e.why, ErrCannotReconcile} }
 
 // Error is an error the model can act on. The MCP layer returns it as a tool
 // result with isError: true and Message as text.

@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -65,6 +66,13 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	// call's late bookkeeping gets ErrNotOwner instead of overwriting it.
 	c.owner = idempotency.CallOwner(m.Owner)
 	want, err := m.Policy.NewClaim(c.Tool.Name, explicit, c.argsHash, targetOf(c), c.owner, now)
+	if errors.Is(err, idempotency.ErrDerivedKeyMismatch) {
+		return Result{}, &Error{Kind: KindConflict, Err: err, Message: fmt.Sprintf(
+			"idempotency key %q is not this call's: keys starting with \"auto:\" are the ones saas-mcp derives from a tool and its exact arguments, "+
+				"and this %s call derives another, so nothing was sent. To retry the call that key names, repeat its arguments unchanged; "+
+				"for a new call, leave idempotencyKey out or choose a new key that does not start with \"auto:\"",
+			c.Key, c.Tool.Name)}
+	}
 	if err != nil {
 		return Result{}, &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name + ": idempotencyKey: " + err.Error()}
 	}
@@ -90,13 +98,15 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	// The claim is ours from here until the provider has answered.
 	release := m.hold(ctx, c, want.Key, want.LeaseUntil.Sub(now))
 	defer release()
+	expires := want.ExpiresAt
 	if outcome == idempotency.Reacquired {
-		res, done, err := m.reconcile(ctx, c, want.Key, row.ClaimedAt)
+		expires = row.ExpiresAt
+		res, done, err := m.reconcile(ctx, c, want.Key, row.ClaimedAt, expires, release)
 		if err != nil || done {
 			return res, err
 		}
 	}
-	return m.send(ctx, c, want.Key, next, release)
+	return m.send(ctx, c, want.Key, expires, next, release)
 }
 
 // hold keeps the claim on key alive while the call runs: every Heartbeat it
@@ -144,12 +154,16 @@ func (m *Idempotency) hold(ctx context.Context, c *Call, key string, lease time.
 
 // reconcile runs when an earlier attempt with this key may have taken effect.
 // It asks the provider; done is true when the earlier effect was found (or the
-// check failed) and no new attempt may be made.
-func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since time.Time) (Result, bool, error) {
+// check failed, or cannot be made) and no new attempt may be made. expires is
+// when the key's row expires; release stops the claim's heartbeat.
+func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since, expires time.Time, release func()) (Result, bool, error) {
 	wctx := context.WithoutCancel(ctx)
 	if c.Tool.Reconcile == nil {
 		m.note(wctx, c, map[string]any{"reconcile": "not needed: repeating this call is harmless"})
 		return Result{}, false, nil
+	}
+	if why := cannotReconcile(c); why != nil {
+		return Result{}, true, m.stillBlocked(wctx, c, key, expires, why, release)
 	}
 	v, found, err := c.Tool.Reconcile(ctx, c, since)
 	reads := 1
@@ -166,13 +180,16 @@ func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since 
 			err = ctx.Err()
 		}
 	}
+	if errors.Is(err, ErrCannotReconcile) {
+		return Result{}, true, m.stillBlocked(wctx, c, key, expires, err, release)
+	}
 	if err != nil {
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
 		return Result{}, true, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
-			"an earlier call with idempotency key %q may have taken effect and checking %s failed, so nothing was sent: %v; retry with the same key",
-			c.Key, c.Tool.Provider, err)}
+			"an earlier call with idempotency key %q may have taken effect and checking %s failed, so nothing was sent: %v; retry with the same key before it expires at %s",
+			c.Key, c.Tool.Provider, err, m.when(c, m.keptUntil(wctx, key, expires)))}
 	}
 	m.note(wctx, c, map[string]any{"reconcile": "checked provider", "found": found, "reads": reads, "since": since.UTC().Format(time.RFC3339Nano)})
 	if !found {
@@ -203,7 +220,9 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 	}
 }
 
-func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handler, release func()) (Result, error) {
+// send calls the provider under the claim on key, and records what came of
+// it: the result, the key in doubt, or the key released.
+func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires time.Time, next Handler, release func()) (Result, error) {
 	m.hit("before_send")
 	res, err := next(ctx, c)
 	release()
@@ -225,15 +244,92 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, next Handle
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
+		until := m.when(c, m.keptUntil(wctx, key, expires))
+		if why := cannotReconcile(c); why != nil {
+			return Result{}, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
+				"%v; the %s call may have taken effect, and saas-mcp cannot check %s for it: %v. %s",
+				err, c.Tool.Name, c.Tool.Provider, why, blockedUntil(fmt.Sprintf("every call with idempotencyKey %q", c.Key), until))}
+		}
 		return Result{}, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
-			"%v; the %s call may have taken effect: call again with the same idempotencyKey %q and saas-mcp will check %s before acting, so it never acts twice",
-			err, c.Tool.Name, c.Key, c.Tool.Provider)}
+			"%v; the %s call may have taken effect: call again with the same idempotencyKey %q before it expires at %s and saas-mcp will check %s before acting, so it never acts twice",
+			err, c.Tool.Name, c.Key, until, c.Tool.Provider)}
 	default:
 		if rerr := m.Store.Release(wctx, key, c.owner); rerr != nil {
 			m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
 		}
 		return Result{}, err
 	}
+}
+
+// cannotReconcile says why the effect of c could not be looked for in the
+// present configuration, or nil when it could, or when no look is needed (a
+// repeat of the tool is harmless).
+func cannotReconcile(c *Call) error {
+	if c.Tool.Reconcile == nil || c.Tool.CanReconcile == nil {
+		return nil
+	}
+	return c.Tool.CanReconcile(c)
+}
+
+// stillBlocked refuses a call whose key is in doubt when the earlier effect
+// cannot be looked for (why): sending again could act twice, and no retry
+// with the key can ever check, so the key stays in doubt until it expires
+// and the error says so, and how to act anyway, instead of sending the agent
+// round a retry loop that cannot end.
+//
+// This call did nothing under its claim, so it gives the lease back before
+// the key goes back in doubt: a claim's lease keeps its row past its expiry
+// (Claim.Expired), and every refused retry would otherwise push the time
+// the agent was told further out. (Both stores' Extend write the lease as
+// given; were one to move it only forward, the time told would still be
+// right, as it is read from the row, only later.)
+func (m *Idempotency) stillBlocked(ctx context.Context, c *Call, key string, expires time.Time, why error, release func()) *Error {
+	release()
+	if err := m.Store.Extend(ctx, key, c.owner, m.Now()); err != nil {
+		m.Log.Warn("give back idempotency claim's lease", "tool", c.Tool.Name, "err", err)
+	}
+	if err := m.Store.MarkInDoubt(ctx, key, c.owner); err != nil {
+		m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", err)
+	}
+	return &Error{Kind: KindInDoubt, Err: why, Message: fmt.Sprintf(
+		"an earlier %s call with idempotencyKey %q may have taken effect, and saas-mcp cannot check %s for it: %v. Nothing was sent. %s",
+		c.Tool.Name, c.Key, c.Tool.Provider, why, blockedUntil("every call with this key", m.when(c, m.keptUntil(ctx, key, expires))))}
+}
+
+// blockedUntil tells the agent what a key in doubt that cannot be checked
+// means for it: when the key frees, and how to act before then. calls names
+// the calls refused ("every call with this key").
+func blockedUntil(calls, until string) string {
+	return fmt.Sprintf("So that it never acts twice, %s is refused until the key expires at %s. "+
+		"To act anyway, at the risk of acting twice, call again with a new idempotencyKey", calls, until)
+}
+
+// keptUntil returns when the row of key is forgotten (Claim.Expired): at the
+// later of its expiry and its lease, which the heartbeat may have moved. If
+// the row cannot be read, expires stands in.
+func (m *Idempotency) keptUntil(ctx context.Context, key string, expires time.Time) time.Time {
+	row, ok, err := m.Store.Get(ctx, key)
+	if err != nil || !ok {
+		return expires
+	}
+	if row.LeaseUntil.After(row.ExpiresAt) {
+		return row.LeaseUntil
+	}
+	return row.ExpiresAt
+}
+
+// when says when a key is forgotten, for the agent: the time (rounded up to
+// the second, so it is never early), how long from now, and the setting
+// that decides it.
+func (m *Idempotency) when(c *Call, at time.Time) string {
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	setting := "IDEMPOTENCY_WINDOW"
+	if c.Explicit {
+		setting = "IDEMPOTENCY_KEY_TTL"
+	}
+	return fmt.Sprintf("%s (in %s; see %s)", at.UTC().Format(time.RFC3339), max(at.Sub(m.Now()), 0).Round(time.Second), setting)
 }
 
 // withReplayed returns the stored result with "replayed": true.

@@ -33,6 +33,9 @@ const (
 
 // Key prefixes keep explicit and derived keys in separate name spaces, so a
 // client can never pick an explicit key that collides with a derived one.
+// A client may still bring a derived key back (a result shows it, an
+// in-doubt error names it): NewClaim then takes it for the derived key it
+// is, or refuses it.
 const (
 	explicitPrefix = "key:"
 	derivedPrefix  = "auto:"
@@ -41,6 +44,13 @@ const (
 // ErrInvalidKey is returned for an explicit key that is empty, too long, not
 // UTF-8 or holds a character that cannot be printed.
 var ErrInvalidKey = errors.New("invalid idempotency key")
+
+// ErrDerivedKeyMismatch is returned for an explicit key in the name space of
+// derived keys ("auto:...") that is not the key derived from the call that
+// brings it: another tool's, or one of other arguments, or one saas-mcp never
+// derived. Stored as an explicit key it would claim a fresh row and act
+// again, while its caller believes it is retrying the call the key names.
+var ErrDerivedKeyMismatch = errors.New("idempotency key is derived from another call")
 
 // ValidateKey checks an explicit key: 1 to MaxKeyLength characters, all
 // printable, so it is safe to store, log and show to the model.
@@ -87,6 +97,17 @@ func CallerKey(stored string) string {
 // after it new ones.
 func DerivedKey(tool, argsHash string) string {
 	return derivedPrefix + tool + ":" + argsHash
+}
+
+// IsDerivedKey reports whether key is DerivedKey(tool, argsHash), without
+// building it: every call with an explicit key asks.
+func IsDerivedKey(key, tool, argsHash string) bool {
+	rest, ok := strings.CutPrefix(key, derivedPrefix)
+	if !ok {
+		return false
+	}
+	rest, ok = strings.CutPrefix(rest, tool)
+	return ok && len(rest) == 1+len(argsHash) && rest[0] == ':' && rest[1:] == argsHash
 }
 
 // ArgsHash returns the hex SHA-256 of the tool name and the canonical JSON of
@@ -198,6 +219,12 @@ type Policy struct {
 // one, else under the key derived from tool and argsHash. The row expires
 // after KeyTTL or Window, measured from now, but not while its lease runs
 // (see Claim.Expired), so a call slower than the window keeps its key.
+//
+// An explicit key equal to the key derived from tool and argsHash is the
+// derived key: a caller repeating the key saas-mcp showed it retries that
+// very call, so it claims the derived row, with the window's lifetime, and
+// gets its stored result or its reconciliation. Any other explicit key that
+// starts like a derived one is refused with ErrDerivedKeyMismatch.
 func (p Policy) NewClaim(tool, explicitKey, argsHash, target, owner string, now time.Time) (Claim, error) {
 	p = p.withDefaults()
 	c := Claim{
@@ -209,14 +236,17 @@ func (p Policy) NewClaim(tool, explicitKey, argsHash, target, owner string, now 
 		ClaimedAt:  now,
 		LeaseUntil: now.Add(p.Lease),
 	}
-	if explicitKey != "" {
+	switch {
+	case explicitKey == "" || IsDerivedKey(explicitKey, tool, argsHash):
+		c.Key, c.ExpiresAt = DerivedKey(tool, argsHash), now.Add(p.Window)
+	case strings.HasPrefix(explicitKey, derivedPrefix):
+		return Claim{}, fmt.Errorf("%w: %q is not the key derived from this %s call", ErrDerivedKeyMismatch, explicitKey, tool)
+	default:
 		k, err := ExplicitKey(explicitKey)
 		if err != nil {
 			return Claim{}, err
 		}
 		c.Key, c.ExpiresAt = k, now.Add(p.KeyTTL)
-	} else {
-		c.Key, c.ExpiresAt = DerivedKey(tool, argsHash), now.Add(p.Window)
 	}
 	return c, nil
 }

@@ -117,6 +117,8 @@ func TestPolicyNewClaim(t *testing.T) {
 		{"a call without a key uses the configured window", Policy{Window: time.Minute, Lease: time.Second}, "", "auto:sendMessage:h1", now.Add(time.Minute), now.Add(time.Second)},
 		{"an explicit key lives a day", Policy{}, "abc", "key:abc", now.Add(24 * time.Hour), now.Add(DefaultLease)},
 		{"an explicit key uses the configured TTL", Policy{KeyTTL: time.Hour}, "abc", "key:abc", now.Add(time.Hour), now.Add(DefaultLease)},
+		{"the key derived from this very call, brought back, is the derived row with its window", Policy{Window: time.Minute, KeyTTL: time.Hour}, "auto:sendMessage:h1", "auto:sendMessage:h1", now.Add(time.Minute), now.Add(DefaultLease)},
+		{"an explicit key that only contains the derived prefix is explicit", Policy{}, "key:auto:x", "key:key:auto:x", now.Add(24 * time.Hour), now.Add(DefaultLease)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +133,32 @@ func TestPolicyNewClaim(t *testing.T) {
 	}
 	_, err := Policy{}.NewClaim("sendMessage", "bad\x00key", "h1", "C1", "me", now)
 	assert.ErrorIs(t, err, ErrInvalidKey)
+}
+
+// TestPolicyNewClaimRefusesTheDerivedKeyOfAnotherCall: a key in the derived
+// name space that this call would not derive names some other call, so it
+// may neither become a fresh explicit key (a second effect under the name
+// of the first) nor claim another call's row.
+func TestPolicyNewClaimRefusesTheDerivedKeyOfAnotherCall(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		key  string
+	}{
+		{"the key derived from other arguments", DerivedKey("sendMessage", "h2")},
+		{"the key derived from the same arguments of another tool", DerivedKey("createTicket", "h1")},
+		{"a key saas-mcp never derived", "auto:my-own-key"},
+		{"the bare prefix", "auto:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Policy{}.NewClaim("sendMessage", tt.key, "h1", "C1", "me", now)
+			require.ErrorIs(t, err, ErrDerivedKeyMismatch)
+			assert.ErrorContains(t, err, tt.key, "the error names the key")
+		})
+	}
 }
 
 func TestCallerKeyUndoesTheNameSpaceOfAStoredKey(t *testing.T) {
@@ -183,6 +211,30 @@ func TestArgsHashOfADecodedMapMatchesItsJSON(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, want, got)
 			assert.Len(t, tt.args, before, "the caller's map is left as it was")
+		})
+	}
+}
+
+func TestIsDerivedKeyMatchesOnlyTheKeyDerivedFromTheCall(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		key  string
+		want bool
+	}{
+		{"the derived key itself", DerivedKey("sendMessage", "h1"), true},
+		{"another hash", DerivedKey("sendMessage", "h2"), false},
+		{"a longer hash", DerivedKey("sendMessage", "h12"), false},
+		{"another tool", DerivedKey("sendMessageX", "h1"), false},
+		{"a tool that is a prefix of the real one", DerivedKey("send", "h1"), false},
+		{"the explicit name space", "key:sendMessage:h1", false},
+		{"no separator", "auto:sendMessageh1", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, IsDerivedKey(tt.key, "sendMessage", "h1"))
 		})
 	}
 }
