@@ -197,17 +197,20 @@ func inputSchemas(defs []tools.Definition) map[string][]byte {
 // are set. Building one sends nothing.
 func buildClients(d *tools.Deps, cfg config.Serve, s config.Secrets, red *redact.Redactor) {
 	httpClient := func(provider string, limits []httpx.Limit) *http.Client {
+		// HTTP_TIMEOUT bounds a whole attempt, body included, so it is
+		// httpx's AttemptTimeout rather than the base's
+		// ResponseHeaderTimeout, which stops at the headers and would let a
+		// stalled body hold the call (and its idempotency claim) for ever.
 		base := &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   16,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: cfg.HTTPTimeout,
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
 		}
 		return &http.Client{Transport: httpx.New(httpx.Options{
-			Provider: provider, Base: base, MaxAttempts: cfg.HTTPMaxAttempts,
+			Provider: provider, Base: base, MaxAttempts: cfg.HTTPMaxAttempts, AttemptTimeout: cfg.HTTPTimeout,
 			MaxWait: cfg.HTTPMaxWait, MaxCallWait: cfg.HTTPMaxCallWait, Limits: limits, Redactor: red,
 		})}
 	}

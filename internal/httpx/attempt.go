@@ -69,27 +69,50 @@ func (w *wire) trace() *httptrace.ClientTrace {
 	}
 }
 
-// notSent reports whether the failed attempt provably never left. net/http
-// fires GotConn on the calling goroutine before it writes a byte, for
-// HTTP/1 and HTTP/2 alike, so "asked for a connection (GetConn) but never
-// got one" is proof even when RoundTrip returned early on a cancelled
-// context. WroteHeaders is no such proof: HTTP/2 may fire it after
-// RoundTrip has returned. A base that fires no hooks is judged by its
-// error alone: only a dial error counts.
-func (w *wire) notSent(err error) bool {
-	if w.gotConn.Load() {
-		return false
+// fate is how far a failed attempt got.
+type fate int
+
+const (
+	// mayHaveLeft: a connection was obtained, or the base gives no way
+	// to tell, so the request may have reached the provider.
+	mayHaveLeft fate = iota
+	// unconnected: asked for a connection and never got one; the next
+	// attempt may get one.
+	unconnected
+	// turnedDown: net/http refused the request before asking for a
+	// connection (no scheme, no host, an invalid header or proxy URL). It
+	// never left, and every attempt would fail alike.
+	turnedDown
+)
+
+// fate tells how far a failed attempt got. net/http fires GetConn before
+// it dials or takes an idle connection, and GotConn on the calling
+// goroutine before it writes a byte, for HTTP/1 and HTTP/2 alike; so
+// "asked for a connection but never got one" is proof even when RoundTrip
+// returned early on a cancelled context, and when the base is net/http's
+// Transport (traced) an attempt that fired neither hook never reached the
+// network at all. WroteHeaders is no such proof: HTTP/2 may fire it after
+// RoundTrip has returned. Any other base is judged by its error alone:
+// only a dial error counts, since it may fail without firing a hook.
+func (w *wire) fate(err error, traced bool) fate {
+	switch {
+	case w.gotConn.Load():
+		return mayHaveLeft
+	case w.getConn.Load(), isDialError(err):
+		return unconnected
+	case traced:
+		return turnedDown
 	}
-	return w.getConn.Load() || isDialError(err)
+	return mayHaveLeft
 }
 
-// request builds the request for the next attempt: a clone carrying the
-// trace, with the body rewound for every attempt after the first. The
-// first attempt sends req.Body itself, so a body without GetBody still
-// goes out once.
-func (c *call) request() (*http.Request, *wire, error) {
+// request builds the request for the next attempt: a clone under ctx, the
+// attempt's deadline, carrying the trace, with the body rewound for every
+// attempt after the first. The first attempt sends req.Body itself, so a
+// body without GetBody still goes out once.
+func (c *call) request(ctx context.Context) (*http.Request, *wire, error) {
 	w := &wire{}
-	r := c.req.Clone(httptrace.WithClientTrace(c.ctx, w.trace()))
+	r := c.req.Clone(httptrace.WithClientTrace(ctx, w.trace()))
 	if c.attempt > 0 && c.hasBody() {
 		body, err := c.req.GetBody()
 		if err != nil {
@@ -117,4 +140,32 @@ func drain(resp *http.Response) {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
+}
+
+// timedBody is a returned response body, still under its attempt's
+// deadline: a body that stalls after the headers must not hold the call
+// longer than a stall before them. Closing it stops the deadline's timer.
+type timedBody struct {
+	rc     io.ReadCloser
+	cancel context.CancelFunc
+	// timedOut turns a read error caused by the deadline into the error
+	// the caller sees, and leaves any other as it is.
+	timedOut func(error) error
+}
+
+// Read reads the body; once the attempt's deadline has passed, its error
+// says so, and says whether the request may have been sent.
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.timedOut(err)
+	}
+	return n, err
+}
+
+// Close closes the body and releases the attempt's deadline.
+func (b *timedBody) Close() error {
+	err := b.rc.Close()
+	b.cancel()
+	return err
 }

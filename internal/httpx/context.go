@@ -60,6 +60,9 @@ const (
 	ReasonNotSent = "connection failed before sending"
 	// ReasonNetwork is a network failure of a request safe to repeat.
 	ReasonNetwork = "network error"
+	// ReasonTimeout is an attempt, safe to repeat, that outlived
+	// AttemptTimeout after it may have been sent.
+	ReasonTimeout = "attempt timed out"
 )
 
 // Event is one step of a call, reported to the observer.

@@ -14,12 +14,24 @@
 //
 // Zero values in Options take the defaults documented on each field, which
 // match the environment defaults (HTTP_MAX_ATTEMPTS=5, HTTP_MAX_WAIT=30s,
-// HTTP_MAX_CALL_WAIT=60s).
+// HTTP_MAX_CALL_WAIT=60s, HTTP_TIMEOUT=30s).
 //
 // Turn the SDK's own retries off (stripe-go: MaxNetworkRetries 0) so that
 // one layer owns the retry budget, and prefer context deadlines over
 // http.Client.Timeout: the client flattens a timed-out error to text, which
 // loses the *Error that says whether the request was sent.
+//
+// # Deadlines
+//
+// Each attempt has its own deadline, AttemptTimeout, from the moment it is
+// handed to Base until its response body is closed: connecting, sending,
+// waiting for the headers and reading the body all count, so a server that
+// sends headers and then stalls cannot hold a call. The deadline is a
+// context derived from the request's, so the caller's cancellation still
+// ends the attempt at once. An attempt that outlives it fails with
+// ErrAttemptTimeout, and a body read it cuts short returns an *Error, since
+// the response already proves the provider had the request. The timeout of
+// an attempt is not a wait and does not count toward MaxCallWait.
 //
 // # Pacing
 //
@@ -31,14 +43,17 @@
 //
 // # Retries
 //
-// GET, HEAD, OPTIONS and TRACE are retried on 429, 5xx and network errors.
-// Any other method is retried only when re-sending cannot double an effect:
-// the request carries an Idempotency-Key header, or the provider rejected it
-// unprocessed (429, or 403 with GitHub rate-limit headers), or it provably
-// never left this process (a dial error, or no connection was obtained). A
-// 5xx, a timeout or a connection closed after the request was written is
-// ambiguous: the response or error goes back to the caller, which must
-// treat the effect as in doubt.
+// GET, HEAD, OPTIONS and TRACE are retried on 429, 5xx, network errors
+// and attempt timeouts. Any other method is retried only when re-sending
+// cannot double an effect: the request carries an Idempotency-Key header,
+// or the provider rejected it unprocessed (429, or 403 with GitHub
+// rate-limit headers), or it provably never left this process (a dial
+// error, or no connection was obtained). A 5xx, a timeout or a connection
+// closed after the request was written is ambiguous: the response or error
+// goes back to the caller, which must treat the effect as in doubt. A
+// request net/http's Transport refused before asking for a connection (a
+// URL without a scheme or host, an invalid header) never left either, but
+// is not sent again: it would fail the same way.
 //
 // A wait named by the server (Retry-After as seconds or HTTP-date, or
 // GitHub's x-ratelimit-reset when x-ratelimit-remaining is 0) is honoured

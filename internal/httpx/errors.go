@@ -13,8 +13,17 @@ import (
 // MaxWait, MaxCallWait or the context deadline.
 var ErrWaitTooLong = errors.New("wait exceeds the configured cap")
 
-// Error is a call that ended without a response. SDKs wrap it in
-// *url.Error; errors.As finds it through that.
+// ErrAttemptTimeout says an attempt outlived Options.AttemptTimeout. It is
+// in the *Error of a call whose last attempt got no response in time, and
+// in the *Error a response body's Read returns when the body did not
+// arrive in time; that Error's Sent says whether the request may have
+// reached the provider (an attempt whose connection never opened did not).
+var ErrAttemptTimeout = errors.New("attempt timed out")
+
+// Error is a call that ended without a response, or a response body that
+// could not be read before its attempt's deadline. SDKs wrap it in
+// *url.Error, or return the body's error as they got it; errors.As finds it
+// through either.
 type Error struct {
 	// Provider is Options.Provider.
 	Provider string

@@ -10,12 +10,15 @@ import (
 )
 
 // Defaults for the zero values of Options. The caps match the environment
-// defaults HTTP_MAX_ATTEMPTS, HTTP_MAX_WAIT and HTTP_MAX_CALL_WAIT.
+// defaults HTTP_MAX_ATTEMPTS, HTTP_MAX_WAIT, HTTP_MAX_CALL_WAIT and
+// HTTP_TIMEOUT.
 const (
 	DefaultMaxAttempts = 5
 	DefaultBaseDelay   = 500 * time.Millisecond
 	DefaultMaxWait     = 30 * time.Second
 	DefaultMaxCallWait = 60 * time.Second
+	// DefaultAttemptTimeout matches HTTP_TIMEOUT.
+	DefaultAttemptTimeout = 30 * time.Second
 )
 
 // Options configures a Transport. Every field may be left zero.
@@ -39,6 +42,13 @@ type Options struct {
 	// included: one RoundTrip, or every request made with one context from
 	// WithCallBudget (a tool call). DefaultMaxCallWait when <= 0.
 	MaxCallWait time.Duration
+	// AttemptTimeout bounds one attempt from handing it to Base to the last
+	// byte of its response body: connecting, sending, waiting for headers
+	// and reading. A server that sends headers and then stalls the body
+	// would otherwise hold the call for as long as it likes, since a
+	// transport's own timeouts stop at the headers. It is not a wait, so
+	// it does not count toward MaxCallWait. DefaultAttemptTimeout when <= 0.
+	AttemptTimeout time.Duration
 	// Limits are the client-side rate limits; none when empty.
 	Limits []Limit
 	// Now is the clock for Retry-After dates, GitHub resets and the token
@@ -71,6 +81,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxCallWait <= 0 {
 		o.MaxCallWait = DefaultMaxCallWait
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strings"
@@ -43,16 +44,26 @@ func repeatable(req *http.Request) bool {
 	return safeMethod(req.Method) || hasIdempotencyKey(req.Header) || readOnlyFrom(req.Context())
 }
 
-// judgeError classifies a failed attempt that got no response.
-func judgeError(req *http.Request, notSent bool) verdict {
-	if req.Context().Err() != nil {
+// judgeError classifies a failed attempt that got no response. ctx is the
+// caller's: once it has ended nothing is retried, whereas an attempt that
+// outlived its own deadline (timedOut) is retried like any other failure.
+func judgeError(ctx context.Context, req *http.Request, f fate, timedOut bool) verdict {
+	if ctx.Err() != nil {
 		return verdict{}
 	}
-	if notSent {
+	switch f {
+	case unconnected:
 		return verdict{retry: true, reason: ReasonNotSent}
+	case turnedDown:
+		// Never left, but sending it again would fail the same way.
+		return verdict{}
 	}
 	// Sent and unanswered: only a request that may be repeated is.
-	return verdict{retry: repeatable(req), reason: ReasonNetwork}
+	v := verdict{retry: repeatable(req), reason: ReasonNetwork}
+	if timedOut {
+		v.reason = ReasonTimeout
+	}
+	return v
 }
 
 // judgeResponse classifies an attempt that got a response.

@@ -250,3 +250,59 @@ func TestRateLimitRefusalsDoNotCountAsSent(t *testing.T) {
 		})
 	}
 }
+
+func TestARequestNetHTTPTurnsDownBeforeConnectingIsNotSent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		url    string
+		header map[string]string
+		// wrapped hides net/http behind another RoundTripper, which fires
+		// no hooks of its own, so nothing proves the request stayed.
+		wrapped   bool
+		wantSent  bool
+		wantInErr string
+	}{
+		{
+			name: "a URL without a scheme was not sent and is not sent again",
+			url:  "ghe.example.com/api/v3/repos/acme/app/issues", wantInErr: "unsupported protocol scheme",
+		},
+		{name: "a URL without a host was not sent and is not sent again", url: "http:///repos/acme/app/issues", wantInErr: "no Host"},
+		{
+			name: "an invalid header value was not sent and is not sent again", url: "http://127.0.0.1:9/",
+			header: map[string]string{"X-Title": "a\nb"}, wantInErr: "invalid header",
+		},
+		{
+			name: "behind a base that is not net/http's Transport the same failure counts as sent",
+			url:  "ghe.example.com/api/v3/repos/acme/app/issues", wrapped: true, wantSent: true, wantInErr: "unsupported protocol scheme",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var base http.RoundTripper = &http.Transport{}
+			if tt.wrapped {
+				inner := base
+				base = roundTripperFunc(func(r *http.Request) (*http.Response, error) { return inner.RoundTrip(r) })
+			}
+			clock := newFakeClock()
+			o := testOptions(clock, base)
+			o.MaxAttempts = 3
+			req, err := http.NewRequest(http.MethodPost, tt.url, strings.NewReader(`{"title":"bug"}`))
+			require.NoError(t, err)
+			for k, v := range tt.header {
+				req.Header[k] = []string{v}
+			}
+			_, err = New(o).RoundTrip(req)
+			require.Error(t, err)
+
+			var he *Error
+			require.ErrorAs(t, err, &he)
+			assert.Equal(t, tt.wantSent, he.Sent)
+			assert.Equal(t, !tt.wantSent, NotSent(err))
+			assert.Equal(t, 1, he.Attempts, "it would fail the same way again")
+			assert.Empty(t, clock.Waits())
+			assert.Contains(t, err.Error(), tt.wantInErr)
+		})
+	}
+}

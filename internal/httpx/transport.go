@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,12 @@ import (
 type Transport struct {
 	o      Options
 	limits *limiterSet
+	// traced is true when Base is net/http's Transport, whose trace hooks
+	// prove an attempt that never asked for a connection never left.
+	traced bool
+	// timeout is the cause of an attempt's context when AttemptTimeout
+	// ends it, so that end is told apart from the caller's.
+	timeout error
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -19,11 +26,16 @@ var _ http.RoundTripper = (*Transport)(nil)
 // New returns a Transport for o, with defaults for its zero fields.
 func New(o Options) *Transport {
 	o = o.withDefaults()
-	return &Transport{o: o, limits: newLimiterSet(o.Limits)}
+	_, traced := o.Base.(*http.Transport)
+	return &Transport{
+		o: o, limits: newLimiterSet(o.Limits), traced: traced,
+		timeout: fmt.Errorf("%w after %s", ErrAttemptTimeout, o.AttemptTimeout),
+	}
 }
 
 // RoundTrip sends req, retrying as the package doc describes. It returns
-// either the last response, unread, or an *Error.
+// either the last response, unread, or an *Error. The response's body is
+// still under its attempt's deadline; closing it releases the deadline.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := &call{req: req, ctx: req.Context(), key: t.o.Provider, observer: observerFrom(req.Context()), budget: budgetFrom(req.Context())}
 	if k, ok := limitKeyFrom(c.ctx); ok {
@@ -40,8 +52,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, t.fail(c, err)
 		}
-		r, w, err := c.request()
+		// The attempt's deadline runs from here to the close of the
+		// returned body; every other way out of this iteration cancels it.
+		actx, cancel := context.WithTimeoutCause(c.ctx, t.o.AttemptTimeout, t.timeout)
+		r, w, err := c.request(actx)
 		if err != nil {
+			cancel()
 			return nil, t.fail(c, err)
 		}
 		c.attempt++
@@ -53,9 +69,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 		var v verdict
 		if err != nil {
-			notSent := w.notSent(err)
-			c.sent = c.sent || !notSent
-			v = judgeError(r, notSent)
+			timedOut := t.expired(actx)
+			if timedOut {
+				err = t.timedOut(err)
+			}
+			f := w.fate(err, t.traced)
+			c.sent = c.sent || f == mayHaveLeft
+			v = judgeError(c.ctx, r, f, timedOut)
 		} else {
 			v = judgeResponse(r, resp, t.o.Now())
 			c.sent = c.sent || !v.rejected
@@ -63,19 +83,58 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		wait, again := t.nextWait(c, v)
 		if !again {
 			if err != nil {
+				cancel()
 				return nil, t.fail(c, err)
 			}
-			return resp, nil
+			return t.underDeadline(actx, cancel, c, resp), nil
 		}
 		c.reason, c.status = v.reason, 0
 		if resp != nil {
 			c.status = resp.StatusCode
 		}
-		drain(resp)
+		drain(resp) // under the deadline, so a stalled body cannot hold it
+		cancel()
 		if err := t.sleep(c, wait, c.reason, c.status); err != nil {
 			return nil, t.fail(c, err)
 		}
 	}
+}
+
+// expired reports whether ctx, an attempt's, ended because the attempt
+// outlived AttemptTimeout rather than because the caller's context ended.
+func (t *Transport) expired(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), t.timeout)
+}
+
+// timedOut makes err, the failure of an attempt that outlived its
+// deadline, say so. net/http returns the deadline's cause itself; other
+// bases may return anything.
+func (t *Transport) timedOut(err error) error {
+	if errors.Is(err, t.timeout) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", t.timeout, err)
+}
+
+// underDeadline hands back resp with its body still under the attempt's
+// deadline, which the body's Close releases. A read the deadline cuts
+// short fails with an *Error saying the request may have been sent: the
+// response has come, so the provider had the request, and an SDK that
+// only sees a failed read must learn that the effect is in doubt.
+func (t *Transport) underDeadline(ctx context.Context, cancel context.CancelFunc, c *call, resp *http.Response) *http.Response {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		cancel()
+		return resp
+	}
+	sent, attempts := c.sent, c.attempt
+	resp.Body = &timedBody{rc: resp.Body, cancel: cancel, timedOut: func(err error) error {
+		if !t.expired(ctx) {
+			return err // the caller's context ended, or the body was closed
+		}
+		return &Error{Provider: t.o.Provider, Sent: sent, Attempts: attempts,
+			Err: fmt.Errorf("read response body: %w", t.timedOut(err)), redactor: t.o.Redactor}
+	}}
+	return resp
 }
 
 // nextWait decides whether the call goes on after an attempt, and after
