@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -224,7 +225,7 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 // it: the result, the key in doubt, or the key released.
 func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires time.Time, next Handler, release func()) (Result, error) {
 	m.hit("before_send")
-	res, err := next(ctx, c)
+	res, panicked, err := m.runGuarded(ctx, c, next)
 	release()
 	m.hit("after_response")
 	// Whatever happened, the bookkeeping must finish even if the client
@@ -239,8 +240,9 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 		}
 		m.hit("after_commit")
 		return res, nil
-	case provider.InDoubt(err) || ctx.Err() != nil:
-		// A cancelled call may have been sent before it was cancelled.
+	case panicked || provider.InDoubt(err) || ctx.Err() != nil:
+		// A cancelled call may have been sent before it was cancelled, and
+		// a call that panicked (a bug) may have panicked after sending.
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
@@ -259,6 +261,21 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 		}
 		return Result{}, err
 	}
+}
+
+// runGuarded runs next, turning a panic (a bug) into an error, logged with
+// its stack, so that the claim is marked in doubt at once rather than left
+// claimed by a live owner, answering "in progress" until its lease runs out.
+func (m *Idempotency) runGuarded(ctx context.Context, c *Call, next Handler) (res Result, panicked bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.Log.Error("tool call panicked", "tool", c.Tool.Name, "callId", c.CallID, "panic", fmt.Sprint(p),
+				"stack", string(debug.Stack()))
+			res, panicked, err = Result{}, true, fmt.Errorf("internal error in saas-mcp (a bug): panic: %v", p)
+		}
+	}()
+	res, err = next(ctx, c)
+	return res, false, err
 }
 
 // cannotReconcile says why the effect of c could not be looked for in the
