@@ -299,7 +299,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	h := webhook.NewHandler(webhook.Options{
 		Store: intake, Audit: a.audit,
 		Secrets: webhook.Secrets{GitHub: a.cfg.GitHubSecrets, Stripe: a.cfg.StripeSecrets, Slack: a.cfg.SlackSecrets},
-		MaxBody: a.cfg.MaxBodyFor, Ready: a.db.Ping, Log: a.log,
+		MaxBody: a.cfg.MaxBodyFor, Ready: a.ready, Log: a.log,
 	})
 	srv := webhook.NewServer(a.cfg.Addr, h, webhook.ServerOptions{ErrorLog: slogStd(a.log)})
 	ln, err := net.Listen("tcp", a.cfg.Addr)
@@ -353,4 +353,16 @@ func (a *webhookApp) close() {
 	if a.audit != nil {
 		_ = a.audit.Close()
 	}
+}
+
+// ready is /readyz: the queue can store (no sticky sync error) and the audit
+// log can be written, as every delivery needs both before its 202.
+func (a *webhookApp) ready(ctx context.Context) error {
+	if err := a.db.Ping(ctx); err != nil {
+		return err
+	}
+	if err := a.audit.Healthy(); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
 }

@@ -35,13 +35,15 @@ type Options struct {
 // records) is one write(2) of whole lines to a file opened with O_APPEND, so
 // lines from several goroutines or processes never interleave. It is safe for concurrent use.
 type Writer struct {
-	mu      sync.Mutex // guards f's writes, buf, scratch and written
-	f       *os.File
-	path    string
-	opts    Options
-	buf     []byte       // the lines of one append
-	scratch bytes.Buffer // for Details
-	written uint64       // records written so far
+	mu        sync.Mutex // guards f's writes, buf, scratch and written
+	f         *os.File
+	path      string
+	opts      Options
+	buf       []byte       // the lines of one append
+	scratch   bytes.Buffer // for Details
+	written   uint64       // records written so far
+	lastErr   error        // the last append's error, nil if it succeeded
+	lastErrAt time.Time    // when it failed
 
 	smu     sync.Mutex // guards what follows
 	cond    *sync.Cond
@@ -271,8 +273,10 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 		}
 	}
 	if err := w.write(w.buf); err != nil {
+		w.lastErr, w.lastErrAt = err, w.opts.Now()
 		return 0, err
 	}
+	w.lastErr = nil
 	if cap(w.buf) > 1<<20 {
 		w.buf = nil // do not keep a huge batch's buffer
 	}
@@ -358,6 +362,28 @@ func flock(fd, how int) error {
 			return err
 		}
 	}
+}
+
+// unhealthyFor is how long a failed append makes Healthy report it: long
+// enough for a load balancer to look elsewhere, short enough that traffic
+// comes back to find out whether room was made (nothing else writes).
+const unhealthyFor = 10 * time.Second
+
+// Healthy returns why records cannot be written now, or nil: the sticky
+// error after a failed fsync or take-back, or else the error of the last
+// append if it failed (a full disk) within unhealthyFor. A receiver that
+// needs its audit log reports it on /readyz rather than take traffic it
+// would refuse.
+func (w *Writer) Healthy() error {
+	if err := w.stickyErr(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lastErr != nil && w.opts.Now().Sub(w.lastErrAt) < unhealthyFor {
+		return w.lastErr
+	}
+	return nil
 }
 
 func (w *Writer) stickyErr() error {

@@ -124,6 +124,9 @@ func (in *Intake) Recovered() Recovery { return in.recovered }
 // run. If ctx ends first the delivery may still be stored: a retry by the
 // provider then finds it as a duplicate.
 func (in *Intake) Enqueue(ctx context.Context, d NewDelivery) (Enqueued, error) {
+	if n := headerSize(&d); n > maxRecordHeader {
+		return Enqueued{}, fmt.Errorf("%w: %d bytes, at most %d", ErrFieldsTooLong, n, maxRecordHeader)
+	}
 	if d.ReceivedAt.IsZero() {
 		d.ReceivedAt = in.db.now()
 	}

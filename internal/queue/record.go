@@ -50,6 +50,16 @@ type segRecord struct {
 	hdrLen     int // the payload starts hdrLen bytes into the record
 }
 
+// ErrFieldsTooLong refuses a delivery whose key, provider, event type,
+// target and content type would not fit a record header a decoder believes:
+// stored, it would read back as torn.
+var ErrFieldsTooLong = errors.New("delivery fields too long to store")
+
+// headerSize is the encoded size of d's record without its payload.
+func headerSize(d *NewDelivery) int {
+	return recordSize(d) - len(d.Payload)
+}
+
 // recordSize is the encoded size of d's record.
 func recordSize(d *NewDelivery) int {
 	n := recordFixed + len(d.Payload)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -140,7 +141,7 @@ func (h *Handler) receive(p provider) http.Handler {
 		if id.reply != nil { // Slack's url_verification: answer, store nothing
 			rec := audit.Record{Actor: "webhook:" + p.name, Provider: p.name, Action: "webhook." + id.d.EventType,
 				Target: id.d.Target, Status: audit.StatusReceived}
-			if err := h.o.Audit.Write(r.Context(), rec); err != nil {
+			if err := h.o.Audit.Write(context.WithoutCancel(r.Context()), rec); err != nil {
 				h.unavailable(w, "audit the url_verification", err)
 				return
 			}
@@ -183,19 +184,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 		return nil, http.StatusRequestEntityTooLarge, errors.New("body too large")
 	}
 	rd := http.MaxBytesReader(w, r.Body, limit)
-	var body []byte
-	var err error
+	// Memory grows with the bytes that arrive, not with what the headers
+	// declare: a sender that declares 25 MiB and sends nothing must not
+	// hold 25 MiB per connection before any signature is checked.
+	size := int64(bytes.MinRead)
 	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
-		if _, err = io.ReadFull(rd, body); err == nil {
-			var one [1]byte
-			if n, _ := rd.Read(one[:]); n > 0 {
-				err = errors.New("body longer than Content-Length")
-			}
-		}
-	} else {
-		body, err = io.ReadAll(rd)
+		// MinRead more, or ReadFrom would grow the buffer just to see EOF.
+		size = min(r.ContentLength+bytes.MinRead, preallocMax)
 	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(rd)
+	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -206,6 +205,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	return body, 0, nil
 }
 
+// preallocMax is the most readBody reserves before the body's bytes come.
+const preallocMax = 64 << 10
+
 // rejected audits a refused delivery. The event type is the header's
 // (GitHub) when it is a plain token; a body that failed verification is never
 // parsed.
@@ -214,7 +216,9 @@ func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request
 	if e := r.Header.Get(GitHubEventHeader); provider == "github" && safeToken(e) {
 		event = e
 	}
-	err := h.o.Audit.Write(ctx, audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: "webhook." + event,
+	// Written even when the sender has gone (net/http ends the request's
+	// context when it half-closes): the refusal must be explained either way.
+	err := h.o.Audit.Write(context.WithoutCancel(ctx), audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: "webhook." + event,
 		Target: r.URL.Path, Status: audit.StatusRejected, Error: why,
 		Details: map[string]any{"remoteAddr": r.RemoteAddr}})
 	if err != nil {

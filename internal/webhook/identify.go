@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/queue"
 )
@@ -67,7 +68,7 @@ func identifyStripe(body []byte, h http.Header) (identity, error) {
 	}
 	_ = json.Unmarshal(ev.Data.Object, &obj) // a missing or odd object leaves no target
 	return identity{d: queue.NewDelivery{
-		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: obj.ID,
+		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: clampTarget(obj.ID),
 		ContentType: mediaType(h), Payload: body,
 	}}, nil
 }
@@ -84,7 +85,7 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 		if err != nil {
 			return identity{}, errMalformed
 		}
-		d.EventType, d.Target = "slash_command", form.Get("channel_id")
+		d.EventType, d.Target = "slash_command", clampTarget(form.Get("channel_id"))
 		if form.Has("payload") {
 			d.EventType = "interactive"
 		}
@@ -114,10 +115,10 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 			return identity{}, errMalformed
 		}
 		d.Key = "slack:" + ev.EventID
-		d.Target = strings.Trim(ev.TeamID+"/"+ev.Event.Channel, "/")
+		d.Target = clampTarget(strings.Trim(ev.TeamID+"/"+ev.Event.Channel, "/"))
 	default:
 		d.Key = "slack:body:" + bodyHash(body)
-		d.Target = ev.TeamID
+		d.Target = clampTarget(ev.TeamID)
 	}
 	return identity{d: d}, nil
 }
@@ -129,10 +130,27 @@ func bodyHash(b []byte) string {
 
 func mediaType(h http.Header) string {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil {
+	if err != nil || len(mt) > maxField {
 		return ""
 	}
 	return mt
+}
+
+// maxField bounds a target taken from a verified body: real ones are ids
+// (cs_..., T0123/C0123) of a few dozen bytes, and a hostile body must not
+// make a record too large to read back (queue.ErrFieldsTooLong).
+const maxField = 200
+
+// clampTarget cuts a target to maxField bytes, at a character boundary.
+func clampTarget(s string) string {
+	if len(s) <= maxField {
+		return s
+	}
+	cut := maxField
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // safeToken accepts the ids and event names providers send: 1 to 200 bytes
