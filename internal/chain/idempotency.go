@@ -89,9 +89,11 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		}
 		return Result{Value: v, Replayed: true}, nil
 	case idempotency.InProgress:
-		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress; retry later with the same key to get its result", c.Key)
+		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress; retry later with the same key to get its result (the key expires at %s at the earliest)",
+			c.Key, m.when(c, keptUntil(row)))
 	case idempotency.Mismatch:
-		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call", c.Key)
+		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call (this one expires at %s)",
+			c.Key, m.when(c, keptUntil(row)))
 	case idempotency.Reacquired, idempotency.Acquired:
 	default:
 		return Result{}, Internal("claim idempotency key", fmt.Errorf("unexpected outcome %v", outcome))
@@ -329,7 +331,13 @@ func (m *Idempotency) keptUntil(ctx context.Context, key string, expires time.Ti
 	if err != nil || !ok {
 		return expires
 	}
-	if row.LeaseUntil.After(row.ExpiresAt) {
+	return keptUntil(row)
+}
+
+// keptUntil returns when row is forgotten, as far as it says now: a claim
+// still running keeps its key at least until its lease ends.
+func keptUntil(row idempotency.Claim) time.Time {
+	if row.State != idempotency.StateCommitted && row.LeaseUntil.After(row.ExpiresAt) {
 		return row.LeaseUntil
 	}
 	return row.ExpiresAt
