@@ -11,9 +11,9 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 )
 
-// README, Guarantees: "Errors about a key say when it expires."
-// The two commonest key errors (reused with other arguments; still in
-// progress) do not.
+// Every error about a key says when it expires (README, Guarantees), the
+// two commonest included: reused with other arguments, and still in
+// progress.
 func TestEveryKeyErrorSaysWhenTheKeyExpires(t *testing.T) {
 	gh := map[string]string{"GITHUB_TOKEN": "ghp_x"}
 	t.Run("reused with other arguments", func(t *testing.T) {
