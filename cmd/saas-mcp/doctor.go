@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
+	"golang.org/x/sys/unix"
 )
 
 const doctorHelp = `saas-mcp doctor: check the local state and list idempotency keys in doubt.
@@ -35,10 +37,24 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stdout, doctorHelp)
 		return 0
 	}
-	asJSON := len(args) > 0 && args[0] == "--json"
+	flags := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() { fmt.Fprint(stderr, doctorHelp) }
+	asJSONFlag := flags.Bool("json", false, "print the in-doubt keys as JSON lines")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if code, ok := noArgs("doctor", flags.Args(), stderr); !ok {
+		return code
+	}
+	asJSON := *asJSONFlag
 	cfg, err := config.LoadServe()
 	if err != nil {
 		printErr(stderr, "doctor", err)
+		return 1
+	}
+	if err := checkAuditLog(cfg.AuditLogPath); err != nil {
+		printErr(stderr, "doctor", fmt.Errorf("AUDIT_LOG_PATH: %w", err))
 		return 1
 	}
 	statePath := filepath.Join(cfg.DataDir, "state.db")
@@ -46,7 +62,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if asJSON {
 			return 0
 		}
-		fmt.Fprintf(stdout, "state:     %s does not exist yet (no call has been made with DATA_DIR=%s)\nin doubt:  none\n", statePath, cfg.DataDir)
+		fmt.Fprintf(stdout, "state:     %s does not exist yet (serve has not run with DATA_DIR=%s)\nin doubt:  none\n", statePath, cfg.DataDir)
 		return 0
 	}
 	db, err := sqlite.Open(ctx, statePath, sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
@@ -89,4 +105,40 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	_ = tw.Flush()
 	return 0
+}
+
+// checkAuditLog tells whether serve could append to the audit log at path,
+// without touching it: an existing file must open for appending; a missing
+// one needs its nearest existing ancestor to be a writable directory.
+func checkAuditLog(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return fmt.Errorf("%s is a directory", path)
+	case err == nil:
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	dir := filepath.Dir(path)
+	for {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is not a directory", dir)
+			}
+			if err := unix.Access(dir, unix.W_OK); err != nil {
+				return fmt.Errorf("cannot create %s: %s: %w", path, dir, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(dir) == dir {
+			return err
+		}
+		dir = filepath.Dir(dir)
+	}
 }

@@ -68,6 +68,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, "saas-mcp", version)
 		return 0
 	case "help", "-h", "--help":
+		if len(rest) > 0 && rest[0] != "help" { // "saas-mcp help serve" is "saas-mcp serve --help"
+			return run(ctx, []string{rest[0], "--help"}, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -84,4 +87,14 @@ func wantsHelp(args []string) bool {
 		}
 	}
 	return false
+}
+
+// noArgs refuses flags or arguments a command does not take (a typo such as
+// --jsno must not be ignored silently) and reports the exit code.
+func noArgs(cmd string, args []string, stderr io.Writer) (int, bool) {
+	if len(args) == 0 {
+		return 0, true
+	}
+	fmt.Fprintf(stderr, "saas-mcp %s: unknown argument %q (see saas-mcp %s --help)\n", cmd, args[0], cmd)
+	return 2, false
 }

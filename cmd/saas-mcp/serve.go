@@ -55,6 +55,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		_ = config.Usage(stdout, &config.Serve{})
 		return 0
 	}
+	if code, ok := noArgs("serve", args, stderr); !ok {
+		return code
+	}
 	if os.Getenv("GOGC") == "" {
 		// A tool call allocates about 20 KB and keeps almost nothing, so a
 		// GC twice as eager as the default costs next to no time and trims
@@ -112,7 +115,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 
 	app.audit, err = audit.Open(cfg.AuditLogPath, audit.Options{Sync: cfg.AuditSync == "always", Redactor: red})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("AUDIT_LOG_PATH: %w", err)
 	}
 	recordRepair(ctx, app.audit, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {

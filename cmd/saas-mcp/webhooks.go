@@ -70,7 +70,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	fs := flag.NewFlagSet("webhooks", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	noWorker := fs.Bool("no-worker", false, "serve the receiver only; run `saas-mcp worker` elsewhere")
+	noWorker := fs.Bool("no-worker", false, "serve the receiver only; run \"saas-mcp worker\" elsewhere")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -96,6 +96,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if wantsHelp(args) {
 		printWebhooksHelp(stdout)
 		return 0
+	}
+	if code, ok := noArgs("worker", args, stderr); !ok {
+		return code
 	}
 	app, err := openWebhookApp(ctx, stderr, true)
 	if err != nil {
@@ -160,7 +163,7 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*we
 		riverLog: newLogger(stderr, "warn", red).With("component", "river")}
 	app.audit, err = audit.Open(sc.AuditLogPath, audit.Options{Sync: sc.AuditSync == "always", Redactor: red})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("AUDIT_LOG_PATH: %w", err)
 	}
 	recordRepair(ctx, app.audit, app.log)
 	sync := strings.ToUpper(sc.StoreSync)
@@ -306,7 +309,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	if err != nil {
 		intake.Close()
 		a.stopWorker()
-		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+		return fmt.Errorf("WEBHOOK_ADDR: listen on %s: %w", a.cfg.Addr, err)
 	}
 	a.log.Info("webhook receiver listening", "addr", ln.Addr().String(), "db", a.db.Path(), "worker", a.wk != nil)
 	for _, p := range []struct {

@@ -67,6 +67,12 @@ func LoadServe() (Serve, error) {
 
 // Validate checks values envconfig cannot.
 func (c Serve) Validate() error {
+	if strings.TrimSpace(c.AuditLogPath) == "" {
+		return fmt.Errorf("AUDIT_LOG_PATH must name a file")
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fmt.Errorf("DATA_DIR must name a directory")
+	}
 	if c.Env != Sandbox && c.Env != Live {
 		return fmt.Errorf("INTEGRATION_ENV must be %q or %q, not %q", Sandbox, Live, c.Env)
 	}

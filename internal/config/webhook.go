@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ func LoadWebhook(getenv func(string) string) (Webhook, error) {
 
 // Validate checks values envconfig cannot.
 func (c Webhook) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return fmt.Errorf("WEBHOOK_ADDR must be host:port (e.g. 127.0.0.1:3000), not %q", c.Addr)
+	}
 	if c.MaxAttempts < 1 {
 		return fmt.Errorf("WEBHOOK_MAX_ATTEMPTS must be at least 1, not %d", c.MaxAttempts)
 	}
