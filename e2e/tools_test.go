@@ -224,3 +224,19 @@ func TestNoSecretLeaksAnywhere(t *testing.T) {
 		assert.NotContains(t, string(raw), secret)
 	}
 }
+
+// AUDIT_ACTOR, when set, is every record's actor instead of the client's
+// clientInfo.name.
+func TestAuditActorOverridesTheClientName(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(*fakesaas.Server) map[string]string { return map[string]string{"AUDIT_ACTOR": "ci-bot"} })
+	res := h.call("writeAudit", map[string]any{"provider": "pagerduty", "action": "ack", "target": "P1"})
+	require.False(t, res.IsError, text(res))
+	var actors []string
+	for _, r := range h.records() {
+		if r.Tool == "writeAudit" {
+			actors = append(actors, r.Actor)
+		}
+	}
+	assert.Equal(t, []string{"ci-bot", "ci-bot"}, actors, "the started and terminal records")
+}

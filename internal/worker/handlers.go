@@ -96,6 +96,9 @@ func handleGitHub(d queue.Delivery) (result, error) {
 		if err != nil {
 			return result{}, Permanent(fmt.Errorf("parse GitHub form payload: %w", err))
 		}
+		if !form.Has("payload") {
+			return result{}, Permanent(fmt.Errorf("GitHub form body has no payload field (a hook set to application/x-www-form-urlencoded sends the JSON there; was Content-Type wrong?)"))
+		}
 		raw = []byte(form.Get("payload"))
 	}
 	var p githubPayload

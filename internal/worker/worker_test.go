@@ -290,3 +290,12 @@ func TestEachJobsRecordsAreWrittenAsOneBatch(t *testing.T) {
 	assert.Equal(t, []string{audit.StatusProcessed}, b.sink.statuses("slack:Ev9"))
 	assert.Equal(t, int64(1), syncs.Load(), "one fsync for the job's records")
 }
+
+func TestAGitHubFormBodyWithoutItsPayloadFieldSaysSo(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &fakeLedger{}, "sandbox", 3)
+	id := b.enqueue(t, queue.NewDelivery{Provider: "github", Key: "github:1:form", EventType: "issues",
+		ContentType: "application/x-www-form-urlencoded", Payload: []byte(`{"action":"opened"}`)})
+	d := b.waitState(t, id, queue.StateDead)
+	assert.Contains(t, d.LastError, "form body has no payload field")
+}
