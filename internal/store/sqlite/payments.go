@@ -56,7 +56,7 @@ func (p *Payments) close() error {
 // rolls the object back.
 func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
 	var out payments.Outcome
-	err := p.db.w.do(ctx, true, func() error {
+	err := p.db.w.do(ctx, true, func(ctx context.Context) error {
 		return p.db.w.tx(ctx, func() (bool, error) {
 			out = payments.Outcome{}
 			res, err := p.insert.ExecContext(ctx,

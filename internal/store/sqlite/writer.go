@@ -37,17 +37,27 @@ func newWriter(ctx context.Context, db *sql.DB, synchronous string) (*writer, er
 
 // do runs f with the connection to itself. durable asks that f's commits be
 // synced before they return (only meaningful when the store is FULL).
-func (w *writer) do(ctx context.Context, durable bool, f func() error) error {
+//
+// Only the wait for the connection obeys ctx. f gets a context that is
+// never cancelled, and must use it for every statement: the driver reports
+// ctx's error for a statement that ran when ctx ended meanwhile, so a
+// BEGIN that succeeded would look failed and leave the connection inside a
+// transaction holding the file's write lock (every later claim then fails,
+// or commits nowhere), and a claim that is on disk would be reported as
+// not made. A statement waits for another process's lock at most
+// busy_timeout, so f cannot hang on a cancelled caller for long.
+func (w *writer) do(ctx context.Context, durable bool, f func(ctx context.Context) error) error {
 	select {
 	case w.sem <- struct{}{}:
 	case <-ctx.Done():
 		return fmt.Errorf("wait for write connection: %w", ctx.Err())
 	}
 	defer func() { <-w.sem }()
+	ctx = context.WithoutCancel(ctx)
 	if err := w.setMode(ctx, durable); err != nil {
 		return err
 	}
-	return f()
+	return f(ctx)
 }
 
 func (w *writer) setMode(ctx context.Context, durable bool) error {

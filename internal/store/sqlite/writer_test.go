@@ -29,7 +29,7 @@ func TestWriterSyncsOnlyDurableWrites(t *testing.T) {
 			// Alternate so each case also switches the mode back and forth.
 			for _, durable := range []bool{!tt.durable, tt.durable} {
 				var got int
-				require.NoError(t, db.w.do(ctx, durable, func() error {
+				require.NoError(t, db.w.do(ctx, durable, func(ctx context.Context) error {
 					return db.w.conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&got)
 				}))
 				if durable == tt.durable {
@@ -44,9 +44,9 @@ func TestWriterGivesUpWaitingWhenTheContextEnds(t *testing.T) {
 	t.Parallel()
 	db := openTest(t, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
-	err := db.w.do(context.Background(), true, func() error {
+	err := db.w.do(context.Background(), true, func(context.Context) error {
 		cancel()
-		return db.w.do(ctx, true, func() error { return nil }) // the connection is busy
+		return db.w.do(ctx, true, func(context.Context) error { return nil }) // the connection is busy
 	})
 	assert.ErrorIs(t, err, context.Canceled)
 }
@@ -55,7 +55,7 @@ func TestWriterRollsBackAFailedTransaction(t *testing.T) {
 	t.Parallel()
 	db := openTest(t, Options{})
 	ctx := context.Background()
-	err := db.w.do(ctx, true, func() error {
+	err := db.w.do(ctx, true, func(ctx context.Context) error {
 		return db.w.tx(ctx, func() (bool, error) {
 			if _, err := db.w.conn.ExecContext(ctx, `DELETE FROM schema_migrations`); err != nil {
 				return false, err
@@ -68,7 +68,7 @@ func TestWriterRollsBackAFailedTransaction(t *testing.T) {
 	require.NoError(t, db.read.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n))
 	assert.Positive(t, n, "the delete must have been rolled back")
 	// The connection is out of the transaction: a new one can begin.
-	require.NoError(t, db.w.do(ctx, true, func() error {
+	require.NoError(t, db.w.do(ctx, true, func(ctx context.Context) error {
 		return db.w.tx(ctx, func() (bool, error) { return true, nil })
 	}))
 }
