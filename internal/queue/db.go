@@ -137,8 +137,21 @@ func dsn(path, sync string, busy time.Duration, readOnly bool) string {
 	return b.String()
 }
 
-// migrate brings River's tables and ours up to date.
+// migrate brings River's tables and ours up to date, one process at a time:
+// River's migrator reads the applied versions outside any transaction, so a
+// receiver and a worker starting together on a new DATA_DIR would both
+// apply version 1 and one of them fail ("table ... already exists"). An
+// flock on a file beside the database serialises them; the second finds
+// everything applied.
 func (db *DB) migrate(ctx context.Context) error {
+	lock, err := os.OpenFile(db.path+".migrate.lock", os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	defer lock.Close() // releases the flock
+	if err := flockWait(ctx, lock); err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
 	m, err := rivermigrate.New(riversqlite.New(db.write), nil)
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
@@ -272,4 +285,24 @@ func (db *DB) Close() error {
 		return fmt.Errorf("close webhook queue: %w", err)
 	}
 	return nil
+}
+
+// flockWait takes an exclusive flock on f, polling so that ctx can end the
+// wait (a blocking flock cannot be interrupted). Migrations take well under
+// a second, so the polling costs nothing that matters.
+func flockWait(ctx context.Context, f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
