@@ -58,7 +58,8 @@ type Options struct {
 type DB struct {
 	write *sql.DB // a pool of one connection, held by w
 	w     *writer
-	read  *sql.DB // read-only connections
+	lock  *procLock // the writers' flock, shared with other processes
+	read  *sql.DB   // read-only connections
 	now   func() time.Time
 	keys  *Keys
 	pays  *Payments
@@ -115,15 +116,28 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 
 	db := &DB{write: write, now: opts.Now}
-	if err := migrate(ctx, write); err != nil {
+	lock, err := openProcLock(path+".lock", opts.BusyTimeout)
+	if err != nil {
 		_ = write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	db.lock = lock
+	if err := lock.acquire(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: migrate: %w", path, err)
+	}
+	err = migrate(ctx, write)
+	lock.release()
+	if err != nil {
+		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 
 	if db.w, err = newWriter(ctx, write, sync); err != nil {
-		_ = write.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	db.w.lock = lock
 
 	params.Set("_txlock", "deferred")
 	params.Set("_query_only", "1")
@@ -168,6 +182,9 @@ func (db *DB) Close() error {
 		errs = append(errs, db.w.close())
 	}
 	errs = append(errs, db.write.Close())
+	if db.lock != nil {
+		errs = append(errs, db.lock.close())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close sqlite store: %w", err)
 	}

@@ -20,6 +20,9 @@ import (
 type writer struct {
 	sem  chan struct{} // held while using conn; a channel so waiting obeys ctx
 	conn *sql.Conn
+	// lock is the file every process's writer flocks for the length of a
+	// write (procLock); nil writes without it (tests of one process).
+	lock *procLock
 	// full is true when the store was opened with Synchronous FULL.
 	full bool
 	// mode is the connection's synchronous setting: "FULL", "NORMAL", or ""
@@ -53,6 +56,12 @@ func (w *writer) do(ctx context.Context, durable bool, f func(ctx context.Contex
 		return fmt.Errorf("wait for write connection: %w", ctx.Err())
 	}
 	defer func() { <-w.sem }()
+	if w.lock != nil {
+		if err := w.lock.acquire(ctx); err != nil {
+			return err
+		}
+		defer w.lock.release()
+	}
 	ctx = context.WithoutCancel(ctx)
 	if err := w.setMode(ctx, durable); err != nil {
 		return err
