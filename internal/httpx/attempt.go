@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -96,6 +97,12 @@ const (
 // only a dial error counts, since it may fail without firing a hook.
 func (w *wire) fate(err error, traced bool) fate {
 	switch {
+	case unprocessedH2(err):
+		// HTTP/2 says so itself: the server refused the stream, or shut
+		// down gracefully before it, so nothing was processed. net/http
+		// would have retried if it could rewind the body (request keeps it
+		// from doing so); the next attempt rewinds from the caller's.
+		return unconnected
 	case w.gotConn.Load():
 		return mayHaveLeft
 	case w.getConn.Load(), isDialError(err):
@@ -168,4 +175,20 @@ func (b *timedBody) Close() error {
 	err := b.rc.Close()
 	b.cancel()
 	return err
+}
+
+// unprocessedH2 reports the HTTP/2 errors that guarantee the server did
+// not process the request: a REFUSED_STREAM reset, a graceful GOAWAY that
+// did not include the stream, or a connection found unusable before the
+// request was written. net/http's http2 errors are not exported, so their
+// text is all there is to go by; anything else (a PROTOCOL_ERROR reset
+// after the body was sent, say) stays ambiguous.
+func unprocessedH2(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "REFUSED_STREAM") ||
+		strings.Contains(msg, "graceful shutdown GOAWAY") ||
+		strings.Contains(msg, "http2: client conn not usable")
 }
