@@ -168,7 +168,7 @@ func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since,
 	if why := cannotReconcile(c); why != nil {
 		return Result{}, true, m.stillBlocked(wctx, c, key, expires, why, release)
 	}
-	v, found, err := c.Tool.Reconcile(ctx, c, since)
+	v, found, err := m.reconcileGuarded(ctx, c, since)
 	reads := 1
 	if err == nil && !found && m.Settle > 0 {
 		// A provider may finish a request after we gave up on it, or show a
@@ -176,7 +176,7 @@ func (m *Idempotency) reconcile(ctx context.Context, c *Call, key string, since,
 		t := time.NewTimer(m.Settle)
 		select {
 		case <-t.C:
-			v, found, err = c.Tool.Reconcile(ctx, c, since)
+			v, found, err = m.reconcileGuarded(ctx, c, since)
 			reads++
 		case <-ctx.Done():
 			t.Stop()
@@ -278,6 +278,20 @@ func (m *Idempotency) runGuarded(ctx context.Context, c *Call, next Handler) (re
 	}()
 	res, err = next(ctx, c)
 	return res, false, err
+}
+
+// reconcileGuarded runs the tool's Reconcile, turning a panic (a bug) into
+// a failed check: the key is then marked in doubt and the call refused, as
+// for any check that fails, rather than left claimed "in progress".
+func (m *Idempotency) reconcileGuarded(ctx context.Context, c *Call, since time.Time) (v any, found bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.Log.Error("reconciliation panicked", "tool", c.Tool.Name, "callId", c.CallID, "panic", fmt.Sprint(p),
+				"stack", string(debug.Stack()))
+			v, found, err = nil, false, fmt.Errorf("internal error in saas-mcp (a bug): panic: %v", p)
+		}
+	}()
+	return c.Tool.Reconcile(ctx, c, since)
 }
 
 // cannotReconcile says why the effect of c could not be looked for in the
