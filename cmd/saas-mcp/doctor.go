@@ -115,6 +115,8 @@ func checkAuditLog(path string) error {
 	switch {
 	case err == nil && st.IsDir():
 		return fmt.Errorf("%s is a directory", path)
+	case err == nil && !st.Mode().IsRegular():
+		return nil // a FIFO or a device: opening it could block, and serve writes to it as it is
 	case err == nil:
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {

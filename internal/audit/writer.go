@@ -102,7 +102,7 @@ func repairTail(path string) (int64, error) {
 	defer f.Close()
 	// Under the flock writers append with (Writer.write), so a line another
 	// process is writing right now is never taken for a torn one.
-	if err := flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockFile(context.Background(), f); err != nil {
 		return 0, fmt.Errorf("lock: %w", err)
 	}
 	return cutPartialLine(f)
@@ -272,7 +272,7 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 			return 0, fmt.Errorf("encode audit record: %w", err)
 		}
 	}
-	if err := w.write(w.buf); err != nil {
+	if err := w.write(ctx, w.buf); err != nil {
 		w.lastErr, w.lastErrAt = err, w.opts.Now()
 		return 0, err
 	}
@@ -292,9 +292,9 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 // cut part, so it is truncated away. If that fails too, every later write
 // fails (fail closed) until a restart, whose repair cuts the tail.
 // Called with mu held.
-func (w *Writer) write(b []byte) error {
+func (w *Writer) write(ctx context.Context, b []byte) error {
 	fd := int(w.f.Fd())
-	if err := flock(fd, syscall.LOCK_EX); err != nil {
+	if err := lockFile(ctx, w.f); err != nil {
 		return fmt.Errorf("lock audit log %s: %w", w.path, err)
 	}
 	defer func() { _ = flock(fd, syscall.LOCK_UN) }()
@@ -353,6 +353,38 @@ func (w *Writer) cutTail(n int64) error {
 		return fmt.Errorf("take back a partial record: %w", err)
 	}
 	return nil
+}
+
+// lockWait bounds the wait for the log's flock. A writer holds it for one
+// write(2); a holder that keeps it longer is stopped (SIGSTOP, a debugger)
+// or is not saas-mcp, and the call is refused rather than left hanging.
+const lockWait = 5 * time.Second
+
+// lockFile takes f's flock, polled at most a millisecond apart so that ctx
+// and lockWait can end the wait (a blocking flock cannot be interrupted).
+func lockFile(ctx context.Context, f *os.File) error {
+	deadline := time.Now().Add(lockWait)
+	pause := 20 * time.Microsecond
+	for {
+		err := flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another process has held the log's lock for %s", lockWait)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		pause = min(2*pause, time.Millisecond)
+	}
 }
 
 // flock is syscall.Flock, retried when a signal interrupts the wait.
