@@ -21,11 +21,11 @@ import (
 
 // A sender that half-closes its connection after the request (shutdown(SHUT_WR),
 // as some HTTP/1.x clients and proxies do) still reads the answer. Go's
-// server cancels the request's context on that EOF, so Enqueue returns
-// ctx.Err() while the batch is still being written; had the handler
-// written nothing, net/http would answer "200 OK". Here the batch then
-// fails (its commit errors), so nothing is stored: the answer must not be
-// a 2xx, or the provider would never redeliver.
+// server cancels the request's context on that EOF while the batch is still
+// being written; had the handler given up and written nothing, net/http
+// would answer "200 OK". Here the batch then fails (its commit errors), so
+// nothing is stored: the answer must not be a 2xx, or the provider would
+// never redeliver.
 func TestASenderThatHalfClosesIsNotToldA2xxForAnUnstoredDelivery(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -60,9 +60,11 @@ func TestASenderThatHalfClosesIsNotToldA2xxForAnUnstoredDelivery(t *testing.T) {
 	<-entered
 	require.NoError(t, conn.(*net.TCPConn).CloseWrite())
 
+	// The handler waits for the batch whatever the sender's side says; the
+	// batch is then refused.
+	close(release)
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, rerr := http.ReadResponse(bufio.NewReader(conn), nil)
-	close(release)
 	// Wait for the batch to be refused, then look for the delivery.
 	require.Eventually(t, func() bool { return !in.Busy() }, 5*time.Second, time.Millisecond)
 	_, ferr := db.Find(ctx, "github:42:guid-half")

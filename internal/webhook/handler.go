@@ -151,19 +151,15 @@ func (h *Handler) receive(p provider) http.Handler {
 			return
 		}
 		id.d.ReceivedAt = start
-		res, err := h.o.Store.Enqueue(r.Context(), id.d)
+		// Not the request's context: net/http ends it when the sender
+		// half-closes after a complete request, though it still reads the
+		// answer. Once handed over, a delivery is stored or refused on its
+		// own merits, and the answer says which (a sender that has really
+		// gone just does not read it).
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueWait)
+		res, err := h.o.Store.Enqueue(ectx, id.d)
+		cancel()
 		if err != nil {
-			if r.Context().Err() != nil {
-				// The sender hung up, timed out, or only half-closed its side
-				// (net/http cancels the context then too, and may still
-				// deliver an answer): it gets a 503, never a 2xx, as nothing
-				// says the delivery is stored. It may be; a redelivery is
-				// then answered as a duplicate.
-				h.o.Log.Info("webhook sender went away before the answer; a redelivery finds the delivery if it was stored",
-					"provider", p.name, "key", id.d.Key, "err", err)
-				reply(w, http.StatusServiceUnavailable, `{"error":"temporarily unavailable"}`)
-				return
-			}
 			// Not stored, or stored but not audited: either way the provider
 			// retries, and a stored one is then answered as a duplicate.
 			h.unavailable(w, "store and audit the delivery", err)
@@ -204,6 +200,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	}
 	return body, 0, nil
 }
+
+// enqueueWait bounds the wait for a delivery's group commit (normally a
+// millisecond or two), so a stuck disk answers 503 rather than hold the
+// sender forever.
+const enqueueWait = 30 * time.Second
 
 // preallocMax is the most readBody reserves before the body's bytes come.
 const preallocMax = 64 << 10
