@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestReviewReadBodyEdges(t *testing.T) {
+func TestReadBodyAtAndAroundTheLimit(t *testing.T) {
 	const limit = 100000
 	for _, tc := range []struct {
 		name    string
