@@ -2,7 +2,10 @@ package queue
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // strandedSQL selects the pending deliveries that no River job that may
@@ -44,4 +47,67 @@ func (db *DB) Stranded(ctx context.Context) ([]Delivery, error) {
 		return nil, fmt.Errorf("list stranded deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// liveIDsCTE is the ids the River jobs that may still run name, other than
+// job ?4: gathered once per statement, so that a give-up or a listing costs
+// one pass over the live jobs, not one per delivery.
+const liveIDsCTE = `WITH live(id) AS (
+	SELECT json_extract(j.args, '$.id') FROM river_job j
+	WHERE j.queue = ?1 AND j.kind = ?2 AND j.id <> ?4
+	  AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+	UNION ALL
+	SELECT e.value FROM river_job j, json_each(j.args, '$.ids') e
+	WHERE j.queue = ?1 AND j.kind = ?3 AND j.id <> ?4
+	  AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+)`
+
+// LiveJobIDs returns the delivery ids that a River job that may still run,
+// other than exceptJob (0: none), names.
+func (db *DB) LiveJobIDs(ctx context.Context, exceptJob int64) (map[int64]bool, error) {
+	rows, err := db.read.QueryContext(ctx, liveIDsCTE+` SELECT id FROM live WHERE id IS NOT NULL`,
+		QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind(), exceptJob)
+	if err != nil {
+		return nil, fmt.Errorf("list queued deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list queued deliveries: %w", err)
+		}
+		out[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list queued deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// DeadLetterStrandedIDs is DeadLetterStranded for many deliveries in one
+// statement (one pass over the live jobs, inside tx so no job can slip in
+// between the check and the update). It returns how many were
+// dead-lettered.
+func (db *DB) DeadLetterStrandedIDs(ctx context.Context, tx *sql.Tx, ids []int64, job int64, errText string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := []any{QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind(), job, errText}
+	in := make([]string, len(ids))
+	for i, id := range ids {
+		in[i] = "?" + strconv.Itoa(6+i)
+		args = append(args, id)
+	}
+	res, err := tx.ExecContext(ctx, liveIDsCTE+` UPDATE webhook_delivery SET state = 'dead', last_error = ?5
+		WHERE id IN (`+strings.Join(in, ",")+`) AND state = 'pending'
+		AND id NOT IN (SELECT id FROM live WHERE id IS NOT NULL)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("dead-letter stranded deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("dead-letter stranded deliveries: %w", err)
+	}
+	return n, nil
 }

@@ -267,23 +267,21 @@ func (w *Worker) giveUpIfLast(ctx context.Context, job *rivertype.JobRow, ids []
 	}
 	why := fmt.Sprintf("dead-lettered: its job ran out of attempts (%d), some failing before the delivery's attempt was recorded; last: %s",
 		job.Attempt, w.d.Redactor.Error(jobErr))
-	var stranded []queue.Delivery
+	// One pass over the live jobs, outside the write transaction; checked
+	// again inside it. This keeps the audit log from saying "dead_lettered"
+	// of a delivery another job will run.
+	live, err := w.d.DB.LiveJobIDs(ctx, job.ID)
+	if err != nil {
+		log.Error("job gave up and its deliveries could not be dead-lettered; replay them", "err", w.d.Redactor.Error(err))
+		return
+	}
+	var stranded []int64
 	var recs []audit.Record
 	for _, d := range ds {
-		if d.State != queue.StatePending {
+		if d.State != queue.StatePending || live[d.ID] {
 			continue
 		}
-		// Checked again by DeadLetterStranded; this keeps the audit log
-		// from saying "dead_lettered" of a delivery another job will run.
-		queued, err := w.d.DB.Queued(ctx, d.ID, job.ID)
-		if err != nil {
-			log.Error("job gave up and its deliveries could not be dead-lettered; replay them", "err", w.d.Redactor.Error(err))
-			return
-		}
-		if queued {
-			continue
-		}
-		stranded = append(stranded, d)
+		stranded = append(stranded, d.ID)
 		rec := w.record(d, audit.StatusDeadLettered, "", d.Attempts, w.d.Now(), map[string]any{"job": job.ID, "jobAttempts": job.Attempt})
 		rec.Error = why
 		recs = append(recs, rec)
@@ -296,12 +294,8 @@ func (w *Worker) giveUpIfLast(ctx context.Context, job *rivertype.JobRow, ids []
 		why += " (no dead_lettered audit record: " + w.d.Redactor.Error(err) + ")"
 	}
 	err = w.d.DB.Tx(ctx, func(tx *sql.Tx) error {
-		for _, d := range stranded {
-			if _, err := w.d.DB.DeadLetterStranded(ctx, tx, d.ID, job.ID, why); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := w.d.DB.DeadLetterStrandedIDs(ctx, tx, stranded, job.ID, why)
+		return err
 	})
 	if err != nil {
 		log.Error("job gave up and its deliveries could not be dead-lettered; replay them", "err", w.d.Redactor.Error(err))
