@@ -1,16 +1,11 @@
 package github_test
 
 import (
-	"bufio"
 	"crypto/tls"
-	"encoding/binary"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,64 +50,16 @@ func TestAPOSTWhoseHTTP2StreamIsResetAfterItsBodyIsNotSentAgain(t *testing.T) {
 	assert.True(t, provider.InDoubt(err), "the reset came after the request was sent: %v", err)
 }
 
-// rawH2 is a minimal HTTP/2 server: the first complete request is acted on
-// and then its stream is reset with PROTOCOL_ERROR; later ones get a 200
-// with an issue.
+// rawH2: the first complete request is acted on and then its stream is
+// reset with PROTOCOL_ERROR; later ones get a 200 with an issue.
 func rawH2(c *tls.Conn, created *atomic.Int64) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	var mu sync.Mutex
-	write := func(typ, flags byte, stream uint32, payload []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		h := make([]byte, 9)
-		h[0], h[1], h[2] = byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload))
-		h[3], h[4] = typ, flags
-		binary.BigEndian.PutUint32(h[5:], stream)
-		_, _ = c.Write(append(h, payload...))
-	}
-	preface := make([]byte, 24)
-	if _, err := io.ReadFull(r, preface); err != nil {
-		return
-	}
-	write(0x4, 0, 0, nil) // SETTINGS
-	hdr := make([]byte, 9)
-	for {
-		if _, err := io.ReadFull(r, hdr); err != nil {
-			return
-		}
-		n := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
-		typ, flags := hdr[3], hdr[4]
-		stream := binary.BigEndian.Uint32(hdr[5:]) & 0x7fffffff
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return
-		}
-		done := false
-		switch typ {
-		case 0x4: // SETTINGS
-			if flags&0x1 == 0 {
-				write(0x4, 0x1, 0, nil)
-			}
-		case 0x6: // PING
-			if flags&0x1 == 0 {
-				write(0x6, 0x1, 0, payload)
-			}
-		case 0x7: // GOAWAY
-			return
-		case 0x1, 0x0: // HEADERS, DATA
-			done = flags&0x1 != 0 // END_STREAM: the whole request is in
-		}
-		if !done {
-			continue
-		}
+	serveRawH2(c, func(stream uint32, write h2Frame) bool {
 		if created.Add(1) == 1 {
 			// The issue exists now; then the stream is reset.
 			write(0x3, 0, stream, []byte{0, 0, 0, 1}) // RST_STREAM PROTOCOL_ERROR
-			continue
+			return true
 		}
-		write(0x1, 0x4, stream, []byte{0x88}) // HEADERS :status 200, END_HEADERS
-		write(0x0, 0x1, stream, []byte(`{"number":2,"html_url":"https://github.com/acme/widgets/issues/2"}`))
-	}
+		answerIssue2(stream, write)
+		return true
+	})
 }
