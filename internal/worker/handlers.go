@@ -40,7 +40,9 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) (result, error) {
 // takes the outcome the ledger gave it first: a stale event stays stale.
 func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, error) {
 	switch d.EventType {
-	case "checkout.session.completed", "payment_intent.succeeded":
+	// An unpaid completed session (a delayed payment method) is recorded
+	// with 0 paid; its money comes with async_payment_succeeded.
+	case "checkout.session.completed", "checkout.session.async_payment_succeeded", "payment_intent.succeeded":
 	default:
 		return result{status: audit.StatusRecorded}, nil
 	}

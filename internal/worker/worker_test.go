@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -298,4 +299,33 @@ func TestAGitHubFormBodyWithoutItsPayloadFieldSaysSo(t *testing.T) {
 		ContentType: "application/x-www-form-urlencoded", Payload: []byte(`{"action":"opened"}`)})
 	d := b.waitState(t, id, queue.StateDead)
 	assert.Contains(t, d.LastError, "form body has no payload field")
+}
+
+// A delayed payment method completes its session unpaid, and its money
+// comes later with checkout.session.async_payment_succeeded: the worker
+// records both in the ledger, the first with nothing paid.
+func TestADelayedCheckoutPaymentIsRecordedWhenItsMoneyArrives(t *testing.T) {
+	t.Parallel()
+	ledger := &fakeLedger{}
+	b := setup(t, ledger, "sandbox", 3)
+	session := func(id, typ, status string, created int) []byte {
+		return []byte(fmt.Sprintf(`{"id":%q,"object":"event","type":%q,"created":%d,"livemode":false,"data":{"object":`+
+			`{"id":"cs_d","object":"checkout.session","amount_total":4200,"currency":"eur","customer":"cus_1","payment_status":%q}}}`,
+			id, typ, created, status))
+	}
+	for _, ev := range []struct{ id, typ, status string }{
+		{"evt_done", "checkout.session.completed", "unpaid"},
+		{"evt_paid", "checkout.session.async_payment_succeeded", "paid"},
+	} {
+		id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:" + ev.id, EventType: ev.typ,
+			Payload: session(ev.id, ev.typ, ev.status, 1700000000)})
+		d := b.waitState(t, id, queue.StateProcessed)
+		assert.Equal(t, audit.StatusProcessed, d.Outcome, ev.typ)
+	}
+	done, ok, _ := ledger.Get(context.Background(), "evt_done")
+	require.True(t, ok)
+	assert.Zero(t, done.Amount, "the unpaid session paid nothing")
+	paid, ok, _ := ledger.Get(context.Background(), "evt_paid")
+	require.True(t, ok, "async_payment_succeeded goes to the ledger")
+	assert.EqualValues(t, 4200, paid.Amount)
 }

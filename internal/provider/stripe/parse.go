@@ -43,13 +43,21 @@ type wireObject struct {
 	AmountPaid     *int64 `json:"amount_paid"`
 	AmountDue      *int64 `json:"amount_due"`
 	Currency       string `json:"currency"`
+	// PaymentStatus is a checkout session's: "paid", "unpaid" (a delayed
+	// payment method, paid later with async_payment_succeeded) or
+	// "no_payment_required".
+	PaymentStatus string `json:"payment_status"`
+	// Paid is a charge's: false for a failed one.
+	Paid *bool `json:"paid"`
 }
 
 // ParseEvent reads a Stripe event, as GET /v1/events/{id} returns it or a
 // webhook delivers it, into the ledger's form. The amount is the one that
-// was paid: amount_total for a checkout.session, amount_received (or
-// amount) for a payment_intent, amount for a charge, amount_paid (or
-// amount_due) for an invoice. The email is the first of
+// was paid, 0 when nothing was: amount_total for a paid checkout.session,
+// amount_received for a payment_intent, amount for a paid charge,
+// amount_paid for an invoice; for other objects amount_total or amount. A
+// charge's refund events keep the charge's paid amount (the refunded amount
+// is not kept: the type says what happened). The email is the first of
 // customer_details.email, customer_email, receipt_email,
 // billing_details.email and an expanded customer's email.
 func ParseEvent(raw []byte) (payments.Event, error) {
@@ -87,27 +95,35 @@ func ParseEvent(raw []byte) (payments.Event, error) {
 }
 
 func (o wireObject) amount() int64 {
-	var picks []*int64
+	get := func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
 	switch o.Object {
 	case "checkout.session":
-		picks = []*int64{o.AmountTotal}
-	case "payment_intent":
-		picks = []*int64{o.AmountReceived, o.Amount}
-	case "charge":
-		picks = []*int64{o.Amount}
-	case "invoice":
-		picks = []*int64{o.AmountPaid, o.AmountDue}
-	default:
-		picks = []*int64{o.AmountTotal, o.Amount}
-	}
-	for _, p := range picks {
-		// A zero amount_received means nothing arrived yet; fall back to the
-		// amount asked for, as a ledger of intents expects.
-		if p != nil && *p != 0 {
-			return *p
+		// An unpaid session (a bank debit still pending) has paid nothing
+		// yet: its money comes with async_payment_succeeded.
+		if o.PaymentStatus == "unpaid" {
+			return 0
 		}
+		return get(o.AmountTotal)
+	case "payment_intent":
+		// What arrived, not what was asked: 0 for a failed or pending one.
+		return get(o.AmountReceived)
+	case "charge":
+		if o.Paid != nil && !*o.Paid {
+			return 0
+		}
+		return get(o.Amount)
+	case "invoice":
+		return get(o.AmountPaid)
 	}
-	return 0
+	if o.AmountTotal != nil {
+		return *o.AmountTotal
+	}
+	return get(o.Amount)
 }
 
 func (o wireObject) customerDetailsEmail() string {
