@@ -326,8 +326,13 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	case err = <-served:
 	case <-ctx.Done():
 	}
-	a.log.Info("stopping: draining the receiver")
+	a.log.Info("stopping: draining the receiver", "delay", a.cfg.DrainDelay)
 	h.Drain()
+	if err == nil && a.cfg.DrainDelay > 0 {
+		// /readyz says draining while deliveries are still taken, so a load
+		// balancer stops sending before the listener closes.
+		time.Sleep(a.cfg.DrainDelay)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil {

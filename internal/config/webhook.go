@@ -36,6 +36,7 @@ type Webhook struct {
 	Workers     int           `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once"`
 	Retention   time.Duration `envconfig:"WEBHOOK_RETENTION" default:"168h" desc:"how long a processed delivery is kept: a redelivery within it is a duplicate, and it can be replayed (Stripe retries for 3 days; dead letters are kept until replayed)"`
 	DataDir     string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state; deliveries and jobs go to webhooks.db"`
+	DrainDelay  time.Duration `envconfig:"WEBHOOK_DRAIN_DELAY" default:"0s" desc:"on SIGTERM, how long /readyz answers draining while deliveries are still taken, before the listener closes (let a load balancer notice); 0 closes at once"`
 
 	// The secrets are read by LoadWebhook from NAME or NAME_FILE, not by
 	// envconfig, so that no secret goes through reflection-based printing.
@@ -81,6 +82,9 @@ func (c Webhook) Validate() error {
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("DATA_DIR must not be empty")
+	}
+	if c.DrainDelay < 0 {
+		return fmt.Errorf("WEBHOOK_DRAIN_DELAY must be at least 0, not %s", c.DrainDelay)
 	}
 	if c.Retention < time.Hour {
 		return fmt.Errorf("WEBHOOK_RETENTION must be at least 1h (a provider's redelivery must still find the first copy), not %s", c.Retention)
