@@ -240,3 +240,30 @@ func TestAuditActorOverridesTheClientName(t *testing.T) {
 	}
 	assert.Equal(t, []string{"ci-bot", "ci-bot"}, actors, "the started and terminal records")
 }
+
+// recordPaymentEvent keeps the amount that was paid, for every kind of
+// payment object Stripe sends: a charge or invoice that failed paid nothing.
+func TestRecordPaymentEventKeepsTheAmountPaidForEachObject(t *testing.T) {
+	t.Parallel()
+	h := start(t, withAllCredentials)
+	p := func(id string) fakesaas.Payment {
+		return fakesaas.Payment{ObjectID: id, Customer: "cus_1", Email: "pat@example.com", Amount: 2500, Currency: "jpy"}
+	}
+	tests := []struct {
+		event fakesaas.StripeEvent
+		want  int64
+	}{
+		{fakesaas.ChargeSucceeded("evt_1ChOk", p("ch_ok")), 2500},
+		{fakesaas.ChargeFailed("evt_1ChNo", p("ch_no")), 0},
+		{fakesaas.InvoicePaid("evt_1InOk", p("in_ok")), 2500},
+		{fakesaas.InvoicePaymentFailed("evt_1InNo", p("in_no")), 0},
+		{fakesaas.PaymentIntentSucceeded("evt_1PiOk", p("pi_ok")), 2500},
+	}
+	for _, tt := range tests {
+		h.fake.AddStripeEvent(tt.event)
+		out := structured(t, h.call("recordPaymentEvent", map[string]any{"eventId": tt.event.ID}))
+		assert.EqualValues(t, tt.want, out["amount"], tt.event.Type)
+		assert.Equal(t, "jpy", out["currency"], "a zero-decimal currency is kept as Stripe gives it")
+		assert.Equal(t, true, out["recorded"], tt.event.Type)
+	}
+}

@@ -96,6 +96,62 @@ func PaymentIntentSucceeded(eventID string, p Payment) StripeEvent {
 	}
 }
 
+// ChargeSucceeded is a charge.succeeded event; the email is in
+// billing_details. paid is false for a charge.failed event's object.
+func ChargeSucceeded(eventID string, p Payment) StripeEvent {
+	return charge(eventID, "charge.succeeded", p, true)
+}
+
+// ChargeFailed is a charge.failed event: nothing was paid.
+func ChargeFailed(eventID string, p Payment) StripeEvent {
+	return charge(eventID, "charge.failed", p, false)
+}
+
+func charge(eventID, typ string, p Payment, paid bool) StripeEvent {
+	id := p.objectID("ch_", eventID)
+	status := "succeeded"
+	if !paid {
+		status = "failed"
+	}
+	return StripeEvent{
+		ID: eventID, Type: typ, Created: p.Created, Livemode: p.Livemode,
+		Object: map[string]any{
+			"id": id, "object": "charge", "amount": p.Amount, "amount_captured": p.Amount, "amount_refunded": 0,
+			"currency": p.Currency, "customer": nullable(p.Customer), "paid": paid, "status": status, "captured": paid,
+			"billing_details": map[string]any{"email": nullable(p.Email), "name": nil},
+			"receipt_email":   nil, "payment_intent": "pi_" + strings.TrimPrefix(id, "ch_"), "metadata": map[string]any{},
+		},
+	}
+}
+
+// InvoicePaid is an invoice.paid event; InvoicePaymentFailed the same
+// invoice unpaid (amount_paid 0, the amount still due).
+func InvoicePaid(eventID string, p Payment) StripeEvent {
+	return invoice(eventID, "invoice.paid", p, true)
+}
+
+// InvoicePaymentFailed is an invoice.payment_failed event.
+func InvoicePaymentFailed(eventID string, p Payment) StripeEvent {
+	return invoice(eventID, "invoice.payment_failed", p, false)
+}
+
+func invoice(eventID, typ string, p Payment, paid bool) StripeEvent {
+	id := p.objectID("in_", eventID)
+	var amountPaid, remaining int64 = p.Amount, 0
+	status := "paid"
+	if !paid {
+		amountPaid, remaining, status = 0, p.Amount, "open"
+	}
+	return StripeEvent{
+		ID: eventID, Type: typ, Created: p.Created, Livemode: p.Livemode,
+		Object: map[string]any{
+			"id": id, "object": "invoice", "amount_due": p.Amount, "amount_paid": amountPaid,
+			"amount_remaining": remaining, "currency": p.Currency, "customer": nullable(p.Customer),
+			"customer_email": nullable(p.Email), "paid": paid, "status": status, "metadata": map[string]any{},
+		},
+	}
+}
+
 func nullable(s string) any {
 	if s == "" {
 		return nil
