@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/saas-mcp/saas-mcp/internal/flock"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
 
@@ -102,7 +102,7 @@ func repairTail(path string) (int64, error) {
 	defer f.Close()
 	// Under the flock writers append with (Writer.write), so a line another
 	// process is writing right now is never taken for a torn one.
-	if err := lockFile(context.Background(), f); err != nil {
+	if err := flock.Lock(context.Background(), f, lockWait); err != nil {
 		return 0, fmt.Errorf("lock: %w", err)
 	}
 	return cutPartialLine(f)
@@ -293,11 +293,10 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 // fails (fail closed) until a restart, whose repair cuts the tail.
 // Called with mu held.
 func (w *Writer) write(ctx context.Context, b []byte) error {
-	fd := int(w.f.Fd())
-	if err := lockFile(ctx, w.f); err != nil {
+	if err := flock.Lock(ctx, w.f, lockWait); err != nil {
 		return fmt.Errorf("lock audit log %s: %w", w.path, err)
 	}
-	defer func() { _ = flock(fd, syscall.LOCK_UN) }()
+	defer func() { _ = flock.Unlock(w.f) }()
 	// Another process sharing the log may have been killed in the middle of
 	// a write, leaving part of a line at the end: cut it off first, and say
 	// so in the log, or this record would be glued to it.
@@ -359,42 +358,6 @@ func (w *Writer) cutTail(n int64) error {
 // write(2); a holder that keeps it longer is stopped (SIGSTOP, a debugger)
 // or is not saas-mcp, and the call is refused rather than left hanging.
 const lockWait = 5 * time.Second
-
-// lockFile takes f's flock, polled at most a millisecond apart so that ctx
-// and lockWait can end the wait (a blocking flock cannot be interrupted).
-func lockFile(ctx context.Context, f *os.File) error {
-	deadline := time.Now().Add(lockWait)
-	pause := 20 * time.Microsecond
-	for {
-		err := flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("another process has held the log's lock for %s", lockWait)
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		pause = min(2*pause, time.Millisecond)
-	}
-}
-
-// flock is syscall.Flock, retried when a signal interrupts the wait.
-func flock(fd, how int) error {
-	for {
-		if err := syscall.Flock(fd, how); !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}
 
 // unhealthyFor is how long a failed append makes Healthy report it: long
 // enough for a load balancer to look elsewhere, short enough that traffic

@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/saas-mcp/saas-mcp/internal/flock"
 	"github.com/saas-mcp/saas-mcp/internal/store/migration"
 	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
 )
@@ -149,7 +150,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("migration lock: %w", err)
 	}
 	defer lock.Close() // releases the flock
-	if err := flockWait(ctx, lock); err != nil {
+	if err := flock.Lock(ctx, lock, 0); err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
 	m, err := rivermigrate.New(riversqlite.New(db.write), nil)
@@ -285,24 +286,4 @@ func (db *DB) Close() error {
 		return fmt.Errorf("close webhook queue: %w", err)
 	}
 	return nil
-}
-
-// flockWait takes an exclusive flock on f, polling so that ctx can end the
-// wait (a blocking flock cannot be interrupted). Migrations take well under
-// a second, so the polling costs nothing that matters.
-func flockWait(ctx context.Context, f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }

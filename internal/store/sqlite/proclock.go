@@ -2,11 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/flock"
 )
 
 // procLock queues the writers of every process sharing one database file.
@@ -18,8 +18,8 @@ import (
 // lock again microseconds after each commit, so a serve waiting for its
 // claim could sleep through hundreds of them and fail with "database is
 // locked" although the store is healthy. Every write first takes this flock
-// instead, polled at most a millisecond apart, so a waiter gets in within a
-// millisecond of a commit; SQLite's lock is then free when it asks.
+// instead (package flock), so a waiter gets in within a millisecond of a
+// commit; SQLite's lock is then free when it asks.
 type procLock struct {
 	f       *os.File
 	timeout time.Duration // give up after this long (busy_timeout)
@@ -35,30 +35,12 @@ func openProcLock(path string, timeout time.Duration) (*procLock, error) {
 
 // acquire takes the flock, waiting at most timeout or until ctx ends.
 func (l *procLock) acquire(ctx context.Context) error {
-	deadline := time.Now().Add(l.timeout)
-	pause := 20 * time.Microsecond
-	for {
-		err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			return fmt.Errorf("take write lock: %w", err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("take write lock: another process held it for %s", l.timeout)
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("wait for write lock: %w", ctx.Err())
-		case <-t.C:
-		}
-		pause = min(2*pause, time.Millisecond)
+	if err := flock.Lock(ctx, l.f, l.timeout); err != nil {
+		return fmt.Errorf("take write lock: %w", err)
 	}
+	return nil
 }
 
-func (l *procLock) release() { _ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN) }
+func (l *procLock) release() { _ = flock.Unlock(l.f) }
 
 func (l *procLock) close() error { return l.f.Close() }
