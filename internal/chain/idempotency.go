@@ -90,10 +90,10 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		return Result{Value: v, Replayed: true}, nil
 	case idempotency.InProgress:
 		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress; retry later with the same key to get its result (the key expires at %s at the earliest)",
-			c.Key, m.when(c, keptUntil(row)))
+			c.Key, m.when(c, row.ForgottenAt()))
 	case idempotency.Mismatch:
 		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call (this one expires at %s)",
-			c.Key, m.when(c, keptUntil(row)))
+			c.Key, m.when(c, row.ForgottenAt()))
 	case idempotency.Reacquired, idempotency.Acquired:
 	default:
 		return Result{}, Internal("claim idempotency key", fmt.Errorf("unexpected outcome %v", outcome))
@@ -337,24 +337,14 @@ func blockedUntil(calls, until string) string {
 		"To act anyway, at the risk of acting twice, call again with a new idempotencyKey", calls, until)
 }
 
-// keptUntil returns when the row of key is forgotten (Claim.Expired): at the
-// later of its expiry and its lease, which the heartbeat may have moved. If
-// the row cannot be read, expires stands in.
+// keptUntil returns when the row of key is forgotten (Claim.ForgottenAt);
+// if the row cannot be read, expires stands in.
 func (m *Idempotency) keptUntil(ctx context.Context, key string, expires time.Time) time.Time {
 	row, ok, err := m.Store.Get(ctx, key)
 	if err != nil || !ok {
 		return expires
 	}
-	return keptUntil(row)
-}
-
-// keptUntil returns when row is forgotten, as far as it says now: a claim
-// still running keeps its key at least until its lease ends.
-func keptUntil(row idempotency.Claim) time.Time {
-	if row.State != idempotency.StateCommitted && row.LeaseUntil.After(row.ExpiresAt) {
-		return row.LeaseUntil
-	}
-	return row.ExpiresAt
+	return row.ForgottenAt()
 }
 
 // when says when a key is forgotten, for the agent: the time (rounded up to

@@ -18,10 +18,17 @@ import "time"
 // The stores' SQL (Prune, InDoubt, PostgreSQL's one-statement acquire)
 // applies this same rule.
 func (c Claim) Expired(now time.Time) bool {
-	if now.Before(c.ExpiresAt) {
-		return false
+	return !now.Before(c.ForgottenAt())
+}
+
+// ForgottenAt is when the row expires as it stands (see Expired): ExpiresAt
+// for a committed row, the later of ExpiresAt and LeaseUntil for a claimed
+// or in-doubt one (a heartbeat may still move the lease).
+func (c Claim) ForgottenAt() time.Time {
+	if c.State != StateCommitted && c.LeaseUntil.After(c.ExpiresAt) {
+		return c.LeaseUntil
 	}
-	return c.State == StateCommitted || !now.Before(c.LeaseUntil)
+	return c.ExpiresAt
 }
 
 // InDoubtAt reports whether the row needs reconciling at now: it is marked in
