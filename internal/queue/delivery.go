@@ -264,13 +264,16 @@ func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, id int64) error {
 // ErrPending is returned when replaying a delivery that is still queued.
 var ErrPending = errors.New("delivery is pending already (queued or retrying)")
 
+// liveJobStates are the River job states in which a job may still run.
+const liveJobStates = `('available', 'pending', 'retryable', 'running', 'scheduled')`
+
 // liveJobNames is true when a River job that may still run (any state but
 // completed, cancelled and discarded), other than the one excepted, names
 // the delivery: a DeliveryArgs job by its id, a BatchArgs job in its ids.
 // Its arguments are liveJobArgs. River keeps the args as JSONB, which
 // SQLite's JSON functions read.
 const liveJobNames = `EXISTS (SELECT 1 FROM river_job j
-	WHERE j.queue = ? AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled') AND j.id <> ?
+	WHERE j.queue = ? AND j.state IN ` + liveJobStates + ` AND j.id <> ?
 	AND ((j.kind = ? AND json_extract(j.args, '$.id') = ?)
 	  OR (j.kind = ? AND EXISTS (SELECT 1 FROM json_each(j.args, '$.ids') e WHERE e.value = ?))))`
 

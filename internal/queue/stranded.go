@@ -9,17 +9,12 @@ import (
 )
 
 // strandedSQL selects the pending deliveries that no River job that may
-// still run names (see liveJobNames): their job ended without recording an
-// outcome, and only a replay runs them again. The ids the live jobs name
-// are gathered once, so the query stays linear in the backlog, which during
-// a burst holds many pending deliveries and many batch jobs.
-const strandedSQL = `WITH live(id) AS (
-	SELECT json_extract(j.args, '$.id') FROM river_job j
-	WHERE j.queue = ?1 AND j.kind = ?2 AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
-	UNION ALL
-	SELECT e.value FROM river_job j, json_each(j.args, '$.ids') e
-	WHERE j.queue = ?1 AND j.kind = ?3 AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
-)
+// still run names: their job ended without recording an outcome, and only
+// a replay runs them again. The ids the live jobs name are gathered once
+// (liveIDsCTE, with no job excepted), so the query stays linear in the
+// backlog, which during a burst holds many pending deliveries and many
+// batch jobs.
+const strandedSQL = liveIDsCTE + `
 SELECT ` + deliveryColumns + ` FROM webhook_delivery
 WHERE state = 'pending' AND id NOT IN (SELECT id FROM live WHERE id IS NOT NULL)
 ORDER BY id`
@@ -30,7 +25,7 @@ ORDER BY id`
 // among the dead letters. `webhooks dead` shows them and `webhooks replay`
 // takes them.
 func (db *DB) Stranded(ctx context.Context) ([]Delivery, error) {
-	rows, err := db.read.QueryContext(ctx, strandedSQL, QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind())
+	rows, err := db.read.QueryContext(ctx, strandedSQL, QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind(), 0)
 	if err != nil {
 		return nil, fmt.Errorf("list stranded deliveries: %w", err)
 	}
@@ -54,12 +49,10 @@ func (db *DB) Stranded(ctx context.Context) ([]Delivery, error) {
 // one pass over the live jobs, not one per delivery.
 const liveIDsCTE = `WITH live(id) AS (
 	SELECT json_extract(j.args, '$.id') FROM river_job j
-	WHERE j.queue = ?1 AND j.kind = ?2 AND j.id <> ?4
-	  AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+	WHERE j.queue = ?1 AND j.kind = ?2 AND j.id <> ?4 AND j.state IN ` + liveJobStates + `
 	UNION ALL
 	SELECT e.value FROM river_job j, json_each(j.args, '$.ids') e
-	WHERE j.queue = ?1 AND j.kind = ?3 AND j.id <> ?4
-	  AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+	WHERE j.queue = ?1 AND j.kind = ?3 AND j.id <> ?4 AND j.state IN ` + liveJobStates + `
 )`
 
 // LiveJobIDs returns the delivery ids that a River job that may still run,
