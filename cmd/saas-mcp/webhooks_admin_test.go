@@ -64,7 +64,7 @@ func TestWebhooksDeadListsDeadAndStrandedAndReplayRunsThem(t *testing.T) {
 	}
 	in.Close()
 	require.NoError(t, db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := db.DeadLetterStranded(ctx, tx, ids[0], 0, "handler failed 8 times")
+		_, err := db.DeadLetterStrandedIDs(ctx, tx, ids[:1], 0, "handler failed 8 times")
 		return err
 	}))
 	require.NoError(t, db.Close())

@@ -291,25 +291,6 @@ func (db *DB) Queued(ctx context.Context, id, exceptJob int64) (bool, error) {
 	return queued, nil
 }
 
-// DeadLetterStranded dead-letters, inside tx, a delivery that is still
-// pending and that no River job other than job will run: job is ending on
-// its last attempt without having recorded the delivery's outcome. Left
-// pending, the delivery would never run again and would not show among the
-// dead letters. attempts is left alone: the handler's attempts are what it
-// counts. It reports whether the delivery was dead-lettered.
-func (db *DB) DeadLetterStranded(ctx context.Context, tx *sql.Tx, id, job int64, errText string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE webhook_delivery SET state = 'dead', last_error = ?
-		WHERE id = ? AND state = 'pending' AND NOT `+liveJobNames, append([]any{errText, id}, liveJobArgs(id, job)...)...)
-	if err != nil {
-		return false, fmt.Errorf("dead-letter delivery %d: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("dead-letter delivery %d: %w", id, err)
-	}
-	return n == 1, nil
-}
-
 // Tx runs fn in a write transaction and commits it when fn returns nil. The
 // commit is not synced: the worker's transactions (a delivery's outcome, its
 // job's completion) may be lost in a power cut, and the job then runs again,

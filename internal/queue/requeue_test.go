@@ -140,13 +140,13 @@ func TestDeadLetterStrandedTakesOnlyDeliveriesNoOtherJobWillRun(t *testing.T) {
 					return err
 				}))
 			}
-			var dead bool
+			var n int64
 			require.NoError(t, db.Tx(ctx, func(tx *sql.Tx) error {
 				var err error
-				dead, err = db.DeadLetterStranded(ctx, tx, id, job, "its job ran out of attempts")
+				n, err = db.DeadLetterStrandedIDs(ctx, tx, []int64{id}, job, "its job ran out of attempts")
 				return err
 			}))
-			assert.Equal(t, tt.want, dead)
+			assert.Equal(t, tt.want, n == 1)
 			d, err := db.Find(ctx, fmt.Sprint(id))
 			require.NoError(t, err)
 			if tt.want {

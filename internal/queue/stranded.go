@@ -78,9 +78,13 @@ func (db *DB) LiveJobIDs(ctx context.Context, exceptJob int64) (map[int64]bool, 
 	return out, nil
 }
 
-// DeadLetterStrandedIDs is DeadLetterStranded for many deliveries in one
-// statement (one pass over the live jobs, inside tx so no job can slip in
-// between the check and the update). It returns how many were
+// DeadLetterStrandedIDs dead-letters, inside tx, those of ids that are
+// still pending and that no River job other than job will run: job is ending
+// on its last attempt without having recorded their outcome, and left
+// pending they would never run again nor show among the dead letters.
+// attempts is left alone (the handler's attempts are what it counts). One
+// statement and one pass over the live jobs, inside tx so no job can slip
+// in between the check and the update. It returns how many were
 // dead-lettered.
 func (db *DB) DeadLetterStrandedIDs(ctx context.Context, tx *sql.Tx, ids []int64, job int64, errText string) (int64, error) {
 	if len(ids) == 0 {
