@@ -23,16 +23,7 @@ const pageSize = 200
 // (history lists thread parents only). A channel given by name or user ID is
 // first resolved to its conversation ID, which history needs.
 func (c *client) FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error) {
-	switch {
-	case c.api == nil && c.webhookURL == "":
-		return Posted{}, false, ErrNoCredential
-	case c.api == nil:
-		return Posted{}, false, ErrNoHistory
-	}
-	// Slack's reads are POSTs; mark them as reads so the transport may
-	// repeat them after a 5xx or a dropped connection.
-	ctx = httpx.WithReadOnly(ctx)
-	channel, err := c.conversationID(ctx, channel)
+	ctx, channel, err := c.readable(ctx, channel)
 	if err != nil {
 		return Posted{}, false, err
 	}
@@ -69,18 +60,27 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 // may be older than since, which FindByKey's history scan would not reach.
 // The channel is resolved as in FindByKey.
 func (c *client) FindReplyByKey(ctx context.Context, channel, threadTS, key string, since time.Time) (Posted, bool, error) {
-	switch {
-	case c.api == nil && c.webhookURL == "":
-		return Posted{}, false, ErrNoCredential
-	case c.api == nil:
-		return Posted{}, false, ErrNoHistory
-	}
-	ctx = httpx.WithReadOnly(ctx)
-	channel, err := c.conversationID(ctx, channel)
+	ctx, channel, err := c.readable(ctx, channel)
 	if err != nil {
 		return Posted{}, false, err
 	}
 	return c.findReply(ctx, channel, threadTS, key, formatTS(since.Add(-skew)))
+}
+
+// readable prepares a history read: it needs a bot token (an incoming
+// webhook cannot read), a context marked as a read (Slack's reads are
+// POSTs; the transport may then repeat them after a 5xx or a dropped
+// connection), and the channel's conversation ID.
+func (c *client) readable(ctx context.Context, channel string) (context.Context, string, error) {
+	switch {
+	case c.api == nil && c.webhookURL == "":
+		return ctx, "", ErrNoCredential
+	case c.api == nil:
+		return ctx, "", ErrNoHistory
+	}
+	ctx = httpx.WithReadOnly(ctx)
+	id, err := c.conversationID(ctx, channel)
+	return ctx, id, err
 }
 
 // findReply scans one thread's replies since oldest for key.
