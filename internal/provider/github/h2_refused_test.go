@@ -2,16 +2,12 @@ package github_test
 
 import (
 	"crypto/tls"
-	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/saas-mcp/saas-mcp/internal/config"
-	"github.com/saas-mcp/saas-mcp/internal/httpx"
 	"github.com/saas-mcp/saas-mcp/internal/provider/github"
 )
 
@@ -28,21 +24,7 @@ func TestAPOSTRefusedUnprocessedOverHTTP2IsRetried(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			var created, refused atomic.Int64
-			srv := httptest.NewUnstartedServer(http.NotFoundHandler())
-			srv.TLS = &tls.Config{NextProtos: []string{"h2"}}
-			srv.Config.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
-				"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) { refusingH2(c, mode, &created, &refused) },
-			}
-			srv.StartTLS()
-			t.Cleanup(srv.Close)
-
-			base := &http.Transport{
-				TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback test server
-				ForceAttemptHTTP2: true,
-			}
-			t.Cleanup(base.CloseIdleConnections)
-			hc := &http.Client{Transport: httpx.New(httpx.Options{Provider: "github", Base: base})}
-			c := github.New(github.Config{BaseURL: srv.URL + "/", Token: config.NewSecret("ghp_reviewtoken"), HTTPClient: hc})
+			c := rawH2Client(t, func(conn *tls.Conn) { refusingH2(conn, mode, &created, &refused) })
 
 			got, err := c.CreateIssue(t.Context(), github.Issue{Repo: "acme/widgets", Title: "t", Key: "k1"})
 			require.GreaterOrEqual(t, refused.Load(), int64(1), "the server saw the request (and refused its first stream unprocessed)")

@@ -2,16 +2,12 @@ package github_test
 
 import (
 	"crypto/tls"
-	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/saas-mcp/saas-mcp/internal/config"
-	"github.com/saas-mcp/saas-mcp/internal/httpx"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
 	"github.com/saas-mcp/saas-mcp/internal/provider/github"
 )
@@ -27,21 +23,7 @@ import (
 func TestAPOSTWhoseHTTP2StreamIsResetAfterItsBodyIsNotSentAgain(t *testing.T) {
 	t.Parallel()
 	var created atomic.Int64 // complete POSTs the server acted on
-	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
-	srv.TLS = &tls.Config{NextProtos: []string{"h2"}}
-	srv.Config.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
-		"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) { rawH2(c, &created) },
-	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-
-	base := &http.Transport{
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback test server
-		ForceAttemptHTTP2: true,
-	}
-	t.Cleanup(base.CloseIdleConnections)
-	hc := &http.Client{Transport: httpx.New(httpx.Options{Provider: "github", Base: base})}
-	c := github.New(github.Config{BaseURL: srv.URL + "/", Token: config.NewSecret("ghp_reviewtoken"), HTTPClient: hc})
+	c := rawH2Client(t, func(conn *tls.Conn) { rawH2(conn, &created) })
 
 	_, err := c.CreateIssue(t.Context(), github.Issue{Repo: "acme/widgets", Title: "t", Key: "k1"})
 	assert.EqualValues(t, 1, created.Load(),

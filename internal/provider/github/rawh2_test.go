@@ -5,8 +5,15 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
+	"github.com/saas-mcp/saas-mcp/internal/provider/github"
 )
 
 // h2Frame writes one HTTP/2 frame.
@@ -70,4 +77,24 @@ func serveRawH2(c *tls.Conn, onRequest func(stream uint32, write h2Frame) bool) 
 func answerIssue2(stream uint32, write h2Frame) {
 	write(0x1, 0x4, stream, []byte{0x88}) // HEADERS :status 200, END_HEADERS
 	write(0x0, 0x1, stream, []byte(`{"number":2,"html_url":"https://github.com/acme/widgets/issues/2"}`))
+}
+
+// rawH2Client serves serve (over TLS, HTTP/2 only) and returns a GitHub
+// client that reaches it through the retrying transport, as serve's does.
+func rawH2Client(t *testing.T, serve func(c *tls.Conn)) github.Client {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.TLS = &tls.Config{NextProtos: []string{"h2"}}
+	srv.Config.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
+		"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) { serve(c) },
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	base := &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback test server
+		ForceAttemptHTTP2: true,
+	}
+	t.Cleanup(base.CloseIdleConnections)
+	hc := &http.Client{Transport: httpx.New(httpx.Options{Provider: "github", Base: base})}
+	return github.New(github.Config{BaseURL: srv.URL + "/", Token: config.NewSecret("ghp_reviewtoken"), HTTPClient: hc})
 }
