@@ -1,18 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,38 +28,11 @@ func TestReadyzIsNotReadyWhileEveryDeliveryIsRefused(t *testing.T) {
 	t.Setenv("GITHUB_WEBHOOK_SECRET", "review-secret")
 	t.Setenv("LOG_LEVEL", "error")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- runWebhooks(ctx, []string{"--no-worker"}, io.Discard, &stderr) }()
-	t.Cleanup(func() { cancel(); <-done })
+	base, _ := runReceiver(t, addr)
+	require.Equal(t, http.StatusServiceUnavailable, sendGitHub(t, base, "review-secret", "guid-readyz"),
+		"the delivery is refused: its receipt cannot be audited")
 
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	}, 10*time.Second, 20*time.Millisecond, "receiver did not start: %s", stderr.String())
-
-	body := []byte(`{"action":"opened"}`)
-	mac := hmac.New(sha256.New, []byte("review-secret"))
-	mac.Write(body)
-	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/github", strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "issues")
-	req.Header.Set("X-GitHub-Delivery", "guid-readyz")
-	req.Header.Set("X-GitHub-Hook-ID", "1")
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the delivery is refused: its receipt cannot be audited")
-
-	resp, err = http.Get(base + "/readyz")
+	resp, err := http.Get(base + "/readyz")
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
