@@ -3,7 +3,9 @@ package webhook
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +21,11 @@ import (
 // actually arrive.
 func TestADeclaredLengthDoesNotReserveMemoryBeforeTheBytesCome(t *testing.T) {
 	b := setup(t, nil)
-	srv := NewServer("127.0.0.1:0", b.h, ServerOptions{})
+	var entered atomic.Int32 // requests whose handler has begun (and so reads the body next)
+	srv := NewServer("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered.Add(1)
+		b.h.ServeHTTP(w, r)
+	}), ServerOptions{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()
@@ -36,7 +42,10 @@ func TestADeclaredLengthDoesNotReserveMemoryBeforeTheBytesCome(t *testing.T) {
 				"Content-Length: %d\r\n\r\n{", i, 0, 25<<20-1)
 			require.NoError(t, err)
 		}
-		time.Sleep(500 * time.Millisecond) // the handlers now wait in readBody
+		// Every handler has begun; give them a moment more to be waiting
+		// inside readBody, where a reservation would have been made.
+		require.Eventually(t, func() bool { return entered.Load() == conns }, 10*time.Second, time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	runtime.GC()
