@@ -120,13 +120,25 @@ func TestInWebhookModeAKeyInDoubtIsRefusedUntilItExpiresAndTheErrorsSayWhy(t *te
 		assert.NotContains(t, msg, "will check slack", "%s: a webhook post cannot be checked", call.what)
 		assert.NotContains(t, msg, "retry with the same key", "%s: retrying cannot help until the key expires", call.what)
 		assert.NotContains(t, msg, "same idempotencyKey", call.what)
-		for _, s := range []string{call.says, "incoming webhook cannot read channel history", "is refused until the key expires at", "IDEMPOTENCY_KEY_TTL", "call again with a new idempotencyKey"} {
+		for _, s := range []string{call.says, "posted through the incoming webhook", "cannot be found again", "is refused until the key expires at", "IDEMPOTENCY_KEY_TTL", "call again with a new idempotencyKey"} {
 			assert.Contains(t, msg, s, "%s: %s", call.what, msg)
 		}
 	}
 	assert.Empty(t, h.fake.SlackMessages(""), "the 500 posted nothing, and the retry sent nothing")
 
-	res := h.call("sendMessage", map[string]any{"channel": "C0GENERAL", "text": "deploy", "idempotencyKey": "hook-2"})
+	// A bot token added since can read history, but a message the webhook
+	// may have posted carries no key to find: looking would find nothing
+	// and post a second time. The key stays refused, and says why.
+	h.restart(map[string]string{"SLACK_BOT_TOKEN": fakesaas.SlackToken})
+	res := h.call("sendMessage", args)
+	require.True(t, res.IsError, "a retry with a bot token added")
+	msg := text(res)
+	for _, s := range []string{"posted through the incoming webhook", "even with a bot token", "is refused until the key expires at", "call again with a new idempotencyKey"} {
+		assert.Contains(t, msg, s, msg)
+	}
+	assert.Empty(t, h.fake.SlackMessages(""), "nothing was posted by the retry through the Web API")
+
+	res = h.call("sendMessage", map[string]any{"channel": "C0GENERAL", "text": "deploy", "idempotencyKey": "hook-2"})
 	require.False(t, res.IsError, text(res))
 	assert.Len(t, h.fake.SlackMessages(""), 1, "a new key posts, once")
 }

@@ -69,11 +69,23 @@ func SendMessage(d Deps) (Definition, error) {
 		// Without SLACK_BOT_TOKEN the client posts through the incoming
 		// webhook, which answers no ts and cannot read history: a message
 		// it may have posted can never be looked for.
+		//
+		// A message the first attempt posted through the webhook carries
+		// no key either, so no bot token added since can find it.
 		CanReconcile: func(c *chain.Call) error {
+			if c.FirstVia == slack.ViaWebhook {
+				return chain.CannotReconcile(slack.ErrPostedByWebhook)
+			}
 			if _, ok := c.Credentials[config.SlackBotToken]; !ok {
 				return chain.CannotReconcile(slack.ErrNoHistory)
 			}
 			return nil
+		},
+		Via: func(c *chain.Call) string {
+			if _, ok := c.Credentials[config.SlackBotToken]; ok {
+				return slack.ViaAPI
+			}
+			return slack.ViaWebhook
 		},
 	}
 	return define("sendMessage",

@@ -89,7 +89,9 @@ func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
 		name     string
 		creds    map[string]config.Secret
 		cfg      slack.Config
+		firstVia string // how the first attempt under the key was sent
 		canCheck bool
+		why      error
 	}{
 		{
 			name:     "a bot token reads history",
@@ -103,12 +105,21 @@ func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
 				config.SlackBotToken: config.NewSecret(fakesaas.SlackToken), config.SlackWebhookURL: config.NewSecret(srv.SlackWebhookURL()),
 			},
 			cfg:      slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken), WebhookURL: config.NewSecret(srv.SlackWebhookURL())},
+			firstVia: slack.ViaAPI,
 			canCheck: true,
 		},
 		{
 			name:  "only an incoming webhook cannot",
 			creds: map[string]config.Secret{config.SlackWebhookURL: config.NewSecret(srv.SlackWebhookURL())},
 			cfg:   slack.Config{BaseURL: srv.SlackAPIURL(), WebhookURL: config.NewSecret(srv.SlackWebhookURL())},
+			why:   slack.ErrNoHistory,
+		},
+		{
+			name:     "a bot token cannot find what the first attempt posted through the webhook",
+			creds:    map[string]config.Secret{config.SlackBotToken: config.NewSecret(fakesaas.SlackToken)},
+			cfg:      slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken)},
+			firstVia: slack.ViaWebhook,
+			why:      slack.ErrPostedByWebhook,
 		},
 	}
 	for _, tt := range tests {
@@ -118,16 +129,20 @@ func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
 			def, err := SendMessage(Deps{Slack: slack.New(tt.cfg)})
 			require.NoError(t, err)
 			c := chain.NewCall(def.Chain, map[string]any{"channel": "C0GENERAL", "text": "deploy", "idempotencyKey": "k"}, "t", "sandbox", "c")
-			c.Credentials = tt.creds
-			_, _, rerr := def.Chain.Reconcile(t.Context(), c, time.Now().Add(-time.Minute))
+			c.Credentials, c.FirstVia = tt.creds, tt.firstVia
 			if tt.canCheck {
+				_, _, rerr := def.Chain.Reconcile(t.Context(), c, time.Now().Add(-time.Minute))
 				assert.NoError(t, def.Chain.CanReconcile(c))
 				assert.NoError(t, rerr)
 				return
 			}
-			for _, err := range []error{def.Chain.CanReconcile(c), rerr} {
-				assert.ErrorIs(t, err, chain.ErrCannotReconcile)
-				assert.ErrorIs(t, err, slack.ErrNoHistory, "the reason names the bot token it lacks")
+			err = def.Chain.CanReconcile(c)
+			assert.ErrorIs(t, err, chain.ErrCannotReconcile)
+			assert.ErrorIs(t, err, tt.why)
+			if tt.why == slack.ErrNoHistory {
+				_, _, rerr := def.Chain.Reconcile(t.Context(), c, time.Now().Add(-time.Minute))
+				assert.ErrorIs(t, rerr, chain.ErrCannotReconcile)
+				assert.ErrorIs(t, rerr, slack.ErrNoHistory, "the reason names the bot token it lacks")
 			}
 		})
 	}

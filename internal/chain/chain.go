@@ -45,6 +45,11 @@ type Tool struct {
 	// be looked for is blocked until it expires, and the errors say so
 	// rather than promise a check that will never come.
 	CanReconcile func(c *Call) error
+	// Via, when set, names the way this call would be sent in the present
+	// configuration, for a tool with more than one (sendMessage: the Web API
+	// or an incoming webhook). The claim records it, and a retry of a key
+	// in doubt gets the first attempt's in Call.FirstVia, for CanReconcile.
+	Via func(c *Call) string
 }
 
 // Call is one tool call as it moves down the chain. Middlewares fill it in.
@@ -65,6 +70,10 @@ type Call struct {
 	Explicit bool
 	// Credentials holds the tool's credentials that are set, by variable.
 	Credentials map[string]config.Secret
+	// FirstVia is Tool.Via as it was for the first attempt under the key
+	// (the idempotency middleware sets it): this call's own on a new key,
+	// the earlier one's on a retry of a key in doubt; "" when unknown.
+	FirstVia string
 
 	argsHash string
 	owner    string // the idempotency claim's owner, set by the idempotency middleware

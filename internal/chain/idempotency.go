@@ -77,6 +77,9 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	if err != nil {
 		return Result{}, &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name + ": idempotencyKey: " + err.Error()}
 	}
+	if c.Tool.Via != nil {
+		want.Via = c.Tool.Via(c)
+	}
 	row, outcome, err := m.Store.Claim(ctx, want, now, m.Alive)
 	if err != nil {
 		return Result{}, Internal("idempotency store cannot be written, so nothing was sent", err)
@@ -95,6 +98,7 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call (this one expires at %s)",
 			c.Key, m.when(c, row.ForgottenAt()))
 	case idempotency.Reacquired, idempotency.Acquired:
+		c.FirstVia = row.Via
 	default:
 		return Result{}, Internal("claim idempotency key", fmt.Errorf("unexpected outcome %v", outcome))
 	}

@@ -40,6 +40,12 @@ type Claim struct {
 	ClaimedAt  time.Time       `json:"claimedAt"`  // first claim: reconciliation searches from here
 	LeaseUntil time.Time       `json:"leaseUntil"` // a claimed row past this is in doubt
 	ExpiresAt  time.Time       `json:"expiresAt"`  // the key is forgotten after this, but never while its lease runs (see Expired)
+	// Via is how the first attempt under the key was to be sent, for a
+	// tool with more than one way (sendMessage: the Web API or an incoming
+	// webhook); "" otherwise, and on rows claimed before it was recorded.
+	// A retry keeps it: the retry must look for the effect the first
+	// attempt may have had, whatever the configuration is now.
+	Via string `json:"via,omitempty"`
 }
 
 // Outcome is what Claim found.

@@ -39,6 +39,12 @@ const (
 	ViaWebhook = "webhook"
 )
 
+// ErrPostedByWebhook says that a message an earlier attempt may have posted
+// went through the incoming webhook: such a message carries no idempotency
+// key, so it cannot be found again even with a bot token.
+var ErrPostedByWebhook = errors.New("slack: the first attempt with this key posted through the incoming webhook (SLACK_WEBHOOK_URL), " +
+	"whose messages carry no idempotency key and cannot be found again, even with a bot token")
+
 // ErrNoHistory is returned by FindByKey when only a webhook URL is set.
 var ErrNoHistory = errors.New("slack: finding an earlier message needs a bot token; an incoming webhook cannot read channel history")
 

@@ -21,7 +21,7 @@ type Keys struct {
 	pool *pgxpool.Pool
 }
 
-const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at`
+const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at, via`
 
 // expiredAt is idempotency.Claim.Expired in SQL, for the time t: a committed
 // row expires at expires_at, a claimed or in-doubt one not before its lease
@@ -36,11 +36,11 @@ var (
 	// concurrent claimer of the same new key waits for this insert to
 	// commit and then finds the row unexpired, so it returns nothing.
 	acquireSQL = `INSERT INTO idempotency_keys (` + keyColumns + `)
-		VALUES ($1, $2, $3, $4, $5, 'claimed', NULL, $6, $7, $8)
+		VALUES ($1, $2, $3, $4, $5, 'claimed', NULL, $6, $7, $8, $9)
 		ON CONFLICT (key) DO UPDATE SET
 			tool = excluded.tool, args_hash = excluded.args_hash, target = excluded.target,
 			owner = excluded.owner, state = 'claimed', result = NULL, claimed_at = excluded.claimed_at,
-			lease_until = excluded.lease_until, expires_at = excluded.expires_at
+			lease_until = excluded.lease_until, expires_at = excluded.expires_at, via = excluded.via
 		WHERE ` + expiredAt("excluded.claimed_at") + `
 		RETURNING ` + keyColumns
 	pruneSQL   = `DELETE FROM idempotency_keys WHERE ` + expiredAt("$1")
@@ -52,7 +52,7 @@ const (
 	lockSQL    = `SELECT ` + keyColumns + ` FROM idempotency_keys WHERE key = $1 FOR UPDATE`
 	replaceSQL = `UPDATE idempotency_keys SET
 			tool = $2, args_hash = $3, target = $4, owner = $5, state = 'claimed', result = NULL,
-			claimed_at = $6, lease_until = $7, expires_at = $8
+			claimed_at = $6, lease_until = $7, expires_at = $8, via = $9
 		WHERE key = $1`
 	reacquireSQL = `UPDATE idempotency_keys SET state = 'claimed', owner = $2, lease_until = $3 WHERE key = $1`
 )
@@ -67,7 +67,7 @@ const maxClaimAttempts = 5
 func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, alive func(owner string) bool) (idempotency.Claim, idempotency.Outcome, error) {
 	for range maxClaimAttempts {
 		row, err := scanClaim(k.pool.QueryRow(ctx, acquireSQL,
-			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, now, c.LeaseUntil, c.ExpiresAt))
+			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, now, c.LeaseUntil, c.ExpiresAt, c.Via))
 		switch {
 		case err == nil:
 			return row, idempotency.Acquired, nil
@@ -101,7 +101,7 @@ func (k *Keys) claimExisting(ctx context.Context, c idempotency.Claim, now time.
 		switch out {
 		case idempotency.Acquired: // expired after our insert looked
 			_, err = tx.Exec(ctx, replaceSQL, row.Key, row.Tool, row.ArgsHash, row.Target, row.Owner,
-				row.ClaimedAt, row.LeaseUntil, row.ExpiresAt)
+				row.ClaimedAt, row.LeaseUntil, row.ExpiresAt, row.Via)
 		case idempotency.Reacquired:
 			_, err = tx.Exec(ctx, reacquireSQL, row.Key, row.Owner, row.LeaseUntil)
 		}
@@ -222,7 +222,7 @@ func scanClaim(row pgx.Row) (idempotency.Claim, error) {
 		result []byte
 	)
 	if err := row.Scan(&c.Key, &c.Tool, &c.ArgsHash, &c.Target, &c.Owner, &state, &result,
-		&c.ClaimedAt, &c.LeaseUntil, &c.ExpiresAt); err != nil {
+		&c.ClaimedAt, &c.LeaseUntil, &c.ExpiresAt, &c.Via); err != nil {
 		return idempotency.Claim{}, err
 	}
 	c.State = idempotency.State(state)

@@ -23,7 +23,7 @@ type Keys struct {
 	get, listOpen, prune                        *sql.Stmt
 }
 
-const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at`
+const keyColumns = `key, tool, args_hash, target, owner, state, result, claimed_at, lease_until, expires_at, via`
 
 // expiredAt is idempotency.Claim.Expired in SQL, for the time bound to
 // ?1: a committed row expires at expires_at, a claimed or in-doubt one not
@@ -37,10 +37,10 @@ func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 		// explicit transaction nor reads a row back. A key that exists
 		// (expired, in doubt, committed, ...) goes to the transaction below.
 		`INSERT INTO idempotency_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?, ?)
 		ON CONFLICT (key) DO NOTHING`,
 		`SELECT `+keyColumns+` FROM idempotency_keys WHERE key = ?`,
-		`INSERT OR REPLACE INTO idempotency_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?)`,
+		`INSERT OR REPLACE INTO idempotency_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, 'claimed', NULL, ?, ?, ?, ?)`,
 		`UPDATE idempotency_keys SET state = 'claimed', owner = ?, lease_until = ? WHERE key = ?`,
 		`UPDATE idempotency_keys SET state = 'committed', result = ? WHERE key = ? AND owner = ?`,
 		`UPDATE idempotency_keys SET state = 'in_doubt'
@@ -87,7 +87,7 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 	)
 	err := k.db.w.do(ctx, true, func(ctx context.Context) error {
 		res, err := k.acquire.ExecContext(ctx,
-			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt))
+			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt), c.Via)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 			switch out {
 			case idempotency.Acquired:
 				_, err = k.replace.ExecContext(ctx, row.Key, row.Tool, row.ArgsHash, row.Target, row.Owner,
-					nanos(row.ClaimedAt), nanos(row.LeaseUntil), nanos(row.ExpiresAt))
+					nanos(row.ClaimedAt), nanos(row.LeaseUntil), nanos(row.ExpiresAt), row.Via)
 			case idempotency.Reacquired:
 				_, err = k.reacquire.ExecContext(ctx, row.Owner, nanos(row.LeaseUntil), row.Key)
 			default:
@@ -235,7 +235,7 @@ func scanClaim(s scanner) (idempotency.Claim, error) {
 		claimed, lease, expiresAt int64
 	)
 	if err := s.Scan(&c.Key, &c.Tool, &c.ArgsHash, &c.Target, &c.Owner, &state, &result,
-		&claimed, &lease, &expiresAt); err != nil {
+		&claimed, &lease, &expiresAt, &c.Via); err != nil {
 		return idempotency.Claim{}, err
 	}
 	c.State = idempotency.State(state)

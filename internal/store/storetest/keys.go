@@ -19,7 +19,7 @@ import (
 func claimFor(key, hash, owner string) idempotency.Claim {
 	return idempotency.Claim{
 		Key: key, Tool: "sendMessage", ArgsHash: hash, Target: "C123", Owner: owner,
-		LeaseUntil: base.Add(time.Minute), ExpiresAt: base.Add(time.Hour),
+		LeaseUntil: base.Add(time.Minute), ExpiresAt: base.Add(time.Hour), Via: "webhook",
 	}
 }
 
@@ -92,12 +92,30 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 		require.NoError(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{"n":1}`)))
 		later := base.Add(time.Hour) // exactly ExpiresAt
 		c := claimFor("key:a", "h2", "B")
-		c.LeaseUntil, c.ExpiresAt = later.Add(time.Minute), later.Add(time.Hour)
+		c.LeaseUntil, c.ExpiresAt, c.Via = later.Add(time.Minute), later.Add(time.Hour), "api"
 		row := mustClaim(t, s, c, later, allAlive, idempotency.Acquired)
 		want := c
 		want.State, want.ClaimedAt = idempotency.StateClaimed, later
 		assertClaim(t, want, row)
 		assert.ErrorIs(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{}`)), idempotency.ErrNotOwner)
+	})
+
+	run("a retry of a key in doubt keeps how the first attempt was sent", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		retry := claimFor("key:a", "h1", "B")
+		retry.Via = "api" // the configuration has changed since
+		row := mustClaim(t, s, retry, base.Add(time.Second), allAlive, idempotency.Reacquired)
+		assert.Equal(t, "webhook", row.Via, "the retry must look for what the first attempt may have done")
+		got, ok, err := s.Get(ctx, "key:a")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, "webhook", got.Via)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:a", "B"))
+		open, err := s.InDoubt(ctx, base.Add(2*time.Second), allAlive)
+		require.NoError(t, err)
+		require.Len(t, open, 1)
+		assert.Equal(t, "webhook", open[0].Via)
 	})
 
 	takeovers := []struct {
@@ -411,4 +429,5 @@ func assertClaim(t *testing.T, want, got idempotency.Claim) {
 	assert.True(t, want.ClaimedAt.Equal(got.ClaimedAt), "claimed at: want %v, got %v", want.ClaimedAt, got.ClaimedAt)
 	assert.True(t, want.LeaseUntil.Equal(got.LeaseUntil), "lease until: want %v, got %v", want.LeaseUntil, got.LeaseUntil)
 	assert.True(t, want.ExpiresAt.Equal(got.ExpiresAt), "expires at: want %v, got %v", want.ExpiresAt, got.ExpiresAt)
+	assert.Equal(t, want.Via, got.Via, "via")
 }
