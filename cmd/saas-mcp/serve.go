@@ -20,6 +20,7 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/chain"
 	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/dirs"
 	"github.com/saas-mcp/saas-mcp/internal/httpx"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/mcpserver"
@@ -118,7 +119,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		return nil, fmt.Errorf("AUDIT_LOG_PATH: %w", err)
 	}
 	recordRepair(ctx, app.audit, log)
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := dirs.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		app.close()
 		return nil, fmt.Errorf("create DATA_DIR: %w", err)
 	}

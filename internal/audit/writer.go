@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/saas-mcp/saas-mcp/internal/dirs"
 	"github.com/saas-mcp/saas-mcp/internal/flock"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
@@ -74,12 +75,19 @@ func Open(path string, opts Options) (*Writer, error) {
 	if opts.DeferredSync <= 0 {
 		opts.DeferredSync = 20 * time.Millisecond
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := dirs.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create audit log directory: %w", err)
 	}
+	_, serr := os.Stat(path)
 	// Read as well as write: a write checks the end of the file first.
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
 	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	// A new log's name must be durable too, or a power cut could take
+	// every record synced into it.
+	if err := dirs.CreatedIn(filepath.Dir(path), errors.Is(serr, os.ErrNotExist)); err != nil {
+		_ = f.Close()
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	w := &Writer{f: f, path: path, opts: opts, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}

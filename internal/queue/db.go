@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/saas-mcp/saas-mcp/internal/dirs"
 	"github.com/saas-mcp/saas-mcp/internal/flock"
 	"github.com/saas-mcp/saas-mcp/internal/store/migration"
 	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
@@ -79,7 +80,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := dirs.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open webhook queue: %w", err)
 	}
 	fullSync := sync == "FULL"

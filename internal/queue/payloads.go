@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/saas-mcp/saas-mcp/internal/dirs"
 )
 
 // Payloads live outside SQLite, in append-only segment files beside the
@@ -76,17 +78,11 @@ type appended struct {
 
 func openSegments(dbPath string) (*segments, error) {
 	dir := dbPath + ".payloads"
-	_, err := os.Stat(dir)
-	created := errors.Is(err, os.ErrNotExist)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// Sync only makes the segments' entries in dir durable; a power cut
+	// that lost dir's own entry would lose them all, so MkdirAll syncs
+	// the entry of a dir it creates.
+	if err := dirs.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("payload segments: %w", err)
-	}
-	if created {
-		// Sync only makes the segments' entries in dir durable; a power
-		// cut that lost dir's own entry would lose them all.
-		if err := syncDir(filepath.Dir(dir)); err != nil {
-			return nil, fmt.Errorf("payload segments: %w", err)
-		}
 	}
 	return &segments{dir: dir, readers: map[int64]*os.File{}, syncFile: fdatasyncFile}, nil
 }
@@ -268,13 +264,8 @@ func (s *segments) Sync() error {
 func fdatasyncFile(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync payload directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync payload directory: %w", err)
+	if err := dirs.Sync(dir); err != nil {
+		return fmt.Errorf("payload segments: %w", err)
 	}
 	return nil
 }
