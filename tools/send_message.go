@@ -61,6 +61,12 @@ func SendMessage(d Deps) (Definition, error) {
 			if errors.Is(err, slack.ErrNoHistory) {
 				return nil, false, chain.CannotReconcile(err)
 			}
+			if err == nil && !found && c.FirstVia == "" {
+				// Claimed by a release that did not record how it sent: the
+				// message may have gone through the webhook, carrying no key,
+				// and not finding it proves nothing.
+				return nil, false, chain.CannotReconcile(slack.ErrViaUnknown)
+			}
 			if err != nil || !found {
 				return nil, found, err
 			}

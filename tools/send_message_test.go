@@ -97,6 +97,7 @@ func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
 			name:     "a bot token reads history",
 			creds:    map[string]config.Secret{config.SlackBotToken: config.NewSecret(fakesaas.SlackToken)},
 			cfg:      slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken)},
+			firstVia: slack.ViaAPI,
 			canCheck: true,
 		},
 		{
@@ -146,4 +147,28 @@ func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAKeyClaimedBeforeViaWasRecordedIsNotSentAgainWhenNothingIsFound: a
+// row claimed by a release that did not record how it sent (via "") may
+// have posted through the webhook, whose message carries no key. With a
+// bot token the message is looked for, and found if it was posted through
+// the API; not finding it proves nothing, so the key stays blocked rather
+// than post a second time (found in review).
+func TestAKeyClaimedBeforeViaWasRecordedIsNotSentAgainWhenNothingIsFound(t *testing.T) {
+	t.Parallel()
+	srv := fakesaas.New()
+	t.Cleanup(srv.Close)
+	def, err := SendMessage(Deps{Slack: slack.New(slack.Config{
+		BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken),
+		HTTPClient: &http.Client{Timeout: 5 * time.Second},
+	})})
+	require.NoError(t, err)
+	c := chain.NewCall(def.Chain, map[string]any{"channel": "C0GENERAL", "text": "deploy", "idempotencyKey": "old-1"}, "t", "sandbox", "c")
+	c.Credentials = map[string]config.Secret{config.SlackBotToken: config.NewSecret(fakesaas.SlackToken)}
+	require.NoError(t, def.Chain.CanReconcile(c), "it can look")
+	_, found, err := def.Chain.Reconcile(t.Context(), c, time.Now().Add(-time.Minute))
+	assert.False(t, found)
+	assert.ErrorIs(t, err, chain.ErrCannotReconcile)
+	assert.ErrorIs(t, err, slack.ErrViaUnknown)
 }

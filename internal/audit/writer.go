@@ -78,15 +78,16 @@ func Open(path string, opts Options) (*Writer, error) {
 	if err := dirs.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create audit log directory: %w", err)
 	}
-	_, serr := os.Stat(path)
 	// Read as well as write: a write checks the end of the file first.
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	// A new log's name must be durable too, or a power cut could take
-	// every record synced into it.
-	if err := dirs.CreatedIn(filepath.Dir(path), errors.Is(serr, os.ErrNotExist)); err != nil {
+	// every record synced into it. Synced at every start, not only when
+	// this process created the file: its creator may have died, or failed
+	// to sync, before it could.
+	if err := dirs.FileIn(path); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}

@@ -2,8 +2,8 @@
 // durable but not its name: after a power cut, a directory entry created
 // since the directory holding it was last synced may be gone, and with it
 // the file, however often the file itself was synced. So every directory
-// saas-mcp creates, and every file it creates for durable state, has its
-// parent directory synced.
+// saas-mcp keeps durable state in, and every file it creates for such state,
+// has its parent directory synced.
 package dirs
 
 import (
@@ -17,6 +17,13 @@ import (
 // syncDir fsyncs a directory; tests record the calls.
 var syncDir = func(dir string) error {
 	d, err := os.Open(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		// A directory this user may write but not read (mode -wx) cannot
+		// be opened to be synced. Refusing to start there would break
+		// what worked before syncing; its entries are as durable as the
+		// file system makes them on its own.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -32,17 +39,13 @@ func Sync(dir string) error {
 	return nil
 }
 
-// MkdirAll is os.MkdirAll that also syncs the parent of each directory it
-// creates, so that a power cut after it returns does not lose them.
-// Directories that exist already are left as they are.
+// MkdirAll is os.MkdirAll that also makes path's entry durable: it syncs
+// the parent of each directory it creates and, when path was there already,
+// path's parent once more. That costs one fsync per start, and covers a
+// directory made by another process that did not live to sync it, or by an
+// earlier start whose sync failed.
 func MkdirAll(path string, perm os.FileMode) error {
 	path = filepath.Clean(path)
-	if fi, err := os.Stat(path); err == nil {
-		if !fi.IsDir() {
-			return &fs.PathError{Op: "mkdir", Path: path, Err: errors.New("not a directory")}
-		}
-		return nil
-	}
 	// The missing components, deepest first.
 	var missing []string
 	for p := path; ; {
@@ -60,29 +63,39 @@ func MkdirAll(path string, perm os.FileMode) error {
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		p := missing[i]
-		err := os.Mkdir(p, perm)
-		if errors.Is(err, fs.ErrExist) {
-			// Made by someone else meanwhile (another process starting on
-			// the same DATA_DIR): theirs to sync, but syncing again is
-			// cheap and leaves no gap.
-			if fi, serr := os.Stat(p); serr != nil || !fi.IsDir() {
-				return err
-			}
-		} else if err != nil {
+		if err := os.Mkdir(p, perm); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
+		// Made here or, meanwhile, by another process: synced either way.
 		if err := Sync(filepath.Dir(p)); err != nil {
 			return err
 		}
 	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		// A symbolic link to a directory that is not there (a volume not
+		// mounted): say so rather than fail later on a file inside it.
+		return &fs.PathError{Op: "mkdir", Path: path, Err: errors.New("a symbolic link to a directory that does not exist")}
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return &fs.PathError{Op: "mkdir", Path: path, Err: errors.New("not a directory")}
+	}
+	if len(missing) == 0 {
+		return Sync(filepath.Dir(path))
+	}
 	return nil
 }
 
-// CreatedIn syncs dir when created says a file was just created in it: for
-// a caller that opened with O_CREATE and knows whether the file existed.
-func CreatedIn(dir string, created bool) error {
-	if !created {
-		return nil
+// FileIn syncs the directory holding the file at path (after following a
+// symbolic link, to where the file really is), so that its entry is
+// durable: for a file that may have just been created with O_CREATE,
+// whoever created it.
+func FileIn(path string) error {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("sync directory of %s: %w", path, err)
 	}
-	return Sync(dir)
+	return Sync(filepath.Dir(real))
 }

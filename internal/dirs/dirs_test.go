@@ -1,38 +1,53 @@
 package dirs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// recordSyncs replaces syncDir for the test; the tests that use it do not
-// run in parallel with each other, as syncDir is one variable.
-func recordSyncs(t *testing.T) *[]string {
+// These tests replace syncDir, one package variable, so they do not run in
+// parallel with each other.
+
+// recordSyncs records the directories synced; fail, when it returns an
+// error for a directory, makes that sync fail instead.
+func recordSyncs(t *testing.T, fail func(dir string) error) func() []string {
 	var (
 		mu    sync.Mutex
 		calls []string
 	)
 	old := syncDir
 	syncDir = func(dir string) error {
+		if fail != nil {
+			if err := fail(dir); err != nil {
+				return err
+			}
+		}
 		mu.Lock()
 		calls = append(calls, dir)
 		mu.Unlock()
 		return old(dir)
 	}
 	t.Cleanup(func() { syncDir = old })
-	return &calls
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), calls...)
+	}
 }
 
 // TestMkdirAllSyncsTheParentOfEveryDirectoryItCreates: a new DATA_DIR (or
 // logs/ directory) whose entry was never synced can vanish in a power cut
 // with every claim or audit record stored under it, though each file was
 // synced. Each directory MkdirAll makes must have its parent synced after
-// it is made; one that exists already needs nothing.
+// it is made; one that exists already has its parent synced once more (its
+// maker may have died before syncing it).
 func TestMkdirAllSyncsTheParentOfEveryDirectoryItCreates(t *testing.T) {
 	root := t.TempDir()
 	tests := []struct {
@@ -44,14 +59,14 @@ func TestMkdirAllSyncsTheParentOfEveryDirectoryItCreates(t *testing.T) {
 		{"one new directory", "data", nil, []string{"."}},
 		{"nested new directories", "a/b/c", nil, []string{".", "a", "a/b"}},
 		{"only the missing part of a path", "x/y/z", func(t *testing.T) { require.NoError(t, os.Mkdir(filepath.Join(root, "x"), 0o750)) }, []string{"x", "x/y"}},
-		{"an existing directory", "have", func(t *testing.T) { require.NoError(t, os.Mkdir(filepath.Join(root, "have"), 0o750)) }, nil},
+		{"an existing directory", "have", func(t *testing.T) { require.NoError(t, os.Mkdir(filepath.Join(root, "have"), 0o750)) }, []string{"."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t)
 			}
-			calls := recordSyncs(t)
+			calls := recordSyncs(t, nil)
 			require.NoError(t, MkdirAll(filepath.Join(root, tt.path), 0o750))
 			fi, err := os.Stat(filepath.Join(root, tt.path))
 			require.NoError(t, err)
@@ -60,25 +75,115 @@ func TestMkdirAllSyncsTheParentOfEveryDirectoryItCreates(t *testing.T) {
 			for _, w := range tt.want {
 				want = append(want, filepath.Join(root, w))
 			}
-			assert.Equal(t, want, *calls)
+			assert.Equal(t, want, calls())
 		})
 	}
 }
 
-func TestMkdirAllRefusesAFileInTheWay(t *testing.T) {
-	t.Parallel()
+// TestASecondProcessDoesNotUseADataDirWhoseEntryIsNotYetSynced: two
+// processes start on the same new DATA_DIR. A makes it and is about to sync
+// the parent (or is killed right there); B, finding it made, must not go on
+// to store claims under it before its entry is synced (found in review).
+func TestASecondProcessDoesNotUseADataDirWhoseEntryIsNotYetSynced(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	inSync, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	calls := recordSyncs(t, func(string) error {
+		if first.CompareAndSwap(false, true) { // process A stalls (or dies) before its sync
+			close(inSync)
+			<-release
+		}
+		return nil
+	})
+	aDone := make(chan error, 1)
+	go func() { aDone <- MkdirAll(data, 0o750) }()
+	<-inSync
+
+	require.NoError(t, MkdirAll(data, 0o750), "process B")
+	assert.Contains(t, calls(), root, "B returned before anyone synced the entry of %s", data)
+	close(release)
+	require.NoError(t, <-aDone)
+}
+
+// TestAFailedSyncIsMadeGoodAtTheNextStart: a start that made the directory
+// but failed to sync its parent (EIO) refuses to start; the next start
+// finds the directory and must sync the entry the first one could not
+// (found in review).
+func TestAFailedSyncIsMadeGoodAtTheNextStart(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	var fail atomic.Bool
+	fail.Store(true)
+	calls := recordSyncs(t, func(string) error {
+		if fail.Load() {
+			return errors.New("input/output error")
+		}
+		return nil
+	})
+	require.Error(t, MkdirAll(data, 0o750), "the first start fails")
+	require.DirExists(t, data, "but the directory was made")
+	fail.Store(false)
+	require.NoError(t, MkdirAll(data, 0o750), "the second start")
+	assert.Equal(t, []string{root}, calls())
+}
+
+func TestMkdirAllRefusesWhatIsNotADirectory(t *testing.T) {
 	root := t.TempDir()
 	file := filepath.Join(root, "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o640))
-	assert.Error(t, MkdirAll(file, 0o750), "the path itself is a file")
-	assert.Error(t, MkdirAll(filepath.Join(file, "sub"), 0o750), "a component is a file")
+	// A symbolic link to a directory not there (a volume not mounted):
+	// os.MkdirAll refuses it, and so must MkdirAll, rather than let the
+	// first file opened in it fail obscurely (found in review).
+	link := filepath.Join(root, "data")
+	require.NoError(t, os.Symlink(filepath.Join(root, "not-mounted", "data"), link))
+	tests := []struct{ name, path, says string }{
+		{"the path is a file", file, "not a directory"},
+		{"a component is a file", filepath.Join(file, "sub"), ""},
+		{"a dangling symbolic link", link, "symbolic link to a directory that does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := MkdirAll(tt.path, 0o750)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.says)
+		})
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "real"), 0o750))
+	good := filepath.Join(root, "good")
+	require.NoError(t, os.Symlink(filepath.Join(root, "real"), good))
+	assert.NoError(t, MkdirAll(good, 0o750), "a symbolic link to a directory is one")
 }
 
-func TestCreatedInSyncsOnlyWhenAFileWasCreated(t *testing.T) {
+// TestFileInSyncsTheDirectoryTheFileIsReallyIn: an audit log reached
+// through a symbolic link lives in the link target's directory; that is
+// the entry to make durable.
+func TestFileInSyncsTheDirectoryTheFileIsReallyIn(t *testing.T) {
 	root := t.TempDir()
-	calls := recordSyncs(t)
-	require.NoError(t, CreatedIn(root, false))
-	assert.Empty(t, *calls)
-	require.NoError(t, CreatedIn(root, true))
-	assert.Equal(t, []string{root}, *calls)
+	realDir := filepath.Join(root, "real")
+	require.NoError(t, os.Mkdir(realDir, 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(realDir, "audit.ndjson"), nil, 0o640))
+	link := filepath.Join(root, "audit.ndjson")
+	require.NoError(t, os.Symlink(filepath.Join(realDir, "audit.ndjson"), link))
+	calls := recordSyncs(t, nil)
+	require.NoError(t, FileIn(link))
+	require.NoError(t, FileIn(filepath.Join(realDir, "audit.ndjson")))
+	want, err := filepath.EvalSymlinks(realDir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{want, want}, calls())
+}
+
+// TestAWriteOnlyDirectoryIsNotRefused: a directory this user may write but
+// not read cannot be opened to be synced; starting there worked before
+// saas-mcp synced directories and must still work (found in review).
+func TestAWriteOnlyDirectoryIsNotRefused(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every directory")
+	}
+	root := t.TempDir()
+	drop := filepath.Join(root, "drop")
+	require.NoError(t, os.Mkdir(drop, 0o300))
+	t.Cleanup(func() { _ = os.Chmod(drop, 0o700) })
+	assert.NoError(t, Sync(drop))
+	assert.NoError(t, MkdirAll(filepath.Join(drop, "data"), 0o750))
 }

@@ -45,6 +45,13 @@ const (
 var ErrPostedByWebhook = errors.New("slack: the first attempt with this key posted through the incoming webhook (SLACK_WEBHOOK_URL), " +
 	"whose messages carry no idempotency key and cannot be found again, even with a bot token")
 
+// ErrViaUnknown says that the first attempt under a key was claimed by a
+// saas-mcp release that did not record whether it posted through the Web
+// API or the incoming webhook, and no message with the key was found: it
+// may have gone through the webhook, whose messages carry no key.
+var ErrViaUnknown = errors.New("slack: no message with this key was found, but the first attempt was made by an earlier saas-mcp release " +
+	"that did not record whether it posted through the incoming webhook, whose messages carry no key and cannot be found")
+
 // ErrNoHistory is returned by FindByKey when only a webhook URL is set.
 var ErrNoHistory = errors.New("slack: finding an earlier message needs a bot token; an incoming webhook cannot read channel history")
 
