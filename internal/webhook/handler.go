@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -117,9 +118,11 @@ func (h *Handler) receive(p provider) http.Handler {
 		start := h.o.Now()
 		body, status, err := readBody(w, r, h.o.MaxBody(p.name))
 		if err != nil {
-			if status == http.StatusRequestEntityTooLarge {
-				h.rejected(r.Context(), p.name, r, "body over the limit of "+strconv.FormatInt(h.o.MaxBody(p.name), 10)+" bytes")
+			why := "body over the limit of " + strconv.FormatInt(h.o.MaxBody(p.name), 10) + " bytes"
+			if status != http.StatusRequestEntityTooLarge {
+				why = "body not received in full: " + readFailure(err)
 			}
+			h.rejected(r.Context(), p.name, r, why)
 			reply(w, status, `{"error":"`+http.StatusText(status)+`"}`)
 			return
 		}
@@ -163,6 +166,7 @@ func (h *Handler) receive(p provider) http.Handler {
 			// Not stored, or stored but not audited: either way the provider
 			// retries, and a stored one is then answered as a duplicate.
 			h.unavailable(w, "store and audit the delivery", err)
+			h.refusedVerified(r.Context(), id.d, "not stored (or stored but not audited), answered 503 for the provider to retry")
 			return
 		}
 		if res.Duplicate {
@@ -224,6 +228,31 @@ func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request
 		Details: map[string]any{"remoteAddr": r.RemoteAddr}})
 	if err != nil {
 		h.o.Log.Error("audit a rejected webhook", "provider", provider, "err", err)
+	}
+}
+
+// readFailure names why a body stopped short, in a fixed phrase (never
+// the error's text, which could quote what arrived).
+func readFailure(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "the sender was too slow (read timeout)"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the connection ended before the declared length"
+	}
+	return "the connection failed while reading"
+}
+
+// refusedVerified audits a verified delivery refused after identification
+// (the store failed): it names the delivery's key, so the refusal can be
+// matched with the provider's retry. If the audit log is what failed, the
+// error log is all there is.
+func (h *Handler) refusedVerified(ctx context.Context, d queue.NewDelivery, why string) {
+	err := h.o.Audit.Write(context.WithoutCancel(ctx), audit.Record{Actor: "webhook:" + d.Provider, Provider: d.Provider,
+		Action: "webhook." + d.EventType, Target: d.Target, IdempotencyKey: d.Key, Status: audit.StatusRejected, Error: why})
+	if err != nil {
+		h.o.Log.Error("audit a refused webhook", "provider", d.Provider, "key", d.Key, "err", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
 	"github.com/saas-mcp/saas-mcp/internal/queue"
 )
 
@@ -31,11 +32,11 @@ type identity struct {
 // through several hooks.
 func identifyGitHub(body []byte, h http.Header) (identity, error) {
 	event, guid := h.Get(GitHubEventHeader), h.Get(GitHubDeliveryHeader)
-	if !safeToken(event) || !safeToken(guid) {
+	if !safeToken(event) || !keyPart(guid) {
 		return identity{}, errMalformed
 	}
 	hook := h.Get(GitHubHookIDHeader)
-	if hook != "" && !safeToken(hook) {
+	if hook != "" && !keyPart(hook) {
 		return identity{}, errMalformed
 	}
 	target := "hook:" + hook
@@ -98,8 +99,11 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 		EventID   string `json:"event_id"`
 		TeamID    string `json:"team_id"`
 		Event     struct {
-			Type    string `json:"type"`
-			Channel string `json:"channel"`
+			Type string `json:"type"`
+			// A string for most events, an object for some
+			// (channel_created, channel_rename, im_created): only the
+			// target reads it, so its shape never refuses a delivery.
+			Channel json.RawMessage `json:"channel"`
 		} `json:"event"`
 	}
 	if err := json.Unmarshal(body, &ev); err != nil || !safeToken(ev.Type) {
@@ -111,11 +115,11 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 		reply, _ := json.Marshal(map[string]string{"challenge": ev.Challenge})
 		return identity{d: d, reply: reply}, nil
 	case "event_callback":
-		if !safeToken(ev.EventID) {
+		if !keyPart(ev.EventID) {
 			return identity{}, errMalformed
 		}
 		d.Key = "slack:" + ev.EventID
-		d.Target = clampTarget(strings.Trim(ev.TeamID+"/"+ev.Event.Channel, "/"))
+		d.Target = clampTarget(strings.Trim(ev.TeamID+"/"+slack.FieldID(ev.Event.Channel), "/"))
 	default:
 		d.Key = "slack:body:" + bodyHash(body)
 		d.Target = clampTarget(ev.TeamID)
@@ -152,6 +156,13 @@ func clampTarget(s string) string {
 	}
 	return s[:cut]
 }
+
+// keyPart is a safeToken without ':', for the parts of a delivery key
+// joined by ':': with it, hook "1:2" and guid "3" would make the same key
+// as hook "1" and guid "2:3", and the second delivery would be dropped as a
+// duplicate of the first. (Real hook ids are numbers, guids UUIDs and Slack
+// event ids letters and digits.)
+func keyPart(s string) bool { return safeToken(s) && !strings.Contains(s, ":") }
 
 // safeToken accepts the ids and event names providers send: 1 to 200 bytes
 // of letters, digits and - _ . : so they can go into keys, audit records and

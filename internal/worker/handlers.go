@@ -9,6 +9,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
 	"github.com/saas-mcp/saas-mcp/internal/provider/stripe"
 	"github.com/saas-mcp/saas-mcp/internal/queue"
 )
@@ -145,9 +146,11 @@ func handleSlack(d queue.Delivery) (result, error) {
 	var p struct {
 		TeamID string `json:"team_id"`
 		Event  struct {
-			Type    string `json:"type"`
-			Channel string `json:"channel"`
-			User    string `json:"user"`
+			Type string `json:"type"`
+			// An ID, or for some events the whole object
+			// (channel_created, team_join, user_change): see FieldID.
+			Channel json.RawMessage `json:"channel"`
+			User    json.RawMessage `json:"user"`
 		} `json:"event"`
 	}
 	if err := json.Unmarshal(d.Payload, &p); err != nil {
@@ -155,7 +158,7 @@ func handleSlack(d queue.Delivery) (result, error) {
 	}
 	return result{
 		status:  audit.StatusProcessed,
-		target:  strings.Trim(p.TeamID+"/"+p.Event.Channel, "/"),
-		details: map[string]any{"event": p.Event.Type, "user": p.Event.User},
+		target:  strings.Trim(p.TeamID+"/"+slack.FieldID(p.Event.Channel), "/"),
+		details: map[string]any{"event": p.Event.Type, "user": slack.FieldID(p.Event.User)},
 	}, nil
 }

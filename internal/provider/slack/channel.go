@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -83,4 +84,21 @@ func (c *client) dmWith(ctx context.Context, user string) (string, error) {
 		return "", fmt.Errorf("slack conversations.open: no channel in the answer for user %s", user)
 	}
 	return ch.ID, nil
+}
+
+// FieldID reads a Slack event field that is an ID string for most events
+// and an object with an id for some (event.channel of channel_created,
+// event.user of team_join and user_change); anything else is "".
+func FieldID(raw json.RawMessage) string {
+	var id string
+	if json.Unmarshal(raw, &id) == nil {
+		return id
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &obj) == nil {
+		return obj.ID
+	}
+	return ""
 }
