@@ -54,6 +54,9 @@ const (
 	ReasonRateLimitReset = "rate limit reset"
 	// ReasonRateLimited is a 429 that named no wait, so backoff applies.
 	ReasonRateLimited = "rate limited"
+	// ReasonSecondaryLimit is a GitHub 429 that named no wait: GitHub asks
+	// for at least a minute.
+	ReasonSecondaryLimit = "GitHub secondary rate limit (at least one minute)"
 	// ReasonServerError is a 5xx to a request that is safe to repeat.
 	ReasonServerError = "server error"
 	// ReasonNotSent is a network failure before the request left.

@@ -66,8 +66,14 @@ func judgeError(ctx context.Context, req *http.Request, f fate, timedOut bool) v
 	return v
 }
 
-// judgeResponse classifies an attempt that got a response.
-func judgeResponse(req *http.Request, resp *http.Response, now time.Time) verdict {
+// secondaryLimitWait is GitHub's documented wait after a secondary rate
+// limit that names none: "at least one minute". Retrying sooner prolongs
+// the limit and risks the integration being banned.
+const secondaryLimitWait = time.Minute
+
+// judgeResponse classifies an attempt that got a response. provider is
+// Options.Provider.
+func judgeResponse(req *http.Request, resp *http.Response, now time.Time, provider string) verdict {
 	// Stripe says when a retry would be pointless (a request it already
 	// refused for good); its word beats the status code.
 	if strings.EqualFold(resp.Header.Get("Stripe-Should-Retry"), "false") {
@@ -78,6 +84,10 @@ func judgeResponse(req *http.Request, resp *http.Response, now time.Time) verdic
 		v := verdict{retry: true, rejected: true, reason: ReasonRateLimited}
 		if d, reason, ok := serverWait(resp.Header, now); ok {
 			v.wait, v.asked, v.reason = d, true, reason
+		} else if provider == "github" {
+			// No retry-after and the primary window not spent: a
+			// secondary limit (GitHub's docs), not one for backoff.
+			v.wait, v.asked, v.reason = secondaryLimitWait, true, ReasonSecondaryLimit
 		}
 		return v
 	case code == http.StatusForbidden:

@@ -77,7 +77,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.sent = c.sent || f == mayHaveLeft
 			v = judgeError(c.ctx, r, f, timedOut)
 		} else {
-			v = judgeResponse(r, resp, t.o.Now())
+			v = judgeResponse(r, resp, t.o.Now(), t.o.Provider)
 			c.sent = c.sent || !v.rejected
 		}
 		wait, again := t.nextWait(c, v)

@@ -34,6 +34,11 @@ func (c *client) classify(op string, mutating bool, err error, at *attempt.Attem
 	case errors.As(err, &statusErr):
 		pe.Status = statusErr.Code
 		pe.InDoubt = mutating && statusErr.Code >= 500
+	case at != nil && at.Status() == http.StatusTooManyRequests:
+		// A 429 slack-go could not read (a Retry-After given as an HTTP
+		// date, which it parses as seconds): refused unprocessed all the
+		// same, and the retrying transport already honoured the date.
+		pe.Status, pe.Code = http.StatusTooManyRequests, "ratelimited"
 	default:
 		// No answer, or one we could not read: the text may hold the
 		// webhook URL, which is a secret.

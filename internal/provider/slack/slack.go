@@ -118,10 +118,7 @@ var _ Client = (*client)(nil)
 // New returns a Client for cfg. It sends nothing; a configuration without
 // credentials fails each call with ErrNoCredential.
 func New(cfg Config) Client {
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
+	hc := attempt.WithTransport(cfg.HTTPClient) // for the status slack-go may drop
 	base := cfg.BaseURL
 	if base == "" {
 		base = DefaultBaseURL

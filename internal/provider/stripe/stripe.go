@@ -64,12 +64,7 @@ func New(cfg Config) Client {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	hc := &http.Client{}
-	if cfg.HTTPClient != nil {
-		copied := *cfg.HTTPClient
-		hc = &copied
-	}
-	hc.Transport = statusTransport{base: hc.Transport}
+	hc := attempt.WithTransport(cfg.HTTPClient)
 	backend := stripeapi.GetBackendWithConfig(stripeapi.APIBackend, &stripeapi.BackendConfig{
 		URL:        stripeapi.String(base),
 		HTTPClient: hc,
@@ -93,10 +88,10 @@ func (c *client) GetEvent(ctx context.Context, id string) (payments.Event, error
 	case strings.TrimSpace(id) == "":
 		return payments.Event{}, errors.New("stripe: an event id is required")
 	}
-	ctx, slot := withStatusSlot(ctx)
+	ctx, at := attempt.Track(ctx)
 	ev, err := c.sc.V1Events.Retrieve(ctx, id, nil)
 	if err != nil {
-		return payments.Event{}, c.classify(op, int(slot.status.Load()), err)
+		return payments.Event{}, c.classify(op, at.Status(), err)
 	}
 	var raw []byte
 	if ev.LastResponse != nil {

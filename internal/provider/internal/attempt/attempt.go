@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"sync/atomic"
@@ -24,18 +25,58 @@ import (
 
 // Attempt records how far the requests of one call got.
 type Attempt struct {
-	asked atomic.Bool // a transport asked for a connection
-	got   atomic.Bool // a transport got one, and may have written to it
+	asked  atomic.Bool  // a transport asked for a connection
+	got    atomic.Bool  // a transport got one, and may have written to it
+	status atomic.Int32 // the last answer's HTTP status, noted by Transport
 }
+
+type attemptKey struct{}
 
 // Track returns a context whose requests report to the returned Attempt.
 // Hooks already in ctx keep running.
 func Track(ctx context.Context) (context.Context, *Attempt) {
 	a := &Attempt{}
+	ctx = context.WithValue(ctx, attemptKey{}, a)
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GetConn: func(string) { a.asked.Store(true) },
 		GotConn: func(httptrace.GotConnInfo) { a.got.Store(true) },
 	}), a
+}
+
+// Status is the HTTP status of the last answer the call got, or 0 (no
+// answer, or no Transport under the client). An SDK may drop it: stripe-go
+// when an error body is not Stripe's JSON (an HTML 502 from a proxy),
+// slack-go when a 429's Retry-After is an HTTP date it cannot parse.
+func (a *Attempt) Status() int { return int(a.status.Load()) }
+
+// Transport notes the status of each answer in the Attempt of the
+// request's context (Status). Put it under an SDK's client, above the
+// retrying transport, so the status is the one the SDK was handed.
+type Transport struct{ Base http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if a, ok := req.Context().Value(attemptKey{}).(*Attempt); ok && resp != nil {
+		a.status.Store(int32(resp.StatusCode))
+	}
+	return resp, err
+}
+
+// WithTransport returns a copy of hc (http.DefaultClient's settings when
+// nil) whose transport is Transport over hc's.
+func WithTransport(hc *http.Client) *http.Client {
+	c := &http.Client{}
+	if hc != nil {
+		copied := *hc
+		c = &copied
+	}
+	c.Transport = Transport{Base: c.Transport}
+	return c
 }
 
 // MayHaveSent reports whether a call that failed with err and no HTTP answer
