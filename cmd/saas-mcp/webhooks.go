@@ -74,6 +74,11 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// A mistyped subcommand ("deda"), or one after a flag, must not start
+	// the receiver: it would bind WEBHOOK_ADDR and run until stopped.
+	if code, ok := noArgs("webhooks", fs.Args(), stderr); !ok {
+		return code
+	}
 	if os.Getenv("GOGC") == "" {
 		// A body per request, little kept: a lazier GC costs a few MiB of
 		// heap and gave 8-10% more deliveries per second (measured).

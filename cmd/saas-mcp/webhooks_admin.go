@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/queue"
 	"github.com/saas-mcp/saas-mcp/internal/worker"
 )
@@ -27,6 +30,14 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	// It takes no filter: an id here would list every dead letter as if
+	// it had been filtered.
+	if code, ok := noArgs("webhooks dead", fs.Args(), stderr); !ok {
+		return code
+	}
+	if !haveQueue("webhooks dead", stderr) {
+		return 1
 	}
 	app, err := openWebhookApp(ctx, stderr, false)
 	if err != nil {
@@ -65,9 +76,38 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 	return 0
 }
 
+// haveQueue reports whether DATA_DIR holds a webhook queue, and says so on
+// stderr when it does not. The admin commands read an existing queue: on a
+// mistyped DATA_DIR, or from the wrong working directory, opening it would
+// create an empty queue and payments ledger there and answer "no dead
+// letters" as if all were well.
+func haveQueue(cmd string, stderr io.Writer) bool {
+	wc, err := config.LoadWebhook(getenv)
+	if err != nil {
+		printErr(stderr, cmd, err)
+		return false
+	}
+	dir := wc.DataDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	_, err = os.Stat(filepath.Join(dir, queue.FileName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		printErr(stderr, cmd, fmt.Errorf("no webhook queue in %s: has \"saas-mcp webhooks\" run with this DATA_DIR?", dir))
+		return false
+	case err != nil:
+		printErr(stderr, cmd, fmt.Errorf("open the webhook queue in %s: %w", dir, err))
+		return false
+	}
+	return true
+}
+
 // deadLetters lists the dead letters and, after them, the stranded
 // deliveries: pending, but no job will ever run them (their job gave up
-// while the store was failing). Both need an operator's replay.
+// while the store was failing). Both need an operator's replay. Tombstones
+// are left out: they were never accepted, and an earlier version could
+// replay one into a dead letter that no replay mends.
 func deadLetters(ctx context.Context, db *queue.DB) ([]queue.Delivery, error) {
 	dead, err := db.List(ctx, queue.StateDead, 0)
 	if err != nil {
@@ -77,7 +117,13 @@ func deadLetters(ctx context.Context, db *queue.DB) ([]queue.Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(dead, stranded...), nil
+	var out []queue.Delivery
+	for _, d := range append(dead, stranded...) {
+		if !worker.IsTombstone(d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // deadState is "dead", or "stranded" for a pending delivery no job runs.
@@ -105,6 +151,9 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 	if *allDead == (fs.NArg() > 0) {
 		fmt.Fprintln(stderr, "saas-mcp webhooks replay: give delivery ids or keys, or --all-dead")
 		return 2
+	}
+	if !haveQueue("webhooks replay", stderr) {
+		return 1
 	}
 	app, err := openWebhookApp(ctx, stderr, true)
 	if err != nil {
@@ -159,6 +208,11 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 	return exitCode(rerr)
 }
 
+// replayTargets resolves the deliveries to replay: every dead letter, or
+// the ids and keys in refs, each delivery once and in the order first
+// named. One named twice (by id and by key, or twice in a pasted list)
+// would otherwise be replayed and then refused as pending already, failing
+// a replay that went through.
 func replayTargets(ctx context.Context, db *queue.DB, allDead bool, refs []string) ([]int64, error) {
 	if allDead {
 		dead, err := deadLetters(ctx, db)
@@ -170,13 +224,17 @@ func replayTargets(ctx context.Context, db *queue.DB, allDead bool, refs []strin
 	}
 	var ids []int64
 	var errs []error
+	seen := make(map[int64]bool, len(refs))
 	for _, ref := range refs {
 		d, err := db.Find(ctx, ref)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ids = append(ids, d.ID)
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			ids = append(ids, d.ID)
+		}
 	}
 	return ids, errors.Join(errs...)
 }

@@ -329,6 +329,10 @@ func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
 // never answered, so their key is freed for the provider's retry, and their
 // id stays taken because a queued job may still name it (the job skips a
 // processed row).
+// OutcomeTorn is the outcome of a tombstone: a row whose payload record a
+// crash lost before the delivery was answered (see tombstone).
+const OutcomeTorn = "torn"
+
 func (db *DB) tombstone(ctx context.Context, ids []int64) (int, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -336,7 +340,7 @@ func (db *DB) tombstone(ctx context.Context, ids []int64) (int, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE webhook_delivery
-		SET key = 'torn:' || id || ':' || key, state = 'processed', outcome = 'torn', processed_at = ?,
+		SET key = 'torn:' || id || ':' || key, state = 'processed', outcome = '`+OutcomeTorn+`', processed_at = ?,
 		    last_error = 'payload lost in a crash before the delivery was answered', seg = NULL
 		WHERE id = ? AND seg IS NOT NULL`)
 	if err != nil {

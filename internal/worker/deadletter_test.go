@@ -32,8 +32,14 @@ type stoppedBundle struct {
 
 func setupStopped(t *testing.T, maxAttempts int) *stoppedBundle {
 	t.Helper()
+	return setupStoppedAt(t, filepath.Join(t.TempDir(), queue.FileName), maxAttempts)
+}
+
+// setupStoppedAt is setupStopped on the queue at path, which may hold
+// deliveries already (the intake recovers what a crash left there).
+func setupStoppedAt(t *testing.T, path string, maxAttempts int) *stoppedBundle {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), queue.FileName)
 	db, err := queue.Open(ctx, path, queue.Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
 	sink := &memSink{}

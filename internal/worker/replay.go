@@ -14,9 +14,9 @@ import (
 
 // Replay makes each delivery pending again and enqueues a job for it: one
 // transaction per delivery, so one that cannot be replayed (still queued,
-// unknown) does not hold back the others. A pending delivery is replayed
-// only when no job will run it any more (its job gave up without recording
-// an outcome). Each replay is audited "replayed" before it is committed; if
+// unknown, a tombstone) does not hold back the others. A pending delivery
+// is replayed only when no job will run it any more (its job gave up
+// without recording an outcome). Each replay is audited "replayed" before it is committed; if
 // that record cannot be written the delivery is not replayed, and if the
 // commit then fails a "failed" record says so. progress, if set, is called
 // after each one. It returns the ids replayed and the errors of the others,
@@ -41,10 +41,25 @@ func (w *Worker) Replay(ctx context.Context, client *queue.Client, ids []int64, 
 	return done, errors.Join(errs...)
 }
 
+// ErrNeverAccepted is returned when replaying a tombstone.
+var ErrNeverAccepted = errors.New("delivery was never accepted: its record was lost in a crash before it was answered, " +
+	"so the provider's retry is stored as a new delivery")
+
+// IsTombstone reports whether d is a tombstone: a row whose payload record a
+// crash lost before the delivery was answered. The provider saw no 202 and
+// retries; its retry is a delivery of its own. A tombstone has no payload,
+// so running it again can only dead-letter it, and it is never replayed.
+// (A replay leaves an outcome as it is, so it also marks a tombstone that
+// an earlier version replayed into a dead letter.)
+func IsTombstone(d queue.Delivery) bool { return d.Outcome == queue.OutcomeTorn }
+
 func (w *Worker) replayOne(ctx context.Context, client *queue.Client, id int64) error {
 	d, err := w.d.DB.Find(ctx, strconv.FormatInt(id, 10))
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
+	}
+	if IsTombstone(d) {
+		return fmt.Errorf("replay delivery %d: %w", id, ErrNeverAccepted)
 	}
 	if d.State == queue.StatePending {
 		// Checked again, atomically, by Requeue; this spares the audit

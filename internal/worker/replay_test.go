@@ -2,6 +2,9 @@ package worker
 
 import (
 	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -116,4 +119,58 @@ func TestAReplayThatFailsToCommitIsAuditedAsFailed(t *testing.T) {
 	require.Equal(t, []int64{id}, replayed)
 	require.NoError(t, WaitFinished(ctx, b.db, replayed, 10*time.Millisecond, nil))
 	assert.Equal(t, queue.StateProcessed, b.find(t, id).State)
+}
+
+// loseInPowerCut stores a delivery with key in the queue at path, then cuts
+// the tail of its payload record, as a power cut does to a record written
+// but never synced, hence never answered: the next intake on path recovers
+// its row into a tombstone (see internal/queue/recover.go). It returns the
+// delivery's id.
+func loseInPowerCut(t *testing.T, path, key string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	db, err := queue.Open(ctx, path, queue.Options{})
+	require.NoError(t, err)
+	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: func(context.Context, *sql.Tx, []int64) error { return nil }})
+	require.NoError(t, err)
+	res, err := in.Enqueue(ctx, queue.NewDelivery{Provider: "github", Key: key, EventType: "issues",
+		Payload: []byte(`{"action":"opened","repository":{"full_name":"acme/lost"}}`)})
+	require.NoError(t, err)
+	in.Close()
+	require.NoError(t, db.Close())
+	segs, err := filepath.Glob(path + ".payloads/*.seg")
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	st, err := os.Stat(segs[0])
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(segs[0], st.Size()-3))
+	return res.ID
+}
+
+// A tombstone (a delivery whose record a power cut lost before it was
+// answered) was never accepted: the provider saw no 202 and its retry is
+// stored as a new delivery. Replaying it would only dead-letter a row with
+// no payload, under a "replayed" record for a delivery that never was, so
+// it is refused with that reason, unaudited and untouched, and the other
+// deliveries of the same replay still run.
+func TestReplayRefusesATombstoneAsNeverAccepted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), queue.FileName)
+	lost := loseInPowerCut(t, path, "github:1:lost")
+	b := setupStoppedAt(t, path, 3)
+	require.Equal(t, 1, b.intake.Recovered().Tombstoned, "the power cut left a tombstone")
+	tomb := b.find(t, lost)
+	require.True(t, IsTombstone(tomb), "state %s, outcome %q", tomb.State, tomb.Outcome)
+	res, err := b.intake.Enqueue(ctx, queue.NewDelivery{Provider: "github", Key: "github:1:kept", EventType: "issues",
+		Payload: []byte(`{"action":"opened","repository":{"full_name":"acme/kept"}}`)})
+	require.NoError(t, err)
+
+	replayed, err := b.wk.Replay(ctx, b.client, []int64{lost, res.ID}, nil)
+	require.ErrorIs(t, err, ErrNeverAccepted)
+	assert.ErrorContains(t, err, "provider's retry")
+	assert.Equal(t, []int64{res.ID}, replayed, "the other delivery is replayed")
+	assert.Empty(t, b.sink.records(tomb.Key), "a refused replay is not audited")
+	after := b.find(t, lost)
+	assert.Equal(t, tomb, after, "the tombstone is left as it was")
 }
