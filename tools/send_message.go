@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/chain"
@@ -32,8 +33,7 @@ func SendMessage(d Deps) (Definition, error) {
 			if d.Slack == nil {
 				return nil, notConfigured("Slack")
 			}
-			// Slack paces chat.postMessage per channel.
-			ctx = httpx.WithLimitKey(ctx, httpx.SlackPostMessageKey(c.String("channel")))
+			ctx = httpx.WithLimitKey(ctx, httpx.SlackPostMessageKey(paceKey(c)))
 			p, err := d.Slack.PostMessage(ctx, slack.Message{
 				Channel:  c.String("channel"),
 				Text:     c.String("text"),
@@ -97,6 +97,21 @@ func SendMessage(d Deps) (Definition, error) {
 	return define("sendMessage",
 		"Post a message to a Slack channel or thread. Safe to retry: reuse idempotencyKey and it never posts twice.",
 		hints{title: "Send Slack message", idempotent: true, world: true}, t)
+}
+
+// paceKey is what Slack's pace of about one message per second applies
+// to: the channel, so "#general", "general" and "#General" are one; and,
+// with only an incoming webhook, the webhook, which posts to its own fixed
+// channel whatever the call names. (A channel named once by name and once
+// by ID is paced as two: telling they are one would cost a lookup per post,
+// and Slack answers the rare excess with a 429, which is waited out.)
+func paceKey(c *chain.Call) string {
+	if _, ok := c.Credentials[config.SlackBotToken]; !ok {
+		if _, ok := c.Credentials[config.SlackWebhookURL]; ok {
+			return "incoming-webhook"
+		}
+	}
+	return strings.ToLower(strings.TrimPrefix(c.String("channel"), "#"))
 }
 
 func sentMessage(c *chain.Call, p slack.Posted) SentMessage {

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/chain"
@@ -37,12 +38,17 @@ func WriteAudit(d Deps) (Definition, error) {
 				IdempotencyKey: displayKey(c),
 				Status:         status,
 				Env:            c.Env,
-				CallID:         c.CallID,
-				Details:        details,
+				// No callId: the record is the agent's account of another
+				// action, not an outcome of this call, which has its own
+				// started and terminal records. That terminal record names
+				// the record written, in its details.
+				Details: details,
 			}
 			if err := d.Audit.Write(ctx, rec); err != nil {
 				return nil, chain.Internal("audit log cannot be written", err)
 			}
+			c.SetDetail("wrote", map[string]any{"ts": rec.TS.Format(time.RFC3339Nano), "provider": rec.Provider,
+				"action": rec.Action, "target": rec.Target, "status": rec.Status})
 			// What the log holds is redacted; show the agent the same.
 			return WrittenAudit{Record: audit.Redact(d.Redactor, rec)}, nil
 		},

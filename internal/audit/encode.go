@@ -45,15 +45,11 @@ func appendRecord(dst []byte, r *Record, scratch *bytes.Buffer) ([]byte, error) 
 		dst = append(dst, `,"callId":`...)
 		dst = appendString(dst, r.CallID)
 	}
-	if r.Attempts != 0 {
-		dst = append(dst, `,"attempts":`...)
-		dst = strconv.AppendInt(dst, int64(r.Attempts), 10)
-	}
-	if r.DurationMs != 0 {
-		dst = append(dst, `,"durationMs":`...)
-		if dst, err = appendFloat(dst, r.DurationMs); err != nil {
-			return dst, err
-		}
+	dst = append(dst, `,"attempts":`...)
+	dst = strconv.AppendInt(dst, int64(r.Attempts), 10)
+	dst = append(dst, `,"durationMs":`...)
+	if dst, err = appendFloat(dst, r.DurationMs); err != nil {
+		return dst, err
 	}
 	if r.Error != "" {
 		dst = append(dst, `,"error":`...)

@@ -42,8 +42,8 @@ type Record struct {
 	Tool           string         `json:"tool,omitempty"`
 	Env            string         `json:"env,omitempty"`
 	CallID         string         `json:"callId,omitempty"`
-	Attempts       int            `json:"attempts,omitempty"`
-	DurationMs     float64        `json:"durationMs,omitempty"`
+	Attempts       int            `json:"attempts"`   // always written: 0 says no provider attempt
+	DurationMs     float64        `json:"durationMs"` // always written
 	Error          string         `json:"error,omitempty"`
 	Details        map[string]any `json:"details,omitempty"`
 }

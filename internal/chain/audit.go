@@ -90,18 +90,24 @@ func baseRecord(c *Call) audit.Record {
 		Provider:       c.Tool.Provider,
 		Action:         c.Tool.Action,
 		Target:         targetOf(c),
-		IdempotencyKey: c.Key,
+		IdempotencyKey: clip(c.Key, maxAuditField),
 		Tool:           c.Tool.Name,
 		Env:            c.Env,
 		CallID:         c.CallID,
 	}
 }
 
+// maxAuditField bounds the target and key an audit record copies from the
+// arguments: the started record is written before validation, and a 4 MB
+// argument must not be copied into the log twice. Valid ones are far
+// shorter (a key is at most 255 characters).
+const maxAuditField = 1024
+
 func targetOf(c *Call) string {
 	if c.Tool.Target == nil {
 		return ""
 	}
-	return c.Tool.Target(c.Args)
+	return clip(c.Tool.Target(c.Args), maxAuditField)
 }
 
 func terminalStatus(res Result, err error) string {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -64,6 +66,11 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 		return Errorf(KindInvalid, "invalid arguments for %s: %v", tool, err)
 	}
 	problems := v.flatten(ve, nil)
+	for i, p := range problems {
+		// A message may quote the value (a pattern's): a 4 MB argument
+		// must not come back to the agent, or go to the audit log, whole.
+		problems[i] = clip(p, maxProblem)
+	}
 	sort.Strings(problems)
 	problems = compactStrings(problems)
 	return &Error{Kind: KindInvalid, Message: fmt.Sprintf("invalid arguments for %s: %s", tool, strings.Join(problems, "; "))}
@@ -150,4 +157,20 @@ func Validate(v *Validator) Middleware {
 			return next(ctx, c)
 		}
 	}
+}
+
+// maxProblem bounds one "field: problem" line of a validation error.
+const maxProblem = 300
+
+// clip cuts s to at most n bytes, at a character boundary, saying how long
+// it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
