@@ -75,7 +75,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 	stdio := server.NewStdioServer(app.mcp)
 	stdio.SetErrorLogger(slogStd(app.log))
-	if err := stdio.Listen(ctx, stdin, stdout); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	// Read through the cancellation watch: a notifications/cancelled for a
+	// call still queued for mcp-go's workers then stops it too.
+	if err := stdio.Listen(ctx, app.cancels.Watch(stdin), stdout); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}
@@ -84,10 +86,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // serveApp is everything serve opened, to close in order.
 type serveApp struct {
-	mcp   *server.MCPServer
-	log   *slog.Logger
-	audit *audit.Writer
-	db    *sqlite.DB
+	mcp     *server.MCPServer
+	cancels *mcpserver.Cancellations
+	log     *slog.Logger
+	audit   *audit.Writer
+	db      *sqlite.DB
 }
 
 func (a *serveApp) close() {
@@ -152,17 +155,21 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Failpoint: failpoint(getenv("SAAS_MCP_FAILPOINT"), log),
 		Settle:    cfg.ReconcileSettle,
 	}
+	app.cancels = mcpserver.NewCancellations()
 	app.mcp = mcpserver.New(mcpserver.Options{
 		Name: "saas-mcp", Version: version, Tools: defs,
-		// The chain, declared once: every tool passes it in this order.
+		// The chain, declared once: every tool passes it in this order,
+		// audit first; mcpserver adds its own check of the request right
+		// after audit (arguments not an object, the client's cancellation).
+		Audit: chain.Audit(app.audit, now, log),
 		Middlewares: []chain.Middleware{
-			chain.Audit(app.audit, now, log),
 			chain.Validate(validator),
 			chain.Guard(cfg.Env, secrets, chain.Policy{ReadOnly: cfg.ReadOnly}),
 			chain.Secrets(secrets),
 			idem.Middleware(),
 		},
 		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
+		Cancellations: app.cancels,
 	})
 	go pruneLoop(ctx, app.db.Keys(), log, now)
 	return app, nil

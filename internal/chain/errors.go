@@ -18,6 +18,7 @@ const (
 	KindProvider   Kind = "provider_error"       // the provider refused or failed
 	KindInDoubt    Kind = "in_doubt"             // the effect may have happened; the message says whether a retry with the same key can check
 	KindInternal   Kind = "internal"             // our store or audit log failed
+	KindCancelled  Kind = "cancelled"            // the client cancelled (or timed out) the call before anything was sent: rejected
 )
 
 // ErrCannotReconcile marks a reason why an earlier effect of a call cannot
@@ -54,7 +55,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Rejected reports whether the call was refused before anything was sent.
 func (e *Error) Rejected() bool {
 	switch e.Kind {
-	case KindInvalid, KindPolicy, KindCredential, KindConflict:
+	case KindInvalid, KindPolicy, KindCredential, KindConflict, KindCancelled:
 		return true
 	}
 	return false

@@ -57,6 +57,18 @@ func (m *Idempotency) Middleware() Middleware {
 }
 
 func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, error) {
+	// A call the client cancelled before it got here is refused before
+	// anything is claimed or sent. Claim alone would not say so: it waits
+	// for the store's write connection in a select on ctx and a free
+	// semaphore, which picks either, so the call could be claimed and sent
+	// anyway, or refused as if the store could not be written.
+	if err := ctx.Err(); err != nil {
+		msg := "the client cancelled the " + c.Tool.Name + " call before anything was sent"
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = "the " + c.Tool.Name + " call ran out of time before anything was sent (context deadline exceeded)"
+		}
+		return Result{}, &Error{Kind: KindCancelled, Err: context.Cause(ctx), Message: msg}
+	}
 	now := m.Now()
 	explicit := ""
 	if c.Explicit {

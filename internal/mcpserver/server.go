@@ -4,11 +4,18 @@
 // mcp-go's own input validation is left off on purpose: it runs before tool
 // middleware, so rejected calls would go unaudited, and its messages do not
 // name fields well. The chain's validate middleware does it instead.
+//
+// Two things a tools/call carries that a chain.Call does not are applied by
+// this package's own middleware, which runs right inside the audit
+// middleware (Options.Audit) so that what it refuses is audited: arguments
+// that are not a JSON object, and the client's cancellation.
 package mcpserver
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -27,8 +34,16 @@ import (
 type Options struct {
 	Name, Version string
 	Tools         []tools.Definition
-	// Middlewares are the chain, outermost first, applied to every tool.
+	// Audit is the chain's outermost middleware, the one that records every
+	// call. New puts its own middleware right inside it; see the package doc.
+	Audit chain.Middleware
+	// Middlewares are the rest of the chain, outermost first, applied to
+	// every tool.
 	Middlewares []chain.Middleware
+	// Cancellations, when set, carries the client's cancellations of calls
+	// not yet started to them (see Cancellations); the server's input must
+	// be read through its Watch.
+	Cancellations *Cancellations
 	// Actor overrides the audit actor (AUDIT_ACTOR); default: the client's
 	// clientInfo.name.
 	Actor    string
@@ -39,13 +54,25 @@ type Options struct {
 
 // New builds the MCP server with every tool registered behind the chain.
 func New(o Options) *server.MCPServer {
-	s := server.NewMCPServer(o.Name, o.Version,
+	opts := []server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithRecovery(),
 		server.WithInstructions("Business tools for Slack, GitHub and Stripe. Every call is audited and idempotent: when retrying a call, pass the same idempotencyKey and it will not act twice."),
-	)
+	}
+	if o.Cancellations != nil {
+		hooks := &server.Hooks{}
+		hooks.AddBeforeCallTool(o.Cancellations.beforeCallTool)
+		opts = append(opts, server.WithHooks(hooks))
+	}
+	s := server.NewMCPServer(o.Name, o.Version, opts...)
+	mws := make([]chain.Middleware, 0, len(o.Middlewares)+2)
+	if o.Audit != nil {
+		mws = append(mws, o.Audit)
+	}
+	mws = append(mws, fromRequest)
+	mws = append(mws, o.Middlewares...)
 	for _, def := range o.Tools {
-		h := chain.Wrap(chain.Final, o.Middlewares...)
+		h := chain.Wrap(chain.Final, mws...)
 		s.AddTool(def.MCP, o.handler(s, def.Chain, h))
 	}
 	return s
@@ -53,13 +80,20 @@ func New(o Options) *server.MCPServer {
 
 func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		args := req.GetArguments()
-		if args == nil {
-			args = map[string]any{}
-		}
+		args, notObject := arguments(req)
 		call := chain.NewCall(t, args, o.actor(ctx), o.Env, uuid.NewString())
+		if cancelledBeforeStart(req) {
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			cancel(errCancelledBeforeStart)
+		}
 		ctx = httpx.WithObserver(ctx, observer(ctx, s, call, req))
 		ctx = httpx.WithCallBudget(ctx) // HTTP_MAX_CALL_WAIT is per tool call
+		// The chain runs on a context the client's cancellation does not
+		// reach until fromRequest, inside the audit middleware, passes it
+		// on: a call cancelled at once is still audited, started and
+		// refused, not refused for an audit log it could not write.
+		ctx = context.WithValue(context.WithoutCancel(ctx), requestCtxKey{}, &request{client: ctx, notObject: notObject})
 
 		res, err := h(ctx, call)
 		if err != nil {
@@ -111,5 +145,69 @@ func observer(ctx context.Context, s *server.MCPServer, call *chain.Call, req mc
 			"progress":      step,
 			"message":       msg,
 		})
+	}
+}
+
+// errCancelledBeforeStart is the cause of a call's cancellation when the
+// client cancelled it before a worker started it.
+var errCancelledBeforeStart = errors.New("the client cancelled the call before it started")
+
+// arguments returns the call's arguments, {} when absent (null or left
+// out), and for arguments that are not a JSON object what they are instead
+// (array, string, ...), so that the call is refused as such rather than
+// taken for {} and told to add the fields it sent.
+func arguments(req mcp.CallToolRequest) (map[string]any, string) {
+	switch v := req.Params.Arguments.(type) {
+	case map[string]any:
+		return v, ""
+	case nil:
+		return map[string]any{}, ""
+	case []any:
+		return map[string]any{}, "array"
+	case string:
+		var obj map[string]any
+		if json.Unmarshal([]byte(v), &obj) == nil && obj != nil {
+			return map[string]any{}, "a string holding a JSON object; send the object itself, not encoded into a string"
+		}
+		return map[string]any{}, "string"
+	case bool:
+		return map[string]any{}, "boolean"
+	case float64, json.Number:
+		return map[string]any{}, "number"
+	default:
+		return map[string]any{}, fmt.Sprintf("%T", v)
+	}
+}
+
+// request is what fromRequest needs of the MCP request.
+type request struct {
+	client    context.Context // ends when the client cancels the call
+	notObject string          // what the arguments were when not an object
+}
+
+type requestCtxKey struct{}
+
+// fromRequest is the chain middleware that applies what the MCP request
+// carries besides the arguments map: it refuses arguments that are not an
+// object, and from here on the call ends when the client cancels it. New
+// puts it right inside the audit middleware, so both are audited.
+func fromRequest(next chain.Handler) chain.Handler {
+	return func(ctx context.Context, c *chain.Call) (chain.Result, error) {
+		r, ok := ctx.Value(requestCtxKey{}).(*request)
+		if !ok {
+			return next(ctx, c)
+		}
+		if r.notObject != "" {
+			return chain.Result{}, chain.Errorf(chain.KindInvalid, "invalid arguments for %s: arguments: must be an object, got %s", c.Tool.Name, r.notObject)
+		}
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		if r.client.Err() != nil {
+			cancel(context.Cause(r.client)) // at once, not in AfterFunc's goroutine
+		} else {
+			stop := context.AfterFunc(r.client, func() { cancel(context.Cause(r.client)) })
+			defer stop()
+		}
+		return next(ctx, c)
 	}
 }
