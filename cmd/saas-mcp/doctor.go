@@ -16,6 +16,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
 	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
 	"golang.org/x/sys/unix"
 )
@@ -76,11 +77,18 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		printErr(stderr, "doctor", fmt.Errorf("list in-doubt keys: %w", err))
 		return 1
 	}
+	// A target is free text from the call's arguments (writeAudit's may
+	// be anything): redacted like every other line saas-mcp prints.
+	red := redact.New()
+	if secrets, err := config.LoadSecrets(getenv, config.CredentialNames...); err == nil {
+		red = secrets.Redactor() // the configured values too
+	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, c := range claims {
 			c.Result = nil
 			c.Key = idempotency.CallerKey(c.Key) // as the tool call and its audit records name it
+			c.Target = red.String(c.Target)
 			_ = enc.Encode(c)
 		}
 		return 0
@@ -101,7 +109,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if c.Expired(now) {
 			state += " (expired)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idempotency.CallerKey(c.Key), c.Tool, c.Target, state, c.ClaimedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idempotency.CallerKey(c.Key), c.Tool, red.String(c.Target), state, c.ClaimedAt.UTC().Format(time.RFC3339))
 	}
 	_ = tw.Flush()
 	return 0

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
@@ -107,7 +109,17 @@ func targetOf(c *Call) string {
 	if c.Tool.Target == nil {
 		return ""
 	}
-	return clip(c.Tool.Target(c.Args), maxAuditField)
+	return clip(TextOnly(c.Tool.Target(c.Args)), maxAuditField)
+}
+
+// TextOnly makes s storable as text everywhere: NUL (which PostgreSQL's
+// text refuses) and invalid UTF-8 become U+FFFD. A target is a label for
+// people; it is never sent.
+func TextOnly(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 func terminalStatus(res Result, err error) string {

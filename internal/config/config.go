@@ -173,7 +173,14 @@ func ReadSecret(getenv func(string) string, name string) (string, error) {
 		// instead of NAME would be printed whole.
 		return "", fmt.Errorf("read the file %s_FILE names: %w", name, unwrapPathErr(err))
 	}
-	return strings.TrimSpace(string(b)), nil
+	v = strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff")) // a BOM, as Notepad writes
+	if v == "" {
+		// Set but empty (a secret mount not yet populated, a failed
+		// write): not "no credential", which would send the operator to
+		// set a variable that is set.
+		return "", fmt.Errorf("the file %s_FILE names is empty", name)
+	}
+	return v, nil
 }
 
 func unwrapPathErr(err error) error {

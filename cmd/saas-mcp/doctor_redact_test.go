@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
+)
+
+// TestDoctorRedactsTheTargetsItPrints (found in review): a writeAudit
+// call's target is free text (up to 512 characters) and is the
+// key row's target. When such a call is left in doubt (the client cancelled
+// it, or the process was killed mid-call), serve's start-up report passes
+// the target through the redactor (its log and the audit log), but doctor
+// prints it as stored, in its table and in --json: a token the agent put in
+// the target reaches the operator's terminal (and CI logs) unredacted.
+// Not parallel: doctor reads the process environment.
+func TestDoctorRedactsTheTargetsItPrints(t *testing.T) {
+	const token = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	t.Setenv("DATA_DIR", data)
+	t.Setenv("AUDIT_LOG_PATH", filepath.Join(dir, "audit.ndjson"))
+
+	require.NoError(t, os.MkdirAll(data, 0o750))
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(data, "state.db"), sqlite.Options{})
+	require.NoError(t, err)
+	now := time.Now()
+	c, err := idempotency.Policy{}.NewClaim("writeAudit", "", "0123abcd", "rotated "+token, "owner-A", now)
+	require.NoError(t, err)
+	_, out, err := db.Keys().Claim(ctx, c, now, nil)
+	require.NoError(t, err)
+	require.Equal(t, idempotency.Acquired, out)
+	require.NoError(t, db.Keys().MarkInDoubt(ctx, c.Key, "owner-A"))
+	require.NoError(t, db.Close())
+
+	for _, args := range [][]string{nil, {"--json"}} {
+		var stdout, stderr bytes.Buffer
+		code := runDoctor(ctx, args, &stdout, &stderr)
+		require.Equal(t, 0, code, stderr.String())
+		require.Contains(t, stdout.String(), "writeAudit", "setup: the key in doubt is listed (%v)", args)
+		assert.NotContains(t, stdout.String()+stderr.String(), token, "doctor %v printed the token", args)
+	}
+}
