@@ -347,6 +347,11 @@ func (db *DB) CountFinished(ctx context.Context, ids []int64) (int, error) {
 
 // Prune deletes processed deliveries processed before before, at most limit
 // rows per call (so the write lock is held briefly), and returns how many.
+// It then deletes the segment files no row points into any more and lets
+// go of this process's descriptors of those, and of the files another
+// process deleted: it does so even when it deleted no row itself, for a
+// process beside another one that prunes first would otherwise keep the
+// deleted files, and their disk space, as long as it runs.
 func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
 	res, err := db.write.ExecContext(ctx, `DELETE FROM webhook_delivery WHERE id IN (
 		SELECT id FROM webhook_delivery WHERE state = 'processed' AND processed_at < ? ORDER BY id LIMIT ?)`,
@@ -358,16 +363,48 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", err)
 	}
-	if n > 0 {
-		below, err := db.oldestSegmentInUse(ctx)
-		if err != nil {
-			return n, fmt.Errorf("prune deliveries: %w", err)
-		}
-		if err := db.segs.removeBelow(below); err != nil {
-			return n, fmt.Errorf("prune deliveries: %w", err)
-		}
+	below, err := db.oldestSegmentInUse(ctx)
+	if err != nil {
+		return n, fmt.Errorf("prune deliveries: %w", err)
+	}
+	if err := db.segs.removeBelow(below); err != nil {
+		return n, fmt.Errorf("prune deliveries: %w", err)
 	}
 	return n, nil
+}
+
+// PruneAll runs Prune in chunks of chunk rows until fewer than a chunk are
+// left, or until budget has passed after the first chunk, and returns how
+// many rows it deleted. One chunk per pass would fall behind any sustained
+// intake (1,000 rows every 30 seconds is 33 a second), and the retention
+// bound would then never hold; a pass without end would hold the write
+// lock, which the intake shares, through a large backlog. Between chunks it
+// waits as long as the last chunk took, so that the intake, in this process
+// or in another one waiting on SQLite's busy handler, gets the lock for at
+// least half the time; what budget leaves is pruned by the next pass.
+func (db *DB) PruneAll(ctx context.Context, before time.Time, chunk int, budget time.Duration) (int64, error) {
+	chunk = max(chunk, 1)
+	start := time.Now()
+	var total int64
+	for {
+		began := time.Now()
+		n, err := db.Prune(ctx, before, chunk)
+		total += n
+		if err != nil || n < int64(chunk) {
+			return total, err
+		}
+		took := time.Since(began)
+		if time.Since(start)+took >= budget {
+			return total, nil
+		}
+		pause := time.NewTimer(took)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return total, fmt.Errorf("prune deliveries: %w", ctx.Err())
+		case <-pause.C:
+		}
+	}
 }
 
 // oldestSegmentInUse returns the oldest segment that a row points into or

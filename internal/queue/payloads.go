@@ -39,6 +39,18 @@ const segmentMax = 64 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// openSegment is an open segment file. Reads and syncs use it outside
+// segments.mu, so it is closed only once it is let go (its segment was left
+// by the writer, pruned, or deleted by another process) and the last of
+// them is done with it: closing it under a read would fail the read as a
+// torn payload, and under a sync would fail the sync, which refuses every
+// delivery from then on.
+type openSegment struct {
+	f       *os.File
+	users   int  // reads and syncs using f; guarded by segments.mu
+	dropped bool // let go: f is closed when users drops to 0
+}
+
 // payloadRef locates a payload in the segments.
 type payloadRef struct {
 	seg, off, n int64
@@ -50,10 +62,14 @@ type segments struct {
 	dir string
 
 	mu      sync.Mutex
-	cur     *os.File // appended to by the intake writer only
+	cur     *openSegment // appended to by the intake writer only
 	curN    int64
 	curSize int64
-	readers map[int64]*os.File
+	// readers caches the files of other segments for reads. Each one is
+	// let go once its file is gone or no row points into it any more
+	// (forget), so that a process does not hold the disk space of
+	// segments another process pruned.
+	readers map[int64]*openSegment
 	buf     []byte // the writer's batch buffer; only append uses it
 	created bool   // a new segment must have its directory entry synced
 	synced  int64  // bytes of cur known to be on disk
@@ -84,7 +100,7 @@ func openSegments(dbPath string) (*segments, error) {
 	if err := dirs.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("payload segments: %w", err)
 	}
-	return &segments{dir: dir, readers: map[int64]*os.File{}, syncFile: fdatasyncFile}, nil
+	return &segments{dir: dir, readers: map[int64]*openSegment{}, syncFile: fdatasyncFile}, nil
 }
 
 func (s *segments) path(n int64) string {
@@ -127,7 +143,7 @@ func (s *segments) append(ds []*NewDelivery) (appended, error) {
 			return appended{}, err
 		}
 	}
-	f, seg, at, durable := s.cur, s.curN, s.curSize, s.synced
+	f, seg, at, durable := s.cur.f, s.curN, s.curSize, s.synced
 	s.mu.Unlock()
 	// Only the intake writer appends, so the write itself needs no lock:
 	// readers and Sync are not held up by it.
@@ -170,17 +186,18 @@ func (s *segments) unappend(m segMark) error {
 	// The cut bytes may have been synced; what is written there next is not.
 	s.synced = min(s.synced, m.start)
 	s.cuts++
-	if err := s.cur.Truncate(m.start); err != nil {
+	if err := s.cur.f.Truncate(m.start); err != nil {
 		return fmt.Errorf("cut payload segment %d: %w", m.seg, err)
 	}
 	return nil
 }
 
-// rotate syncs and leaves the current segment (to readers) and starts the
-// next one. Called with mu held.
+// rotate syncs and leaves the current segment and starts the next one.
+// Called with mu held.
 func (s *segments) rotate() error {
-	if s.cur != nil {
-		if err := s.syncFile(s.cur); err != nil {
+	fresh := s.cur == nil
+	if !fresh {
+		if err := s.syncFile(s.cur.f); err != nil {
 			// As in Sync: the batches in this segment still waiting for
 			// their answer must not get it from a later sync that succeeds
 			// without the pages this one failed to write.
@@ -194,15 +211,22 @@ func (s *segments) rotate() error {
 		if err := syncDir(s.dir); err != nil {
 			return fmt.Errorf("leave payload segment %d: %w", s.curN, err)
 		}
-		// Kept open for reads (and for a Sync that may still hold it).
-		s.readers[s.curN] = s.cur
+		// Not kept open: a receiver that does not prune (--no-worker)
+		// would hold every segment it ever wrote, deleted or not, until it
+		// exits. A read opens it again; a Sync still using it closes it.
+		s.drop(s.cur)
 		s.cur = nil
 		s.curN++
-	} else {
-		ns, err := s.list()
-		if err != nil {
-			return err
-		}
+	}
+	// The directory is listed once per segment written, which also lets
+	// go of the readers of segments another process pruned, in a
+	// process that never prunes itself.
+	ns, err := s.list()
+	if err != nil {
+		return err
+	}
+	s.forget(ns, 0)
+	if fresh {
 		s.curN = s.floor + 1
 		if len(ns) > 0 {
 			s.curN = max(s.curN, ns[len(ns)-1]+1)
@@ -212,8 +236,47 @@ func (s *segments) rotate() error {
 	if err != nil {
 		return fmt.Errorf("create payload segment: %w", err)
 	}
-	s.cur, s.curSize, s.synced, s.created = f, 0, 0, true
+	s.cur, s.curSize, s.synced, s.created = &openSegment{f: f}, 0, 0, true
 	return nil
+}
+
+// drop lets sf go: it is closed now, or by the last read or sync still
+// using it. Called with mu held.
+func (s *segments) drop(sf *openSegment) {
+	sf.dropped = true
+	if sf.users == 0 {
+		_ = sf.f.Close()
+	}
+}
+
+// release ends one use of sf (see acquire), closing it if it was let go
+// meanwhile.
+func (s *segments) release(sf *openSegment) {
+	s.mu.Lock()
+	sf.users--
+	last := sf.users == 0 && sf.dropped
+	s.mu.Unlock()
+	if last {
+		_ = sf.f.Close()
+	}
+}
+
+// forget lets go of the cached readers of segments numbered below bound,
+// into which no row points any more, and of those not among listed, the
+// existing segment files: a file another process deleted is otherwise
+// kept on disk by its open descriptor. A read that needs one again opens
+// it from its path. Called with mu held.
+func (s *segments) forget(listed []int64, bound int64) {
+	exists := make(map[int64]bool, len(listed))
+	for _, n := range listed {
+		exists[n] = true
+	}
+	for n, sf := range s.readers {
+		if n < bound || !exists[n] {
+			s.drop(sf)
+			delete(s.readers, n)
+		}
+	}
 }
 
 // numberAbove makes every segment started from now on numbered above n.
@@ -227,15 +290,20 @@ func (s *segments) numberAbove(n int64) {
 // synced when they were left).
 func (s *segments) Sync() error {
 	s.mu.Lock()
-	f, n, size, created, serr, cuts := s.cur, s.curN, s.curSize, s.created, s.syncErr, s.cuts
+	cur, n, size, created, serr, cuts := s.cur, s.curN, s.curSize, s.created, s.syncErr, s.cuts
+	if serr == nil && cur != nil {
+		// The writer may leave this segment while it is synced.
+		cur.users++
+	}
 	s.created = false
 	s.mu.Unlock()
 	if serr != nil {
 		return serr
 	}
-	if f == nil {
+	if cur == nil {
 		return nil
 	}
+	defer s.release(cur)
 	if created {
 		if err := syncDir(s.dir); err != nil {
 			s.mu.Lock()
@@ -244,7 +312,7 @@ func (s *segments) Sync() error {
 			return err
 		}
 	}
-	if err := s.syncFile(f); err != nil {
+	if err := s.syncFile(cur.f); err != nil {
 		// As for the WAL: a later fsync could succeed without the pages
 		// this one failed to write, so refuse from now on.
 		err = fmt.Errorf("sync payload segment (refusing deliveries until restarted): %w", err)
@@ -279,12 +347,13 @@ var errTorn = ErrTorn
 
 // read returns the payload at ref, checked against its CRC.
 func (s *segments) read(ref payloadRef) ([]byte, error) {
-	f, err := s.reader(ref.seg)
+	sf, err := s.acquire(ref.seg)
 	if err != nil {
 		return nil, err
 	}
+	defer s.release(sf)
 	buf := make([]byte, ref.n)
-	if _, err := f.ReadAt(buf, ref.off); err != nil {
+	if _, err := sf.f.ReadAt(buf, ref.off); err != nil {
 		return nil, fmt.Errorf("read payload (segment %d at %d): %w: %w", ref.seg, ref.off, errTorn, err)
 	}
 	if crc32.Checksum(buf, crcTable) != ref.crc {
@@ -293,14 +362,18 @@ func (s *segments) read(ref payloadRef) ([]byte, error) {
 	return buf, nil
 }
 
-func (s *segments) reader(n int64) (*os.File, error) {
+// acquire returns the open file of segment n for a read, which must
+// release it when done: the file is not closed under the read.
+func (s *segments) acquire(n int64) (*openSegment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.readers[n]; ok {
-		return f, nil
+	sf, ok := s.readers[n]
+	if !ok && s.cur != nil && n == s.curN {
+		sf, ok = s.cur, true
 	}
-	if s.cur != nil && n == s.curN {
-		return s.cur, nil
+	if ok {
+		sf.users++
+		return sf, nil
 	}
 	f, err := os.Open(s.path(n))
 	if errors.Is(err, os.ErrNotExist) {
@@ -310,13 +383,16 @@ func (s *segments) reader(n int64) (*os.File, error) {
 		// Out of descriptors, say: the file may well be whole.
 		return nil, fmt.Errorf("open payload segment %d: %w", n, err)
 	}
-	s.readers[n] = f
-	return f, nil
+	sf = &openSegment{f: f, users: 1}
+	s.readers[n] = sf
+	return sf, nil
 }
 
 // removeBelow deletes the segment files numbered below n, which no row
-// points into any more. The newest file is always kept: an Intake (perhaps
-// in another process) may be appending to it for rows not yet committed.
+// points into any more, and lets go of the readers of those and of the
+// files another process deleted. The newest file is always kept: an Intake
+// (perhaps in another process) may be appending to it for rows not yet
+// committed.
 func (s *segments) removeBelow(n int64) error {
 	ns, err := s.list()
 	if err != nil {
@@ -329,14 +405,11 @@ func (s *segments) removeBelow(n int64) error {
 		if k >= n || i == len(ns)-1 || (s.cur != nil && k >= s.curN) {
 			break
 		}
-		if f, ok := s.readers[k]; ok {
-			_ = f.Close()
-			delete(s.readers, k)
-		}
 		if err := os.Remove(s.path(k)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
+	s.forget(ns, n)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("remove payload segments: %w", err)
 	}
@@ -347,12 +420,18 @@ func (s *segments) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
+	closeNow := func(sf *openSegment) {
+		sf.dropped = true
+		if sf.users == 0 {
+			errs = append(errs, sf.f.Close())
+		}
+	}
 	if s.cur != nil {
-		errs = append(errs, s.cur.Close())
+		closeNow(s.cur)
 		s.cur = nil
 	}
-	for n, f := range s.readers {
-		errs = append(errs, f.Close())
+	for n, sf := range s.readers {
+		closeNow(sf)
 		delete(s.readers, n)
 	}
 	return errors.Join(errs...)

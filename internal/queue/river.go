@@ -126,23 +126,35 @@ func RiverInserter(c *Client, maxAttempts int) JobInserter {
 // RescueOrphans hands back jobs left "running" by a client that is no longer
 // alive (a process killed mid-job), so they run again now instead of after
 // River's stuck-job timeout. It returns how many it released.
+//
+// Several workers may run it at once (they all do at start-up), and a job
+// it finds orphaned may meanwhile be released by another of them and
+// fetched again by a live client. A job is therefore released only if it
+// is still in the run that was read: River counts up attempt on every
+// fetch, so a job running again under the same attempt is the same run.
 func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) bool) (int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, attempted_by FROM river_job WHERE state = 'running'`)
+	// River keeps attempted_by as JSONB, which only json() turns into JSON
+	// text; a value changed out of band to invalid JSON text is read as no
+	// client, as River's own queries leave it alone rather than fail on it.
+	rows, err := db.read.QueryContext(ctx, `SELECT id, attempt,
+		CASE WHEN typeof(attempted_by) = 'text' AND NOT json_valid(attempted_by) THEN NULL ELSE json(attempted_by) END
+		FROM river_job WHERE state = 'running'`)
 	if err != nil {
 		return 0, fmt.Errorf("list running jobs: %w", err)
 	}
-	var orphans []int64
+	type run struct{ id, attempt int64 }
+	var orphans []run
 	for rows.Next() {
-		var id int64
-		var by []byte
-		if err := rows.Scan(&id, &by); err != nil {
+		var r run
+		var by sql.NullString
+		if err := rows.Scan(&r.id, &r.attempt, &by); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("list running jobs: %w", err)
 		}
 		var clients []string
-		_ = json.Unmarshal(by, &clients)
+		_ = json.Unmarshal([]byte(by.String), &clients)
 		if len(clients) == 0 || !alive(clients[len(clients)-1]) {
-			orphans = append(orphans, id)
+			orphans = append(orphans, r)
 		}
 	}
 	rows.Close()
@@ -150,13 +162,13 @@ func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) boo
 		return 0, fmt.Errorf("list running jobs: %w", err)
 	}
 	n := 0
-	for _, id := range orphans {
+	for _, r := range orphans {
 		// River offers no API for a running job (JobRetry leaves those
 		// alone); this is the state change its rescuer makes.
 		res, err := db.write.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
-			WHERE id = ? AND state = 'running'`, id)
+			WHERE id = ? AND state = 'running' AND attempt = ?`, r.id, r.attempt)
 		if err != nil {
-			return n, fmt.Errorf("release job %d: %w", id, err)
+			return n, fmt.Errorf("release job %d: %w", r.id, err)
 		}
 		k, _ := res.RowsAffected()
 		n += int(k)
