@@ -55,7 +55,10 @@ func CreateTicket(d Deps) (Definition, error) {
 	}
 	return define("createTicket",
 		"Open a GitHub issue in owner/name. Safe to retry: reuse idempotencyKey and it never opens a second issue.",
-		hints{title: "Create GitHub issue", idempotent: true, world: true}, t)
+		hints{title: "Create GitHub issue", idempotent: true, world: true}, t,
+		// An empty body, label list or assignee list opens the very issue
+		// leaving them out does: Run sends "" and empty lists either way.
+		"body", "labels", "assignees")
 }
 
 func createdTicket(c *chain.Call, created github.Created) CreatedTicket {

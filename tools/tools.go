@@ -4,12 +4,14 @@
 package tools
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/chain"
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/payments"
 	"github.com/saas-mcp/saas-mcp/internal/provider/github"
 	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
@@ -60,10 +62,20 @@ type hints struct {
 
 // define builds the MCP tool from the embedded schemas. mcp.NewTool with a
 // raw schema breaks tools/list, hence NewToolWithRawSchema.
-func define(name, description string, h hints, t *chain.Tool) (Definition, error) {
+//
+// emptyIsAbsent names the optional arguments that the tool, and the
+// provider behind it, take for not given when they are "", [] or {}: a call
+// that sends them so is the same call as one that leaves them out, for its
+// idempotency key (see idempotency.CallForm, which also reads the schema's
+// defaults and uniqueItems sets).
+func define(name, description string, h hints, t *chain.Tool, emptyIsAbsent ...string) (Definition, error) {
 	in, err := schemas.Input(name)
 	if err != nil {
 		return Definition{}, err
+	}
+	form, err := idempotency.NewCallForm(in, emptyIsAbsent...)
+	if err != nil {
+		return Definition{}, fmt.Errorf("call form of %s: %w", name, err)
 	}
 	out, err := schemas.Output(name)
 	if err != nil {
@@ -79,6 +91,7 @@ func define(name, description string, h hints, t *chain.Tool) (Definition, error
 		OpenWorldHint:   &h.world,
 	}
 	t.Name = name
+	t.Form = form
 	return Definition{MCP: tool, Chain: t}, nil
 }
 

@@ -50,6 +50,13 @@ type Tool struct {
 	// or an incoming webhook). The claim records it, and a retry of a key
 	// in doubt gets the first attempt's in Call.FirstVia, for CanReconcile.
 	Via func(c *Call) string
+	// Form says which spellings of the arguments are the same call, for
+	// the args hash that derives a key and tells a retry from a key reused
+	// with other arguments: a default spelled out, an empty optional value,
+	// a set in another order (see idempotency.CallForm). tools.define
+	// builds it from the input schema. Nil: only key order, whitespace,
+	// number spelling and Unicode normalization do not matter.
+	Form *idempotency.CallForm
 }
 
 // Call is one tool call as it moves down the chain. Middlewares fill it in.
@@ -137,10 +144,13 @@ func Final(ctx context.Context, c *Call) (Result, error) {
 
 // NewCall prepares a call: its idempotency key is the explicit
 // idempotencyKey argument when given, else one derived from the tool and its
-// canonical arguments, so every audit record of the call carries it.
+// canonical arguments (Tool.Form), so every audit record of the call
+// carries it. args are kept as given: the tool and the provider get exactly
+// what the agent sent. Numbers in args should be json.Number, as
+// mcpserver decodes them: a float64 has already lost what is past 2^53.
 func NewCall(t *Tool, args map[string]any, actor, env, callID string) *Call {
 	c := &Call{Tool: t, Args: args, Actor: actor, Env: env, CallID: callID}
-	h, err := idempotency.ArgsHash(t.Name, args)
+	h, err := t.Form.ArgsHash(t.Name, args)
 	if err != nil {
 		h = "unhashable"
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -113,14 +112,33 @@ func IsDerivedKey(key, tool, argsHash string) bool {
 // ArgsHash returns the hex SHA-256 of the tool name and the canonical JSON of
 // its arguments, without KeyField and without any top-level field named in
 // exclude. args is raw JSON (json.RawMessage or []byte) or any value that
-// encoding/json can marshal, such as the map an MCP request carries. Missing
+// encoding/json can marshal, such as the map an MCP request carries (with
+// numbers as json.Number, to keep them exact, or float64). Missing
 // arguments (nil or JSON null) hash as an empty object.
+//
+// Strings and object keys are hashed in Unicode normalization form C, so
+// canonically equivalent text is the same argument. A tool's own sameness
+// (defaults, empty values, sets) is CallForm.ArgsHash.
 func ArgsHash(tool string, args any, exclude ...string) (string, error) {
-	if m, ok := args.(map[string]any); ok && plain(m) {
+	return argsHash(tool, args, nil, exclude)
+}
+
+func argsHash(tool string, args any, f *CallForm, exclude []string) (string, error) {
+	var buf bytes.Buffer
+	buf.WriteString(tool)
+	buf.WriteByte(0) // a tool name can never run into its arguments
+	if m, ok := args.(map[string]any); ok {
 		// The map an MCP request carries holds only what JSON decodes to, so
-		// it can be written canonically as it is: marshalling it and decoding
-		// it again (below) would give the same value, at several times the cost.
-		return hashPlain(tool, m, exclude), nil
+		// it can be written as it is: marshalling it and decoding it again
+		// (below) would give the same value, at several times the cost.
+		err := f.hashForm(&buf, m, exclude)
+		if err == nil {
+			return sum(buf.Bytes()), nil
+		}
+		if !errors.Is(err, errNotJSONValue) {
+			return "", fmt.Errorf("hash arguments of %s: %w", tool, err)
+		}
+		buf.Truncate(len(tool) + 1)
 	}
 	var raw []byte
 	switch a := args.(type) {
@@ -143,66 +161,21 @@ func ArgsHash(tool string, args any, exclude ...string) (string, error) {
 	}
 	switch obj := v.(type) {
 	case nil:
-		v = map[string]any{}
+		err = f.hashForm(&buf, map[string]any{}, exclude)
 	case map[string]any:
-		delete(obj, KeyField)
-		for _, k := range exclude {
-			delete(obj, k)
-		}
+		err = f.hashForm(&buf, obj, exclude)
+	default:
+		err = writeHash(&buf, v)
 	}
-	h := sha256.New()
-	h.Write([]byte(tool))
-	h.Write([]byte{0}) // a tool name can never run into its arguments
-	var buf bytes.Buffer
-	buf.Grow(len(raw))
-	if err := writeCanonical(&buf, v); err != nil {
+	if err != nil {
 		return "", fmt.Errorf("hash arguments of %s: %w", tool, err)
 	}
-	h.Write(buf.Bytes())
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum(buf.Bytes()), nil
 }
 
-// plain reports whether v holds only values whose canonical form
-// writeCanonical gives directly: nil, bool, string, and slices and maps of
-// them with valid UTF-8 keys. Other values (numbers, structs) go through
-// encoding/json, whose spelling canonicalNumber then normalises.
-func plain(v any) bool {
-	switch x := v.(type) {
-	case nil, bool, string:
-		return true
-	case []any:
-		for _, e := range x {
-			if !plain(e) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		for k, e := range x {
-			if !utf8.ValidString(k) || !plain(e) {
-				return false
-			}
-		}
-		return true
-	default:
-		return false
-	}
-}
-
-// hashPlain is ArgsHash for a plain map, leaving m unchanged.
-func hashPlain(tool string, m map[string]any, exclude []string) string {
-	keep := make(map[string]any, len(m))
-	for k, v := range m {
-		if k != KeyField && !slices.Contains(exclude, k) {
-			keep[k] = v
-		}
-	}
-	var buf bytes.Buffer
-	buf.WriteString(tool)
-	buf.WriteByte(0)               // a tool name can never run into its arguments
-	_ = writeCanonical(&buf, keep) // plain values always encode
-	sum := sha256.Sum256(buf.Bytes())
-	return hex.EncodeToString(sum[:])
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 // Policy holds how long claims and keys live. A zero field takes its default.

@@ -12,6 +12,7 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -156,8 +157,25 @@ var errCancelledBeforeStart = errors.New("the client cancelled the call before i
 // out), and for arguments that are not a JSON object what they are instead
 // (array, string, ...), so that the call is refused as such rather than
 // taken for {} and told to add the fields it sent.
+//
+// They are decoded from the arguments as the client wrote them, numbers as
+// json.Number: mcp-go's own decoding makes every number a float64, which
+// rounds integers past 2^53, so two calls that differ only there would
+// share an args hash (one taken for a replay of the other) and the tool
+// would act on, and the audit log record, a number the agent never sent.
 func arguments(req mcp.CallToolRequest) (map[string]any, string) {
-	switch v := req.Params.Arguments.(type) {
+	v := req.Params.Arguments
+	if raw := req.Params.RawArguments; len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var exact any
+		// mcp-go decoded these same bytes into Arguments already, so this
+		// cannot fail; if it did, Arguments is still what the client sent.
+		if dec.Decode(&exact) == nil {
+			v = exact
+		}
+	}
+	switch v := v.(type) {
 	case map[string]any:
 		return v, ""
 	case nil:
