@@ -103,3 +103,52 @@ func (s *restartSink) Write(_ context.Context, r audit.Record) error {
 	s.recs = append(s.recs, r)
 	return nil
 }
+
+// TestAKeyInDoubtIsNamedBeforeALaterPruneDeletesIt: a long-running serve
+// prunes every 10 minutes. A key left in doubt by another process sharing
+// DATA_DIR (killed mid-call) can expire while this one runs; its row is
+// the only trace of a call that may have acted, and the start-up report
+// never saw it. The prune must name it in the audit log before deleting
+// it (found in review). The prune right after start-up does not name it
+// again: the start-up report just did.
+func TestAKeyInDoubtIsNamedBeforeALaterPruneDeletesIt(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		report bool
+	}{{"a later prune", true}, {"the prune at start-up", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"), sqlite.Options{})
+			require.NoError(t, err)
+			defer db.Close()
+			claimedAt := time.Now().Add(-30 * time.Minute)
+			sibling := "otherhost:deadbeef:4026531836:4242:12345"
+			_, out, err := db.Keys().Claim(ctx, idempotency.Claim{Key: "auto:sendMessage:abc", Tool: "sendMessage", ArgsHash: "h",
+				Target: "C0GENERAL", Owner: sibling, LeaseUntil: claimedAt.Add(5 * time.Minute), ExpiresAt: claimedAt.Add(10 * time.Minute)},
+				claimedAt, idempotency.Alive)
+			require.NoError(t, err)
+			require.Equal(t, idempotency.Acquired, out)
+
+			var sink restartSink
+			pruneOnce(ctx, db.Keys(), &sink, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now(), tt.report)
+			_, found, err := db.Keys().Get(ctx, "auto:sendMessage:abc")
+			require.NoError(t, err)
+			assert.False(t, found, "the expired key is pruned")
+			var named []audit.Record
+			for _, r := range sink.recs {
+				if r.Action == "idempotency.in_doubt" {
+					named = append(named, r)
+				}
+			}
+			if !tt.report {
+				assert.Empty(t, named)
+				return
+			}
+			require.Len(t, named, 1, "the key is named before its row goes")
+			assert.Equal(t, "auto:sendMessage:abc", named[0].IdempotencyKey)
+			assert.Equal(t, true, named[0].Details["expired"])
+		})
+	}
+}

@@ -171,7 +171,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
 		Cancellations: app.cancels,
 	})
-	go pruneLoop(ctx, app.db.Keys(), log, now)
+	go pruneLoop(ctx, app.db.Keys(), app.audit, log, now)
 	return app, nil
 }
 
@@ -245,12 +245,20 @@ func buildClients(d *tools.Deps, cfg config.Serve, s config.Secrets, red *redact
 // taken effect without a stored result, so an operator can see them. The
 // next call with such a key reconciles with the provider before acting.
 func reportInDoubt(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time) {
+	reportInDoubtWhere(ctx, st, sink, log, now, func(idempotency.Claim) bool { return true })
+}
+
+// reportInDoubtWhere reports the keys in doubt that keep says to.
+func reportInDoubtWhere(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time, keep func(idempotency.Claim) bool) {
 	claims, err := st.InDoubt(ctx, now, idempotency.Alive)
 	if err != nil {
 		log.Error("list in-doubt idempotency keys", "err", err)
 		return
 	}
 	for _, c := range claims {
+		if !keep(c) {
+			continue
+		}
 		log.Warn("idempotency key in doubt", "key", idempotency.CallerKey(c.Key), "tool", c.Tool, "target", c.Target, "claimedAt", c.ClaimedAt)
 		_ = sink.Write(ctx, audit.Record{
 			Actor: "saas-mcp", Provider: "saas-mcp", Action: "idempotency.in_doubt", Target: c.Target,
@@ -264,20 +272,33 @@ func reportInDoubt(ctx context.Context, st idempotency.Store, sink audit.Sink, l
 }
 
 // pruneLoop deletes expired keys now and then, so the store stays bounded.
-func pruneLoop(ctx context.Context, st idempotency.Store, log *slog.Logger, now func() time.Time) {
+func pruneLoop(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now func() time.Time) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
-	for {
-		if n, err := st.Prune(ctx, now()); err != nil && ctx.Err() == nil {
-			log.Error("prune idempotency keys", "err", err)
-		} else if n > 0 {
-			log.Info("pruned expired idempotency keys", "count", n)
-		}
+	for first := true; ; first = false {
+		// The start-up report has just named every key in doubt; later,
+		// a key in doubt that is about to be pruned (left by another
+		// process sharing DATA_DIR, which died) is named before its row,
+		// the only trace of a call that may have acted, is deleted.
+		pruneOnce(ctx, st, sink, log, now(), !first)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// pruneOnce deletes the keys expired at now, having first reported those
+// of them still in doubt when report is set.
+func pruneOnce(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time, report bool) {
+	if report {
+		reportInDoubtWhere(ctx, st, sink, log, now, func(c idempotency.Claim) bool { return c.Expired(now) })
+	}
+	if n, err := st.Prune(ctx, now); err != nil && ctx.Err() == nil {
+		log.Error("prune idempotency keys", "err", err)
+	} else if n > 0 {
+		log.Info("pruned expired idempotency keys", "count", n)
 	}
 }
 
