@@ -79,10 +79,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	// A target is free text from the call's arguments (writeAudit's may
 	// be anything): redacted like every other line saas-mcp prints.
-	red := redact.New()
-	if secrets, err := config.LoadSecrets(getenv, config.CredentialNames...); err == nil {
-		red = secrets.Redactor() // the configured values too
-	}
+	red := redactorOfReadable(stderr)
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, c := range claims {
@@ -151,4 +148,23 @@ func checkAuditLog(path string) error {
 		}
 		dir = filepath.Dir(dir)
 	}
+}
+
+// redactorOfReadable redacts the known token shapes and every configured
+// credential that can be read. One that cannot (an empty NAME_FILE, both
+// NAME and NAME_FILE set) is said on stderr, and the others are still
+// redacted: doctor is run precisely when serve refuses to start so.
+func redactorOfReadable(stderr io.Writer) *redact.Redactor {
+	var vals []string
+	for _, name := range config.CredentialNames {
+		v, err := config.ReadSecret(getenv, name)
+		if err != nil {
+			printErr(stderr, "doctor", err)
+			continue
+		}
+		if v != "" {
+			vals = append(vals, v)
+		}
+	}
+	return redact.New(vals...)
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -186,4 +187,16 @@ func TestAWriteOnlyDirectoryIsNotRefused(t *testing.T) {
 	t.Cleanup(func() { _ = os.Chmod(drop, 0o700) })
 	assert.NoError(t, Sync(drop))
 	assert.NoError(t, MkdirAll(filepath.Join(drop, "data"), 0o750))
+}
+
+// TestAFileSystemThatDoesNotSyncDirectoriesIsNotRefused: some FUSE and
+// network mounts answer EINVAL or ENOTSUP to a directory fsync; starting
+// there worked before saas-mcp synced directories (found in review).
+func TestAFileSystemThatDoesNotSyncDirectoriesIsNotRefused(t *testing.T) {
+	for _, err := range []error{syscall.EINVAL, syscall.ENOTSUP, &os.PathError{Op: "sync", Path: "d", Err: syscall.EINVAL}} {
+		assert.True(t, unsyncable(err), "%v", err)
+	}
+	for _, err := range []error{syscall.EIO, syscall.ENOSPC, errors.New("other")} {
+		assert.False(t, unsyncable(err), "%v", err)
+	}
 }
