@@ -13,6 +13,11 @@ import (
 // ErrClosed is returned by Enqueue after Close.
 var ErrClosed = errors.New("webhook intake is closed")
 
+// ErrCommittedUnconfirmed wraps an Enqueue error that came after the
+// delivery's row and job were committed (its record's sync, or its receipt,
+// failed): it may be processed, and a retry is then answered as a duplicate.
+var ErrCommittedUnconfirmed = errors.New("committed, but not confirmed durable and audited")
+
 // Enqueued is the answer to one Enqueue.
 type Enqueued struct {
 	ID        int64 // the delivery's row id
@@ -259,6 +264,11 @@ func (in *Intake) syncLoop() {
 		}
 		if aerr := <-audited; err == nil {
 			err = aerr
+		}
+		if err != nil {
+			// The rows and jobs are committed already: say so, so that
+			// the refusal is not taken for "not stored".
+			err = fmt.Errorf("%w: %w", ErrCommittedUnconfirmed, err)
 		}
 		in.syncBusy.Store(false)
 		select {

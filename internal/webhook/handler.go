@@ -166,7 +166,7 @@ func (h *Handler) receive(p provider) http.Handler {
 			// Not stored, or stored but not audited: either way the provider
 			// retries, and a stored one is then answered as a duplicate.
 			h.unavailable(w, "store and audit the delivery", err)
-			h.refusedVerified(r.Context(), id.d, "not stored (or stored but not audited), answered 503 for the provider to retry")
+			h.refusedVerified(r.Context(), id.d, refusalReason(err))
 			return
 		}
 		if res.Duplicate {
@@ -229,6 +229,22 @@ func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request
 	if err != nil {
 		h.o.Log.Error("audit a rejected webhook", "provider", provider, "err", err)
 	}
+}
+
+// refusalReason says, for the audit log, what is known of a delivery the
+// store refused: it was not stored, or it was stored but not confirmed
+// (then it may also be audited received and be processed), or it is not
+// known (the wait ran out).
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, queue.ErrCommittedUnconfirmed):
+		return "answered 503 for the provider to retry: stored, but its record could not be synced or its receipt audited; " +
+			"it may still be processed, and the retry is then answered as a duplicate"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "answered 503 for the provider to retry: storing did not finish in time; it may have been stored, " +
+			"and the retry is then answered as a duplicate"
+	}
+	return "answered 503 for the provider to retry: not stored"
 }
 
 // readFailure names why a body stopped short, in a fixed phrase (never

@@ -152,26 +152,43 @@ func TestConcurrentCopiesOfOneDeliveryEnqueueOnce(t *testing.T) {
 	assert.Equal(t, 1, jobs["available"])
 }
 
-type failingStore struct{}
+type failingStore struct{ err error }
 
-func (failingStore) Enqueue(context.Context, queue.NewDelivery) (queue.Enqueued, error) {
-	return queue.Enqueued{}, errors.New("disk I/O error")
+func (f failingStore) Enqueue(context.Context, queue.NewDelivery) (queue.Enqueued, error) {
+	return queue.Enqueued{}, f.err
 }
 
 // TestAStoreFailureRefusalIsAudited: a verified delivery refused with 503
 // because the store failed is in the audit log, with its key, so the
-// refusal can be matched with the provider's retry (found in review).
+// refusal can be matched with the provider's retry, and with what is known
+// of it: not stored, or stored but not confirmed (then it may be processed,
+// and the retry is answered as a duplicate), or not known (found in review).
 func TestAStoreFailureRefusalIsAudited(t *testing.T) {
 	t.Parallel()
-	sink := &memSink{}
-	h := NewHandler(Options{Store: failingStore{}, Audit: sink, Secrets: Secrets{GitHub: secrets("gh-secret")}})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	code, _ := do(t, githubRequest(t, srv.URL, "guid-store", []byte(`{}`), "gh-secret"))
-	require.Equal(t, http.StatusServiceUnavailable, code)
-	recs := sink.byStatus(audit.StatusRejected)
-	require.Len(t, recs, 1)
-	assert.Equal(t, "github:42:guid-store", recs[0].IdempotencyKey)
-	assert.Equal(t, "webhook.issues", recs[0].Action)
-	assert.Contains(t, recs[0].Error, "answered 503")
+	tests := []struct {
+		name string
+		err  error
+		says string
+	}{
+		{"not stored", errors.New("disk I/O error"), "not stored"},
+		{"stored, not confirmed", fmt.Errorf("%w: sync: EIO", queue.ErrCommittedUnconfirmed), "stored, but its record could not be synced"},
+		{"not known", context.DeadlineExceeded, "it may have been stored"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sink := &memSink{}
+			h := NewHandler(Options{Store: failingStore{tt.err}, Audit: sink, Secrets: Secrets{GitHub: secrets("gh-secret")}})
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			code, _ := do(t, githubRequest(t, srv.URL, "guid-store", []byte(`{}`), "gh-secret"))
+			require.Equal(t, http.StatusServiceUnavailable, code)
+			recs := sink.byStatus(audit.StatusRejected)
+			require.Len(t, recs, 1)
+			assert.Equal(t, "github:42:guid-store", recs[0].IdempotencyKey)
+			assert.Equal(t, "webhook.issues", recs[0].Action)
+			assert.Contains(t, recs[0].Error, "answered 503")
+			assert.Contains(t, recs[0].Error, tt.says)
+		})
+	}
 }
