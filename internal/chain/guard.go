@@ -47,7 +47,11 @@ func Secrets(secrets config.Secrets) Middleware {
 					}
 				}
 				if len(c.Credentials) == 0 {
-					return Result{}, Errorf(KindCredential, "missing credential: %s needs %s (or %s_FILE) to be set", c.Tool.Name, orList(c.Tool.Credentials), c.Tool.Credentials[0])
+					names := make([]string, 0, 2*len(c.Tool.Credentials))
+					for _, n := range c.Tool.Credentials {
+						names = append(names, n, n+"_FILE")
+					}
+					return Result{}, Errorf(KindCredential, "missing credential: %s needs %s to be set", c.Tool.Name, orList(names))
 				}
 			}
 			return next(ctx, c)

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -379,8 +380,12 @@ func (m *Idempotency) when(c *Call, at time.Time) string {
 
 // withReplayed returns the stored result with "replayed": true.
 func withReplayed(stored json.RawMessage) (json.RawMessage, error) {
+	// Numbers as stored: a float64 would round an integer past 2^53 that
+	// the first result (and the audit log) carried exactly.
+	dec := json.NewDecoder(bytes.NewReader(stored))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(stored, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
 	m["replayed"] = true
