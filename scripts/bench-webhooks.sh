@@ -98,27 +98,45 @@ for c in $CONNS; do
   done
 done
 
-python3 - "$WORK/results" <<'PY'
-import json, statistics, sys
+python3 - "$WORK/results" "$WORK/data/webhooks.db" <<'PY'
+import json, sqlite3, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     name, conns, js = line.split(" ", 2)
-    rows.setdefault((name, int(conns)), []).append(json.loads(js))
-print("\nmedians               rps        p50 ms   p99 ms   non-2xx")
+    r = json.loads(js)
+    # Only 2xx answers count as throughput: a receiver refusing everything
+    # must not look fast.
+    failed = r["non2xx"] + r["errors_connect"] + r["errors_timeout"]
+    r["ok_rps"] = r["rps"] * max(r["requests"] - r["non2xx"], 0) / r["requests"] if r["requests"] else 0.0
+    r["failed"] = failed
+    rows.setdefault((name, int(conns)), []).append(r)
+print("\nmedians              2xx/s       p50 ms   p99 ms   non-2xx or errors")
+invalid = False
 for c in sorted({k[1] for k in rows}):
     med = {}
     for name in ("node", "before", "saas-mcp"):
         rs = rows.get((name, c), [])
         if not rs:
             continue
-        med[name] = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_ms", "p99_ms", "non2xx")}
+        med[name] = {k: statistics.median(r[k] for r in rs) for k in ("ok_rps", "p50_ms", "p99_ms")}
+        med[name]["failed"] = sum(r["failed"] for r in rs)
         m = med[name]
-        print(f"  {name:<8} c={c:<4} {m['rps']:>10.0f} {m['p50_ms']:>9.2f} {m['p99_ms']:>8.2f} {m['non2xx']:>9.0f}")
+        invalid = invalid or m["failed"] > 0
+        print(f"  {name:<8} c={c:<4} {m['ok_rps']:>10.0f} {m['p50_ms']:>9.2f} {m['p99_ms']:>8.2f} {m['failed']:>9.0f}")
     for name in ("before", "saas-mcp"):
         if name in med and "node" in med:
-            print(f"  ratio {name}/node at c={c}: {med[name]['rps'] / med['node']['rps']:.2f}x rps")
+            print(f"  ratio {name}/node at c={c}: {med[name]['ok_rps'] / med['node']['ok_rps']:.2f}x 2xx/s")
+# Every 2xx saas-mcp gave must have its row: each request carries a new
+# delivery id, so the rows stored are at least the 2xx answers (requests
+# still in flight when wrk stopped may be stored without being counted).
+answered = sum(r["requests"] - r["non2xx"] for (name, _), rs in rows.items() if name == "saas-mcp" for r in rs)
+stored = sqlite3.connect(f"file:{sys.argv[2]}?mode=ro", uri=True).execute("SELECT count(*) FROM webhook_delivery").fetchone()[0]
+print(f"saas-mcp: {stored} deliveries stored for {answered} 2xx answers", "(ok)" if stored >= answered else "(MISSING DELIVERIES)")
+if invalid:
+    print("INVALID RUN: some requests were refused or failed; the ratios above count 2xx answers only")
+sys.exit(0 if stored >= answered else 1)
 PY
-echo "saas-mcp had every 2xx on disk before answering (its record fdatasynced in the payload log, row and job committed to SQLite; group commit)."
+echo "(Each 2xx was answered after its record's fdatasync: by design, shown by the crash tests in make test, not measured here.)"
 # What the in-process worker got through meanwhile (it defers to the
 # receiver while deliveries are coming in, so the backlog is drained after).
 if [ -z "$WORKER_FLAG" ]; then
