@@ -151,6 +151,13 @@ func LoadSecrets(getenv func(string) string, names ...string) (Secrets, error) {
 		if err != nil {
 			return s, err
 		}
+		if v != "" && name == SlackWebhookURL {
+			// Checked like the API URLs, but never quoted: the webhook
+			// URL is itself the secret.
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return s, fmt.Errorf("%s is not an http:// or https:// URL with a host", name)
+			}
+		}
 		if v != "" {
 			s.values[name] = NewSecret(v)
 		}

@@ -43,3 +43,39 @@ func TestASecretFileIsReadAsTheOperatorMeantIt(t *testing.T) {
 		})
 	}
 }
+
+// TestBadCredentialValuesStopStartUp (found in README review): "a bad value
+// of any variable stops start-up with an error naming it". A webhook URL
+// that is not a URL, and a signing secret list of separators only, started
+// anyway; the errors name the variable and never quote a secret.
+func TestBadCredentialValuesStopStartUp(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		load func(getenv func(string) string) error
+		says string
+	}{
+		{"a webhook URL that is not a URL", map[string]string{SlackWebhookURL: "notaurl-T0/B0/secretpart"},
+			func(g func(string) string) error { _, err := LoadSecrets(g, SlackWebhookURL); return err }, "SLACK_WEBHOOK_URL is not an http"},
+		{"a webhook URL without a host", map[string]string{SlackWebhookURL: "https:///services/secretpart"},
+			func(g func(string) string) error { _, err := LoadSecrets(g, SlackWebhookURL); return err }, "SLACK_WEBHOOK_URL is not an http"},
+		{"signing secrets that are only commas", map[string]string{GitHubWebhookSecret: " , ,"},
+			func(g func(string) string) error { _, err := LoadWebhook(g); return err }, "GITHUB_WEBHOOK_SECRET holds no secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.load(func(k string) string { return tt.env[k] })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.says)
+			assert.NotContains(t, err.Error(), "secretpart")
+		})
+	}
+	s, err := LoadSecrets(func(k string) string {
+		return map[string]string{SlackWebhookURL: "https://hooks.slack.com/services/T0/B0/x"}[k]
+	}, SlackWebhookURL)
+	require.NoError(t, err)
+	_, ok := s.Get(SlackWebhookURL)
+	assert.True(t, ok, "a real webhook URL is taken")
+}

@@ -65,6 +65,11 @@ func LoadWebhook(getenv func(string) string) (Webhook, error) {
 			return c, err
 		}
 		*s.dst = SplitSecrets(raw)
+		if raw != "" && len(*s.dst) == 0 {
+			// Set, but only commas and blanks: not "no secret", which
+			// would start and refuse every delivery of the provider.
+			return c, fmt.Errorf("%s holds no secret, only separators", s.name)
+		}
 	}
 	return c, c.Validate()
 }
