@@ -95,6 +95,8 @@ func TestEveryFaultLeavesExactlyOneEffect(t *testing.T) {
 		},
 		{
 			name: "a slow provider and a client cancellation leave no effect, then one", id: "cancel",
+			// A long timeout, so the cancellation, not the timeout, ends the call.
+			env: map[string]string{"HTTP_TIMEOUT": "30s"},
 			inject: func(f *fakesaas.Server, tool effectTool) {
 				f.Inject(fakesaas.Fault{Method: "POST", Path: tool.path, Times: 1, Delay: 10 * time.Second})
 			},
@@ -235,10 +237,26 @@ func cancelMidCall(t *testing.T, h *harness, tool effectTool, id string) map[str
 	}()
 	waitFor(t, 10*time.Second, "the request at the provider", func() bool { return h.fake.Count("POST", tool.path) > 0 })
 	cancel()
+	cancelled := time.Now()
 	require.ErrorIs(t, <-done, context.Canceled)
+	// The rows using this run with HTTP_TIMEOUT=30s and a provider slower
+	// than 10 s, so a terminal record within 10 s of the cancellation, saying
+	// so, shows the cancellation ended the call, not a timeout or the
+	// provider's late answer.
+	key := args["idempotencyKey"].(string)
+	var term audit.Record
 	waitFor(t, 10*time.Second, "the cancelled call's terminal record", func() bool {
-		return hasRecord(h.records(), args["idempotencyKey"].(string), func(r audit.Record) bool { return r.Status == audit.StatusFailed })
+		for _, r := range h.records() {
+			if r.IdempotencyKey == key && isTerminal(r.Status) {
+				term = r
+				return true
+			}
+		}
+		return false
 	})
+	assert.Less(t, time.Since(cancelled), 10*time.Second, "the call ended well before HTTP_TIMEOUT")
+	assert.Equal(t, audit.StatusFailed, term.Status, "the cancelled call failed: %+v", term)
+	assert.Contains(t, term.Error, context.Canceled.Error(), "the terminal record says the client cancelled the call")
 	return nil
 }
 

@@ -30,7 +30,7 @@ func runReceiver(t *testing.T, addr string) (base string, stop func() int) {
 		select {
 		case code := <-done:
 			return code
-		case <-time.After(15 * time.Second):
+		case <-time.After(30 * time.Second): // beyond any WEBHOOK_DRAIN_DELAY a test sets
 			t.Error("the receiver did not stop")
 			return -1
 		}

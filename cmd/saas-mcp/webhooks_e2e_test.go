@@ -183,11 +183,17 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	db, err := queue.Open(context.Background(), filepath.Join(dir, "data", queue.FileName), queue.Options{})
 	require.NoError(t, err)
 	defer db.Close()
-	require.Eventually(t, func() bool {
-		c, err := db.Counts(context.Background())
-		require.NoError(t, err)
-		return c[queue.StatePending] == 0 && c[queue.StateProcessed] > 0
-	}, 40*time.Second, 100*time.Millisecond, "deliveries still pending")
+	// The condition runs on another goroutine, where require cannot stop the
+	// test: a failed count fails the tick, and the last tick's failures are
+	// reported if the time runs out.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		counts, err := db.Counts(context.Background())
+		if !assert.NoError(c, err, "count deliveries") {
+			return
+		}
+		assert.Zero(c, counts[queue.StatePending], "deliveries still pending")
+		assert.Positive(c, counts[queue.StateProcessed], "deliveries processed")
+	}, 40*time.Second, 100*time.Millisecond)
 	require.NoError(t, p2.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, <-p2.done, "SIGTERM drains and exits 0")
 

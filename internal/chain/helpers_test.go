@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,7 +43,10 @@ func (s *memSink) statuses() []string {
 }
 
 // memStore is a small in-memory idempotency.Store with the same outcomes as
-// the durable stores (their conformance suite is in internal/store/storetest).
+// the durable stores (their conformance suite is in internal/store/storetest):
+// Claim decides with idempotency.Resolve, as they do, and the owner-guarded
+// writes have the guards of internal/store/sqlite/keys.go's statements, so a
+// chain test cannot pass on an outcome no real store gives.
 type memStore struct {
 	mu   sync.Mutex
 	rows map[string]idempotency.Claim
@@ -56,31 +61,31 @@ func (s *memStore) Claim(_ context.Context, c idempotency.Claim, now time.Time, 
 	if s.fail != nil {
 		return idempotency.Claim{}, 0, s.fail
 	}
-	row, ok := s.rows[c.Key]
-	if !ok || now.After(row.ExpiresAt) {
-		s.rows[c.Key] = c
-		return c, idempotency.Acquired, nil
+	var current *idempotency.Claim
+	if row, ok := s.rows[c.Key]; ok {
+		current = &row
 	}
-	if row.ArgsHash != c.ArgsHash {
-		return row, idempotency.Mismatch, nil
+	row, out := idempotency.Resolve(current, c, now, alive)
+	if out == idempotency.Acquired || out == idempotency.Reacquired {
+		s.rows[c.Key] = row
 	}
-	switch {
-	case row.State == idempotency.StateCommitted:
-		return row, idempotency.Replay, nil
-	case row.State == idempotency.StateClaimed && alive(row.Owner) && now.Before(row.LeaseUntil):
-		return row, idempotency.InProgress, nil
-	}
-	row.Owner, row.State, row.LeaseUntil = c.Owner, idempotency.StateClaimed, c.LeaseUntil
-	s.rows[c.Key] = row
-	return row, idempotency.Reacquired, nil
+	return row, out, nil
 }
 
-func (s *memStore) set(key, owner string, fn func(*idempotency.Claim)) error {
+// set applies fn to key's row when owner holds it in one of states (any
+// state when none are given), as an UPDATE ... WHERE key = ? AND owner = ?
+// AND state IN (...) does; otherwise, like a statement that changed no row,
+// it answers ErrNotOwner.
+func (s *memStore) set(what, key, owner string, fn func(*idempotency.Claim), states ...idempotency.State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	row, ok := s.rows[key]
-	if !ok || row.Owner != owner {
-		return idempotency.ErrNotOwner
+	if !ok || row.Owner != owner || (len(states) > 0 && !slices.Contains(states, row.State)) {
+		return fmt.Errorf("%s %s: %w", what, key, idempotency.ErrNotOwner)
+	}
+	if fn == nil {
+		delete(s.rows, key)
+		return nil
 	}
 	fn(&row)
 	s.rows[key] = row
@@ -88,25 +93,21 @@ func (s *memStore) set(key, owner string, fn func(*idempotency.Claim)) error {
 }
 
 func (s *memStore) Commit(_ context.Context, key, owner string, result json.RawMessage) error {
-	return s.set(key, owner, func(c *idempotency.Claim) { c.State, c.Result = idempotency.StateCommitted, result })
+	return s.set("commit", key, owner, func(c *idempotency.Claim) { c.State, c.Result = idempotency.StateCommitted, result })
 }
 
 func (s *memStore) MarkInDoubt(_ context.Context, key, owner string) error {
-	return s.set(key, owner, func(c *idempotency.Claim) { c.State = idempotency.StateInDoubt })
+	return s.set("mark in doubt", key, owner, func(c *idempotency.Claim) { c.State = idempotency.StateInDoubt },
+		idempotency.StateClaimed, idempotency.StateInDoubt)
 }
 
+// Release deletes the row (set with a nil fn).
 func (s *memStore) Release(_ context.Context, key, owner string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if row, ok := s.rows[key]; !ok || row.Owner != owner {
-		return idempotency.ErrNotOwner
-	}
-	delete(s.rows, key)
-	return nil
+	return s.set("release", key, owner, nil, idempotency.StateClaimed, idempotency.StateInDoubt)
 }
 
 func (s *memStore) Extend(_ context.Context, key, owner string, until time.Time) error {
-	return s.set(key, owner, func(c *idempotency.Claim) { c.LeaseUntil = until })
+	return s.set("extend", key, owner, func(c *idempotency.Claim) { c.LeaseUntil = until }, idempotency.StateClaimed)
 }
 
 func (s *memStore) InDoubt(context.Context, time.Time, func(string) bool) ([]idempotency.Claim, error) {

@@ -2,6 +2,7 @@ package dirs
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// These tests replace syncDir, one package variable, so they do not run in
-// parallel with each other.
+// These tests replace syncDir or openDir, package variables, so they do
+// not run in parallel with each other.
 
 // recordSyncs records the directories synced; fail, when it returns an
 // error for a directory, makes that sync fail instead.
@@ -198,5 +199,48 @@ func TestAFileSystemThatDoesNotSyncDirectoriesIsNotRefused(t *testing.T) {
 	}
 	for _, err := range []error{syscall.EIO, syscall.ENOSPC, errors.New("other")} {
 		assert.False(t, unsyncable(err), "%v", err)
+	}
+}
+
+// TestADirectoryThatCannotBeOpenedForReadingIsNotRefused: the same
+// guarantee as TestAWriteOnlyDirectoryIsNotRefused, which root (CI) must
+// skip, with the open made to fail as it does for an ordinary user: a
+// permission error is no reason to refuse the directory, any other error
+// still is.
+func TestADirectoryThatCannotBeOpenedForReadingIsNotRefused(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		name, dir string
+		err       error
+		refused   bool
+	}{
+		{"permission denied", "eacces", syscall.EACCES, false},
+		{"operation not permitted", "eperm", syscall.EPERM, false},
+		{"an input/output error", "eio", syscall.EIO, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			drop := filepath.Join(root, tt.dir)
+			require.NoError(t, os.Mkdir(drop, 0o750))
+			old := openDir
+			openDir = func(name string) (*os.File, error) {
+				if name == drop {
+					return nil, &fs.PathError{Op: "open", Path: name, Err: tt.err}
+				}
+				return old(name)
+			}
+			t.Cleanup(func() { openDir = old })
+
+			err := Sync(drop)
+			errMkdir := MkdirAll(filepath.Join(drop, "data"), 0o750)
+			if tt.refused {
+				assert.ErrorIs(t, err, tt.err)
+				assert.ErrorIs(t, errMkdir, tt.err)
+				return
+			}
+			assert.NoError(t, err)
+			assert.NoError(t, errMkdir)
+			assert.DirExists(t, filepath.Join(drop, "data"))
+		})
 	}
 }
