@@ -84,7 +84,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc := json.NewEncoder(stdout)
 		for _, c := range claims {
 			c.Result = nil
-			c.Key = idempotency.CallerKey(c.Key) // as the tool call and its audit records name it
+			c.Key = red.String(idempotency.CallerKey(c.Key)) // as the tool call and its audit records name it
 			c.Target = red.String(c.Target)
 			_ = enc.Encode(c)
 		}
@@ -106,7 +106,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if c.Expired(now) {
 			state += " (expired)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idempotency.CallerKey(c.Key), c.Tool, red.String(c.Target), state, c.ClaimedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", red.String(idempotency.CallerKey(c.Key)), c.Tool, red.String(c.Target), state, c.ClaimedAt.UTC().Format(time.RFC3339))
 	}
 	_ = tw.Flush()
 	return 0
@@ -151,20 +151,14 @@ func checkAuditLog(path string) error {
 }
 
 // redactorOfReadable redacts the known token shapes and every configured
-// credential that can be read. One that cannot (an empty NAME_FILE, both
-// NAME and NAME_FILE set) is said on stderr, and the others are still
-// redacted: doctor is run precisely when serve refuses to start so.
+// secret that can be read. One that cannot (an empty NAME_FILE, both NAME
+// and NAME_FILE set) is said on stderr, and the others are still redacted:
+// doctor is run precisely when serve refuses to start so.
 func redactorOfReadable(stderr io.Writer) *redact.Redactor {
-	var vals []string
 	for _, name := range config.CredentialNames {
-		v, err := config.ReadSecret(getenv, name)
-		if err != nil {
+		if _, err := config.ReadSecret(getenv, name); err != nil {
 			printErr(stderr, "doctor", err)
-			continue
-		}
-		if v != "" {
-			vals = append(vals, v)
 		}
 	}
-	return redact.New(vals...)
+	return config.Redactor(getenv)
 }

@@ -113,7 +113,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	red := secrets.Redactor()
+	red := config.Redactor(getenv) // every secret in the environment, the signing secrets too
 	log := newLogger(stderr, cfg.LogLevel, red)
 	app := &serveApp{log: log}
 
@@ -148,6 +148,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		app.close()
 		return nil, err
 	}
+	validator.Redactor = red
 	idem := &chain.Idempotency{
 		Store:  app.db.Keys(),
 		Policy: idempotency.Policy{Window: cfg.IdempotencyWindow, KeyTTL: cfg.IdempotencyKeyTTL, Lease: lease(cfg)},

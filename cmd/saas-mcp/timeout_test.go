@@ -75,15 +75,16 @@ func TestHTTPTimeoutEndsAProviderCallThatStallsAndLeavesItInDoubt(t *testing.T) 
 				GitHubAPIURL: srv.URL + "/", SlackAPIURL: srv.URL + "/",
 				HTTPTimeout: 300 * time.Millisecond, HTTPMaxAttempts: 3, HTTPMaxWait: time.Second, HTTPMaxCallWait: time.Second,
 			}
-			secrets, err := config.LoadSecrets(func(k string) string {
+			env := func(k string) string {
 				return map[string]string{
 					config.GitHubToken:   "ghp_timeouttoken0000",
 					config.SlackBotToken: "xoxb-0000000000-0000000000-timeouttoken",
 				}[k]
-			}, config.CredentialNames...)
+			}
+			secrets, err := config.LoadSecrets(env, config.CredentialNames...)
 			require.NoError(t, err)
 			var d tools.Deps
-			buildClients(&d, cfg, secrets, secrets.Redactor())
+			buildClients(&d, cfg, secrets, config.Redactor(env))
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only stops a hung test
 			defer cancel()

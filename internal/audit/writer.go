@@ -3,13 +3,16 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/dirs"
 	"github.com/saas-mcp/saas-mcp/internal/flock"
@@ -462,8 +465,10 @@ func Redact(red *redact.Redactor, r Record) Record {
 	r.Actor = red.String(r.Actor)
 	r.Provider = red.String(r.Provider)
 	r.Action = red.String(r.Action)
-	r.Target = red.String(r.Target)
-	r.IdempotencyKey = red.String(r.IdempotencyKey)
+	// Cut after redaction, never before: a secret cut in two would no
+	// longer match, and its first half would be kept.
+	r.Target = clip(red.String(r.Target), MaxField)
+	r.IdempotencyKey = clip(red.String(r.IdempotencyKey), MaxField)
 	r.Error = red.String(r.Error)
 	if r.Details != nil {
 		r.Details = redactMap(red, r.Details)
@@ -483,6 +488,13 @@ func redactValue(red *redact.Redactor, v any) any {
 	switch t := v.(type) {
 	case string:
 		return red.String(t)
+	case json.Number:
+		// An all-digit secret given as a number: kept a number unless it
+		// is one, then it becomes the mask.
+		if r := red.String(string(t)); r != string(t) {
+			return r
+		}
+		return t
 	case map[string]any:
 		return redactMap(red, t)
 	case []any:
@@ -500,4 +512,23 @@ func redactValue(red *redact.Redactor, v any) any {
 	default:
 		return v
 	}
+}
+
+// MaxField bounds the target and key a record copies from a call's
+// arguments: a tool call's started record is written before validation,
+// and a 4 MB argument must not be copied into the log twice. Valid ones
+// are far shorter (a key is at most 255 characters).
+const MaxField = 1024
+
+// clip cuts s to at most n bytes, at a character boundary, saying how long
+// it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }

@@ -92,24 +92,20 @@ func baseRecord(c *Call) audit.Record {
 		Provider:       c.Tool.Provider,
 		Action:         c.Tool.Action,
 		Target:         targetOf(c),
-		IdempotencyKey: clip(c.Key, maxAuditField),
+		IdempotencyKey: c.Key, // cut to length by the audit writer, after redaction
 		Tool:           c.Tool.Name,
 		Env:            c.Env,
 		CallID:         c.CallID,
 	}
 }
 
-// maxAuditField bounds the target and key an audit record copies from the
-// arguments: the started record is written before validation, and a 4 MB
-// argument must not be copied into the log twice. Valid ones are far
-// shorter (a key is at most 255 characters).
-const maxAuditField = 1024
-
 func targetOf(c *Call) string {
 	if c.Tool.Target == nil {
 		return ""
 	}
-	return clip(TextOnly(c.Tool.Target(c.Args)), maxAuditField)
+	// Not cut here: the audit writer cuts it after redaction, so no
+	// secret is cut in two and half kept.
+	return TextOnly(c.Tool.Target(c.Args))
 }
 
 // TextOnly makes s storable as text everywhere: NUL (which PostgreSQL's

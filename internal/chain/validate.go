@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/saas-mcp/saas-mcp/internal/redact"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -21,6 +22,10 @@ import (
 type Validator struct {
 	schemas map[string]*jsonschema.Schema
 	printer *message.Printer
+	// Redactor, when set, redacts each problem before it is cut to
+	// length: a message may quote a value, and a secret cut in two would
+	// no longer match and keep its first half.
+	Redactor *redact.Redactor
 }
 
 // NewValidator compiles each tool's input schema (JSON Schema 2020-12).
@@ -69,7 +74,7 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 	for i, p := range problems {
 		// A message may quote the value (a pattern's): a 4 MB argument
 		// must not come back to the agent, or go to the audit log, whole.
-		problems[i] = clip(p, maxProblem)
+		problems[i] = clip(v.Redactor.String(p), maxProblem)
 	}
 	sort.Strings(problems)
 	problems = compactStrings(problems)

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
-
-	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
 
 // Environments.
@@ -201,13 +199,4 @@ func unwrapPathErr(err error) error {
 func (s Secrets) Get(name string) (Secret, bool) {
 	v, ok := s.values[name]
 	return v, ok && v.IsSet()
-}
-
-// Redactor returns a redactor for every loaded value.
-func (s Secrets) Redactor() *redact.Redactor {
-	vals := make([]string, 0, len(s.values))
-	for _, v := range s.values {
-		vals = append(vals, v.Reveal())
-	}
-	return redact.New(vals...)
 }

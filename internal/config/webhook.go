@@ -123,18 +123,6 @@ func SplitSecrets(raw string) []Secret {
 	return out
 }
 
-// WebhookSecretValues returns every configured signing secret, for a
-// redactor.
-func (c Webhook) WebhookSecretValues() []string {
-	var out []string
-	for _, list := range [][]Secret{c.GitHubSecrets, c.StripeSecrets, c.SlackSecrets} {
-		for _, s := range list {
-			out = append(out, s.Reveal())
-		}
-	}
-	return out
-}
-
 // ParseByteSize reads a positive size: plain bytes ("1048576") or with a
 // KiB, MiB or GiB suffix ("25MiB"); KB/MB/GB are taken as the same binary
 // units, since that is what people mean for body limits.

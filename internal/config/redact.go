@@ -1,0 +1,65 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+)
+
+// secretVariables are every variable that holds a secret, whichever
+// command reads it: serve's credentials and the webhook signing secrets.
+// Every command redacts all of them, since a `.env` loaded whole sets them
+// all, and a secret of one command can reach another's output (a
+// writeAudit call quoting a signing secret, say).
+var secretVariables = append(append([]string(nil), CredentialNames...), GitHubWebhookSecret, StripeWebhookSecret, SlackSigningSecret)
+
+// Redactor returns a redactor for every secret configured in the
+// environment (NAME or NAME_FILE, each entry of a rotated list), plus the
+// known token shapes. A variable that cannot be read is skipped here: the
+// command that needs it reports it.
+func Redactor(getenv func(string) string) *redact.Redactor {
+	return redact.New(SecretValues(getenv)...)
+}
+
+// SecretValues returns the strings to redact for every configured secret:
+// each value, each entry of a comma-separated list, and for the Slack
+// webhook URL (itself the secret) its path, query and last path segment
+// too, which an error may quote in another spelling of the URL (after a
+// redirect to https, or with a password masked by net/url).
+func SecretValues(getenv func(string) string) []string {
+	var out []string
+	for _, name := range secretVariables {
+		v, err := ReadSecret(getenv, name)
+		if err != nil || v == "" {
+			continue
+		}
+		out = append(out, v)
+		if strings.Contains(v, ",") {
+			for _, s := range SplitSecrets(v) {
+				out = append(out, s.Reveal())
+			}
+		}
+		if name == SlackWebhookURL {
+			out = append(out, urlParts(v)...)
+		}
+	}
+	return out
+}
+
+// urlParts are the parts of a secret URL that identify it on their own.
+// Parts shorter than 8 bytes ("/", a short host path) would redact
+// ordinary text and identify nothing.
+func urlParts(v string) []string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:]} {
+		if len(p) >= 8 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
