@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/saas-mcp/saas-mcp/internal/redact"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -125,4 +127,25 @@ func BenchmarkEncodeRecord(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRedactRecord: redaction of a typical record (the baseline)
+// against one whose target is a 4 MB invalid argument, which is cut to
+// MaxField plus a margin before it is redacted (redacting it whole took about 0.5 s).
+func BenchmarkRedactRecord(b *testing.B) {
+	red := redact.New("Zq8mW3vK1pR7tY5nX2cB", "xoxb-0000000000-0000000000-benchtoken")
+	typical := Record{Actor: "claude-code", Provider: "github", Action: "create_issue", Target: "acme/app",
+		IdempotencyKey: "auto:createTicket:8f3c2b", Status: StatusSucceeded, Error: ""}
+	huge := typical
+	huge.Target = strings.Repeat("xox-", 1<<20)
+	for _, bc := range []struct {
+		name string
+		rec  Record
+	}{{"typical", typical}, {"4MB-target", huge}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				_ = Redact(red, bc.rec)
+			}
+		})
+	}
 }

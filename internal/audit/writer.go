@@ -467,8 +467,8 @@ func Redact(red *redact.Redactor, r Record) Record {
 	r.Action = red.String(r.Action)
 	// Cut after redaction, never before: a secret cut in two would no
 	// longer match, and its first half would be kept.
-	r.Target = clip(red.String(r.Target), MaxField)
-	r.IdempotencyKey = clip(red.String(r.IdempotencyKey), MaxField)
+	r.Target = redactClip(red, r.Target, MaxField)
+	r.IdempotencyKey = redactClip(red, r.IdempotencyKey, MaxField)
 	r.Error = red.String(r.Error)
 	if r.Details != nil {
 		r.Details = redactMap(red, r.Details)
@@ -517,8 +517,20 @@ func redactValue(red *redact.Redactor, v any) any {
 // MaxField bounds the target and key a record copies from a call's
 // arguments: a tool call's started record is written before validation,
 // and a 4 MB argument must not be copied into the log twice. Valid ones
-// are far shorter (a key is at most 255 characters).
-const MaxField = 1024
+// are shorter (a key is at most 255 characters, a writeAudit target 512
+// characters, up to 2 KiB of UTF-8).
+const MaxField = 4096
+
+// redactClip redacts s and cuts it to n bytes without ever cutting a
+// secret in two first: s is cut to n plus the longest secret or token
+// first, so a huge text is not redacted whole (it would hold the log's
+// lock for seconds), and whatever is cut there lies past n anyway.
+func redactClip(red *redact.Redactor, s string, n int) string {
+	if pre := n + red.Longest() + redact.TokenMargin; len(s) > pre {
+		return clipNote(red.String(s[:pre]), n, len(s))
+	}
+	return clip(red.String(s), n)
+}
 
 // clip cuts s to at most n bytes, at a character boundary, saying how long
 // it was.
@@ -526,9 +538,15 @@ func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	return clipNote(s, n, len(s))
+}
+
+// clipNote cuts s (at least n bytes long) to n bytes, at a character
+// boundary, saying it was total bytes long.
+func clipNote(s string, n, total int) string {
+	cut := min(n, len(s))
+	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "… (" + strconv.Itoa(len(s)) + " bytes)"
+	return s[:cut] + "… (" + strconv.Itoa(total) + " bytes)"
 }

@@ -194,3 +194,32 @@ func TestWriteBatchDeferredAppendsAtOnceAndSyncsLater(t *testing.T) {
 	}, 5*time.Second, time.Millisecond)
 	require.NoError(t, w.Close())
 }
+
+// TestAFieldCutToLengthNeverKeepsHalfASecret: a target or key is redacted
+// before it is cut to MaxField, and a huge one is cut generously first so
+// it is not redacted whole (that held the log's lock for seconds). Wherever
+// a configured secret sits, around either cut, none of it is kept (found
+// in review).
+func TestAFieldCutToLengthNeverKeepsHalfASecret(t *testing.T) {
+	t.Parallel()
+	const secret = "Zq8mW3vK1pR7tY5nX2cB" // no known token shape
+	red := redact.New(secret)
+	pre := MaxField + red.Longest() + redact.TokenMargin
+	for _, at := range []int{0, MaxField - 10, MaxField - 1, MaxField, pre - 10, pre - 1, pre, 2 * pre} {
+		for _, total := range []int{at + len(secret), pre + 1000, 4 << 20} {
+			if total < at+len(secret) {
+				continue
+			}
+			s := strings.Repeat("a", at) + secret + strings.Repeat("b", total-at-len(secret))
+			got := Redact(red, Record{Target: s, IdempotencyKey: s})
+			for _, f := range []string{got.Target, got.IdempotencyKey} {
+				assert.LessOrEqual(t, len(f), MaxField+32, "secret at %d of %d", at, total)
+				for k := 4; k <= len(secret); k++ {
+					if strings.Contains(f, secret[:k]) && !strings.Contains(strings.Repeat("a", at), secret[:k]) {
+						t.Fatalf("secret at %d of %d: %d bytes of it kept: ...%s", at, total, k, f[max(0, len(f)-80):])
+					}
+				}
+			}
+		}
+	}
+}

@@ -74,7 +74,14 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 	for i, p := range problems {
 		// A message may quote the value (a pattern's): a 4 MB argument
 		// must not come back to the agent, or go to the audit log, whole.
-		problems[i] = clip(v.Redactor.String(p), maxProblem)
+		// Cut generously first (a 4 MB value must not be redacted whole),
+		// never so close that a secret could be cut in two before it is
+		// redacted.
+		total := len(p)
+		if pre := maxProblem + v.Redactor.Longest() + redact.TokenMargin; len(p) > pre {
+			p = p[:pre]
+		}
+		problems[i] = clipTotal(v.Redactor.String(p), maxProblem, total)
 	}
 	sort.Strings(problems)
 	problems = compactStrings(problems)
@@ -167,15 +174,16 @@ func Validate(v *Validator) Middleware {
 // maxProblem bounds one "field: problem" line of a validation error.
 const maxProblem = 300
 
-// clip cuts s to at most n bytes, at a character boundary, saying how long
-// it was.
-func clip(s string, n int) string {
+// clipTotal cuts s to at most n bytes, at a character boundary, saying it
+// was total bytes long (s may already be a cut of a longer text); s is
+// returned whole when it is within n.
+func clipTotal(s string, n, total int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	cut := min(n, len(s))
+	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "… (" + strconv.Itoa(len(s)) + " bytes)"
+	return s[:cut] + "… (" + strconv.Itoa(total) + " bytes)"
 }

@@ -35,7 +35,7 @@ func SecretValues(getenv func(string) string) []string {
 			continue
 		}
 		out = append(out, v)
-		if strings.Contains(v, ",") {
+		if name != SlackWebhookURL && strings.Contains(v, ",") { // lists of signing secrets, not a URL's query
 			for _, s := range SplitSecrets(v) {
 				out = append(out, s.Reveal())
 			}
@@ -48,8 +48,9 @@ func SecretValues(getenv func(string) string) []string {
 }
 
 // urlParts are the parts of a secret URL that identify it on their own.
-// Parts shorter than 8 bytes ("/", a short host path) would redact
-// ordinary text and identify nothing.
+// Parts shorter than 16 bytes ("/", a short route, an ordinary word) would
+// redact ordinary text and identify nothing; Slack's own are a 24-byte
+// token and the path holding it.
 func urlParts(v string) []string {
 	u, err := url.Parse(v)
 	if err != nil {
@@ -57,7 +58,7 @@ func urlParts(v string) []string {
 	}
 	var out []string
 	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:]} {
-		if len(p) >= 8 {
+		if len(p) >= 16 {
 			out = append(out, p)
 		}
 	}

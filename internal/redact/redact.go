@@ -63,6 +63,21 @@ func New(values ...string) *Redactor {
 	return r
 }
 
+// Longest is the length of the longest configured value, so a caller that
+// must cut text to length can cut generously first (to spare redacting a
+// huge text whole) and still never cut a secret in two before redacting:
+// cut to n + Longest() + TokenMargin, redact, then cut to n.
+func (r *Redactor) Longest() int {
+	if r == nil || len(r.values) == 0 {
+		return 0
+	}
+	return len(r.values[0]) // sorted longest first
+}
+
+// TokenMargin bounds the length of a known token shape that redaction
+// matches (a fine-grained GitHub token is 93 bytes).
+const TokenMargin = 256
+
 // String returns s with every secret removed.
 func (r *Redactor) String(s string) string {
 	if r != nil && r.replacer != nil {
