@@ -60,30 +60,43 @@ func readAll(t *testing.T, path string) string {
 	return string(b)
 }
 
-// An incoming-webhook URL is itself the secret. A webhook endpoint that
-// redirects (http -> https, as most fronts do) makes net/http's error quote
-// the redirected URL, which is not the configured string, so the
-// whole-value replacement misses it and the secret path reaches the agent,
-// the audit log and stderr.
-func TestTheSlackWebhookURLDoesNotLeakAfterARedirect(t *testing.T) {
+// TestTheSlackWebhookURLDoesNotLeakInAnotherSpelling: an incoming-webhook
+// URL is itself the secret. net/http's errors quote the URL as it was last
+// requested, which need not be the configured string: after a redirect
+// (http -> https, as most fronts do) or with a relay's password masked
+// ("***"). The whole-value replacement missed both, and the secret path
+// reached the agent, the audit log and stderr.
+func TestTheSlackWebhookURLDoesNotLeakInAnotherSpelling(t *testing.T) {
 	const canary = "Qz7vKp2mWx9RtL4nYb8HcJ3dFs6G" // the webhook's secret path part, no known shape
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Upgrade to https, as a front would.
-		http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusPermanentRedirect)
-	}))
-	t.Cleanup(srv.Close)
-	hook := srv.URL + "/services/T0001/B0001/" + canary
-
-	h := start(t, func(*fakesaas.Server) map[string]string {
-		return map[string]string{"SLACK_WEBHOOK_URL": hook, "SLACK_BOT_TOKEN": "", "HTTP_MAX_ATTEMPTS": "1"}
-	})
-	res := h.call("sendMessage", map[string]any{"channel": "#general", "text": "hello", "idempotencyKey": "k-redirect-1"})
-	require.True(t, res.IsError)
-	requireNoCanary(t, canary, 0, map[string]string{
-		"the tool result (the agent)": text(res),
-		"the audit log":               readAll(t, h.auditLog),
-		"stderr":                      h.stderr.String(),
-	})
+	redirecting := func(t *testing.T) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusPermanentRedirect) // upgrade, as a front would
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL + "/services/T0001/B0001/" + canary
+	}
+	relayWithPassword := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close()) // connection refused: the request never left
+		return "http://relay:relay-pass-1@" + addr + "/services/T0001/B0001/" + canary
+	}
+	for name, hookURL := range map[string]func(*testing.T) string{"after a redirect": redirecting, "with a masked password": relayWithPassword} {
+		t.Run(name, func(t *testing.T) {
+			hook := hookURL(t)
+			h := start(t, func(*fakesaas.Server) map[string]string {
+				return map[string]string{"SLACK_WEBHOOK_URL": hook, "SLACK_BOT_TOKEN": "", "HTTP_MAX_ATTEMPTS": "1"}
+			})
+			res := h.call("sendMessage", map[string]any{"channel": "#general", "text": "hello", "idempotencyKey": "k-hook-1"})
+			require.True(t, res.IsError)
+			requireNoCanary(t, canary, 0, map[string]string{
+				"the tool result (the agent)": text(res),
+				"the audit log":               readAll(t, h.auditLog),
+				"stderr":                      h.stderr.String(),
+			})
+		})
+	}
 }
 
 // With the documented set-up (`set -a; . ./.env; set +a` before make run),
@@ -123,28 +136,6 @@ func TestAnAuditFieldIsRedactedBeforeItIsCut(t *testing.T) {
 	res := h.call("writeAudit", map[string]any{"provider": "github", "action": "note", "target": target})
 	require.True(t, res.IsError, "target is over the schema's 512 bytes")
 	requireNoCanary(t, canary, 16, map[string]string{
-		"the tool result (the agent)": text(res),
-		"the audit log":               readAll(t, h.auditLog),
-		"stderr":                      h.stderr.String(),
-	})
-}
-
-// The same leak without any redirect: a relay URL with basic auth. net/http
-// quotes the URL with the password masked ("***"), so the quoted URL is not
-// the configured string and its secret path goes out as it is.
-func TestTheSlackWebhookURLDoesNotLeakWithAMaskedPassword(t *testing.T) {
-	const canary = "Hw4Jp8Tz1Qx6Vn3Kc9Rm5Lb2"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close()) // connection refused: the request never left
-	hook := "http://relay:relay-pass-1@" + addr + "/services/T0001/B0001/" + canary
-	h := start(t, func(*fakesaas.Server) map[string]string {
-		return map[string]string{"SLACK_WEBHOOK_URL": hook, "SLACK_BOT_TOKEN": "", "HTTP_MAX_ATTEMPTS": "1"}
-	})
-	res := h.call("sendMessage", map[string]any{"channel": "#general", "text": "hello", "idempotencyKey": "k-userinfo-1"})
-	require.True(t, res.IsError)
-	requireNoCanary(t, canary, 0, map[string]string{
 		"the tool result (the agent)": text(res),
 		"the audit log":               readAll(t, h.auditLog),
 		"stderr":                      h.stderr.String(),
