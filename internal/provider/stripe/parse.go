@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/payments"
 )
@@ -37,12 +39,16 @@ type wireObject struct {
 	BillingDetails *struct {
 		Email string `json:"email"`
 	} `json:"billing_details"`
-	AmountTotal    *int64 `json:"amount_total"`
-	Amount         *int64 `json:"amount"`
-	AmountReceived *int64 `json:"amount_received"`
-	AmountPaid     *int64 `json:"amount_paid"`
-	AmountDue      *int64 `json:"amount_due"`
-	Currency       string `json:"currency"`
+	// Amounts are read only where they are numbers: some objects carry
+	// another shape under the same name (a billing.credit_grant's amount is
+	// an object), and an event must never be refused for a field the
+	// ledger does not need.
+	AmountTotal    lenientInt `json:"amount_total"`
+	Amount         lenientInt `json:"amount"`
+	AmountReceived lenientInt `json:"amount_received"`
+	AmountPaid     lenientInt `json:"amount_paid"`
+	AmountCaptured lenientInt `json:"amount_captured"`
+	Currency       string     `json:"currency"`
 	// PaymentStatus is a checkout session's: "paid", "unpaid" (a delayed
 	// payment method, paid later with async_payment_succeeded) or
 	// "no_payment_required".
@@ -54,10 +60,11 @@ type wireObject struct {
 // ParseEvent reads a Stripe event, as GET /v1/events/{id} returns it or a
 // webhook delivers it, into the ledger's form. The amount is the one that
 // was paid, 0 when nothing was: amount_total for a paid checkout.session,
-// amount_received for a payment_intent, amount for a paid charge,
-// amount_paid for an invoice; for other objects amount_total or amount. A
-// charge's refund events keep the charge's paid amount (the refunded amount
-// is not kept: the type says what happened). The email is the first of
+// amount_received for a payment_intent, amount_captured for a paid charge,
+// amount_paid for an invoice, 0 for a refund; for other objects
+// amount_total or amount when a number. A charge's refund events keep the
+// charge's paid amount (the refunded amount is not kept: the type says
+// what happened). The email is the first of
 // customer_details.email, customer_email, receipt_email,
 // billing_details.email and an expanded customer's email.
 func ParseEvent(raw []byte) (payments.Event, error) {
@@ -91,16 +98,45 @@ func ParseEvent(raw []byte) (payments.Event, error) {
 	if w.Created > 0 {
 		e.Created = time.Unix(w.Created, 0).UTC()
 	}
+	// The ledger keeps these as text, which PostgreSQL refuses with NUL or
+	// invalid UTF-8 in it (SQLite takes anything): both stores must keep
+	// the same event.
+	for _, f := range []*string{&e.ID, &e.Type, &e.ObjectID, &e.Customer, &e.Email, &e.Currency} {
+		*f = textOnly(*f)
+	}
 	return e, nil
 }
 
-func (o wireObject) amount() int64 {
-	get := func(p *int64) int64 {
-		if p == nil {
-			return 0
-		}
-		return *p
+// textOnly turns NUL and invalid UTF-8 into U+FFFD.
+func textOnly(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
 	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+}
+
+// lenientInt is an integer field that may be missing, null, or of another
+// shape (an object, a string): set says an integer was there. A number
+// that is not an integer is an error: Stripe's amounts are integers in the
+// smallest currency unit, so the event is not what it claims.
+type lenientInt struct {
+	v   int64
+	set bool
+}
+
+func (l *lenientInt) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return nil // null, an object, a string...: not an amount
+	}
+	if err := json.Unmarshal(b, &l.v); err != nil {
+		return fmt.Errorf("amount %s is not an integer", b)
+	}
+	l.set = true
+	return nil
+}
+
+func (o wireObject) amount() int64 {
+	get := func(l lenientInt) int64 { return l.v }
 	switch o.Object {
 	case "checkout.session":
 		// An unpaid session (a bank debit still pending) has paid nothing
@@ -116,12 +152,21 @@ func (o wireObject) amount() int64 {
 		if o.Paid != nil && !*o.Paid {
 			return 0
 		}
+		// What was captured: an authorization not yet captured is paid
+		// true with nothing taken, and a partial capture takes less than
+		// amount. (Objects from before amount_captured: amount.)
+		if o.AmountCaptured.set {
+			return o.AmountCaptured.v
+		}
 		return get(o.Amount)
 	case "invoice":
 		return get(o.AmountPaid)
+	case "refund":
+		// Money given back, not paid: the event's type says what happened.
+		return 0
 	}
-	if o.AmountTotal != nil {
-		return *o.AmountTotal
+	if o.AmountTotal.set {
+		return o.AmountTotal.v
 	}
 	return get(o.Amount)
 }
