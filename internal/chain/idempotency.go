@@ -266,6 +266,13 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
 		until := m.when(c, m.keptUntil(wctx, key, expires))
+		if c.Tool.Reconcile == nil {
+			// Nothing to look for: a repeat of this tool is harmless
+			// (recordPaymentEvent's ledger records an event once).
+			return Result{}, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
+				"%v; the %s call may not have finished: call again with the same idempotencyKey %q before it expires at %s; repeating this call is harmless",
+				err, c.Tool.Name, c.Key, until)}
+		}
 		if why := cannotReconcile(c); why != nil {
 			return Result{}, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
 				"%v; the %s call may have taken effect, and saas-mcp cannot check %s for it: %v. %s",

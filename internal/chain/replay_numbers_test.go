@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/provider"
 )
 
 // TestAReplayKeepsTheStoredNumbersExact (found in review): a replay must
@@ -35,4 +37,23 @@ func TestAMissingCredentialErrorNamesEveryVariable(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, KindCredential, KindOf(err))
 	assert.Contains(t, err.Error(), "sendMessage needs SLACK_BOT_TOKEN, SLACK_BOT_TOKEN_FILE, SLACK_WEBHOOK_URL or SLACK_WEBHOOK_URL_FILE to be set")
+}
+
+// TestAnInDoubtCallOfAToolWithNothingToLookForSaysARepeatIsHarmless (found
+// in review): recordPaymentEvent only reads Stripe and records an event
+// once, so it has no Reconcile. A cancelled or timed-out call of it was
+// told "saas-mcp will check stripe before acting", a check that never
+// comes; the error now says a repeat is harmless.
+func TestAnInDoubtCallOfAToolWithNothingToLookForSaysARepeatIsHarmless(t *testing.T) {
+	t.Parallel()
+	idem := &Idempotency{Store: newMemStore(), Owner: "me", Alive: func(string) bool { return true }, Now: time.Now,
+		Audit: &memSink{}, Log: discard}
+	tool := &Tool{Name: "recordPaymentEvent", Provider: "stripe", Action: "record_payment_event", ReadOnly: true,
+		Run: func(context.Context, *Call) (any, error) {
+			return nil, &provider.Error{Provider: "stripe", Op: "retrieve event", InDoubt: true}
+		}}
+	_, err := idem.Middleware()(Final)(context.Background(), NewCall(tool, map[string]any{"eventId": "evt_1", "idempotencyKey": "k"}, "a", "sandbox", "c"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "repeating this call is harmless")
+	assert.NotContains(t, err.Error(), "will check")
 }
