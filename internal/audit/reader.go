@@ -2,29 +2,56 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 )
 
 // Read decodes every record of an NDJSON audit log, calling fn for each in
 // file order. It stops at the first error from fn.
+//
+// A line has no length limit: the Writer does not bound a record (a
+// writeAudit call's details are free-form), and a log the Writer accepted
+// must read back whole, not stop at its first long line.
 func Read(r io.Reader, fn func(Record) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var long []byte // a line longer than br's buffer, gathered
 	line := 0
-	for sc.Scan() {
-		line++
-		if len(sc.Bytes()) == 0 {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, chunk...)
 			continue
 		}
-		var rec Record
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return fmt.Errorf("audit log line %d: %w", line, err)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read audit log after line %d: %w", line, err)
 		}
-		if err := fn(rec); err != nil {
-			return err
+		b := chunk
+		if len(long) > 0 {
+			long = append(long, chunk...)
+			b = long
+		}
+		if len(b) == 0 && err != nil {
+			return nil // the end, after a newline or of an empty log
+		}
+		line++
+		// As bufio.ScanLines: the newline and a carriage return before it
+		// are not part of the line.
+		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		if len(b) > 0 {
+			var rec Record
+			if uerr := json.Unmarshal(b, &rec); uerr != nil {
+				return fmt.Errorf("audit log line %d: %w", line, uerr)
+			}
+			if ferr := fn(rec); ferr != nil {
+				return ferr
+			}
+		}
+		long = long[:0]
+		if err != nil {
+			return nil
 		}
 	}
-	return sc.Err()
 }

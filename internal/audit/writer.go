@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,16 +40,29 @@ type Options struct {
 // Writer appends records to an NDJSON file. Each record (or batch of
 // records) is one write(2) of whole lines to a file opened with O_APPEND, so
 // lines from several goroutines or processes never interleave. It is safe for concurrent use.
+//
+// The log may be rotated by renaming it (or removed) while the Writer runs:
+// each append checks, under the flock, that the path still names the file it
+// holds, and reopens the path otherwise (see lockCurrent).
 type Writer struct {
-	mu        sync.Mutex // guards f's writes, buf, scratch and written
-	f         *os.File
-	path      string
-	opts      Options
-	buf       []byte       // the lines of one append
-	scratch   bytes.Buffer // for Details
-	written   uint64       // records written so far
-	lastErr   error        // the last append's error, nil if it succeeded
-	lastErrAt time.Time    // when it failed
+	mu      sync.Mutex // guards f's writes, the swap of f, buf, scratch, unrecordedCut and written
+	fmu     sync.RWMutex
+	f       *os.File // swapped under mu and fmu; syncTo reads it under fmu alone
+	path    string
+	opts    Options
+	buf     []byte       // the lines of one append
+	scratch bytes.Buffer // for Details
+	written uint64       // records written so far
+	// unrecordedCut is the bytes of other processes' partial lines cut off
+	// the end of the log whose audit.repair record is not in the log yet:
+	// the append that carried it failed, and the next one carries it.
+	unrecordedCut int64
+
+	// hmu guards lastErr and lastErrAt only, so that Healthy never waits
+	// for mu, which an append holds while it waits for the flock.
+	hmu       sync.Mutex
+	lastErr   error     // the last append's error, nil if it succeeded
+	lastErrAt time.Time // when it failed
 
 	smu     sync.Mutex // guards what follows
 	cond    *sync.Cond
@@ -273,6 +288,7 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer w.dropHugeBuffers()
 	w.buf = w.buf[:0]
 	for i := range recs {
 		r := Redact(w.opts.Redactor, recs[i])
@@ -284,16 +300,36 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 			return 0, fmt.Errorf("encode audit record: %w", err)
 		}
 	}
-	if err := w.write(ctx, w.buf); err != nil {
+	err := w.write(ctx, w.buf)
+	w.hmu.Lock()
+	if err != nil {
 		w.lastErr, w.lastErrAt = err, w.opts.Now()
-		return 0, err
+	} else {
+		w.lastErr = nil
 	}
-	w.lastErr = nil
-	if cap(w.buf) > 1<<20 {
-		w.buf = nil // do not keep a huge batch's buffer
+	w.hmu.Unlock()
+	if err != nil {
+		return 0, err
 	}
 	w.written += uint64(len(recs))
 	return w.written, nil
+}
+
+// keepBuffer is the largest encoding buffer a Writer keeps between
+// appends. A record's details are free-form (writeAudit's are not bounded
+// by size), and one huge record must not pin its buffers for the life of
+// the process: serve aims at a 20 MiB RSS.
+const keepBuffer = 1 << 20
+
+// dropHugeBuffers lets go of the buffers a huge record or batch grew, on
+// every path out of append, failed ones included. Called with mu held.
+func (w *Writer) dropHugeBuffers() {
+	if cap(w.buf) > keepBuffer {
+		w.buf = nil
+	}
+	if w.scratch.Cap() > keepBuffer {
+		w.scratch = bytes.Buffer{}
+	}
 }
 
 // write appends b in one write(2) under the file's flock. Every Writer, in
@@ -305,22 +341,26 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 // fails (fail closed) until a restart, whose repair cuts the tail.
 // Called with mu held.
 func (w *Writer) write(ctx context.Context, b []byte) error {
-	if err := flock.Lock(ctx, w.f, lockWait); err != nil {
-		return fmt.Errorf("lock audit log %s: %w", w.path, err)
+	if err := w.lockCurrent(ctx); err != nil {
+		return err
 	}
 	defer func() { _ = flock.Unlock(w.f) }()
 	// Another process sharing the log may have been killed in the middle of
 	// a write, leaving part of a line at the end: cut it off first, and say
-	// so in the log, or this record would be glued to it.
+	// so in the log, or this record would be glued to it. The cut is
+	// durable at once; its record rides with this append and, should the
+	// append fail (and be taken back), with the next one.
 	cut, err := cutPartialLine(w.f)
 	if err != nil {
 		return fmt.Errorf("check the end of audit log %s: %w", w.path, err)
 	}
-	if cut > 0 {
-		b = append(w.repairLine(cut), b...)
+	w.unrecordedCut += cut
+	if w.unrecordedCut > 0 {
+		b = append(w.repairLine(w.unrecordedCut), b...)
 	}
 	n, err := w.f.Write(b)
 	if err == nil {
+		w.unrecordedCut = 0
 		return nil
 	}
 	err = fmt.Errorf("append to audit log %s: %w", w.path, err)
@@ -335,6 +375,90 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 		}
 	}
 	return err
+}
+
+// lockCurrent takes the flock of the file the log's path names, reopening
+// the path first when w.f is no longer that file. A log rotated by rename
+// (logrotate's default) or removed would otherwise take this process's
+// records forever: into the rotated file, while processes started since
+// append to the new one under another inode's flock, or into an unlinked
+// file no one can read. The check runs under w.f's flock, so a record is
+// never written to a file other than the one locked. If the path cannot be
+// opened (its directory is gone), the append fails: the log fails closed.
+// Called with mu held; on success, w.f is locked.
+func (w *Writer) lockCurrent(ctx context.Context) error {
+	const tries = 3
+	for range tries {
+		if err := flock.Lock(ctx, w.f, lockWait); err != nil {
+			return fmt.Errorf("lock audit log %s: %w", w.path, err)
+		}
+		current, err := w.holdsPath()
+		if err == nil && current {
+			return nil
+		}
+		_ = flock.Unlock(w.f)
+		if err != nil {
+			return err
+		}
+		if err := w.reopen(); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("lock audit log %s: replaced %d times while being reopened", w.path, tries)
+}
+
+// holdsPath reports whether w.f is the file w.path names now: not when the
+// log was renamed or removed (with or without a new file at the path).
+func (w *Writer) holdsPath() (bool, error) {
+	held, err := w.f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("check audit log %s: %w", w.path, err)
+	}
+	named, err := os.Stat(w.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check audit log %s: %w", w.path, err)
+	}
+	return os.SameFile(held, named), nil
+}
+
+// reopen opens (creating if needed) the file at w.path in place of w.f.
+// The file given up is synced first under Sync, before any fsync can go to
+// the new file: syncTo counts a record durable once the file it runs on is
+// synced, and the records written so far are in the old one. A partial
+// line at the end of the new file is cut by write, as for any append.
+// Called with mu held and no flock.
+func (w *Writer) reopen() error {
+	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("reopen audit log: %w", err)
+	}
+	// As in Open: the new file's name must be durable too.
+	if err := dirs.FileIn(w.path); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("reopen audit log: %w", err)
+	}
+	w.fmu.Lock() // waits for an fsync running on the old file
+	if w.opts.Sync {
+		if err := w.f.Sync(); err != nil {
+			w.fmu.Unlock()
+			_ = f.Close()
+			err = fmt.Errorf("sync audit log %s before reopening it: %w", w.path, err)
+			w.smu.Lock()
+			if w.syncErr == nil {
+				w.syncErr = err
+			}
+			w.smu.Unlock()
+			return err
+		}
+	}
+	old := w.f
+	w.f = f
+	w.fmu.Unlock()
+	_ = old.Close()
+	return nil
 }
 
 // repairLine is the audit.repair record of a partial line cut off the end
@@ -385,8 +509,8 @@ func (w *Writer) Healthy() error {
 	if err := w.stickyErr(); err != nil {
 		return err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.hmu.Lock()
+	defer w.hmu.Unlock()
 	if w.lastErr != nil && w.opts.Now().Sub(w.lastErrAt) < unhealthyFor {
 		return w.lastErr
 	}
@@ -415,7 +539,11 @@ func (w *Writer) syncTo(seq uint64) error {
 		w.mu.Lock()
 		upto := w.written
 		w.mu.Unlock()
+		// Records up to upto are in w.f, or were in a file reopen
+		// synced before it let go of it.
+		w.fmu.RLock()
 		err := w.f.Sync()
+		w.fmu.RUnlock()
 		w.smu.Lock()
 		w.syncing = false
 		if err != nil {
@@ -476,10 +604,48 @@ func Redact(red *redact.Redactor, r Record) Record {
 	return r
 }
 
+// redactMap redacts m's keys as well as its values. Two keys can redact to
+// one (two tokens, each masked), and a map keeps one value per key: then
+// every value is kept all the same, under the redacted key suffixed #2, #3,
+// ... (see redactMapColliding).
 func redactMap(red *redact.Redactor, m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		out[red.String(k)] = redactValue(red, v)
+	}
+	if len(out) < len(m) {
+		return redactMapColliding(red, m)
+	}
+	return out
+}
+
+// redactMapColliding is redactMap for keys that collide once redacted. The
+// names are the same whatever the map's order, so that one record redacts
+// the same way twice (writeAudit shows the agent the record as logged): the
+// keys redaction leaves alone keep their names, then the others, in sorted
+// order, take their redacted name or, when it is taken, the first free one
+// of it suffixed #2, #3, ...
+func redactMapColliding(red *redact.Redactor, m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	var changed []string
+	for k, v := range m {
+		if rk := red.String(k); rk == k {
+			out[k] = redactValue(red, v)
+		} else {
+			changed = append(changed, k)
+		}
+	}
+	slices.Sort(changed)
+	for _, k := range changed {
+		rk := red.String(k)
+		name := rk
+		for n := 2; ; n++ {
+			if _, taken := out[name]; !taken {
+				break
+			}
+			name = rk + "#" + strconv.Itoa(n)
+		}
+		out[name] = redactValue(red, m[k])
 	}
 	return out
 }
