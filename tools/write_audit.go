@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
@@ -29,6 +30,14 @@ func WriteAudit(d Deps) (Definition, error) {
 				status = audit.StatusSucceeded
 			}
 			details, _ := c.Args["details"].(map[string]any)
+			if details != nil {
+				// JSON Schema bounds only how many keys; one record must
+				// stay a line a reader can take, and not grow the log by
+				// megabytes per call.
+				if b, err := json.Marshal(details); err == nil && len(b) > maxDetailsBytes {
+					return nil, chain.Errorf(chain.KindInvalid, "invalid arguments for writeAudit: details: %d bytes of JSON, at most %d", len(b), maxDetailsBytes)
+				}
+			}
 			rec := audit.Record{
 				TS:             d.Now().UTC(),
 				Actor:          c.Actor,
@@ -61,3 +70,6 @@ func WriteAudit(d Deps) (Definition, error) {
 		// schema; a left-out one is its default, "succeeded", above.)
 		"details")
 }
+
+// maxDetailsBytes bounds writeAudit's details, as JSON.
+const maxDetailsBytes = 64 << 10

@@ -63,3 +63,34 @@ func TestWriteAuditKeepsAValidTargetWhole(t *testing.T) {
 	}
 	require.True(t, found)
 }
+
+// TestWriteAuditRefusesDetailsOverTheirBound (found in review): the schema
+// bounds how many keys details has, not its size; a 16 MiB details made a
+// 16 MiB audit line. It is refused, naming details, and nothing is written.
+func TestWriteAuditRefusesDetailsOverTheirBound(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.ndjson")
+	w, err := audit.Open(path, audit.Options{})
+	require.NoError(t, err)
+	defer w.Close()
+	def, err := WriteAudit(Deps{Audit: w, Now: time.Now})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		size int
+		ok   bool
+	}{{1 << 10, true}, {maxDetailsBytes + 1, false}} {
+		args := map[string]any{"provider": "jira", "action": "close_issue", "target": "J-1",
+			"details": map[string]any{"note": strings.Repeat("x", tt.size)}}
+		_, err := def.Chain.Run(context.Background(), chain.NewCall(def.Chain, args, "claude", "sandbox", "c1"))
+		if tt.ok {
+			require.NoError(t, err)
+			continue
+		}
+		require.Error(t, err)
+		assert.Equal(t, chain.KindInvalid, chain.KindOf(err))
+		assert.Contains(t, err.Error(), "details:")
+	}
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Less(t, st.Size(), int64(maxDetailsBytes), "only the small record was written")
+}
