@@ -2,8 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +151,46 @@ func BenchmarkRedactRecord(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAppend: the append hot path (no fsync), one started record per
+// op as a tool call writes it, against the baseline of one write(2) of the
+// same line to an O_APPEND file. The difference is the cross-process
+// flock, the check that the path still names the open file (rotation),
+// the partial-line check, encoding and redaction.
+func BenchmarkAppend(b *testing.B) {
+	rec := Record{Actor: "serve", Provider: "slack", Action: "post_message", Target: "C123", Status: StatusStarted,
+		Tool: "sendMessage", Env: "sandbox", CallID: "3f1c9a6e-1b2c-4d5e-8f90-a1b2c3d4e5f6", Details: map[string]any{"n": 3}}
+	line, err := appendRecord(nil, &rec, &bytes.Buffer{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	line = append(line, '\n')
+	b.Run("raw-write", func(b *testing.B) {
+		f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw.ndjson"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := f.Write(line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("writer", func(b *testing.B) {
+		w, err := Open(filepath.Join(b.TempDir(), "audit.ndjson"), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.Close()
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := w.Write(ctx, rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
