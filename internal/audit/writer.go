@@ -140,10 +140,18 @@ func repairTail(path string) (int64, error) {
 // caller holds the flock.
 func cutPartialLine(f *os.File) (int64, error) {
 	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
+	if err != nil {
 		return 0, err
 	}
-	size := st.Size()
+	return cutPartialLineAt(f, st.Size())
+}
+
+// cutPartialLineAt is cutPartialLine for a file known to be size bytes long
+// (the append path has just fstat'ed it, under the flock).
+func cutPartialLineAt(f *os.File, size int64) (int64, error) {
+	if size == 0 {
+		return 0, nil
+	}
 	last := make([]byte, 1)
 	if _, err := f.ReadAt(last, size-1); err != nil {
 		return 0, err
@@ -341,7 +349,8 @@ func (w *Writer) dropHugeBuffers() {
 // fails (fail closed) until a restart, whose repair cuts the tail.
 // Called with mu held.
 func (w *Writer) write(ctx context.Context, b []byte) error {
-	if err := w.lockCurrent(ctx); err != nil {
+	size, err := w.lockCurrent(ctx)
+	if err != nil {
 		return err
 	}
 	defer func() { _ = flock.Unlock(w.f) }()
@@ -350,7 +359,7 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 	// so in the log, or this record would be glued to it. The cut is
 	// durable at once; its record rides with this append and, should the
 	// append fail (and be taken back), with the next one.
-	cut, err := cutPartialLine(w.f)
+	cut, err := cutPartialLineAt(w.f, size)
 	if err != nil {
 		return fmt.Errorf("check the end of audit log %s: %w", w.path, err)
 	}
@@ -385,43 +394,44 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 // file no one can read. The check runs under w.f's flock, so a record is
 // never written to a file other than the one locked. If the path cannot be
 // opened (its directory is gone), the append fails: the log fails closed.
-// Called with mu held; on success, w.f is locked.
-func (w *Writer) lockCurrent(ctx context.Context) error {
+// Called with mu held; on success, w.f is locked and size is its length.
+func (w *Writer) lockCurrent(ctx context.Context) (size int64, err error) {
 	const tries = 3
 	for range tries {
 		if err := flock.Lock(ctx, w.f, lockWait); err != nil {
-			return fmt.Errorf("lock audit log %s: %w", w.path, err)
+			return 0, fmt.Errorf("lock audit log %s: %w", w.path, err)
 		}
-		current, err := w.holdsPath()
+		size, current, err := w.holdsPath()
 		if err == nil && current {
-			return nil
+			return size, nil
 		}
 		_ = flock.Unlock(w.f)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := w.reopen(); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return fmt.Errorf("lock audit log %s: replaced %d times while being reopened", w.path, tries)
+	return 0, fmt.Errorf("lock audit log %s: replaced %d times while being reopened", w.path, tries)
 }
 
 // holdsPath reports whether w.f is the file w.path names now: not when the
-// log was renamed or removed (with or without a new file at the path).
-func (w *Writer) holdsPath() (bool, error) {
+// log was renamed or removed (with or without a new file at the path). It
+// also returns w.f's size, which the append needs next.
+func (w *Writer) holdsPath() (size int64, current bool, err error) {
 	held, err := w.f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("check audit log %s: %w", w.path, err)
+		return 0, false, fmt.Errorf("check audit log %s: %w", w.path, err)
 	}
 	named, err := os.Stat(w.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return held.Size(), false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("check audit log %s: %w", w.path, err)
+		return 0, false, fmt.Errorf("check audit log %s: %w", w.path, err)
 	}
-	return os.SameFile(held, named), nil
+	return held.Size(), os.SameFile(held, named), nil
 }
 
 // reopen opens (creating if needed) the file at w.path in place of w.f.
