@@ -14,11 +14,11 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/dirs"
 	"github.com/saas-mcp/saas-mcp/internal/flock"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // Options tune a Writer.
@@ -703,26 +703,7 @@ const MaxField = 4096
 // lock for seconds), and whatever is cut there lies past n anyway.
 func redactClip(red *redact.Redactor, s string, n int) string {
 	if pre := n + red.Longest() + redact.TokenMargin; len(s) > pre {
-		return clipNote(red.String(s[:pre]), n, len(s))
+		return safetext.Clip(red.String(s[:pre]), n, len(s))
 	}
-	return clip(red.String(s), n)
-}
-
-// clip cuts s to at most n bytes, at a character boundary, saying how long
-// it was.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return clipNote(s, n, len(s))
-}
-
-// clipNote cuts s (at least n bytes long) to n bytes, at a character
-// boundary, saying it was total bytes long.
-func clipNote(s string, n, total int) string {
-	cut := min(n, len(s))
-	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "… (" + strconv.Itoa(total) + " bytes)"
+	return safetext.Clip(red.String(s), n, len(s))
 }

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // Audit writes a "started" record before the call goes on and one terminal
@@ -105,17 +104,7 @@ func targetOf(c *Call) string {
 	}
 	// Not cut here: the audit writer cuts it after redaction, so no
 	// secret is cut in two and half kept.
-	return TextOnly(c.Tool.Target(c.Args))
-}
-
-// TextOnly makes s storable as text everywhere: NUL (which PostgreSQL's
-// text refuses) and invalid UTF-8 become U+FFFD. A target is a label for
-// people; it is never sent.
-func TextOnly(s string) string {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+	return safetext.Valid(c.Tool.Target(c.Args)) // a target is a label for people; it is never sent
 }
 
 func terminalStatus(res Result, err error) string {

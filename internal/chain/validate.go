@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/redact"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -81,7 +80,7 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 		if pre := maxProblem + v.Redactor.Longest() + redact.TokenMargin; len(p) > pre {
 			p = p[:pre]
 		}
-		problems[i] = clipTotal(v.Redactor.String(p), maxProblem, total)
+		problems[i] = safetext.Clip(v.Redactor.String(p), maxProblem, total)
 	}
 	sort.Strings(problems)
 	problems = compactStrings(problems)
@@ -173,17 +172,3 @@ func Validate(v *Validator) Middleware {
 
 // maxProblem bounds one "field: problem" line of a validation error.
 const maxProblem = 300
-
-// clipTotal cuts s to at most n bytes, at a character boundary, saying it
-// was total bytes long (s may already be a cut of a longer text); s is
-// returned whole when it is within n.
-func clipTotal(s string, n, total int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := min(n, len(s))
-	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "… (" + strconv.Itoa(total) + " bytes)"
-}

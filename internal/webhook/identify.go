@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
 	"github.com/saas-mcp/saas-mcp/internal/queue"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // errMalformed is a verified body or header set we cannot identify.
@@ -69,7 +69,7 @@ func identifyStripe(body []byte, h http.Header) (identity, error) {
 	}
 	_ = json.Unmarshal(ev.Data.Object, &obj) // a missing or odd object leaves no target
 	return identity{d: queue.NewDelivery{
-		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: clampTarget(obj.ID),
+		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: safetext.Cut(obj.ID, maxField),
 		ContentType: mediaType(h), Payload: body,
 	}}, nil
 }
@@ -86,7 +86,7 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 		if err != nil {
 			return identity{}, errMalformed
 		}
-		d.EventType, d.Target = "slash_command", clampTarget(form.Get("channel_id"))
+		d.EventType, d.Target = "slash_command", safetext.Cut(form.Get("channel_id"), maxField)
 		if form.Has("payload") {
 			d.EventType = "interactive"
 		}
@@ -119,10 +119,10 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 			return identity{}, errMalformed
 		}
 		d.Key = "slack:" + ev.EventID
-		d.Target = clampTarget(strings.Trim(ev.TeamID+"/"+slack.FieldID(ev.Event.Channel), "/"))
+		d.Target = safetext.Cut(strings.Trim(ev.TeamID+"/"+slack.FieldID(ev.Event.Channel), "/"), maxField)
 	default:
 		d.Key = "slack:body:" + bodyHash(body)
-		d.Target = clampTarget(ev.TeamID)
+		d.Target = safetext.Cut(ev.TeamID, maxField)
 	}
 	return identity{d: d}, nil
 }
@@ -140,22 +140,10 @@ func mediaType(h http.Header) string {
 	return mt
 }
 
-// maxField bounds a target taken from a verified body: real ones are ids
+// maxField bounds a target taken from a verified body (cut with safetext.Cut): real ones are ids
 // (cs_..., T0123/C0123) of a few dozen bytes, and a hostile body must not
 // make a record too large to read back (queue.ErrFieldsTooLong).
 const maxField = 200
-
-// clampTarget cuts a target to maxField bytes, at a character boundary.
-func clampTarget(s string) string {
-	if len(s) <= maxField {
-		return s
-	}
-	cut := maxField
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
 
 // keyPart is a safeToken without ':', for the parts of a delivery key
 // joined by ':': with it, hook "1:2" and guid "3" would make the same key

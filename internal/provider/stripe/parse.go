@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/saas-mcp/saas-mcp/internal/payments"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // wireEvent is the part of a Stripe event ParseEvent reads. It is decoded by
@@ -102,17 +101,9 @@ func ParseEvent(raw []byte) (payments.Event, error) {
 	// invalid UTF-8 in it (SQLite takes anything): both stores must keep
 	// the same event.
 	for _, f := range []*string{&e.ID, &e.Type, &e.ObjectID, &e.Customer, &e.Email, &e.Currency} {
-		*f = textOnly(*f)
+		*f = safetext.Valid(*f)
 	}
 	return e, nil
-}
-
-// textOnly turns NUL and invalid UTF-8 into U+FFFD.
-func textOnly(s string) string {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 // lenientInt is an integer field that may be missing, null, or of another

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/saas-mcp/saas-mcp/internal/chain"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
 )
 
@@ -18,7 +18,7 @@ import (
 // from its arguments as they came, and writeAudit's target may be any
 // string. PostgreSQL's text refuses NUL and invalid UTF-8, so such a claim
 // failed there ("idempotency store cannot be written") while SQLite took
-// it. The chain makes the target text first (chain.TextOnly), and both
+// it. The chain makes the target text first (safetext.Valid), and both
 // stores then keep the same value (found in review).
 func TestATargetThatIsNotTextIsClaimedOnBothStores(t *testing.T) {
 	t.Parallel()
@@ -29,7 +29,7 @@ func TestATargetThatIsNotTextIsClaimedOnBothStores(t *testing.T) {
 	t.Cleanup(func() { _ = lite.Close() })
 	pg := openTest(t)
 	for i, raw := range []string{"door\x00lock", "caf\xe9", "plain"} {
-		target := chain.TextOnly(raw)
+		target := safetext.Valid(raw)
 		c, err := idempotency.Policy{}.NewClaim("writeAudit", "", "hash"+string(rune('a'+i)), target, "owner-A", now)
 		require.NoError(t, err)
 		for name, keys := range map[string]idempotency.Store{"sqlite": lite.Keys(), "postgres": pg.Keys()} {
@@ -42,6 +42,6 @@ func TestATargetThatIsNotTextIsClaimedOnBothStores(t *testing.T) {
 			assert.Equal(t, target, got.Target, "%s keeps the target as given", name)
 		}
 	}
-	assert.Equal(t, "door\uFFFDlock", chain.TextOnly("door\x00lock"))
-	assert.Equal(t, "caf\uFFFD", chain.TextOnly("caf\xe9"))
+	assert.Equal(t, "door\uFFFDlock", safetext.Valid("door\x00lock"))
+	assert.Equal(t, "caf\uFFFD", safetext.Valid("caf\xe9"))
 }
