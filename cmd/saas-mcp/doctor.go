@@ -155,10 +155,9 @@ func checkAuditLog(path string) error {
 // and NAME_FILE set) is said on stderr, and the others are still redacted:
 // doctor is run precisely when serve refuses to start so.
 func redactorOfReadable(stderr io.Writer) *redact.Redactor {
-	for _, name := range config.CredentialNames {
-		if _, err := config.ReadSecret(getenv, name); err != nil {
-			printErr(stderr, "doctor", err)
-		}
+	red, unread := config.Redactor(getenv)
+	for _, err := range unread {
+		printErr(stderr, "doctor", err)
 	}
-	return config.Redactor(getenv)
+	return red
 }

@@ -84,7 +84,8 @@ func TestHTTPTimeoutEndsAProviderCallThatStallsAndLeavesItInDoubt(t *testing.T) 
 			secrets, err := config.LoadSecrets(env, config.CredentialNames...)
 			require.NoError(t, err)
 			var d tools.Deps
-			buildClients(&d, cfg, secrets, config.Redactor(env))
+			red, _ := config.Redactor(env)
+			buildClients(&d, cfg, secrets, red)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only stops a hung test
 			defer cancel()

@@ -16,10 +16,12 @@ var secretVariables = append(append([]string(nil), CredentialNames...), GitHubWe
 
 // Redactor returns a redactor for every secret configured in the
 // environment (NAME or NAME_FILE, each entry of a rotated list), plus the
-// known token shapes. A variable that cannot be read is skipped here: the
-// command that needs it reports it.
-func Redactor(getenv func(string) string) *redact.Redactor {
-	return redact.New(SecretValues(getenv)...)
+// known token shapes. A variable that cannot be read is skipped, and its
+// error returned among unread, for a command that reports rather than
+// refuses (doctor); the others read it again and refuse.
+func Redactor(getenv func(string) string) (red *redact.Redactor, unread []error) {
+	vals, unread := SecretValues(getenv)
+	return redact.New(vals...), unread
 }
 
 // SecretValues returns the strings to redact for every configured secret:
@@ -27,11 +29,14 @@ func Redactor(getenv func(string) string) *redact.Redactor {
 // webhook URL (itself the secret) its path, query and last path segment
 // too, which an error may quote in another spelling of the URL (after a
 // redirect to https, or with a password masked by net/url).
-func SecretValues(getenv func(string) string) []string {
-	var out []string
+func SecretValues(getenv func(string) string) (out []string, unread []error) {
 	for _, name := range secretVariables {
 		v, err := ReadSecret(getenv, name)
-		if err != nil || v == "" {
+		if err != nil {
+			unread = append(unread, err)
+			continue
+		}
+		if v == "" {
 			continue
 		}
 		out = append(out, v)
@@ -44,7 +49,7 @@ func SecretValues(getenv func(string) string) []string {
 			out = append(out, urlParts(v)...)
 		}
 	}
-	return out
+	return out, unread
 }
 
 // urlParts are the parts of a secret URL that identify it on their own.

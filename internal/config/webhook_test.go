@@ -48,7 +48,8 @@ func TestLoadWebhookSecretsRotateAndComeFromFiles(t *testing.T) {
 	require.Len(t, c.StripeSecrets, 2)
 	assert.Equal(t, "whsec_old", c.StripeSecrets[1].Reveal())
 	assert.Equal(t, int64(2<<20), c.MaxBodyFor("github"), "WEBHOOK_MAX_BODY applies to every provider")
-	vals := SecretValues(webhookEnv(map[string]string{GitHubWebhookSecret: "new,old, ,", StripeWebhookSecret + "_FILE": file}))
+	vals, unread := SecretValues(webhookEnv(map[string]string{GitHubWebhookSecret: "new,old, ,", StripeWebhookSecret + "_FILE": file}))
+	assert.Empty(t, unread)
 	assert.Subset(t, vals, []string{"new", "old", "whsec_new", "whsec_old"}, "every entry of a rotated list is redacted")
 }
 
