@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,13 +74,10 @@ func TestTheRepairOfAPartialLineIsRecordedEvenWhenTheAppendCarryingItFails(t *te
 	require.NoError(t, f.Close())
 
 	// The disk is full: room for part of one line only.
-	var old syscall.Rlimit
-	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
-	lim := old
-	lim.Cur = uint64(st.Size()) + 64
-	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
-	werr := w.Write(ctx, Record{Actor: "serve", Status: StatusStarted, Target: strings.Repeat("x", 500)})
-	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
+	var werr error
+	withFileSizeLimit(t, st.Size()+64, func() {
+		werr = w.Write(ctx, Record{Actor: "serve", Status: StatusStarted, Target: strings.Repeat("x", 500)})
+	})
 	require.Error(t, werr, "the append is refused")
 
 	require.NoError(t, w.Write(ctx, Record{Actor: "serve", Status: StatusStarted, Target: "third"}))

@@ -30,14 +30,9 @@ func TestAWriteCutShortIsTakenBackSoTheLogStaysValidNDJSON(t *testing.T) {
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 
-	var old syscall.Rlimit
-	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
-	lim := old
-	lim.Cur = uint64(st.Size()) + 64 // room for part of the next line only
-	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
 	big := Record{Actor: "a", Status: StatusStarted, Target: strings.Repeat("x", 500)}
-	werr := w.Write(ctx, big)
-	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
+	var werr error
+	withFileSizeLimit(t, st.Size()+64, func() { werr = w.Write(ctx, big) }) // room for part of the next line only
 	require.Error(t, werr, "the short write is reported")
 
 	// Room again (space freed): the next call's record goes in.
@@ -51,4 +46,19 @@ func TestAWriteCutShortIsTakenBackSoTheLogStaysValidNDJSON(t *testing.T) {
 	err = Read(f, func(r Record) error { targets = append(targets, r.Target); return nil })
 	require.NoError(t, err, "the audit log must stay valid NDJSON after a failed append")
 	require.Equal(t, []string{"first", "third"}, targets, "the refused record is not in the log")
+}
+
+// withFileSizeLimit runs f with files limited to limit bytes (RLIMIT_FSIZE,
+// which makes write(2) return a short count and then EFBIG, as a full disk
+// does ENOSPC), and restores the limit after. The limit is per process:
+// tests using it do not run in parallel.
+func withFileSizeLimit(t *testing.T, limit int64, f func()) {
+	t.Helper()
+	var old syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
+	lim := old
+	lim.Cur = uint64(limit)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
+	defer func() { require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old)) }()
+	f()
 }

@@ -140,12 +140,8 @@ func TestAProcessLetsGoOfASegmentAnotherProcessPruned(t *testing.T) {
 // then on.
 func TestASyncStillRunningWhenTheWriterLeavesItsSegmentSucceeds(t *testing.T) {
 	t.Parallel()
-	s, err := openSegments(filepath.Join(t.TempDir(), FileName))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.close() })
-	d := func(key string) []*NewDelivery {
-		return []*NewDelivery{{Key: key, Provider: "github", EventType: "issues", ReceivedAt: time.Now(), Payload: []byte(`{"a":1}`)}}
-	}
+	s := testSegments(t)
+	d := oneDelivery
 	a, err := s.append(d("a"))
 	require.NoError(t, err)
 	entered, release := make(chan struct{}), make(chan struct{})

@@ -310,12 +310,8 @@ func TestRemoveBelowKeepsTheNewestSegment(t *testing.T) {
 // on disk, and recovery would skip checking them.
 func TestASyncRacingACutDoesNotVouchForWhatIsWrittenAfter(t *testing.T) {
 	t.Parallel()
-	s, err := openSegments(filepath.Join(t.TempDir(), FileName))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.close() })
-	d := func(key string) []*NewDelivery {
-		return []*NewDelivery{{Key: key, Provider: "github", EventType: "issues", ReceivedAt: time.Now(), Payload: []byte(`{"a":1}`)}}
-	}
+	s := testSegments(t)
+	d := oneDelivery
 	a, err := s.append(d("a"))
 	require.NoError(t, err)
 	require.NoError(t, s.Sync())

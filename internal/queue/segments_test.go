@@ -91,13 +91,9 @@ func TestLoadReportsAnUnreadablePayloadOnItsOwnDelivery(t *testing.T) {
 // that later sync.
 func TestAFailedSyncOnLeavingASegmentRefusesEveryLaterSync(t *testing.T) {
 	t.Parallel()
-	s, err := openSegments(filepath.Join(t.TempDir(), FileName))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.close() })
-	d := func(key string) []*NewDelivery {
-		return []*NewDelivery{{Key: key, Provider: "github", EventType: "issues", ReceivedAt: time.Now(), Payload: []byte(`{"a":1}`)}}
-	}
-	_, err = s.append(d("a")) // waits for its sync, to be answered
+	s := testSegments(t)
+	d := oneDelivery
+	_, err := s.append(d("a")) // waits for its sync, to be answered
 	require.NoError(t, err)
 
 	eio := errors.New("input/output error")
@@ -175,4 +171,19 @@ func TestPruneFreesOnlySegmentsThatNoRowCanPointInto(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testSegments opens the segments of a database file in a new directory,
+// closed by t.Cleanup.
+func testSegments(t *testing.T) *segments {
+	t.Helper()
+	s, err := openSegments(filepath.Join(t.TempDir(), FileName))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.close() })
+	return s
+}
+
+// oneDelivery is a batch of one small delivery under key.
+func oneDelivery(key string) []*NewDelivery {
+	return []*NewDelivery{{Key: key, Provider: "github", EventType: "issues", ReceivedAt: time.Now(), Payload: []byte(`{"a":1}`)}}
 }
