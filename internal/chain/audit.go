@@ -38,7 +38,10 @@ func Audit(sink audit.Sink, now func() time.Time, log *slog.Logger) Middleware {
 			rec := baseRecord(c)
 			rec.TS = start
 			rec.Status = audit.StatusStarted
-			if err := write(ctx, rec); err != nil {
+			// Written even when the client has already cancelled the call
+			// (before it started, say): the call is then refused further
+			// down, and its refusal must be explained like any other.
+			if err := write(context.WithoutCancel(ctx), rec); err != nil {
 				return Result{}, Internal("audit log cannot be written, so the action was refused", err)
 			}
 

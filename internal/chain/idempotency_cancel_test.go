@@ -65,3 +65,34 @@ func TestACallCancelledBeforeItsClaimIsRefusedAndClaimsNothing(t *testing.T) {
 		})
 	}
 }
+
+// ctxSink refuses a record on a cancelled context, as audit.Writer does.
+type ctxSink struct{ memSink }
+
+func (s *ctxSink) Write(ctx context.Context, r audit.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.memSink.Write(ctx, r)
+}
+
+// TestACallCancelledBeforeItStartsIsAuditedAndRefused: the client may have
+// cancelled a call before the chain runs it (mcp-go's queue); the audit
+// middleware must still write its started and terminal records, or the
+// refusal would read "audit log cannot be written" and explain nothing.
+func TestACallCancelledBeforeItStartsIsAuditedAndRefused(t *testing.T) {
+	t.Parallel()
+	sink := &ctxSink{}
+	idem := &Idempotency{Store: newMemStore(), Owner: "me", Alive: func(string) bool { return true }, Now: time.Now, Audit: sink, Log: discard}
+	ran := false
+	tool := &Tool{Name: "sendMessage", Provider: "slack", Action: "post_message",
+		Run: func(context.Context, *Call) (any, error) { ran = true; return map[string]any{}, nil }}
+	h := Wrap(Final, Audit(sink, time.Now, discard), idem.Middleware())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := h(ctx, NewCall(tool, map[string]any{"channel": "C1", "text": "x"}, "a", "sandbox", "c"))
+	require.Error(t, err)
+	assert.Equal(t, KindCancelled, KindOf(err))
+	assert.False(t, ran, "nothing was sent")
+	assert.Equal(t, []string{audit.StatusStarted, audit.StatusRejected}, sink.statuses())
+}

@@ -5,10 +5,12 @@
 // middleware, so rejected calls would go unaudited, and its messages do not
 // name fields well. The chain's validate middleware does it instead.
 //
-// Two things a tools/call carries that a chain.Call does not are applied by
-// this package's own middleware, which runs right inside the audit
-// middleware (Options.Audit) so that what it refuses is audited: arguments
-// that are not a JSON object, and the client's cancellation.
+// Arguments that are not a JSON object are refused by this package's own
+// middleware, which runs right inside the audit middleware (Options.Audit)
+// so that the refusal is audited. A call the client cancelled before it
+// started runs the chain with its context already cancelled (see
+// Cancellations): the audit middleware still records it, and the
+// idempotency middleware refuses it before anything is claimed or sent.
 package mcpserver
 
 import (
@@ -90,11 +92,9 @@ func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler) se
 		}
 		ctx = httpx.WithObserver(ctx, observer(ctx, s, call, req))
 		ctx = httpx.WithCallBudget(ctx) // HTTP_MAX_CALL_WAIT is per tool call
-		// The chain runs on a context the client's cancellation does not
-		// reach until fromRequest, inside the audit middleware, passes it
-		// on: a call cancelled at once is still audited, started and
-		// refused, not refused for an audit log it could not write.
-		ctx = context.WithValue(context.WithoutCancel(ctx), requestCtxKey{}, &request{client: ctx, notObject: notObject})
+		if notObject != "" {
+			ctx = context.WithValue(ctx, notObjectKey{}, notObject)
+		}
 
 		res, err := h(ctx, call)
 		if err != nil {
@@ -197,34 +197,17 @@ func arguments(req mcp.CallToolRequest) (map[string]any, string) {
 	}
 }
 
-// request is what fromRequest needs of the MCP request.
-type request struct {
-	client    context.Context // ends when the client cancels the call
-	notObject string          // what the arguments were when not an object
-}
+// notObjectKey carries, to fromRequest, what a call's arguments were when
+// they were not a JSON object.
+type notObjectKey struct{}
 
-type requestCtxKey struct{}
-
-// fromRequest is the chain middleware that applies what the MCP request
-// carries besides the arguments map: it refuses arguments that are not an
-// object, and from here on the call ends when the client cancels it. New
-// puts it right inside the audit middleware, so both are audited.
+// fromRequest is the chain middleware that refuses arguments that are not
+// an object. New puts it right inside the audit middleware, so the
+// refusal is audited.
 func fromRequest(next chain.Handler) chain.Handler {
 	return func(ctx context.Context, c *chain.Call) (chain.Result, error) {
-		r, ok := ctx.Value(requestCtxKey{}).(*request)
-		if !ok {
-			return next(ctx, c)
-		}
-		if r.notObject != "" {
-			return chain.Result{}, chain.Errorf(chain.KindInvalid, "invalid arguments for %s: arguments: must be an object, got %s", c.Tool.Name, r.notObject)
-		}
-		ctx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		if r.client.Err() != nil {
-			cancel(context.Cause(r.client)) // at once, not in AfterFunc's goroutine
-		} else {
-			stop := context.AfterFunc(r.client, func() { cancel(context.Cause(r.client)) })
-			defer stop()
+		if what, _ := ctx.Value(notObjectKey{}).(string); what != "" {
+			return chain.Result{}, chain.Errorf(chain.KindInvalid, "invalid arguments for %s: arguments: must be an object, got %s", c.Tool.Name, what)
 		}
 		return next(ctx, c)
 	}
