@@ -194,11 +194,29 @@ func TestAWriteOnlyDirectoryIsNotRefused(t *testing.T) {
 // network mounts answer EINVAL or ENOTSUP to a directory fsync; starting
 // there worked before saas-mcp synced directories (found in review).
 func TestAFileSystemThatDoesNotSyncDirectoriesIsNotRefused(t *testing.T) {
-	for _, err := range []error{syscall.EINVAL, syscall.ENOTSUP, &os.PathError{Op: "sync", Path: "d", Err: syscall.EINVAL}} {
-		assert.True(t, unsyncable(err), "%v", err)
-	}
-	for _, err := range []error{syscall.EIO, syscall.ENOSPC, errors.New("other")} {
-		assert.False(t, unsyncable(err), "%v", err)
+	root := t.TempDir()
+	for _, tt := range []struct {
+		err     error
+		refused bool
+	}{
+		{syscall.EINVAL, false},
+		{syscall.ENOTSUP, false},
+		{&os.PathError{Op: "sync", Path: "d", Err: syscall.EINVAL}, false},
+		{syscall.EIO, true}, // a failing disk is still refused
+		{syscall.ENOSPC, true},
+	} {
+		old := fsyncDir
+		fsyncDir = func(*os.File) error { return tt.err }
+		err := Sync(root)
+		mkErr := MkdirAll(filepath.Join(root, tt.err.Error()), 0o750)
+		fsyncDir = old
+		if tt.refused {
+			assert.Error(t, err, "%v", tt.err)
+			assert.Error(t, mkErr, "%v", tt.err)
+		} else {
+			assert.NoError(t, err, "%v", tt.err)
+			assert.NoError(t, mkErr, "%v", tt.err)
+		}
 	}
 }
 
