@@ -82,10 +82,11 @@ type Call struct {
 	// the earlier one's on a retry of a key in doubt; "" when unknown.
 	FirstVia string
 
-	argsHash string
-	owner    string // the idempotency claim's owner, set by the idempotency middleware
-	attempts atomic.Int64
-	details  map[string]any
+	argsHash  string // the hash the call is claimed under (idempotency.EnvArgsHash)
+	plainHash string // the hash of the arguments alone
+	owner     string // the idempotency claim's owner, set by the idempotency middleware
+	attempts  atomic.Int64
+	details   map[string]any
 }
 
 // NoteAttempt counts one provider attempt (the transport's observer calls it).
@@ -150,11 +151,12 @@ func Final(ctx context.Context, c *Call) (Result, error) {
 // mcpserver decodes them: a float64 has already lost what is past 2^53.
 func NewCall(t *Tool, args map[string]any, actor, env, callID string) *Call {
 	c := &Call{Tool: t, Args: args, Actor: actor, Env: env, CallID: callID}
-	h, err := t.Form.ArgsHash(t.Name, args)
+	plain, err := t.Form.ArgsHash(t.Name, args)
 	if err != nil {
-		h = "unhashable"
+		plain = "unhashable"
 	}
-	c.argsHash = h
+	h := idempotency.EnvArgsHash(env, plain)
+	c.argsHash, c.plainHash = h, plain
 	if k, ok := args[idempotency.KeyField].(string); ok && k != "" {
 		c.Key, c.Explicit = k, !idempotency.IsDerivedKey(k, t.Name, h)
 	} else {

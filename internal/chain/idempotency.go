@@ -108,6 +108,11 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress; retry later with the same key to get its result (the key expires at %s at the earliest)",
 			c.Key, m.when(c, row.ForgottenAt()))
 	case idempotency.Mismatch:
+		if other := otherEnv(c.Env); row.ArgsHash == idempotency.EnvArgsHash(other, c.plainHash) {
+			return Result{}, Errorf(KindConflict, "idempotency key %q was already used by a %s server sharing this DATA_DIR, so nothing was sent: "+
+				"sandbox and live never share a key; use a new key (that one expires at %s)",
+				c.Key, other, m.when(c, row.ForgottenAt()))
+		}
 		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call (this one expires at %s)",
 			c.Key, m.when(c, row.ForgottenAt()))
 	case idempotency.Reacquired, idempotency.Acquired:
@@ -397,4 +402,13 @@ func withReplayed(stored json.RawMessage) (json.RawMessage, error) {
 	}
 	m["replayed"] = true
 	return json.Marshal(m)
+}
+
+// otherEnv is the integration environment a call in env must never share a
+// key with.
+func otherEnv(env string) string {
+	if env == "live" {
+		return "sandbox"
+	}
+	return "live"
 }

@@ -98,6 +98,24 @@ func DerivedKey(tool, argsHash string) string {
 	return derivedPrefix + tool + ":" + argsHash
 }
 
+// EnvArgsHash returns the hash a call is claimed under in the integration
+// environment env (INTEGRATION_ENV), given the hash of its arguments. Servers
+// in different environments may share one DATA_DIR (a sandbox and a live
+// entry in one .mcp.json both default to data/), and a sandbox call must
+// never be answered with a live call's result, nor the reverse. So every
+// environment but live hashes in its own name space; live keeps the plain
+// hash, as all calls did before environments had name spaces, so that a
+// live call retried across that upgrade still finds its first call.
+func EnvArgsHash(env, argsHash string) string {
+	switch env {
+	case "live":
+		return argsHash
+	case "":
+		env = "sandbox" // INTEGRATION_ENV's default
+	}
+	return sum([]byte("env\x00" + env + "\x00" + argsHash))
+}
+
 // IsDerivedKey reports whether key is DerivedKey(tool, argsHash), without
 // building it: every call with an explicit key asks.
 func IsDerivedKey(key, tool, argsHash string) bool {

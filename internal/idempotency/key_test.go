@@ -238,3 +238,26 @@ func TestIsDerivedKeyMatchesOnlyTheKeyDerivedFromTheCall(t *testing.T) {
 		})
 	}
 }
+
+func TestEachEnvironmentButLiveHashesCallsInItsOwnNameSpace(t *testing.T) {
+	t.Parallel()
+	const plain = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	sandbox := EnvArgsHash("sandbox", plain)
+	for _, tc := range []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"live keeps the plain hash, as before environments had name spaces", EnvArgsHash("live", plain), plain},
+		{"an unset environment is sandbox, its default", EnvArgsHash("", plain), sandbox},
+		{"sandbox is stable", EnvArgsHash("sandbox", plain), sandbox},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, tc.got)
+		})
+	}
+	assert.NotEqual(t, plain, sandbox, "sandbox must not share live's name space")
+	assert.Len(t, sandbox, len(plain), "a hash of the same form, so derived keys keep their shape")
+	assert.NotEqual(t, sandbox, EnvArgsHash("sandbox", plain[:63]+"9"), "other arguments, another hash")
+}
