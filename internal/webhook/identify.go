@@ -52,7 +52,9 @@ func identifyGitHub(body []byte, h http.Header) (identity, error) {
 // identifyStripe reads the event id, type and object id: the key is the
 // event id, which Stripe keeps across its retries. Only the id and type must
 // be usable; the rest is the worker's to judge (a verified event that its
-// handler cannot read is dead-lettered, not lost).
+// handler cannot read is dead-lettered, not lost). A snapshot event names its
+// object in data.object; a thin event (API v2) has no data.object and names
+// it in related_object instead.
 func identifyStripe(body []byte, h http.Header) (identity, error) {
 	var ev struct {
 		ID   string `json:"id"`
@@ -60,14 +62,20 @@ func identifyStripe(body []byte, h http.Header) (identity, error) {
 		Data struct {
 			Object json.RawMessage `json:"object"`
 		} `json:"data"`
+		RelatedObject struct {
+			ID string `json:"id"`
+		} `json:"related_object"`
 	}
-	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !safeToken(ev.Type) {
+	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !stripeEventType(ev.Type) {
 		return identity{}, errMalformed
 	}
 	var obj struct {
 		ID string `json:"id"`
 	}
 	_ = json.Unmarshal(ev.Data.Object, &obj) // a missing or odd object leaves no target
+	if obj.ID == "" {
+		obj.ID = ev.RelatedObject.ID
+	}
 	return identity{d: queue.NewDelivery{
 		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: safetext.Cut(obj.ID, maxField),
 		ContentType: mediaType(h), Payload: body,
@@ -86,9 +94,9 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 		if err != nil {
 			return identity{}, errMalformed
 		}
-		d.EventType, d.Target = "slash_command", safetext.Cut(form.Get("channel_id"), maxField)
+		d.EventType, d.Target = "slash_command", slackTarget(form.Get("team_id"), form.Get("channel_id"))
 		if form.Has("payload") {
-			d.EventType = "interactive"
+			d.EventType, d.Target = "interactive", interactiveTarget(form.Get("payload"))
 		}
 		d.Key = "slack:body:" + bodyHash(body)
 		return identity{d: d}, nil
@@ -119,12 +127,50 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 			return identity{}, errMalformed
 		}
 		d.Key = "slack:" + ev.EventID
-		d.Target = safetext.Cut(strings.Trim(ev.TeamID+"/"+slack.FieldID(ev.Event.Channel), "/"), maxField)
+		d.Target = slackTarget(ev.TeamID, slack.FieldID(ev.Event.Channel))
 	default:
 		d.Key = "slack:body:" + bodyHash(body)
 		d.Target = safetext.Cut(ev.TeamID, maxField)
 	}
 	return identity{d: d}, nil
+}
+
+// interactiveTarget is where an interactive delivery (block_actions,
+// view_submission, message_action, shortcut...) happened, read from the JSON
+// in its payload field: team/channel like an event_callback's. A message
+// action names its channel in channel (an object) or only in
+// container.channel_id. A modal (view_submission, view_closed, an action
+// inside a view) has no channel: its view id (V...) says which modal it was,
+// so the target is team/view. A global shortcut has neither and is named by
+// its team alone. As for an event_callback, the payload's shape only decides
+// the target and never refuses a verified delivery: a payload that does not
+// parse is stored with no target.
+func interactiveTarget(payload string) string {
+	var p struct {
+		Team      json.RawMessage `json:"team"`
+		Channel   json.RawMessage `json:"channel"`
+		Container struct {
+			ChannelID string `json:"channel_id"`
+		} `json:"container"`
+		View struct {
+			ID string `json:"id"`
+		} `json:"view"`
+	}
+	_ = json.Unmarshal([]byte(payload), &p) // a field of another shape is skipped, the rest still read
+	where := slack.FieldID(p.Channel)
+	if where == "" {
+		where = p.Container.ChannelID
+	}
+	if where == "" {
+		where = p.View.ID
+	}
+	return slackTarget(slack.FieldID(p.Team), where)
+}
+
+// slackTarget is a Slack delivery's target, team/place (T0123/C0123), or
+// whichever of the two it has, cut to maxField.
+func slackTarget(team, place string) string {
+	return safetext.Cut(strings.Trim(team+"/"+place, "/"), maxField)
 }
 
 func bodyHash(b []byte) string {
@@ -155,13 +201,26 @@ func keyPart(s string) bool { return safeToken(s) && !strings.Contains(s, ":") }
 // safeToken accepts the ids and event names providers send: 1 to 200 bytes
 // of letters, digits and - _ . : so they can go into keys, audit records and
 // logs as they are.
-func safeToken(s string) bool {
+func safeToken(s string) bool { return tokenWith(s, "") }
+
+// stripeEventType is a safeToken that may also hold [ and ]: Stripe's API v2
+// thin events name the part of an object that changed in brackets
+// (v2.core.account[requirements].updated), and refusing them would make
+// Stripe retry for days and then disable the endpoint. Brackets are harmless
+// where an event type goes: it is in no key, and audit records, logs (JSON)
+// and the dead-letter listing need no escaping for them. Space, quotes, /,
+// backslash and control bytes stay refused.
+func stripeEventType(s string) bool { return tokenWith(s, "[]") }
+
+// tokenWith is safeToken's rule with the bytes of extra also accepted.
+func tokenWith(s, extra string) bool {
 	if s == "" || len(s) > 200 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':' ||
+			strings.IndexByte(extra, c) >= 0) {
 			return false
 		}
 	}
