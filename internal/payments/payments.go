@@ -38,7 +38,8 @@ type Outcome struct {
 
 // Ledger stores payment events. Record is idempotent by event id and safe
 // for concurrent use from several processes: repeating a Record changes
-// nothing and returns the same Stale as the first.
+// nothing and returns the same Stale as the first. The events of one object
+// are ordered by Created, then Rank of their Type, then ID.
 type Ledger interface {
 	Record(ctx context.Context, e Event) (Outcome, error)
 	Get(ctx context.Context, eventID string) (Event, bool, error)

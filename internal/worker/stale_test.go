@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -104,4 +105,38 @@ func TestARepeatedStripeEventKeepsTheOutcomeItFirstHad(t *testing.T) {
 			assert.Equal(t, tt.wantAudit, b.sink.statuses("stripe:"+tt.check))
 		})
 	}
+}
+
+// checkout.session.completed (unpaid) and
+// checkout.session.async_payment_succeeded are two handled types about one
+// object (the session cs_...), and the second one carries the money. Both
+// may be created in the same second (a test-mode bank debit that succeeds at
+// once), and Stripe draws event ids at random: the ledger must order the pair
+// by their place in the session's life, not by id, or the money would be
+// kept stale, not applied, and audited "stale", though it happened after.
+func TestTheMoneyOfADelayedCheckoutIsNotStaleBehindItsUnpaidCompletion(t *testing.T) {
+	t.Parallel()
+	b, ledger := setupWithLedger(t)
+	session := func(id, typ, status string) []byte {
+		return []byte(fmt.Sprintf(`{"id":%q,"object":"event","type":%q,"created":1700000000,"livemode":false,"data":{"object":`+
+			`{"id":"cs_same","object":"checkout.session","amount_total":4200,"currency":"eur","customer":"cus_1","payment_status":%q}}}`,
+			id, typ, status))
+	}
+	// Delivered in the order Stripe created them; the money event's
+	// random id happens to sort first.
+	for _, ev := range []struct{ id, typ, status string }{
+		{"evt_1Zcompleted", "checkout.session.completed", "unpaid"},
+		{"evt_1Apaid", "checkout.session.async_payment_succeeded", "paid"},
+	} {
+		id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:" + ev.id, EventType: ev.typ,
+			Target: "cs_same", Payload: session(ev.id, ev.typ, ev.status)})
+		d := b.waitState(t, id, queue.StateProcessed)
+		assert.Equal(t, audit.StatusProcessed, d.Outcome, "%s (%s) was not applied", ev.typ, ev.id)
+	}
+	paid, ok, err := ledger.Get(context.Background(), "evt_1Apaid")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.EqualValues(t, 4200, paid.Amount)
+	assert.Equal(t, []string{audit.StatusProcessed}, b.sink.statuses("stripe:evt_1Apaid"),
+		"the payment's audit trail says it was stale")
 }

@@ -13,6 +13,21 @@ import (
 
 var _ payments.Ledger = (*Payments)(nil)
 
+// advanceObject moves an object's newest event forward only if this one is
+// newer by (created, rank of its type, event id): events sharing a second
+// follow their object's life (payments.Rank), and only those of equal rank
+// fall back to the id. All three are kept in the object's row, so the
+// comparison is made against the row the upsert locked, which may be newer
+// than the statement's snapshot.
+var advanceObject = `INSERT INTO payment_objects (object_id, last_event_created, last_event_id, last_event_type)
+	VALUES ($1, $2, $3, $4)
+	ON CONFLICT (object_id) DO UPDATE SET
+		last_event_created = excluded.last_event_created, last_event_id = excluded.last_event_id,
+		last_event_type = excluded.last_event_type
+	WHERE (excluded.last_event_created, ` + payments.RankSQL("excluded.last_event_type") + `, excluded.last_event_id)
+		> (payment_objects.last_event_created, ` + payments.RankSQL("payment_objects.last_event_type") + `,
+			payment_objects.last_event_id)`
+
 // Payments is the payments ledger. It implements payments.Ledger.
 type Payments struct {
 	pool *pgxpool.Pool
@@ -52,16 +67,9 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 		if e.ObjectID == "" {
 			return nil // an event about no object has nothing to order against
 		}
-		// Move the object's newest event forward only if this one is newer;
-		// the upsert locks the object's row, so events of one object apply
+		// The upsert locks the object's row, so events of one object apply
 		// one at a time.
-		tag, err = tx.Exec(ctx, `INSERT INTO payment_objects (object_id, last_event_created, last_event_id)
-			VALUES ($1, $2, $3)
-			ON CONFLICT (object_id) DO UPDATE SET
-				last_event_created = excluded.last_event_created, last_event_id = excluded.last_event_id
-			WHERE (excluded.last_event_created, excluded.last_event_id)
-				> (payment_objects.last_event_created, payment_objects.last_event_id)`,
-			e.ObjectID, e.Created, e.ID)
+		tag, err = tx.Exec(ctx, advanceObject, e.ObjectID, e.Created, e.ID, e.Type)
 		if err != nil {
 			return fmt.Errorf("order against %s: %w", e.ObjectID, err)
 		}

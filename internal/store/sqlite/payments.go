@@ -23,12 +23,16 @@ func newPayments(ctx context.Context, db *DB) (*Payments, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 		ON CONFLICT (event_id) DO NOTHING`,
 		// Move the object's newest event forward, only if this one is newer:
-		// (created, event id) orders events that share a second.
-		`INSERT INTO payment_objects (object_id, last_event_created, last_event_id) VALUES (?, ?, ?)
+		// (created, rank of its type, event id), so that events sharing a
+		// second follow their object's life (payments.Rank), and only those
+		// of equal rank fall back to the id.
+		`INSERT INTO payment_objects (object_id, last_event_created, last_event_id, last_event_type) VALUES (?, ?, ?, ?)
 		ON CONFLICT (object_id) DO UPDATE SET
-			last_event_created = excluded.last_event_created, last_event_id = excluded.last_event_id
-		WHERE (excluded.last_event_created, excluded.last_event_id)
-			> (payment_objects.last_event_created, payment_objects.last_event_id)`,
+			last_event_created = excluded.last_event_created, last_event_id = excluded.last_event_id,
+			last_event_type = excluded.last_event_type
+		WHERE (excluded.last_event_created, `+payments.RankSQL("excluded.last_event_type")+`, excluded.last_event_id)
+			> (payment_objects.last_event_created, `+payments.RankSQL("payment_objects.last_event_type")+`,
+				payment_objects.last_event_id)`,
 		`UPDATE payments SET stale = 1 WHERE event_id = ?`,
 		`SELECT stale FROM payments WHERE event_id = ?`,
 	)
@@ -82,7 +86,7 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 			if e.ObjectID == "" {
 				return true, nil // an event about no object has nothing to order against
 			}
-			res, err = p.advance.ExecContext(ctx, e.ObjectID, nanos(e.Created), e.ID)
+			res, err = p.advance.ExecContext(ctx, e.ObjectID, nanos(e.Created), e.ID, e.Type)
 			if err != nil {
 				return false, fmt.Errorf("order against %s: %w", e.ObjectID, err)
 			}

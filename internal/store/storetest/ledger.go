@@ -83,7 +83,7 @@ func exerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
 		mustRecord(t, l, event("evt_new_again", "cs_1", 10), stale)
 	})
 
-	run("events of the same second are ordered by id", func(t *testing.T, l payments.Ledger) {
+	run("events of one type in the same second are ordered by id", func(t *testing.T, l payments.Ledger) {
 		mustRecord(t, l, event("evt_b", "cs_1", 0), recorded)
 		mustRecord(t, l, event("evt_a", "cs_1", 0), stale)
 		mustRecord(t, l, event("evt_c", "cs_1", 0), recorded)
@@ -124,6 +124,7 @@ func exerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
 		assert.Equal(t, recorded, outs[newest], "the newest event evt_%02d is applied", newest)
 	})
 
+	exerciseLedgerRanks(t, open)
 	exerciseLedgerRepeats(t, open)
 }
 

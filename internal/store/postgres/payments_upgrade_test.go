@@ -1,0 +1,48 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/payments"
+)
+
+// Migration 3 keeps each object's newest event type in its row; an object
+// recorded before it must be ordered by the type of the event it already
+// holds, or a session's unpaid completion delivered after its money in the
+// same second would be applied over it.
+func TestAnObjectRecordedBeforeTheUpgradeIsOrderedByTheTypeOfItsNewestEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn := testSchema(t)
+	created := time.Unix(1_700_000_000, 0).UTC()
+	ev := func(id, typ string) payments.Event {
+		return payments.Event{ID: id, Type: typ, ObjectID: "cs_1", Currency: "eur", Created: created}
+	}
+
+	db, err := Open(ctx, conn)
+	require.NoError(t, err)
+	out, err := db.Payments().Record(ctx, ev("evt_a", "checkout.session.async_payment_succeeded"))
+	require.NoError(t, err)
+	require.Equal(t, payments.Outcome{Recorded: true}, out)
+	// Back to the schema before migration 3, with the object's row as it was.
+	for _, q := range []string{
+		`ALTER TABLE payment_objects DROP COLUMN last_event_type`,
+		`DELETE FROM schema_migrations WHERE version = 3`,
+	} {
+		_, err = db.pool.Exec(ctx, q)
+		require.NoError(t, err, q)
+	}
+	db.Close()
+
+	db, err = Open(ctx, conn)
+	require.NoError(t, err)
+	defer db.Close()
+	out, err = db.Payments().Record(ctx, ev("evt_z", "checkout.session.completed"))
+	require.NoError(t, err)
+	assert.Equal(t, payments.Outcome{Recorded: true, Stale: true}, out)
+}
