@@ -40,6 +40,31 @@ type Idempotency struct {
 	// Settle is how long to wait before a second look at the provider when
 	// the first finds no earlier effect (RECONCILE_SETTLE); 0: one look.
 	Settle time.Duration
+
+	runningMu sync.Mutex
+	running   map[string]bool // the stored keys this process's calls hold
+}
+
+// enter marks key as held by a running call of this process; false if one
+// already holds it.
+func (m *Idempotency) enter(key string) bool {
+	m.runningMu.Lock()
+	defer m.runningMu.Unlock()
+	if m.running[key] {
+		return false
+	}
+	if m.running == nil {
+		m.running = map[string]bool{}
+	}
+	m.running[key] = true
+	return true
+}
+
+// leave ends enter's hold on key.
+func (m *Idempotency) leave(key string) {
+	m.runningMu.Lock()
+	defer m.runningMu.Unlock()
+	delete(m.running, key)
 }
 
 func (m *Idempotency) hit(point string) {
@@ -93,6 +118,16 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	if c.Tool.Via != nil {
 		want.Via = c.Tool.Via(c)
 	}
+	// A call of this process that holds the key is running, whatever its
+	// lease says: the lease is wall-clock time renewed on a monotonic timer,
+	// so a wall clock that steps forward (NTP, a laptop or VM resuming) can
+	// make it look spent while the call still waits on the provider, and the
+	// store would hand the key to this retry, which would act a second time.
+	if !m.enter(want.Key) {
+		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress in this server; retry later with the same key to get its result",
+			c.Key)
+	}
+	defer m.leave(want.Key)
 	row, outcome, err := m.Store.Claim(ctx, want, now, m.Alive)
 	if err != nil {
 		return Result{}, Internal("idempotency store cannot be written, so nothing was sent", err)
