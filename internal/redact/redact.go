@@ -2,14 +2,18 @@
 // errors, log lines and audit records.
 //
 // Two rules apply together: every configured secret value is replaced
-// verbatim, and every known provider token shape is replaced by pattern,
-// so a token that was never configured (one echoed back by a provider, say)
-// is caught as well.
+// verbatim and in each escaped spelling an error may quote it in, and every
+// known provider token shape is replaced by pattern, so a token that was
+// never configured (one echoed back by a provider, say) is caught as well.
 package redact
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -33,23 +37,34 @@ var tokenShapes = regexp.MustCompile(
 // value redacts token shapes only. A Redactor is safe for concurrent use once
 // built.
 type Redactor struct {
-	values   []string
+	values   []string // each configured value and its escaped spellings, longest first
+	stems    []string // per configured value, a substring of each of its spellings
 	replacer *strings.Replacer
 }
 
 // New returns a Redactor for the given secret values. Empty and very short
 // values (under 4 bytes) are ignored: masking them would mangle ordinary text
-// while protecting nothing.
+// while protecting nothing. Each value is also replaced in the escaped
+// spellings of it that differ from it (see spellings), so a secret holding
+// a quote, a backslash or a control character is still removed where an
+// error quotes it.
 func New(values ...string) *Redactor {
 	r := &Redactor{}
-	seen := map[string]bool{}
+	configured, seen := map[string]bool{}, map[string]bool{} // values, and every spelling registered
 	for _, v := range values {
 		v = strings.TrimSpace(v)
-		if len(v) < 4 || seen[v] {
+		if len(v) < 4 || configured[v] {
 			continue
 		}
-		seen[v] = true
-		r.values = append(r.values, v)
+		configured[v] = true
+		sp := spellings(v)
+		r.stems = append(r.stems, stem(v, sp))
+		for _, s := range sp {
+			if !seen[s] {
+				seen[s] = true
+				r.values = append(r.values, s)
+			}
+		}
 	}
 	// Longest first, so a secret that contains another is removed whole.
 	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
@@ -63,7 +78,65 @@ func New(values ...string) *Redactor {
 	return r
 }
 
-// Longest is the length of the longest configured value, so a caller that
+// spellings returns v and the escaped forms in which text leaving the
+// process may quote it: the inner text of Go's %q (fmt and strconv errors),
+// that text as the JSON Schema validator quotes a value (\" unescaped, '
+// escaped), and the inner text of a JSON string with and without HTML
+// escaping (a JSON error or tool result). A secret chosen by a user (a
+// webhook signing secret) may hold any of these characters. An escape is
+// never shorter than what it escapes, so each spelling keeps v's minimum
+// length.
+func spellings(v string) []string {
+	goQuoted := strconv.Quote(v)
+	return []string{v, goQuoted[1 : len(goQuoted)-1], schemaQuoted(v), jsonQuoted(v, true), jsonQuoted(v, false)}
+}
+
+// schemaQuoted is the inner text of santhosh-tekuri/jsonschema's quote(),
+// which its error messages wrap a value in: %q, then \" unescaped and '
+// escaped, applied to the quoted text whole as the validator does (so a
+// trailing backslash is spelled as it spells it).
+func schemaQuoted(v string) string {
+	s := fmt.Sprintf("%q", v)
+	s = strings.ReplaceAll(s, `\"`, `"`)
+	s = strings.ReplaceAll(s, `'`, `\'`)
+	return s[1 : len(s)-1]
+}
+
+// jsonQuoted is the inner text of v encoded as a JSON string, with or
+// without the HTML escapes (\u003c for <) encoding/json adds by default.
+func jsonQuoted(v string, escapeHTML bool) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(v); err != nil { // a string always encodes
+		return v
+	}
+	s := strings.TrimSuffix(buf.String(), "\n")
+	return s[1 : len(s)-1]
+}
+
+// stem returns the longest run of v's bytes that every spelling of v holds
+// verbatim (printable ASCII no encoder escapes), or "" when there is none.
+// Text holding no value's stem holds no spelling of any value, so String
+// skips the replacer there: several Index scans cost far less than the
+// replacer's walk of every byte, which escaped spellings made slower.
+func stem(v string, spellings []string) string {
+	best := ""
+	for _, run := range strings.FieldsFunc(v, func(c rune) bool { return c < ' ' || c > '~' || strings.ContainsRune(`"'\<>&`, c) }) {
+		if len(run) > len(best) {
+			best = run
+		}
+	}
+	for _, s := range spellings {
+		if !strings.Contains(s, best) { // never, unless an encoder changes; "" keeps String correct
+			return ""
+		}
+	}
+	return best
+}
+
+// Longest is the length of the longest configured value, in any spelling
+// it is redacted in (an escaped one may be longer), so a caller that
 // must cut text to length can cut generously first (to spare redacting a
 // huge text whole) and still never cut a secret in two before redacting:
 // cut to n + Longest() + TokenMargin, redact, then cut to n.
@@ -80,7 +153,7 @@ const TokenMargin = 256
 
 // String returns s with every secret removed.
 func (r *Redactor) String(s string) string {
-	if r != nil && r.replacer != nil {
+	if r != nil && r.replacer != nil && r.mayHoldValue(s) {
 		s = r.replacer.Replace(s)
 	}
 	if !mayHoldToken(s) {
@@ -93,6 +166,17 @@ func (r *Redactor) String(s string) string {
 // them skips the regular expression, which keeps redaction cheap on the
 // hot path of every audit record.
 var tokenHints = []string{"xox", "xapp-", "gh", "github_pat_", "_test_", "_live_", "whsec_", "hooks.slack.com"}
+
+// mayHoldValue reports whether s holds some configured value's stem, short
+// of which it holds no spelling of any value.
+func (r *Redactor) mayHoldValue(s string) bool {
+	for _, st := range r.stems {
+		if strings.Contains(s, st) {
+			return true
+		}
+	}
+	return false
+}
 
 func mayHoldToken(s string) bool {
 	for _, h := range tokenHints {
