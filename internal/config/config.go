@@ -29,6 +29,21 @@ const (
 // CredentialNames lists every credential serve reads.
 var CredentialNames = []string{SlackBotToken, SlackWebhookURL, GitHubToken, StripeSecretKey}
 
+// Upper bounds of the serve settings that become stored times. A key's
+// expiry is now + IDEMPOTENCY_WINDOW or IDEMPOTENCY_KEY_TTL, a claim's
+// lease now + HTTP_MAX_CALL_WAIT + HTTP_MAX_ATTEMPTS x HTTP_TIMEOUT + 1m:
+// unbounded, they reach past what a store can hold (SQLite's times end in
+// 2262) or overflow time.Duration, and every key would be refused, or
+// stored already expired so that a retry acts again. The bounds sit far
+// above any sensible value and far below those limits: the longest lease is
+// about five days.
+const (
+	maxKeyKept      = 365 * 24 * time.Hour // IDEMPOTENCY_WINDOW, IDEMPOTENCY_KEY_TTL
+	maxHTTPTimeout  = time.Hour            // HTTP_TIMEOUT
+	maxHTTPCallWait = 24 * time.Hour       // HTTP_MAX_CALL_WAIT
+	maxHTTPAttempts = 100                  // HTTP_MAX_ATTEMPTS
+)
+
 // Serve is the configuration of `saas-mcp serve`. Each field's envconfig tag
 // is its variable; `desc` is printed by --help.
 type Serve struct {
@@ -38,16 +53,16 @@ type Serve struct {
 	AuditSync         string        `envconfig:"AUDIT_SYNC" default:"always" desc:"always: fsync every audit record (within 20ms for tool calls, which do not wait for it); never: leave it to the OS (survives a process crash, not a power loss)"`
 	DataDir           string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state (idempotency keys, payments ledger)"`
 	StoreSync         string        `envconfig:"STORE_SYNC" default:"FULL" desc:"SQLite synchronous mode: FULL (a claim survives power loss) or NORMAL (survives a process crash)"`
-	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window"`
-	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h" desc:"how long an explicit idempotencyKey is kept"`
+	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window (at most 8760h)"`
+	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h" desc:"how long an explicit idempotencyKey is kept (at most 8760h)"`
 	ReconcileSettle   time.Duration `envconfig:"RECONCILE_SETTLE" default:"2s" desc:"before re-sending a call that may have acted, look for its effect, wait this long, and look again"`
 	SlackAPIURL       string        `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
 	GitHubAPIURL      string        `envconfig:"GITHUB_API_URL" default:"https://api.github.com/" desc:"GitHub REST API base URL"`
 	StripeAPIURL      string        `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com" desc:"Stripe API base URL"`
-	HTTPTimeout       time.Duration `envconfig:"HTTP_TIMEOUT" default:"30s" desc:"timeout of one HTTP attempt to a provider"`
-	HTTPMaxAttempts   int           `envconfig:"HTTP_MAX_ATTEMPTS" default:"5" desc:"attempts per provider request, first included"`
+	HTTPTimeout       time.Duration `envconfig:"HTTP_TIMEOUT" default:"30s" desc:"timeout of one HTTP attempt to a provider (at most 1h)"`
+	HTTPMaxAttempts   int           `envconfig:"HTTP_MAX_ATTEMPTS" default:"5" desc:"attempts per provider request, first included (at most 100)"`
 	HTTPMaxWait       time.Duration `envconfig:"HTTP_MAX_WAIT" default:"30s" desc:"longest single wait before a retry (Retry-After above it is not waited for)"`
-	HTTPMaxCallWait   time.Duration `envconfig:"HTTP_MAX_CALL_WAIT" default:"60s" desc:"longest total waiting per tool call"`
+	HTTPMaxCallWait   time.Duration `envconfig:"HTTP_MAX_CALL_WAIT" default:"60s" desc:"longest total waiting per tool call (at most 24h)"`
 	GitHubWriteGap    time.Duration `envconfig:"GITHUB_WRITE_INTERVAL" default:"1s" desc:"least time between two GitHub writes (GitHub asks for 1s); 0 disables"`
 	SlackPostGap      time.Duration `envconfig:"SLACK_POST_INTERVAL" default:"1s" desc:"least time between two chat.postMessage calls to one channel; 0 disables"`
 	ReadOnly          bool          `envconfig:"READ_ONLY" default:"false" desc:"refuse every tool that changes something at a provider (sendMessage, createTicket)"`
@@ -84,11 +99,8 @@ func (c Serve) Validate() error {
 	default:
 		return fmt.Errorf("STORE_SYNC must be FULL or NORMAL, not %q", c.StoreSync)
 	}
-	if c.IdempotencyWindow <= 0 || c.IdempotencyKeyTTL <= 0 {
-		return fmt.Errorf("IDEMPOTENCY_WINDOW and IDEMPOTENCY_KEY_TTL must be positive")
-	}
-	if c.HTTPMaxAttempts < 1 {
-		return fmt.Errorf("HTTP_MAX_ATTEMPTS must be at least 1")
+	if c.HTTPMaxAttempts < 1 || c.HTTPMaxAttempts > maxHTTPAttempts {
+		return fmt.Errorf("HTTP_MAX_ATTEMPTS must be at least 1 and at most %d, not %d", maxHTTPAttempts, c.HTTPMaxAttempts)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
@@ -98,11 +110,14 @@ func (c Serve) Validate() error {
 	for _, d := range []struct {
 		name     string
 		v        time.Duration
-		positive bool // 0 is no bound at all, which these must have
+		positive bool          // 0 is no bound at all, which these must have
+		max      time.Duration // 0: none
 	}{
-		{"HTTP_TIMEOUT", c.HTTPTimeout, true}, {"HTTP_MAX_WAIT", c.HTTPMaxWait, true},
-		{"HTTP_MAX_CALL_WAIT", c.HTTPMaxCallWait, true}, {"RECONCILE_SETTLE", c.ReconcileSettle, false},
-		{"GITHUB_WRITE_INTERVAL", c.GitHubWriteGap, false}, {"SLACK_POST_INTERVAL", c.SlackPostGap, false},
+		{"IDEMPOTENCY_WINDOW", c.IdempotencyWindow, true, maxKeyKept},
+		{"IDEMPOTENCY_KEY_TTL", c.IdempotencyKeyTTL, true, maxKeyKept},
+		{"HTTP_TIMEOUT", c.HTTPTimeout, true, maxHTTPTimeout}, {"HTTP_MAX_WAIT", c.HTTPMaxWait, true, 0},
+		{"HTTP_MAX_CALL_WAIT", c.HTTPMaxCallWait, true, maxHTTPCallWait}, {"RECONCILE_SETTLE", c.ReconcileSettle, false, 0},
+		{"GITHUB_WRITE_INTERVAL", c.GitHubWriteGap, false, 0}, {"SLACK_POST_INTERVAL", c.SlackPostGap, false, 0},
 	} {
 		if d.v < 0 || (d.positive && d.v == 0) {
 			want := "at least 0"
@@ -110,6 +125,9 @@ func (c Serve) Validate() error {
 				want = "more than 0"
 			}
 			return fmt.Errorf("%s must be %s, not %s", d.name, want, d.v)
+		}
+		if d.max > 0 && d.v > d.max {
+			return fmt.Errorf("%s must be at most %s, not %s", d.name, d.max, d.v)
 		}
 	}
 	for _, u := range []struct{ name, v string }{

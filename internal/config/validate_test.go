@@ -42,6 +42,9 @@ func TestLoadServeRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"SLACK_API_URL", "slack.com/api/"},
 		{"STRIPE_API_URL", "not a url"},
 		{"HTTP_TIMEOUT", "0s"},
+		{"IDEMPOTENCY_WINDOW", "0s"},
+		{"IDEMPOTENCY_KEY_TTL", "-1h"},
+		{"HTTP_MAX_ATTEMPTS", "0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -72,6 +75,39 @@ func TestLoadServeAcceptsTheDefaultsAndGoodValues(t *testing.T) {
 			t.Setenv(tt.name, tt.value)
 			_, err := LoadServe()
 			require.NoError(t, err)
+		})
+	}
+}
+
+// A duration that becomes a stored time is refused above a bound, naming
+// the variable: IDEMPOTENCY_KEY_TTL=2190000h (250 years) once put every
+// key's expiry past 2262, which SQLite stored as a time in 1691, so each
+// key had expired when its retry came and the retry acted again. The lease
+// (HTTP_MAX_CALL_WAIT + HTTP_MAX_ATTEMPTS x HTTP_TIMEOUT + 1m) is stored
+// too, and could overflow. Not parallel: envconfig reads the process
+// environment.
+func TestLoadServeRefusesDurationsThatWouldBeStoredPastAnySaneTime(t *testing.T) {
+	tests := []struct{ name, refused, accepted string }{
+		{"IDEMPOTENCY_KEY_TTL", "2190000h", "8760h"},
+		{"IDEMPOTENCY_KEY_TTL", "8761h", "720h"},
+		{"IDEMPOTENCY_WINDOW", "2562047h", "8760h"},
+		{"HTTP_TIMEOUT", "61m", "1h"},
+		{"HTTP_MAX_CALL_WAIT", "25h", "24h"},
+		{"HTTP_MAX_ATTEMPTS", "101", "100"},
+		{"HTTP_MAX_ATTEMPTS", "1000000000000", "100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.refused, func(t *testing.T) {
+			clearServeEnv(t)
+			t.Setenv(tt.name, tt.refused)
+			_, err := LoadServe()
+			require.Error(t, err, "%s=%s must be refused at start-up", tt.name, tt.refused)
+			assert.Contains(t, err.Error(), tt.name, "the error names the variable")
+			assert.Contains(t, err.Error(), "at most", "the error gives the bound")
+
+			t.Setenv(tt.name, tt.accepted)
+			_, err = LoadServe()
+			assert.NoError(t, err, "%s=%s is within the bound", tt.name, tt.accepted)
 		})
 	}
 }

@@ -61,20 +61,55 @@ const (
 // Prune by another process) between the insert and the lock.
 const maxClaimAttempts = 5
 
+// claimTimeout bounds a claim's statements once they are sent, as
+// busy_timeout bounds the SQLite writer's: long enough that a slow but
+// working server answers (so a claim it made is reported made), short
+// enough that a server that stopped answering does not hold the call.
+const claimTimeout = 30 * time.Second
+
+// readCommitted is the isolation every claim and owner write runs at,
+// whatever the server's default_transaction_isolation (which the URL may
+// also set): the row-lock logic relies on READ COMMITTED, where a statement
+// that waited for a concurrent claimer's lock sees that claimer's row. Under
+// REPEATABLE READ or SERIALIZABLE the waiter fails with SQLSTATE 40001
+// instead, and a retry storm on one key gets "store cannot be written"
+// where SQLite answers "in progress".
+var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// beginReadCommitted opens a batch's transaction at readCommitted.
+const beginReadCommitted = `BEGIN ISOLATION LEVEL READ COMMITTED`
+
 // Claim takes c.Key or reports who has it; see idempotency.Store. A new or
-// expired key costs one statement; any other case one transaction that locks
-// the row, in which idempotency.Resolve decides.
+// expired key costs one round trip; any other case one transaction that
+// locks the row, in which idempotency.Resolve decides.
+//
+// Only the wait for a connection obeys ctx, as with the SQLite writer: the
+// statements run on a context that is not cancelled (bounded by
+// claimTimeout), because a cancellation that arrives after the server
+// committed but before its reply would make a claim that is made look
+// failed. The chain would say nothing was sent, and every retry with the
+// key would be told the first call is still in progress until the lease
+// ran out, then reconcile a call that never sent.
 func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, alive func(owner string) bool) (idempotency.Claim, idempotency.Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: not started: %w", c.Key, err)
+	}
+	conn, err := k.pool.Acquire(ctx)
+	if err != nil {
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: wait for a connection: %w", c.Key, err)
+	}
+	defer conn.Release()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
 	for range maxClaimAttempts {
-		row, err := scanClaim(k.pool.QueryRow(ctx, acquireSQL,
-			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, now, c.LeaseUntil, c.ExpiresAt, c.Via))
-		switch {
-		case err == nil:
-			return row, idempotency.Acquired, nil
-		case !errors.Is(err, pgx.ErrNoRows):
+		row, acquired, err := acquire(ctx, conn, c, now)
+		if err != nil {
 			return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
 		}
-		row, out, found, err := k.claimExisting(ctx, c, now, alive)
+		if acquired {
+			return row, idempotency.Acquired, nil
+		}
+		row, out, found, err := claimExisting(ctx, conn, c, now, alive)
 		if err != nil {
 			return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
 		}
@@ -85,10 +120,34 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 	return idempotency.Claim{}, 0, fmt.Errorf("claim %s: the row kept vanishing after %d attempts", c.Key, maxClaimAttempts)
 }
 
+// acquire inserts c, or takes over its expired row, with acquireSQL in a
+// READ COMMITTED transaction of its own, sent as one batch: one round trip.
+// acquired is false when the key exists and has not expired.
+func acquire(ctx context.Context, conn *pgxpool.Conn, c idempotency.Claim, now time.Time) (row idempotency.Claim, acquired bool, err error) {
+	b := &pgx.Batch{}
+	b.Queue(beginReadCommitted)
+	b.Queue(acquireSQL, c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, now, c.LeaseUntil, c.ExpiresAt, c.Via).
+		QueryRow(func(r pgx.Row) error {
+			row, err = scanClaim(r)
+			switch {
+			case err == nil:
+				acquired = true
+			case errors.Is(err, pgx.ErrNoRows):
+				err = nil
+			}
+			return err
+		})
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return idempotency.Claim{}, false, err
+	}
+	return row, acquired, nil
+}
+
 // claimExisting decides a claim on a key that exists, holding its row lock.
 // found is false when the row was gone by the time it was locked.
-func (k *Keys) claimExisting(ctx context.Context, c idempotency.Claim, now time.Time, alive func(string) bool) (row idempotency.Claim, out idempotency.Outcome, found bool, err error) {
-	err = pgx.BeginFunc(ctx, k.pool, func(tx pgx.Tx) error {
+func claimExisting(ctx context.Context, conn *pgxpool.Conn, c idempotency.Claim, now time.Time, alive func(string) bool) (row idempotency.Claim, out idempotency.Outcome, found bool, err error) {
+	err = pgx.BeginTxFunc(ctx, conn, readCommitted, func(tx pgx.Tx) error {
 		current, err := scanClaim(tx.QueryRow(ctx, lockSQL, c.Key))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -149,9 +208,13 @@ func (k *Keys) Extend(ctx context.Context, key, owner string, leaseUntil time.Ti
 // old owner, whose lease runs out, and the next Claim treats it as in doubt
 // and reconciles. Only the claim itself must be on disk before anything is
 // sent, and Claim keeps the server's default.
+//
+// It runs at READ COMMITTED, like Claim (see readCommitted): a heartbeat's
+// Extend racing a takeover of its key must find that it no longer owns the
+// key (ErrNotOwner), not fail to serialize.
 func (k *Keys) ownedUpdate(ctx context.Context, what, key, sql string, args ...any) error {
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
+	b.Queue(beginReadCommitted)
 	b.Queue("SET LOCAL synchronous_commit = off")
 	update := b.Queue(sql, args...)
 	b.Queue("COMMIT")

@@ -37,10 +37,12 @@ type Payments struct {
 // a Duplicate and changes nothing; its Stale repeats the first Record's. An
 // event older than one already applied to the same object is recorded
 // (Recorded and Stale both true) but not applied, so a late delivery never
-// rolls the object back.
+// rolls the object back. It runs at READ COMMITTED whatever the server's
+// default (see readCommitted): the upsert that moves an object forward must
+// see, once it got the row lock, the row a concurrent Record committed.
 func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
 	var out payments.Outcome
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, p.pool, readCommitted, func(tx pgx.Tx) error {
 		out = payments.Outcome{}
 		// A concurrent Record of the same id waits here on the primary key
 		// until this transaction ends, then does nothing.

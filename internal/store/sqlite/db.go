@@ -29,8 +29,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -191,12 +193,38 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// Times are stored as int64 Unix nanoseconds, which hold 1677-09-21 to
+// 2262-04-11 only.
+var (
+	minNanos = time.Unix(0, math.MinInt64).UTC()
+	maxNanos = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// errTimeRange is the error binding a time outside [minNanos, maxNanos].
+var errTimeRange = fmt.Errorf("outside the times the SQLite store can hold (%s to %s)",
+	minNanos.Format(time.RFC3339Nano), maxNanos.Format(time.RFC3339Nano))
+
 // nanos stores a time as Unix nanoseconds; the zero time is stored as 0.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
+//
+// It is checked when the statement binds it, not converted here: outside
+// the int64 range UnixNano wraps, so a key kept past 2262 (a long
+// IDEMPOTENCY_KEY_TTL) would be stored as already expired and its retry
+// would act again. The statement fails with errTimeRange instead, before
+// anything is written.
+func nanos(t time.Time) storedTime { return storedTime{t} }
+
+// storedTime is a time bound as a statement argument; see nanos.
+type storedTime struct{ t time.Time }
+
+// Value implements driver.Valuer.
+func (s storedTime) Value() (driver.Value, error) {
+	if s.t.IsZero() {
+		return int64(0), nil
 	}
-	return t.UnixNano()
+	if s.t.Before(minNanos) || s.t.After(maxNanos) {
+		return nil, fmt.Errorf("time %s: %w", s.t.UTC().Format(time.RFC3339Nano), errTimeRange)
+	}
+	return s.t.UnixNano(), nil
 }
 
 // fromNanos is the inverse of nanos, in UTC.

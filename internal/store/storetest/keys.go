@@ -32,6 +32,14 @@ func mustClaim(t *testing.T, s idempotency.Store, c idempotency.Claim, now time.
 	return row
 }
 
+// ExerciseKeys runs the key store's part of the suite alone: for a database
+// set up in a way that matters to the key store (a server whose default
+// isolation is SERIALIZABLE, say) and not to the ledger, or not yet.
+func ExerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
+	t.Helper()
+	exerciseKeys(t, open)
+}
+
 func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 	ctx := context.Background()
 	run := func(name string, f func(t *testing.T, s idempotency.Store)) {
@@ -351,6 +359,89 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 			_, ok, err := s.Get(ctx, r.key)
 			require.NoError(t, err)
 			assert.Equal(t, r.kept, ok, r.key)
+		}
+	})
+
+	// Config bounds IDEMPOTENCY_KEY_TTL, but a store must not rely on it: a
+	// time it cannot hold (SQLite's int64 nanoseconds end in 2262,
+	// PostgreSQL's timestamps in 294276) is refused, never stored as another
+	// time: a key kept until 2276 once came back expired in 1691, and the
+	// retry acted a second time.
+	farExpiries := []struct {
+		name string
+		at   time.Time
+		kept bool // every store must keep it
+	}{
+		{"in 2200 (within every store's range)", time.Date(2200, 1, 2, 3, 4, 5, 123456000, time.UTC), true},
+		{"in 2276 (IDEMPOTENCY_KEY_TTL=2190000h)", base.Add(250 * 365 * 24 * time.Hour), false},
+		{"in the year 300000", time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	}
+	for _, tt := range farExpiries {
+		run("a key expiring "+tt.name+" is kept exactly or refused, never stored as another time", func(t *testing.T, s idempotency.Store) {
+			c := claimFor("key:far", "h1", "A")
+			c.ExpiresAt = tt.at
+			_, out, err := s.Claim(ctx, c, base, allAlive)
+			if err != nil {
+				require.False(t, tt.kept, "a store must keep a key expiring %v: %v", tt.at, err)
+				_, found, err := s.Get(ctx, "key:far")
+				require.NoError(t, err)
+				assert.False(t, found, "a refused claim takes nothing")
+				mustClaim(t, s, claimFor("key:far", "h1", "B"), base, allAlive, idempotency.Acquired)
+				return
+			}
+			require.Equal(t, idempotency.Acquired.String(), out.String())
+			require.NoError(t, s.Commit(ctx, c.Key, "A", json.RawMessage(`{"ts":"1"}`)))
+			got, found, err := s.Get(ctx, c.Key)
+			require.NoError(t, err)
+			require.True(t, found)
+			assert.True(t, got.ExpiresAt.Equal(tt.at), "expires at: want %v, got %v", tt.at, got.ExpiresAt)
+			// An hour later the agent retries the same call with the same key.
+			mustClaim(t, s, claimFor("key:far", "h1", "B"), base.Add(time.Hour), allAlive, idempotency.Replay)
+		})
+	}
+
+	run("a lease extended to a time the store cannot hold is refused and stays as it was", func(t *testing.T, s idempotency.Store) {
+		mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		for _, at := range []time.Time{base.Add(250 * 365 * 24 * time.Hour), time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+			want := at
+			if err := s.Extend(ctx, "key:a", "A", at); err != nil {
+				assert.NotErrorIs(t, err, idempotency.ErrNotOwner)
+				want = base.Add(time.Minute)
+			}
+			got, _, err := s.Get(ctx, "key:a")
+			require.NoError(t, err)
+			assert.True(t, got.LeaseUntil.Equal(want), "lease: want %v, got %v", want, got.LeaseUntil)
+			require.NoError(t, s.Extend(ctx, "key:a", "A", base.Add(time.Minute)))
+		}
+	})
+
+	// The chain refuses a call whose Claim failed with "nothing was sent",
+	// and sends once Claim succeeds: Claim's answer must be what the store
+	// holds, whenever the caller's context ends (before the claim, as it
+	// waits for the store, or as the store answers).
+	run("a claim cancelled at any moment is reported as the store holds it", func(t *testing.T, s idempotency.Store) {
+		for i := range 200 {
+			key := fmt.Sprint("key:", i)
+			cctx, cancel := context.WithCancel(ctx)
+			if i%40 == 0 {
+				cancel()
+			} else {
+				go func() {
+					time.Sleep(time.Duration(i%40) * 10 * time.Microsecond)
+					cancel()
+				}()
+			}
+			_, out, err := s.Claim(cctx, claimFor(key, "h1", "A"), base, allAlive)
+			cancel()
+			got, found, gerr := s.Get(ctx, key)
+			require.NoError(t, gerr)
+			if err != nil {
+				require.False(t, found, "claim %d was reported failed (%v), so nothing would be sent, yet %s holds the key", i, err, got.Owner)
+				continue
+			}
+			require.Equal(t, idempotency.Acquired.String(), out.String())
+			require.True(t, found, "claim %d was reported made, yet the key is not stored", i)
+			assert.Equal(t, "A", got.Owner)
 		}
 	})
 

@@ -35,6 +35,14 @@ var (
 	duplicate = payments.Outcome{Duplicate: true}
 )
 
+// ExerciseLedger runs the payments-ledger part of Exercise alone, for a
+// store opened with other settings (PostgreSQL under another default
+// isolation, say).
+func ExerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
+	t.Helper()
+	exerciseLedger(t, open)
+}
+
 func exerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
 	ctx := context.Background()
 	run := func(name string, f func(t *testing.T, l payments.Ledger)) {
