@@ -3,9 +3,14 @@ package chain
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/saas-mcp/saas-mcp/internal/redact"
@@ -52,6 +57,10 @@ func NewValidator(inputs map[string][]byte) (*Validator, error) {
 
 // Check returns nil when args satisfy tool's schema, else an *Error of kind
 // KindInvalid listing every violation by field.
+//
+// Numbers the schema library cannot afford are refused first (see
+// checkNumbers), and the library runs on a copy where they are replaced;
+// the rest of the arguments' problems are listed as usual.
 func (v *Validator) Check(tool string, args map[string]any) error {
 	s, ok := v.schemas[tool]
 	if !ok {
@@ -61,15 +70,22 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 	if args == nil {
 		doc = map[string]any{}
 	}
-	err := s.Validate(doc)
-	if err == nil {
-		return nil
-	}
+	nc := checkNumbers(doc)
+	problems := nc.problems
+	err := validateRecovered(s, nc.doc)
 	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
+	switch {
+	case err == nil:
+		if len(problems) == 0 {
+			return nil
+		}
+	case errors.As(err, &ve):
+		problems = v.flatten(ve, nc.refused, problems)
+	case errors.Is(err, errUncheckable) || len(problems) > 0:
+		problems = append(problems, "arguments: "+err.Error())
+	default:
 		return Errorf(KindInvalid, "invalid arguments for %s: %v", tool, err)
 	}
-	problems := v.flatten(ve, nil)
 	for i, p := range problems {
 		// A message may quote the value (a pattern's): a 4 MB argument
 		// must not come back to the agent, or go to the audit log, whole.
@@ -87,15 +103,35 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 	return &Error{Kind: KindInvalid, Message: fmt.Sprintf("invalid arguments for %s: %s", tool, strings.Join(problems, "; "))}
 }
 
+// errUncheckable marks arguments the schema library panicked on.
+var errUncheckable = errors.New("could not be checked against the schema")
+
+// validateRecovered runs the schema library, turning a panic of it into an
+// error: validation runs before anything is sent, so arguments it cannot
+// judge are refused, not reported as a bug of ours that may have acted.
+func validateRecovered(s *jsonschema.Schema, doc any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", errUncheckable, p)
+		}
+	}()
+	return s.Validate(doc)
+}
+
 // flatten turns the error tree into "field: problem" lines, one per leaf.
-func (v *Validator) flatten(ve *jsonschema.ValidationError, out []string) []string {
+// At a refused number's field only a type problem is kept: others are about
+// the stand-in the schema saw, not the number sent.
+func (v *Validator) flatten(ve *jsonschema.ValidationError, refused map[string]bool, out []string) []string {
 	if len(ve.Causes) > 0 {
 		for _, c := range ve.Causes {
-			out = v.flatten(c, out)
+			out = v.flatten(c, refused, out)
 		}
 		return out
 	}
 	field := fieldName(ve.InstanceLocation)
+	if _, isType := ve.ErrorKind.(*kind.Type); refused[field] && !isType {
+		return out
+	}
 	switch k := ve.ErrorKind.(type) {
 	case *kind.Required:
 		for _, m := range k.Missing {
@@ -172,3 +208,132 @@ func Validate(v *Validator) Middleware {
 
 // maxProblem bounds one "field: problem" line of a validation error.
 const maxProblem = 300
+
+// maxNumberLen bounds a number's literal: far more digits than any id or
+// amount has, few enough that math/big handles one at once.
+const maxNumberLen = 100
+
+// numberCheck is what checkNumbers found: the arguments with each refused
+// number replaced, a problem line per refused number, and their fields.
+type numberCheck struct {
+	doc      any
+	problems []string
+	refused  map[string]bool
+}
+
+// checkNumbers refuses the numbers the schema library cannot be trusted
+// with. It turns each number into a big.Rat (uniqueItems, integer checks),
+// at a cost that grows with the exponent: 1e-999999, which float64 takes
+// for 0 and so passes mcp-go, costs tens of milliseconds, a few KB of them
+// hold a worker for seconds, and an exponent math/big refuses makes it
+// panic. A number is refused when its literal is longer than maxNumberLen,
+// or its value is beyond float64's finite range or rounds to 0 without
+// being 0; integers past 2^53 (ids) stay exact and accepted.
+//
+// The schema library then sees, in place of each refused number, a
+// stand-in: a number, so that "got number, want string" still shows, and
+// one unlike any other, so that uniqueItems finds no false duplicate. The
+// arguments themselves are not changed (they are copied where needed).
+func checkNumbers(doc any) numberCheck {
+	var nc numberCheck
+	nc.doc, _ = nc.walk(doc, nil)
+	return nc
+}
+
+// step is one element of a value's location: a key, or an index when
+// index >= 0. Indexes stay ints until a problem names them.
+type step struct {
+	key   string
+	index int
+}
+
+// walk returns v with its refused numbers replaced, and whether it
+// replaced any.
+func (nc *numberCheck) walk(v any, loc []step) (any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			if r, changed := nc.walk(e, append(loc, step{key: k, index: -1})); changed {
+				if out == nil {
+					out = maps.Clone(x)
+				}
+				out[k] = r
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, e := range x {
+			if r, changed := nc.walk(e, append(loc, step{index: i})); changed {
+				if out == nil {
+					out = slices.Clone(x)
+				}
+				out[i] = r
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case json.Number:
+		if p := numberProblem(string(x)); p != "" {
+			return nc.refuse(loc, p), true
+		}
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nc.refuse(loc, "number out of range: "+strconv.FormatFloat(x, 'g', -1, 64)+" is not finite"), true
+		}
+	}
+	return v, false
+}
+
+// refuse records problem for the number at loc and returns its stand-in.
+func (nc *numberCheck) refuse(loc []step, problem string) any {
+	names := make([]string, len(loc))
+	for i, s := range loc {
+		names[i] = s.key
+		if s.index >= 0 {
+			names[i] = strconv.Itoa(s.index)
+		}
+	}
+	field := fieldName(names)
+	if nc.refused == nil {
+		nc.refused = map[string]bool{}
+	}
+	nc.refused[field] = true
+	nc.problems = append(nc.problems, field+": "+problem)
+	// Distinct, cheap for math/big, and not a number anyone sends.
+	return json.Number("-" + strconv.Itoa(len(nc.problems)) + ".000000000000000000000000000000001")
+}
+
+// numberProblem says why the number literal n is refused, "" when it is
+// not.
+func numberProblem(n string) string {
+	if len(n) > maxNumberLen {
+		return fmt.Sprintf("number too long: %d characters, want at most %d", len(n), maxNumberLen)
+	}
+	f, err := strconv.ParseFloat(n, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange), math.IsNaN(f):
+		return "not a number: " + n
+	case math.IsInf(f, 0):
+		return "number out of range: " + n + " is beyond ±1.8e308"
+	case f == 0 && nonzero(n):
+		// ParseFloat takes a number that rounds to 0 for 0, no error.
+		return "number out of range: " + n + " is not 0 but rounds to 0"
+	}
+	return ""
+}
+
+// nonzero reports whether the number literal n has a nonzero digit before
+// its exponent.
+func nonzero(n string) bool {
+	if i := strings.IndexAny(n, "eE"); i >= 0 {
+		n = n[:i]
+	}
+	return strings.ContainsAny(n, "123456789")
+}
