@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/chain"
@@ -29,6 +30,7 @@ func CreateTicket(d Deps) (Definition, error) {
 			if d.GitHub == nil {
 				return nil, notConfigured("GitHub")
 			}
+			learnSender(ctx, d.GitHub)
 			created, err := d.GitHub.CreateIssue(ctx, github.Issue{
 				Repo:      c.String("repo"),
 				Title:     c.String("title"),
@@ -46,11 +48,25 @@ func CreateTicket(d Deps) (Definition, error) {
 			if d.GitHub == nil {
 				return nil, false, notConfigured("GitHub")
 			}
-			created, found, err := d.GitHub.FindByKey(ctx, c.String("repo"), c.Key, since)
+			created, found, err := findTicket(ctx, d.GitHub, c, since)
+			if errors.Is(err, github.ErrFirstSenderUnknown) {
+				return nil, false, chain.CannotReconcile(err)
+			}
 			if err != nil || !found {
 				return nil, found, err
 			}
 			return createdTicket(c, created), true, nil
+		},
+		// The claim records which GitHub user the issue is sent as, so that
+		// a retry from a process with another token (sessions sharing one
+		// DATA_DIR) looks among that user's issues, not its own. Only what
+		// the client already knows: nothing may leave the process before
+		// the claim is written (see learnSender).
+		Via: func(*chain.Call) string {
+			if gh, ok := d.GitHub.(github.SenderClient); ok {
+				return gh.KnownSender().Via()
+			}
+			return ""
 		},
 	}
 	return define("createTicket",
@@ -59,6 +75,46 @@ func CreateTicket(d Deps) (Definition, error) {
 		// An empty body, label list or assignee list opens the very issue
 		// leaving them out does: Run sends "" and empty lists either way.
 		"body", "labels", "assignees")
+}
+
+// senderWait bounds the GET /user of learnSender.
+const senderWait = 5 * time.Second
+
+// learnSender has the client learn, once per process, which GitHub user its
+// token is (GET /user), for the claims of the calls after this one: this
+// call's claim, written before anything was sent, recorded what was known
+// then, so a process's first createTicket records an unknown sender.
+//
+// It is asked after the claim and before the send. It delays the send by
+// at most senderWait (less if the call is cancelled), its failure is
+// ignored (the issue is sent all the same; the next call asks again), and
+// it is not one of the call's provider attempts (its context is its own,
+// without the call's observer). Sending without the answer is safe:
+// a claim with an unknown sender is reconciled by listing the marker's
+// issues from every creator, taking the retrying token's user's and
+// refusing another user's as undecidable (github.ErrFirstSenderUnknown), so
+// a retry with any token opens no second issue and takes no copy of the
+// marker for ours. Recording no sender instead would have a retry with
+// another token look among its own user's issues only, miss the first
+// one, and open a second.
+func learnSender(ctx context.Context, client github.Client) {
+	gh, ok := client.(github.SenderClient)
+	if !ok {
+		return
+	}
+	lctx, cancel := context.WithTimeout(context.Background(), senderWait)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	_, _ = gh.Sender(lctx)
+}
+
+// findTicket looks for the issue an earlier attempt of c may have opened,
+// among the issues of the user the claim says it was sent as.
+func findTicket(ctx context.Context, client github.Client, c *chain.Call, since time.Time) (github.Created, bool, error) {
+	if gh, ok := client.(github.SenderClient); ok {
+		return gh.FindByKeyFrom(ctx, c.String("repo"), c.Key, since, github.SenderFromVia(c.FirstVia))
+	}
+	return client.FindByKey(ctx, c.String("repo"), c.Key, since)
 }
 
 func createdTicket(c *chain.Call, created github.Created) CreatedTicket {

@@ -2,8 +2,9 @@
 // an issue created earlier by its idempotency key.
 //
 // CreateIssue ends the issue body with a hidden marker holding the key
-// (Marker); after an answer was lost, FindByKey lists the token user's recent
-// issues in the repository and looks for that marker.
+// (Marker); after an answer was lost, FindByKeyFrom lists the recent issues
+// in the repository of the user the first attempt was sent as (Sender) and
+// looks for that marker.
 package github
 
 import (
@@ -49,8 +50,28 @@ type Client interface {
 	CreateIssue(ctx context.Context, in Issue) (Created, error)
 	// FindByKey looks for an issue (not a pull request) in repo, opened by
 	// the token's user at or after since (less a minute for clock skew),
-	// whose body ends with Marker(key).
+	// whose body ends with Marker(key): FindByKeyFrom with the zero Sender.
 	FindByKey(ctx context.Context, repo, key string, since time.Time) (Created, bool, error)
+}
+
+// SenderClient is a Client that knows which GitHub user its token is, and
+// looks for an issue among the issues of the user an earlier attempt was
+// sent as. New returns one; Client stays the two calls test doubles
+// implement, and a Client that is not a SenderClient records no Sender.
+type SenderClient interface {
+	Client
+	// Sender returns who the issues CreateIssue opens are created by,
+	// asking GitHub once (GET /user) and keeping the answer.
+	Sender(ctx context.Context) (Sender, error)
+	// KnownSender returns Sender's kept answer without asking GitHub:
+	// Sender{Unknown: true} until Sender has had one.
+	KnownSender() Sender
+	// FindByKeyFrom is FindByKey among the issues of first, the Sender the
+	// first attempt under key was sent as, whatever this client's token is
+	// (see Sender for the zero value and the others). An error wrapping
+	// ErrFirstSenderUnknown says no look with this token can tell whether
+	// a match is the first attempt's.
+	FindByKeyFrom(ctx context.Context, repo, key string, since time.Time, first Sender) (Created, bool, error)
 }
 
 // Config configures a Client.
@@ -75,15 +96,16 @@ type client struct {
 	appToken bool
 
 	mu         sync.Mutex
-	login      string // the token's user, once known
-	anyCreator bool   // an app token: issues are matched by marker alone
+	login      string        // the token's user, once known
+	anyCreator bool          // an app token: issues are matched by marker alone
+	asking     chan struct{} // closed when the /user request in flight ends
 }
 
-var _ Client = (*client)(nil)
+var _ SenderClient = (*client)(nil)
 
-// New returns a Client for cfg. It sends nothing; a configuration error
+// New returns a SenderClient for cfg. It sends nothing; a configuration error
 // (no token, a base URL that does not parse) fails each call.
-func New(cfg Config) Client {
+func New(cfg Config) SenderClient {
 	c := &client{scrub: attempt.Scrubber{redact.New(cfg.Token.Reveal()), cfg.Redactor},
 		appToken: strings.HasPrefix(cfg.Token.Reveal(), "ghs_")}
 	if !cfg.Token.IsSet() {

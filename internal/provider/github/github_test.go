@@ -1,9 +1,11 @@
 package github_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 
 const repo = "acme/widgets"
 
-func setup(t *testing.T, opts ...fakesaas.Option) (*fakesaas.Server, github.Client) {
+func setup(t *testing.T, opts ...fakesaas.Option) (*fakesaas.Server, github.SenderClient) {
 	t.Helper()
 	srv := fakesaas.New(opts...)
 	t.Cleanup(srv.Close)
@@ -204,6 +206,167 @@ func TestFindByKeyWorksWithAGitHubAppInstallationToken(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.wantFound, found)
 			assert.Equal(t, 1, got.Number)
+		})
+	}
+}
+
+// TestFindByKeyFromLooksAmongTheIssuesOfTheUserTheFirstAttemptWasSentAs: two
+// processes sharing a DATA_DIR may hold different tokens (a developer's,
+// a bot's). The retry must look among the issues of the user the first
+// attempt was sent as, whatever its own token, and still take no one
+// else's copy of the marker.
+func TestFindByKeyFromLooksAmongTheIssuesOfTheUserTheFirstAttemptWasSentAs(t *testing.T) {
+	t.Parallel()
+	const devToken, botToken = "ghp_dev0000token", "ghp_bot0000token"
+	srv := fakesaas.New(fakesaas.WithGitHubToken(devToken, "dev"), fakesaas.WithGitHubToken(botToken, "ci-bot"))
+	t.Cleanup(srv.Close)
+	client := func(token string) github.SenderClient {
+		return github.New(github.Config{BaseURL: srv.GitHubAPIURL(), Token: config.NewSecret(token),
+			HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	}
+	dev, bot := client(devToken), client(botToken)
+	since := time.Now()
+	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "a copy", Body: github.Marker("k"), Creator: "mallory"})
+
+	first, err := dev.Sender(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, github.Sender{Login: "dev"}, first)
+	srv.Inject(fakesaas.Fault{Method: "POST", Path: "/repos/", Times: 1, Mode: fakesaas.CommitThenClose})
+	_, err = dev.CreateIssue(t.Context(), github.Issue{Repo: repo, Title: "t", Key: "k"})
+	require.True(t, provider.InDoubt(err), "%v", err)
+
+	got, found, err := bot.FindByKeyFrom(t.Context(), repo, "k", since, github.SenderFromVia(first.Via()))
+	require.NoError(t, err)
+	require.True(t, found, "the bot's retry finds the developer's issue")
+	assert.Equal(t, 2, got.Number, "not mallory's copy")
+
+	_, found, err = bot.FindByKey(t.Context(), repo, "k", since)
+	require.NoError(t, err)
+	assert.False(t, found, "a claim that recorded no sender is looked for among this token's issues, as before")
+
+	_, found, err = dev.FindByKeyFrom(t.Context(), repo, "k", since, github.Sender{Login: "ci-bot"})
+	require.NoError(t, err)
+	assert.False(t, found, "the developer's issue is not the bot's")
+}
+
+// TestFindByKeyFromAnUnknownFirstSenderNeverOpensASecondIssue: when who the
+// token is was not known as the first attempt was claimed, the retry looks
+// at every creator's issues. Its own user's match is taken, none lets it
+// send, and another user's match (the first attempt's, sent with another
+// token, or someone's copy) cannot be told apart: it is refused.
+func TestFindByKeyFromAnUnknownFirstSenderNeverOpensASecondIssue(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		token     string // the retrying client's; its user is "me"
+		creators  []string
+		wantFound int // the number of the issue found; 0 none
+		wantErr   error
+	}{
+		{name: "nothing carries the marker", token: "ghp_me", wantFound: 0},
+		{name: "its own user's issue is taken", token: "ghp_me", creators: []string{"mallory", "me"}, wantFound: 2},
+		{name: "another user's issue is refused", token: "ghp_me", creators: []string{"mallory"}, wantErr: github.ErrFirstSenderUnknown},
+		{name: "an installation token takes any, as for its own", token: "ghs_me", creators: []string{"acme-app[bot]"}, wantFound: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakesaas.New(fakesaas.WithGitHubToken(tt.token, "me"))
+			t.Cleanup(srv.Close)
+			c := github.New(github.Config{BaseURL: srv.GitHubAPIURL(), Token: config.NewSecret(tt.token),
+				HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+			since := time.Now()
+			for _, who := range tt.creators {
+				srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "t", Body: github.Marker("k"), Creator: who})
+			}
+			got, found, err := c.FindByKeyFrom(t.Context(), repo, "k", since, github.SenderFromVia(github.Sender{Unknown: true}.Via()))
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Contains(t, err.Error(), "https://github.com/acme/widgets/issues/1, opened by mallory")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantFound != 0, found)
+			assert.Equal(t, tt.wantFound, got.Number)
+		})
+	}
+}
+
+func TestSenderIsReadBackFromTheClaimAsItWasWritten(t *testing.T) {
+	t.Parallel()
+	for _, s := range []github.Sender{{}, {Login: "octo-cat"}, {Login: "acme-app[bot]"}, {App: true}, {Unknown: true}} {
+		assert.Equal(t, s, github.SenderFromVia(s.Via()), "%+v as %q", s, s.Via())
+	}
+	assert.Equal(t, "github:octo-cat", github.Sender{Login: "octo-cat"}.Via())
+	for _, via := range []string{"github:", "api", "github-app2"} {
+		assert.Equal(t, github.Sender{Unknown: true}, github.SenderFromVia(via), "%q, written by another release, takes no other creator's issue", via)
+	}
+}
+
+// TestSenderAsksGitHubOnceAndHoldsNoCallerPastItsDeadline: concurrent
+// callers share one GET /user, and a caller waiting on a slow one gives up
+// at its own deadline (createTicket's claim waits only briefly for it).
+func TestSenderAsksGitHubOnceAndHoldsNoCallerPastItsDeadline(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	srv.Inject(fakesaas.Fault{Path: "/user", Times: 1, Delay: time.Second}) // slow, then answered as usual
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		got, err := c.Sender(t.Context())
+		assert.NoError(t, err)
+		assert.Equal(t, github.Sender{Login: fakesaas.GitHubLogin}, got)
+	})
+	require.Eventually(t, func() bool { return srv.Count("GET", "/user") == 1 }, 5*time.Second, 5*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Sender(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the waiter gives up at its deadline")
+	assert.Less(t, time.Since(start), 700*time.Millisecond)
+
+	for range 8 {
+		wg.Go(func() {
+			got, err := c.Sender(t.Context())
+			assert.NoError(t, err)
+			assert.Equal(t, github.Sender{Login: fakesaas.GitHubLogin}, got)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, srv.Count("GET", "/user"), "every caller shares the one request, then its answer")
+}
+
+// TestKnownSenderSendsNothingAndIsUnknownUntilGitHubAnswered: a claim is
+// written before anything may leave the process, so its sender is only
+// what the client already knows.
+func TestKnownSenderSendsNothingAndIsUnknownUntilGitHubAnswered(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, token string
+		want        github.Sender
+	}{
+		{"a personal token", "ghp_personal0000token", github.Sender{Login: "octo"}},
+		{"an installation token", "ghs_installation0000token", github.Sender{App: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakesaas.New(fakesaas.WithGitHubToken(tt.token, "octo"))
+			t.Cleanup(srv.Close)
+			c := github.New(github.Config{BaseURL: srv.GitHubAPIURL(), Token: config.NewSecret(tt.token),
+				HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+			assert.Equal(t, github.Sender{Unknown: true}, c.KnownSender())
+			assert.Zero(t, srv.Count("", "/"), "nothing was sent")
+
+			srv.Inject(fakesaas.Fault{Path: "/user", Times: 1, Status: http.StatusBadGateway})
+			_, err := c.Sender(t.Context())
+			require.Error(t, err)
+			assert.Equal(t, github.Sender{Unknown: true}, c.KnownSender(), "a failure is not kept")
+
+			got, err := c.Sender(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.want, c.KnownSender())
 		})
 	}
 }
