@@ -3,6 +3,8 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
@@ -25,12 +27,7 @@ func WriteAudit(d Deps) (Definition, error) {
 		// It appends to saas-mcp's own audit log: READ_ONLY lets it run.
 		ReadOnly: true,
 		Run: func(ctx context.Context, c *chain.Call) (any, error) {
-			status := c.String("status")
-			if status == "" {
-				status = audit.StatusSucceeded
-			}
-			details, _ := c.Args["details"].(map[string]any)
-			if details != nil {
+			if details, _ := c.Args["details"].(map[string]any); details != nil {
 				// JSON Schema bounds only how many keys; one record must
 				// stay a line a reader can take, and not grow the log by
 				// megabytes per call.
@@ -38,28 +35,38 @@ func WriteAudit(d Deps) (Definition, error) {
 					return nil, chain.Errorf(chain.KindInvalid, "invalid arguments for writeAudit: details: %d bytes of JSON, at most %d", len(b), maxDetailsBytes)
 				}
 			}
-			rec := audit.Record{
-				TS:             d.Now().UTC(),
-				Actor:          c.Actor,
-				Provider:       c.String("provider"),
-				Action:         c.String("action"),
-				Target:         c.String("target"),
-				IdempotencyKey: displayKey(c),
-				Status:         status,
-				Env:            c.Env,
-				// No callId: the record is the agent's account of another
-				// action, not an outcome of this call, which has its own
-				// started and terminal records. That terminal record names
-				// the record written, in its details.
-				Details: details,
-			}
+			rec := writtenRecord(c, d.Now())
 			if err := d.Audit.Write(ctx, rec); err != nil {
 				return nil, chain.Internal("audit log cannot be written", err)
 			}
-			c.SetDetail("wrote", map[string]any{"ts": rec.TS.Format(time.RFC3339Nano), "provider": rec.Provider,
-				"action": rec.Action, "target": rec.Target, "status": rec.Status})
+			c.SetDetail("wrote", recordNamed(rec))
 			// What the log holds is redacted; show the agent the same.
 			return WrittenAudit{Record: audit.Redact(d.Redactor, rec)}, nil
+		},
+		// A call killed after the record was written and before its key
+		// was committed leaves the key in doubt; writing again on the
+		// retry would log one external action twice. The log itself says
+		// whether the record is there.
+		Reconcile: func(ctx context.Context, c *chain.Call, since time.Time) (any, bool, error) {
+			log, ok := d.Audit.(audit.BackReader)
+			if !ok {
+				return nil, false, chain.CannotReconcile(errAuditNotReadable)
+			}
+			want := audit.Redact(d.Redactor, writtenRecord(c, since))
+			rec, found, err := findWritten(ctx, log, want, c.Tool.Name, since)
+			if err != nil || !found {
+				return nil, found, err
+			}
+			// The first attempt's terminal record, which would have named
+			// it, was never written: this call's names it instead.
+			c.SetDetail("found", recordNamed(rec))
+			return WrittenAudit{Record: rec}, true, nil
+		},
+		CanReconcile: func(*chain.Call) error {
+			if _, ok := d.Audit.(audit.BackReader); !ok {
+				return chain.CannotReconcile(errAuditNotReadable)
+			}
+			return nil
 		},
 	}
 	return define("writeAudit",
@@ -73,3 +80,123 @@ func WriteAudit(d Deps) (Definition, error) {
 
 // maxDetailsBytes bounds writeAudit's details, as JSON.
 const maxDetailsBytes = 64 << 10
+
+// writtenRecord is the record writeAudit writes for c, stamped ts, before
+// the audit writer redacts it.
+func writtenRecord(c *chain.Call, ts time.Time) audit.Record {
+	status := c.String("status")
+	if status == "" {
+		status = audit.StatusSucceeded
+	}
+	details, _ := c.Args["details"].(map[string]any)
+	return audit.Record{
+		TS:             ts.UTC(),
+		Actor:          c.Actor,
+		Provider:       c.String("provider"),
+		Action:         c.String("action"),
+		Target:         c.String("target"),
+		IdempotencyKey: displayKey(c),
+		Status:         status,
+		Env:            c.Env,
+		// No callId: the record is the agent's account of another
+		// action, not an outcome of this call, which has its own
+		// started and terminal records. That terminal record names
+		// the record written, in its details.
+		Details: details,
+	}
+}
+
+// recordNamed names a record writeAudit wrote, for the details of a
+// call's terminal record (the written record has no callId to link them).
+func recordNamed(rec audit.Record) map[string]any {
+	return map[string]any{"ts": rec.TS.Format(time.RFC3339Nano), "provider": rec.Provider,
+		"action": rec.Action, "target": rec.Target, "status": rec.Status}
+}
+
+// reconcileMargin is how far before a claim findWritten reads the log. A
+// record is stamped before it is appended, and an append may wait for the
+// log's flock (up to five seconds) behind other writers, so records are in
+// the log in about, not exactly, the order of their stamps.
+const reconcileMargin = time.Minute
+
+var (
+	errAuditNotReadable = errors.New("this server's audit sink cannot be read back")
+	errAuditRotated     = errors.New("the audit log (AUDIT_LOG_PATH) holds no record from before the call's claim: " +
+		"it was rotated or cut since, and the record an earlier attempt may have written is not there to look for")
+)
+
+// findWritten looks for want (a redacted writeAudit record; its stamp and
+// actor aside) in the log, newest record first, among those an attempt of
+// the call under the claim made at since can have written: stamped at or
+// after since. An earlier call whose key has expired wrote the same record
+// before it, and is not this call's effect.
+//
+// Not finding the record proves it was not written only when the log
+// reaches back to the claim: when it holds a record stamped well before it,
+// or the started record of a tool call with this key, which is appended
+// before the key is claimed. A log rotated or cut since does not, and then
+// the record cannot be looked for. A log that cannot be read is an error,
+// never "not found": the key stays in doubt.
+func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, tool string, since time.Time) (audit.Record, bool, error) {
+	wantDetails, err := detailsJSON(want.Details)
+	if err != nil {
+		return audit.Record{}, false, fmt.Errorf("encode writeAudit details to look for them: %w", err)
+	}
+	var (
+		got              audit.Record
+		found, reachBack bool
+	)
+	stop := since.Add(-reconcileMargin)
+	err = log.ReadBack(ctx, func(r audit.Record) (bool, error) {
+		switch {
+		case r.TS.Before(stop):
+			reachBack = true
+			return false, nil
+		case !r.TS.Before(since):
+			same, err := sameWritten(r, want, wantDetails)
+			if err != nil || same {
+				got, found = r, same
+				return false, err
+			}
+		case r.Tool == tool && r.Status == audit.StatusStarted && r.IdempotencyKey == want.IdempotencyKey:
+			reachBack = true
+		}
+		return true, nil
+	})
+	switch {
+	case err != nil:
+		return audit.Record{}, false, fmt.Errorf("look in the audit log for the record an earlier writeAudit call may have written: %w", err)
+	case found:
+		return got, true, nil
+	case !reachBack:
+		return audit.Record{}, false, chain.CannotReconcile(errAuditRotated)
+	}
+	return audit.Record{}, false, nil
+}
+
+// sameWritten reports whether r is the record want describes, as
+// writeAudit wrote it: a record of no tool call (no callId, no tool). The
+// actor is not compared: the key does not depend on it, and the record
+// the key names is the one a first caller wrote, whoever retries.
+func sameWritten(r, want audit.Record, wantDetails string) (bool, error) {
+	if r.CallID != "" || r.Tool != "" || r.Provider != want.Provider || r.Action != want.Action ||
+		r.Target != want.Target || r.IdempotencyKey != want.IdempotencyKey || r.Status != want.Status || r.Env != want.Env {
+		return false, nil
+	}
+	got, err := detailsJSON(r.Details)
+	if err != nil {
+		return false, fmt.Errorf("encode the details of an audit record of %s: %w", r.TS.Format(time.RFC3339Nano), err)
+	}
+	return got == wantDetails, nil
+}
+
+// detailsJSON is details as JSON, for comparing: map keys sorted, numbers
+// as written (json.Number), and empty details as none, as the log leaves
+// them out.
+func detailsJSON(details map[string]any) (string, error) {
+	if len(details) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(details)
+	return string(b), err
+}
