@@ -261,14 +261,7 @@ func reportInDoubtWhere(ctx context.Context, st idempotency.Store, sink audit.Si
 			continue
 		}
 		log.Warn("idempotency key in doubt", "key", idempotency.CallerKey(c.Key), "tool", c.Tool, "target", c.Target, "claimedAt", c.ClaimedAt)
-		_ = sink.Write(ctx, audit.Record{
-			Actor: "saas-mcp", Provider: "saas-mcp", Action: "idempotency.in_doubt", Target: c.Target,
-			IdempotencyKey: idempotency.CallerKey(c.Key), Status: audit.StatusInDoubt, Tool: c.Tool,
-			Details: map[string]any{"claimedAt": c.ClaimedAt.UTC().Format(time.RFC3339Nano), "state": string(c.State),
-				// Expired: the key no longer blocks a new call, which acts
-				// again; this record is what explains the earlier one.
-				"expired": c.Expired(now)},
-		})
+		_ = sink.Write(ctx, chain.InDoubtRecord(c, now))
 	}
 }
 

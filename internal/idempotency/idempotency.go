@@ -46,6 +46,14 @@ type Claim struct {
 	// A retry keeps it: the retry must look for the effect the first
 	// attempt may have had, whatever the configuration is now.
 	Via string `json:"via,omitempty"`
+
+	// ReplacedInDoubt is not stored: Store.Claim sets it, on an Acquired
+	// outcome, to the row it replaced when that row had expired while in
+	// doubt (InDoubtAt). Its call may have acted without a stored result,
+	// and the new claim has just deleted its only trace, so the caller must
+	// name it (an idempotency.in_doubt audit record) before it acts: the
+	// prune, which names such a key before deleting it, never sees it now.
+	ReplacedInDoubt *Claim `json:"-"`
 }
 
 // Outcome is what Claim found.
@@ -91,7 +99,8 @@ type Store interface {
 	// Claim atomically takes the key or reports who has it. c carries Key,
 	// Tool, ArgsHash, Target, Owner, LeaseUntil and ExpiresAt for a new row.
 	// alive reports whether an owner recorded in a claimed row still runs.
-	// It returns the row as it now stands.
+	// It returns the row as it now stands, with ReplacedInDoubt set when an
+	// Acquired claim took over an expired row that was in doubt.
 	Claim(ctx context.Context, c Claim, now time.Time, alive func(owner string) bool) (Claim, Outcome, error)
 	// Commit stores the result and marks the key committed.
 	Commit(ctx context.Context, key, owner string, result json.RawMessage) error

@@ -59,15 +59,28 @@ func (c Claim) InDoubtAt(now time.Time, alive func(owner string) bool) bool {
 // doubt, or claimed by a dead owner or past its lease, is Reacquired by
 // want.Owner, keeping its ClaimedAt (where reconciliation starts searching)
 // and ExpiresAt; a live claim is InProgress.
+//
+// An expired row that was in doubt (InDoubtAt, with alive) comes back in
+// the acquired row's ReplacedInDoubt, for the caller to name: replacing it
+// deletes the only trace of a call that may have acted. (An expired row
+// that is not committed has always run out its lease, so it is always in
+// doubt; a store may rely on that to keep its fast path one statement.)
 func Resolve(current *Claim, want Claim, now time.Time, alive func(owner string) bool) (Claim, Outcome) {
 	if current == nil || current.Expired(now) {
 		row := want
 		row.State = StateClaimed
 		row.Result = nil
 		row.ClaimedAt = now
+		row.ReplacedInDoubt = nil
+		if current != nil && current.InDoubtAt(now, alive) {
+			replaced := *current
+			replaced.ReplacedInDoubt = nil
+			row.ReplacedInDoubt = &replaced
+		}
 		return row, Acquired
 	}
 	row := *current
+	row.ReplacedInDoubt = nil // a field of a claim, never of a stored row
 	switch {
 	case row.ArgsHash != want.ArgsHash:
 		return row, Mismatch

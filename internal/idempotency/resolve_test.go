@@ -33,6 +33,13 @@ func TestResolve(t *testing.T) {
 	deadOwners := func(string) bool { return false }
 	acquired := want
 	acquired.State, acquired.ClaimedAt = StateClaimed, now
+	// An expired row in doubt comes back with the acquired row: its call
+	// may have acted, and the caller must name it before it is gone.
+	acquiredReplacing := func(c *Claim) Claim {
+		r := acquired
+		r.ReplacedInDoubt = c
+		return r
+	}
 	reacquired := func(c *Claim) Claim {
 		r := *c
 		r.State, r.Owner, r.LeaseUntil = StateClaimed, "new", want.LeaseUntil
@@ -48,8 +55,13 @@ func TestResolve(t *testing.T) {
 	}{
 		{"a new key is acquired", nil, liveOwners, acquired, Acquired},
 		{"an expired committed key is acquired afresh", stored(StateCommitted, func(c *Claim) { c.ExpiresAt = now }), liveOwners, acquired, Acquired},
-		{"an expired claim whose lease has ended, with other arguments, is acquired afresh", stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.LeaseUntil, c.ArgsHash = earlier, earlier, "x" }), liveOwners, acquired, Acquired},
-		{"an expired key in doubt whose lease has ended is acquired afresh", stored(StateInDoubt, func(c *Claim) { c.ExpiresAt, c.LeaseUntil = earlier, now }), liveOwners, acquired, Acquired},
+		{"an expired claim whose lease has ended, with other arguments, is acquired afresh, replacing a row in doubt", stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.LeaseUntil, c.ArgsHash = earlier, earlier, "x" }), liveOwners, acquiredReplacing(stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.LeaseUntil, c.ArgsHash = earlier, earlier, "x" })), Acquired},
+		{"an expired key in doubt whose lease has ended is acquired afresh, replacing a row in doubt", stored(StateInDoubt, func(c *Claim) { c.ExpiresAt, c.LeaseUntil = earlier, now }), liveOwners, acquiredReplacing(stored(StateInDoubt, func(c *Claim) { c.ExpiresAt, c.LeaseUntil = earlier, now })), Acquired},
+		{"an expired claim of a dead owner is acquired afresh, replacing a row in doubt", stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.LeaseUntil = earlier, earlier }), deadOwners, acquiredReplacing(stored(StateClaimed, func(c *Claim) { c.ExpiresAt, c.LeaseUntil = earlier, earlier })), Acquired},
+		// ReplacedInDoubt belongs to one claim's answer: a row that carries
+		// one (a store that kept the answer) never passes it on.
+		{"a replaced row named once is not named again by a later claim", stored(StateInDoubt, func(c *Claim) { c.ReplacedInDoubt = stored(StateInDoubt) }), liveOwners, reacquired(stored(StateInDoubt)), Reacquired},
+		{"a replaced row is not passed on when the row it came with is replaced", stored(StateCommitted, func(c *Claim) { c.ExpiresAt, c.ReplacedInDoubt = now, stored(StateInDoubt) }), liveOwners, acquired, Acquired},
 		{"an expired committed key is acquired afresh even before its last lease would end", stored(StateCommitted, func(c *Claim) { c.ExpiresAt = earlier }), liveOwners, acquired, Acquired},
 		// Past ExpiresAt but inside the lease, the first call may still be
 		// sending (a derived key's window can be shorter than a lease, and

@@ -31,17 +31,25 @@ func expiredAt(t string) string {
 }
 
 var (
-	// acquireSQL inserts a new key, or takes over one that has expired, in
-	// one statement: the common case needs no explicit transaction. A
-	// concurrent claimer of the same new key waits for this insert to
-	// commit and then finds the row unexpired, so it returns nothing.
+	// acquireSQL inserts a new key, or takes over a committed one that has
+	// expired, in one statement: the common case needs no explicit
+	// transaction. A concurrent claimer of the same new key waits for this
+	// insert to commit and then finds the row unexpired, so it returns
+	// nothing.
+	//
+	// An expired row that is not committed is left to claimExisting: it has
+	// run out its lease, so it is in doubt (idempotency.Resolve), and its
+	// call may have acted. The claim must return it (ReplacedInDoubt) for
+	// the caller to name, and RETURNING shows only the new row (OLD is
+	// PostgreSQL 18's). Such a row is rare; a new key still costs one round
+	// trip.
 	acquireSQL = `INSERT INTO idempotency_keys (` + keyColumns + `)
 		VALUES ($1, $2, $3, $4, $5, 'claimed', NULL, $6, $7, $8, $9)
 		ON CONFLICT (key) DO UPDATE SET
 			tool = excluded.tool, args_hash = excluded.args_hash, target = excluded.target,
 			owner = excluded.owner, state = 'claimed', result = NULL, claimed_at = excluded.claimed_at,
 			lease_until = excluded.lease_until, expires_at = excluded.expires_at, via = excluded.via
-		WHERE ` + expiredAt("excluded.claimed_at") + `
+		WHERE ` + expiredAt("excluded.claimed_at") + ` AND idempotency_keys.state = 'committed'
 		RETURNING ` + keyColumns
 	pruneSQL   = `DELETE FROM idempotency_keys WHERE ` + expiredAt("$1")
 	inDoubtSQL = `SELECT ` + keyColumns + ` FROM idempotency_keys
@@ -79,9 +87,10 @@ var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 // beginReadCommitted opens a batch's transaction at readCommitted.
 const beginReadCommitted = `BEGIN ISOLATION LEVEL READ COMMITTED`
 
-// Claim takes c.Key or reports who has it; see idempotency.Store. A new or
-// expired key costs one round trip; any other case one transaction that
-// locks the row, in which idempotency.Resolve decides.
+// Claim takes c.Key or reports who has it; see idempotency.Store. A new key,
+// or an expired committed one, costs one round trip; any other case one
+// transaction that locks the row, in which idempotency.Resolve decides
+// (and reports an expired row in doubt that it replaces: ReplacedInDoubt).
 //
 // Only the wait for a connection obeys ctx, as with the SQLite writer: the
 // statements run on a context that is not cancelled (bounded by
@@ -120,9 +129,10 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 	return idempotency.Claim{}, 0, fmt.Errorf("claim %s: the row kept vanishing after %d attempts", c.Key, maxClaimAttempts)
 }
 
-// acquire inserts c, or takes over its expired row, with acquireSQL in a
-// READ COMMITTED transaction of its own, sent as one batch: one round trip.
-// acquired is false when the key exists and has not expired.
+// acquire inserts c, or takes over its expired committed row, with
+// acquireSQL in a READ COMMITTED transaction of its own, sent as one batch:
+// one round trip. acquired is false when the key exists and has not expired
+// or was not committed.
 func acquire(ctx context.Context, conn *pgxpool.Conn, c idempotency.Claim, now time.Time) (row idempotency.Claim, acquired bool, err error) {
 	b := &pgx.Batch{}
 	b.Queue(beginReadCommitted)
@@ -158,7 +168,7 @@ func claimExisting(ctx context.Context, conn *pgxpool.Conn, c idempotency.Claim,
 		found = true
 		row, out = idempotency.Resolve(&current, c, now, alive)
 		switch out {
-		case idempotency.Acquired: // expired after our insert looked
+		case idempotency.Acquired: // expired, not committed (acquireSQL), or expired after our insert looked
 			_, err = tx.Exec(ctx, replaceSQL, row.Key, row.Tool, row.ArgsHash, row.Target, row.Owner,
 				row.ClaimedAt, row.LeaseUntil, row.ExpiresAt, row.Via)
 		case idempotency.Reacquired:

@@ -80,6 +80,9 @@ func (k *Keys) close() error {
 // costs one statement; any other case one IMMEDIATE transaction,
 // in which idempotency.Resolve decides. Either way an Acquired or Reacquired
 // claim is synced to disk before Claim returns (with Synchronous FULL).
+//
+// An expired row is replaced in that transaction, having been read, so the
+// claim can say when the row it replaced was in doubt (ReplacedInDoubt).
 func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, alive func(owner string) bool) (idempotency.Claim, idempotency.Outcome, error) {
 	var (
 		row idempotency.Claim
@@ -95,7 +98,7 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 			return err
 		} else if n == 1 {
 			row = c
-			row.State, row.Result, row.ClaimedAt = idempotency.StateClaimed, nil, now
+			row.State, row.Result, row.ClaimedAt, row.ReplacedInDoubt = idempotency.StateClaimed, nil, now, nil
 			out = idempotency.Acquired
 			return nil
 		}

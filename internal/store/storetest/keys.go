@@ -105,7 +105,60 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 		want := c
 		want.State, want.ClaimedAt = idempotency.StateClaimed, later
 		assertClaim(t, want, row)
+		assert.Nil(t, row.ReplacedInDoubt, "a committed row explains its call: nothing to name")
 		assert.ErrorIs(t, s.Commit(ctx, "key:a", "A", json.RawMessage(`{}`)), idempotency.ErrNotOwner)
+	})
+
+	// A row in doubt is the only trace of a call that may have acted; a
+	// claim that replaces it once it has expired must hand it back, for the
+	// caller to name before the trace is gone (the prune never sees it).
+	expiredInDoubt := []struct {
+		name  string
+		setup func(t *testing.T, s idempotency.Store)
+		alive func(string) bool
+	}{
+		{"marked in doubt", func(t *testing.T, s idempotency.Store) {
+			require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		}, allAlive},
+		{"claimed by an owner that died", func(*testing.T, idempotency.Store) {}, noneAlive},
+		{"claimed past its lease by an owner that lives", func(*testing.T, idempotency.Store) {}, allAlive},
+	}
+	for _, tt := range expiredInDoubt {
+		run("an expired key "+tt.name+" is acquired afresh and the claim returns the row it replaced", func(t *testing.T, s idempotency.Store) {
+			first := claimFor("key:a", "h1", "A")
+			first.LeaseUntil, first.ExpiresAt = base.Add(time.Minute), base.Add(30*time.Second)
+			mustClaim(t, s, first, base, allAlive, idempotency.Acquired)
+			tt.setup(t, s)
+			now := base.Add(time.Minute) // the lease's end: expired
+			c := claimFor("key:a", "h2", "B")
+			c.Target, c.LeaseUntil, c.ExpiresAt, c.Via = "C999", now.Add(time.Minute), now.Add(time.Hour), "api"
+			row := mustClaim(t, s, c, now, tt.alive, idempotency.Acquired)
+			want := c
+			want.State, want.ClaimedAt = idempotency.StateClaimed, now
+			assertClaim(t, want, row)
+			require.NotNil(t, row.ReplacedInDoubt, "the replaced row was in doubt and must be named")
+			old := first
+			old.State, old.ClaimedAt = idempotency.StateClaimed, base
+			if tt.name == "marked in doubt" {
+				old.State = idempotency.StateInDoubt
+			}
+			assertClaim(t, old, *row.ReplacedInDoubt)
+			got, ok, err := s.Get(ctx, "key:a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			assertClaim(t, want, got)
+			assert.Nil(t, got.ReplacedInDoubt)
+		})
+	}
+
+	run("a claim that replaces nothing in doubt returns no replaced row", func(t *testing.T, s idempotency.Store) {
+		row := mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
+		assert.Nil(t, row.ReplacedInDoubt, "a new key")
+		require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		row = mustClaim(t, s, claimFor("key:a", "h1", "B"), base.Add(time.Second), allAlive, idempotency.Reacquired)
+		assert.Nil(t, row.ReplacedInDoubt, "a reacquired key keeps its row, and reconciles it")
+		row = mustClaim(t, s, claimFor("key:a", "h1", "C"), base.Add(2*time.Second), allAlive, idempotency.InProgress)
+		assert.Nil(t, row.ReplacedInDoubt)
 	})
 
 	run("a retry of a key in doubt keeps how the first attempt was sent", func(t *testing.T, s idempotency.Store) {
@@ -319,6 +372,9 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 		again.LeaseUntil, again.ExpiresAt = now.Add(time.Minute), now.Add(time.Hour)
 		row := mustClaim(t, s, again, now, allAlive, idempotency.Acquired)
 		assert.True(t, row.ClaimedAt.Equal(now))
+		if assert.NotNil(t, row.ReplacedInDoubt, "the replaced claim's lease had run out: in doubt") {
+			assert.Equal(t, "A", row.ReplacedInDoubt.Owner)
+		}
 		n, err := s.Prune(ctx, now)
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), n, "the key marked in doubt goes, the new claim stays")
@@ -467,6 +523,32 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 			return out
 		})
 		assert.Equal(t, map[idempotency.Outcome]int{idempotency.InProgress: Concurrency}, counts)
+	})
+
+	run("concurrent claims of an expired key in doubt acquire it, and return the row in doubt, exactly once", func(t *testing.T, s idempotency.Store) {
+		c := claimFor("key:race", "h1", "A")
+		c.ExpiresAt = base.Add(30 * time.Second)
+		mustClaim(t, s, c, base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:race", "A"))
+		now := base.Add(time.Minute)
+		var (
+			mu    sync.Mutex
+			named int
+		)
+		counts := race(t, func(i int) idempotency.Outcome {
+			again := claimFor("key:race", "h1", fmt.Sprint("owner-", i))
+			again.LeaseUntil, again.ExpiresAt = now.Add(time.Minute), now.Add(time.Hour)
+			row, out, err := s.Claim(ctx, again, now, allAlive)
+			require.NoError(t, err)
+			if row.ReplacedInDoubt != nil {
+				mu.Lock()
+				named++
+				mu.Unlock()
+			}
+			return out
+		})
+		assert.Equal(t, map[idempotency.Outcome]int{idempotency.Acquired: 1, idempotency.InProgress: Concurrency - 1}, counts)
+		assert.Equal(t, 1, named, "the row in doubt is handed back to the one claim that replaced it")
 	})
 
 	run("concurrent takeovers of a key in doubt reacquire it exactly once", func(t *testing.T, s idempotency.Store) {
