@@ -8,5 +8,5 @@
 -- for that lock is not in the upsert's snapshot. Rows from before: the type
 -- of their event.
 ALTER TABLE payment_objects ADD COLUMN last_event_type TEXT NOT NULL DEFAULT '';
-UPDATE payment_objects SET last_event_type =
-    (SELECT type FROM payments WHERE payments.event_id = payment_objects.last_event_id);
+UPDATE payment_objects SET last_event_type = COALESCE(
+    (SELECT type FROM payments WHERE payments.event_id = payment_objects.last_event_id), '');
