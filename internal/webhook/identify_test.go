@@ -92,22 +92,7 @@ func TestASlackInteractiveDeliveryIsAuditedWithWhereItHappened(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, nil)
-			body := []byte(url.Values{"payload": {tt.payload}}.Encode())
-			req, _ := http.NewRequest(http.MethodPost, b.url+"/webhooks/slack", strings.NewReader(string(body)))
-			req.Header = slackHeader(body, "slack-secret", time.Now())
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			code, out := do(t, req)
-			require.Equal(t, http.StatusAccepted, code, "a verified interactive delivery was refused: %s", out)
-
-			ds, err := b.db.List(context.Background(), "", 0)
-			require.NoError(t, err)
-			require.Len(t, ds, 1)
-			assert.Equal(t, "interactive", ds[0].EventType)
-			assert.Equal(t, tt.target, ds[0].Target, "the stored delivery's target")
-			recs := b.sink.byStatus(audit.StatusReceived)
-			require.Len(t, recs, 1)
-			assert.Equal(t, tt.target, recs[0].Target, "the received audit record's target")
+			assertSlackFormStored(t, url.Values{"payload": {tt.payload}}, "interactive", tt.target)
 		})
 	}
 }
@@ -128,23 +113,32 @@ func TestASlackSlashCommandIsAuditedWithItsTeamAndChannel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, nil)
-			body := []byte(tt.form.Encode())
-			req, _ := http.NewRequest(http.MethodPost, b.url+"/webhooks/slack", strings.NewReader(string(body)))
-			req.Header = slackHeader(body, "slack-secret", time.Now())
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			code, out := do(t, req)
-			require.Equal(t, http.StatusAccepted, code, "%s", out)
-			ds, err := b.db.List(context.Background(), "", 0)
-			require.NoError(t, err)
-			require.Len(t, ds, 1)
-			assert.Equal(t, "slash_command", ds[0].EventType)
-			assert.Equal(t, tt.target, ds[0].Target)
-			recs := b.sink.byStatus(audit.StatusReceived)
-			require.Len(t, recs, 1)
-			assert.Equal(t, tt.target, recs[0].Target)
+			assertSlackFormStored(t, tt.form, "slash_command", tt.target)
 		})
 	}
+}
+
+// assertSlackFormStored posts form, signed, as a Slack form delivery and
+// checks it is accepted and stored, and audited received, with the event
+// type and target given.
+func assertSlackFormStored(t *testing.T, form url.Values, eventType, target string) {
+	t.Helper()
+	b := setup(t, nil)
+	body := []byte(form.Encode())
+	req, _ := http.NewRequest(http.MethodPost, b.url+"/webhooks/slack", strings.NewReader(string(body)))
+	req.Header = slackHeader(body, "slack-secret", time.Now())
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	code, out := do(t, req)
+	require.Equal(t, http.StatusAccepted, code, "a verified Slack delivery was refused: %s", out)
+
+	ds, err := b.db.List(context.Background(), "", 0)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	assert.Equal(t, eventType, ds[0].EventType)
+	assert.Equal(t, target, ds[0].Target, "the stored delivery's target")
+	recs := b.sink.byStatus(audit.StatusReceived)
+	require.Len(t, recs, 1)
+	assert.Equal(t, target, recs[0].Target, "the received audit record's target")
 }
 
 func stripeRequest(t *testing.T, url string, body []byte) *http.Request {
