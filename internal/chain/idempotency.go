@@ -45,34 +45,6 @@ type Idempotency struct {
 	running   map[string]bool // the stored keys this process's calls hold
 }
 
-// enter marks key as held by a running call of this process; false if one
-// already holds it.
-func (m *Idempotency) enter(key string) bool {
-	m.runningMu.Lock()
-	defer m.runningMu.Unlock()
-	if m.running[key] {
-		return false
-	}
-	if m.running == nil {
-		m.running = map[string]bool{}
-	}
-	m.running[key] = true
-	return true
-}
-
-// leave ends enter's hold on key.
-func (m *Idempotency) leave(key string) {
-	m.runningMu.Lock()
-	defer m.runningMu.Unlock()
-	delete(m.running, key)
-}
-
-func (m *Idempotency) hit(point string) {
-	if m.Failpoint != nil {
-		m.Failpoint(point)
-	}
-}
-
 // Middleware returns the idempotency middleware.
 func (m *Idempotency) Middleware() Middleware {
 	return func(next Handler) Handler {
@@ -172,48 +144,6 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		}
 	}
 	return m.send(ctx, c, want.Key, expires, next, release)
-}
-
-// nameReplaced names the expired row in doubt that this call's claim has
-// just replaced, as serve's start-up report and prune name a key in doubt:
-// its call may have acted without a stored result, its row was the only
-// trace of it, and the prune, which would have named it before deleting it,
-// will now never see it. The record is written (and synced) before this
-// call acts. If it cannot be, the call is refused and its claim given back,
-// as for any audit record that cannot be written; the log still names the
-// key.
-func (m *Idempotency) nameReplaced(ctx context.Context, c *Call, replaced idempotency.Claim, now time.Time) error {
-	wctx := context.WithoutCancel(ctx)
-	m.Log.Warn("idempotency key in doubt", "key", idempotency.CallerKey(replaced.Key), "tool", replaced.Tool,
-		"target", replaced.Target, "claimedAt", replaced.ClaimedAt)
-	rec := InDoubtRecord(replaced, now)
-	rec.TS = m.Now()
-	err := m.Audit.Write(wctx, rec)
-	if err == nil {
-		return nil
-	}
-	m.Log.Error("audit record of a replaced key in doubt not written", "tool", c.Tool.Name, "callId", c.CallID, "err", err)
-	if rerr := m.Store.Release(wctx, replaced.Key, c.owner); rerr != nil {
-		m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
-	}
-	return Internal("audit log cannot be written, so the action was refused", err)
-}
-
-// InDoubtRecord is the audit record that names a key in doubt (c.InDoubtAt)
-// at now: action idempotency.in_doubt, with the tool, target, claim time and
-// state of the call that may have acted, and whether its row had expired
-// (it then no longer blocks a new call, which acts again, and this record
-// is what explains the earlier call's started record). The caller sets TS,
-// or leaves it to the sink. The idempotency middleware writes it for an
-// expired row its claim replaced; serve's start-up report and prune write
-// the same record with it.
-func InDoubtRecord(c idempotency.Claim, now time.Time) audit.Record {
-	return audit.Record{
-		Actor: "saas-mcp", Provider: "saas-mcp", Action: "idempotency.in_doubt", Target: c.Target,
-		IdempotencyKey: idempotency.CallerKey(c.Key), Status: audit.StatusInDoubt, Tool: c.Tool,
-		Details: map[string]any{"claimedAt": c.ClaimedAt.UTC().Format(time.RFC3339Nano), "state": string(c.State),
-			"expired": c.Expired(now)},
-	}
 }
 
 // hold keeps the claim on key alive while the call runs: every Heartbeat it
