@@ -62,9 +62,9 @@ func identifyStripe(body []byte, h http.Header) (identity, error) {
 		Data struct {
 			Object json.RawMessage `json:"object"`
 		} `json:"data"`
-		RelatedObject struct {
-			ID string `json:"id"`
-		} `json:"related_object"`
+		// Read apart, leniently: only the id and type may make a delivery
+		// malformed.
+		RelatedObject json.RawMessage `json:"related_object"`
 	}
 	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !stripeEventType(ev.Type) {
 		return identity{}, errMalformed
@@ -74,7 +74,7 @@ func identifyStripe(body []byte, h http.Header) (identity, error) {
 	}
 	_ = json.Unmarshal(ev.Data.Object, &obj) // a missing or odd object leaves no target
 	if obj.ID == "" {
-		obj.ID = ev.RelatedObject.ID
+		_ = json.Unmarshal(ev.RelatedObject, &obj) // null or another shape leaves no target
 	}
 	return identity{d: queue.NewDelivery{
 		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: safetext.Cut(obj.ID, maxField),
