@@ -18,7 +18,6 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/dirs"
 	"github.com/saas-mcp/saas-mcp/internal/flock"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
-	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // Options tune a Writer.
@@ -702,8 +701,5 @@ const MaxField = 4096
 // first, so a huge text is not redacted whole (it would hold the log's
 // lock for seconds), and whatever is cut there lies past n anyway.
 func redactClip(red *redact.Redactor, s string, n int) string {
-	if pre := n + red.Longest() + redact.TokenMargin; len(s) > pre {
-		return safetext.Clip(red.String(s[:pre]), n, len(s))
-	}
-	return safetext.Clip(red.String(s), n, len(s))
+	return red.Clip(s, n)
 }

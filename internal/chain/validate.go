@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/saas-mcp/saas-mcp/internal/redact"
-	"github.com/saas-mcp/saas-mcp/internal/safetext"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -87,11 +86,7 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 		// Cut generously first (a 4 MB value must not be redacted whole),
 		// never so close that a secret could be cut in two before it is
 		// redacted.
-		total := len(p)
-		if pre := maxProblem + v.Redactor.Longest() + redact.TokenMargin; len(p) > pre {
-			p = p[:pre]
-		}
-		problems[i] = safetext.Clip(v.Redactor.String(p), maxProblem, total)
+		problems[i] = v.Redactor.Clip(p, maxProblem)
 	}
 	sort.Strings(problems)
 	problems = compactStrings(problems)

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // Mask is what a removed secret is replaced with.
@@ -150,6 +152,24 @@ func (r *Redactor) Longest() int {
 // TokenMargin bounds the length of a known token shape that redaction
 // matches (a fine-grained GitHub token is 93 bytes).
 const TokenMargin = 256
+
+// Clip returns s redacted and cut to at most n bytes, followed by a note of
+// its full length when it was cut, without ever letting a piece of a secret
+// through. A huge s is cut first to n + Longest() + TokenMargin bytes, so it
+// is not redacted whole; a secret or token that this first cut splits is
+// not recognised by redaction, so the last Longest() + TokenMargin bytes of
+// the redacted text, where such a piece can only be, are dropped too: as
+// redaction shrinks what comes before it, the piece would otherwise slide
+// back within n.
+func (r *Redactor) Clip(s string, n int) string {
+	margin := r.Longest() + TokenMargin
+	if len(s) <= n+margin {
+		return safetext.Clip(r.String(s), n, len(s))
+	}
+	red := r.String(s[:n+margin])
+	red = safetext.Cut(red, len(red)-margin)
+	return safetext.Cut(red, n) + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}
 
 // String returns s with every secret removed.
 func (r *Redactor) String(s string) string {

@@ -228,3 +228,32 @@ func BenchmarkRedactorString(b *testing.B) {
 		})
 	}
 }
+
+func TestClipLetsNoPieceOfASecretThroughWhereTheFirstCutSplitOne(t *testing.T) {
+	t.Parallel()
+	const secret = "S3cr3tV4lu3S3cr3tV4lu3S3cr3tV4lu3S3cr3tV4lu3S3cr3tV4lu3S3cr3tV4"
+	r := New(secret)
+	margin := r.Longest() + TokenMargin
+	for _, tc := range []struct {
+		name string
+		s    string
+		n    int
+	}{
+		{"short text, no cut", "repo " + secret, 200},
+		{"secrets shrink the text, a split one at the first cut", strings.Repeat(secret, 68) + secret, 4096},
+		{"a split secret at every offset of the first cut", strings.Repeat("x", 100) + strings.Repeat(secret, 12), 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for shift := 0; shift < len(secret); shift++ {
+				s := strings.Repeat("y", shift) + tc.s
+				got := r.Clip(s, tc.n)
+				assert.NotContains(t, got, secret[:8], "a piece of the secret passed (shift %d)", shift)
+				if len(s) > tc.n+margin {
+					assert.Contains(t, got, "… ("+strconv.Itoa(len(s))+" bytes)", "a cut text says it was cut")
+				}
+				assert.LessOrEqual(t, len(strings.SplitN(got, "…", 2)[0]), tc.n)
+			}
+		})
+	}
+}
