@@ -53,7 +53,7 @@ func WriteAudit(d Deps) (Definition, error) {
 				return nil, false, chain.CannotReconcile(errAuditNotReadable)
 			}
 			want := audit.Redact(d.Redactor, writtenRecord(c, since))
-			rec, found, err := findWritten(ctx, log, want, c.Tool.Name, since)
+			rec, found, err := findWritten(ctx, log, want, c.Tool, since)
 			if err != nil || !found {
 				return nil, found, err
 			}
@@ -129,7 +129,8 @@ var (
 // actor aside) in the log, newest record first, among those an attempt of
 // the call under the claim made at since can have written: stamped at or
 // after since. An earlier call whose key has expired wrote the same record
-// before it, and is not this call's effect.
+// before it, and is not this call's effect. Records are compared under
+// tool's call form (see sameWritten).
 //
 // Not finding the record proves it was not written only when the log
 // reaches back to the claim: when it holds a record stamped well before it,
@@ -137,10 +138,10 @@ var (
 // before the key is claimed. A log rotated or cut since does not, and then
 // the record cannot be looked for. A log that cannot be read is an error,
 // never "not found": the key stays in doubt.
-func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, tool string, since time.Time) (audit.Record, bool, error) {
-	wantDetails, err := detailsJSON(want.Details)
+func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, tool *chain.Tool, since time.Time) (audit.Record, bool, error) {
+	wantHash, err := writtenHash(tool, want)
 	if err != nil {
-		return audit.Record{}, false, fmt.Errorf("encode writeAudit details to look for them: %w", err)
+		return audit.Record{}, false, fmt.Errorf("hash the writeAudit record to look for: %w", err)
 	}
 	var (
 		got              audit.Record
@@ -153,12 +154,12 @@ func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, t
 			reachBack = true
 			return false, nil
 		case !r.TS.Before(since):
-			same, err := sameWritten(r, want, wantDetails)
+			same, err := sameWritten(tool, r, want, wantHash)
 			if err != nil || same {
 				got, found = r, same
 				return false, err
 			}
-		case r.Tool == tool && r.Status == audit.StatusStarted && r.IdempotencyKey == want.IdempotencyKey:
+		case r.Tool == tool.Name && r.Status == audit.StatusStarted && r.IdempotencyKey == want.IdempotencyKey:
 			reachBack = true
 		}
 		return true, nil
@@ -175,28 +176,34 @@ func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, t
 }
 
 // sameWritten reports whether r is the record want describes, as
-// writeAudit wrote it: a record of no tool call (no callId, no tool). The
-// actor is not compared: the key does not depend on it, and the record
+// writeAudit wrote it: a record of no tool call (no callId, no tool), under
+// want's key, in want's environment, written from arguments that are the
+// same call as want's (wantHash, see writtenHash). A retry may spell its
+// arguments another way the key takes for the same call (1.5 for 1.50, a
+// decomposed é, the default status spelled out): it claims the same key,
+// and must find the record the first spelling wrote, not write it again.
+// The actor is not compared: the key does not depend on it, and the record
 // the key names is the one a first caller wrote, whoever retries.
-func sameWritten(r, want audit.Record, wantDetails string) (bool, error) {
-	if r.CallID != "" || r.Tool != "" || r.Provider != want.Provider || r.Action != want.Action ||
-		r.Target != want.Target || r.IdempotencyKey != want.IdempotencyKey || r.Status != want.Status || r.Env != want.Env {
+func sameWritten(tool *chain.Tool, r, want audit.Record, wantHash string) (bool, error) {
+	if r.CallID != "" || r.Tool != "" || r.IdempotencyKey != want.IdempotencyKey || r.Env != want.Env {
 		return false, nil
 	}
-	got, err := detailsJSON(r.Details)
+	got, err := writtenHash(tool, r)
 	if err != nil {
-		return false, fmt.Errorf("encode the details of an audit record of %s: %w", r.TS.Format(time.RFC3339Nano), err)
+		return false, fmt.Errorf("hash the audit record of %s: %w", r.TS.Format(time.RFC3339Nano), err)
 	}
-	return got == wantDetails, nil
+	return got == wantHash, nil
 }
 
-// detailsJSON is details as JSON, for comparing: map keys sorted, numbers
-// as written (json.Number), and empty details as none, as the log leaves
-// them out.
-func detailsJSON(details map[string]any) (string, error) {
-	if len(details) == 0 {
-		return "", nil
+// writtenHash is the args hash, under tool's call form (the one the key
+// is derived and checked with), of the writeAudit arguments rec was
+// written from (see writtenRecord), as far as the record keeps them:
+// redacted, with the status it was given or defaulted to, and details
+// left out when the log left them out.
+func writtenHash(tool *chain.Tool, rec audit.Record) (string, error) {
+	args := map[string]any{"provider": rec.Provider, "action": rec.Action, "target": rec.Target, "status": rec.Status}
+	if rec.Details != nil {
+		args["details"] = rec.Details
 	}
-	b, err := json.Marshal(details)
-	return string(b), err
+	return tool.Form.ArgsHash(tool.Name, args)
 }

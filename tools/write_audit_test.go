@@ -19,6 +19,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/chain"
+	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
 
@@ -119,6 +120,22 @@ func TestWriteAuditDoesNotTakeAnotherRecordForTheOneItsAttemptWrote(t *testing.T
 			r := writtenRecord(c, claimAt.Add(time.Millisecond))
 			r.Details = maps.Clone(r.Details)
 			r.Details["incident"] = json.Number("12345678901234567890")
+			return r
+		}},
+		{"a target in another letter case", func(c *chain.Call) audit.Record {
+			r := writtenRecord(c, claimAt.Add(time.Millisecond))
+			r.Target = "p1"
+			return r
+		}},
+		{"another status", func(c *chain.Call) audit.Record {
+			r := writtenRecord(c, claimAt.Add(time.Millisecond))
+			r.Status = audit.StatusFailed
+			return r
+		}},
+		{"details with one more key", func(c *chain.Call) audit.Record {
+			r := writtenRecord(c, claimAt.Add(time.Millisecond))
+			r.Details = maps.Clone(r.Details)
+			r.Details["pages"] = []any{"a", "b"}
 			return r
 		}},
 		{"another key", func(c *chain.Call) audit.Record {
@@ -296,3 +313,68 @@ type failingLog struct {
 }
 
 func (l *failingLog) ReadBack(context.Context, func(audit.Record) (bool, error)) error { return l.err }
+
+// A retry of a writeAudit in doubt that spells an argument another way
+// the key's hash takes for the same (1.5 for 1.50, a decomposed é for a
+// precomposed one, the default status spelled out, empty details) is the
+// same call: it claims the same key and is reconciled, and finds the record
+// the first attempt wrote, so it does not write a second one for one key.
+func TestWriteAuditRetrySpelledAnotherWayFindsTheRecordItsFirstAttemptWrote(t *testing.T) {
+	t.Parallel()
+	base := func() map[string]any {
+		return map[string]any{"provider": "pagerduty", "action": "ack", "target": "P1", "idempotencyKey": "ack-once",
+			"details": map[string]any{"ratio": json.Number("1.50")}}
+	}
+	tests := []struct {
+		name         string
+		first, retry func(map[string]any)
+	}{
+		{"a number spelled 1.50, then 1.5", func(map[string]any) {}, func(a map[string]any) {
+			a["details"] = map[string]any{"ratio": json.Number("1.5")}
+		}},
+		{"a target precomposed, then decomposed", func(a map[string]any) { a["target"] = "caf\u00e9" },
+			func(a map[string]any) { a["target"] = "cafe\u0301" }},
+		{"the default status left out, then spelled out", func(map[string]any) {}, func(a map[string]any) {
+			a["status"] = "succeeded"
+		}},
+		{"a details key precomposed, then decomposed", func(a map[string]any) {
+			a["details"] = map[string]any{"caf\u00e9": "open"}
+		}, func(a map[string]any) { a["details"] = map[string]any{"cafe\u0301": "open"} }},
+		{"details left out, then empty", func(a map[string]any) { delete(a, "details") },
+			func(a map[string]any) { a["details"] = map[string]any{} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			red := redact.New()
+			w := openAuditLog(t, red)
+			now := claimAt.Add(3 * time.Millisecond)
+			def, err := WriteAudit(Deps{Audit: w, Now: func() time.Time { return now }, Redactor: red})
+			require.NoError(t, err)
+			ctx := context.Background()
+
+			firstArgs, retryArgs := base(), base()
+			tc.first(firstArgs)
+			tc.first(retryArgs)
+			tc.retry(retryArgs)
+			h1, err := def.Chain.Form.ArgsHash("writeAudit", firstArgs)
+			require.NoError(t, err)
+			h2, err := def.Chain.Form.ArgsHash("writeAudit", retryArgs)
+			require.NoError(t, err)
+			require.Equal(t, h1, h2, "the key takes both spellings for one call, so the retry is reconciled")
+			_, err = idempotency.Policy{}.NewClaim("writeAudit", "ack-once", h2, "", "o", claimAt)
+			require.NoError(t, err)
+
+			first := chain.NewCall(def.Chain, firstArgs, "claude", "sandbox", "c1")
+			require.NoError(t, w.Write(ctx, startedRecord(first, claimAt.Add(-time.Millisecond))))
+			_, err = def.Chain.Run(ctx, first)
+			require.NoError(t, err)
+
+			retry := chain.NewCall(def.Chain, retryArgs, "claude", "sandbox", "c2")
+			require.NoError(t, w.Write(ctx, startedRecord(retry, now.Add(time.Second))))
+			_, found, err := def.Chain.Reconcile(ctx, retry, claimAt)
+			require.NoError(t, err)
+			assert.True(t, found, "the record the first attempt wrote under the key is found, not written again")
+		})
+	}
+}
