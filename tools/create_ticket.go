@@ -38,6 +38,7 @@ func CreateTicket(d Deps) (Definition, error) {
 				Labels:    stringList(c.Args, "labels"),
 				Assignees: stringList(c.Args, "assignees"),
 				Key:       c.Key,
+				Claimed:   c.ClaimedAt,
 			})
 			if err != nil {
 				return nil, err
@@ -109,7 +110,8 @@ func learnSender(ctx context.Context, client github.Client) {
 }
 
 // findTicket looks for the issue an earlier attempt of c may have opened,
-// among the issues of the user the claim says it was sent as.
+// among the issues of the user the claim says it was sent as. since is the
+// claim's time, which that issue's marker names (see github.Marker).
 func findTicket(ctx context.Context, client github.Client, c *chain.Call, since time.Time) (github.Created, bool, error) {
 	if gh, ok := client.(github.SenderClient); ok {
 		return gh.FindByKeyFrom(ctx, c.String("repo"), c.Key, since, github.SenderFromVia(c.FirstVia))

@@ -85,7 +85,7 @@ func TestCreateTicketIsSentWhenGitHubCannotSayWhoTheTokenIs(t *testing.T) {
 	require.Len(t, srv.GitHubIssues("acme/app"), 1, "sent all the same")
 	assert.Equal(t, github.Sender{Unknown: true}, github.SenderFromVia(claimed(def, args, "c2").FirstVia), "not learnt yet")
 
-	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: "acme/other", Title: "a copy", Body: github.Marker("k-2"), Creator: "mallory"})
+	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: "acme/other", Title: "a copy", Body: github.Marker("k-2", time.Time{}), Creator: "mallory"})
 	other := chain.NewCall(def.Chain, map[string]any{"repo": "acme/other", "title": "Broken login", "idempotencyKey": "k-2"}, "t", "sandbox", "c3")
 	other.FirstVia = c.FirstVia
 	_, found, err := def.Chain.Reconcile(t.Context(), other, since)
@@ -113,4 +113,36 @@ func TestCreateTicketRecordsNoSenderForAClientThatCannotTell(t *testing.T) {
 	_, found, err := def.Chain.Reconcile(t.Context(), c, time.Now())
 	require.NoError(t, err)
 	assert.False(t, found)
+}
+
+// TestCreateTicketMarksItsClaimAndReconcilesOnlyItsOwnLife: the issue's
+// marker names the claim the call was handed, and a reconciliation of a
+// later life of the key (it expired and was claimed again) does not take
+// that issue for its own, while the life that opened it does.
+func TestCreateTicketMarksItsClaimAndReconcilesOnlyItsOwnLife(t *testing.T) {
+	t.Parallel()
+	srv := fakesaas.New()
+	t.Cleanup(srv.Close)
+	def := createTicketWith(t, srv, fakesaas.GitHubToken)
+	args := map[string]any{"repo": "acme/app", "title": "Broken login", "idempotencyKey": "k-life"}
+	first := time.Now().Add(-2 * time.Second)
+
+	c := claimed(def, args, "c1")
+	c.ClaimedAt = first
+	_, err := def.Chain.Run(t.Context(), c)
+	require.NoError(t, err)
+	issues := srv.GitHubIssues("acme/app")
+	require.Len(t, issues, 1)
+	assert.Equal(t, github.Marker("k-life", first), issues[0].Body)
+
+	got, found, err := def.Chain.Reconcile(t.Context(), c, c.ClaimedAt)
+	require.NoError(t, err)
+	require.True(t, found, "the life that opened the issue finds it")
+	assert.Equal(t, 1, got.(CreatedTicket).Number)
+
+	later := claimed(def, args, "c2")
+	later.ClaimedAt = first.Add(time.Second)
+	_, found, err = def.Chain.Reconcile(t.Context(), later, later.ClaimedAt)
+	require.NoError(t, err)
+	assert.False(t, found, "a later life of the key does not take the earlier one's issue")
 }

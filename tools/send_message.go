@@ -39,6 +39,7 @@ func SendMessage(d Deps) (Definition, error) {
 				Text:     c.String("text"),
 				ThreadTS: c.String("threadTs"),
 				Key:      c.Key,
+				Claimed:  c.ClaimedAt,
 			})
 			if err != nil {
 				return nil, err

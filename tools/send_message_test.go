@@ -2,6 +2,7 @@ package tools
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,4 +172,41 @@ func TestAKeyClaimedBeforeViaWasRecordedIsNotSentAgainWhenNothingIsFound(t *test
 	assert.False(t, found)
 	assert.ErrorIs(t, err, chain.ErrCannotReconcile)
 	assert.ErrorIs(t, err, slack.ErrViaUnknown)
+}
+
+// TestSendMessageMarksItsClaimAndReconcilesOnlyItsOwnLife: the message's
+// metadata names the claim the call was handed, and a reconciliation of a
+// later life of the key (it expired and was claimed again) does not take
+// that message for its own, while the life that sent it does.
+func TestSendMessageMarksItsClaimAndReconcilesOnlyItsOwnLife(t *testing.T) {
+	t.Parallel()
+	srv := fakesaas.New()
+	t.Cleanup(srv.Close)
+	def, err := SendMessage(Deps{Slack: slack.New(slack.Config{
+		BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken),
+		HTTPClient: &http.Client{Timeout: 5 * time.Second},
+	})})
+	require.NoError(t, err)
+	args := map[string]any{"channel": "C1", "text": "deploy done", "idempotencyKey": "k-life"}
+	first := time.Now().Add(-2 * time.Second)
+
+	c := chain.NewCall(def.Chain, args, "t", "sandbox", "c1")
+	c.FirstVia, c.ClaimedAt = slack.ViaAPI, first
+	v, err := def.Chain.Run(t.Context(), c)
+	require.NoError(t, err)
+	msgs := srv.SlackMessages("C1")
+	require.Len(t, msgs, 1)
+	require.NotNil(t, msgs[0].Metadata)
+	assert.Equal(t, strconv.FormatInt(first.Unix(), 10), msgs[0].Metadata.EventPayload[slack.MetadataClaimField])
+
+	got, found, err := def.Chain.Reconcile(t.Context(), c, c.ClaimedAt)
+	require.NoError(t, err)
+	require.True(t, found, "the life that sent the message finds it")
+	assert.Equal(t, v.(SentMessage).TS, got.(SentMessage).TS)
+
+	later := chain.NewCall(def.Chain, args, "t", "sandbox", "c2")
+	later.FirstVia, later.ClaimedAt = slack.ViaAPI, first.Add(time.Second)
+	_, found, err = def.Chain.Reconcile(t.Context(), later, later.ClaimedAt)
+	require.NoError(t, err)
+	assert.False(t, found, "a later life of the key does not take the earlier one's message")
 }

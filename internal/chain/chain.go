@@ -34,9 +34,11 @@ type Tool struct {
 	// map that marshals to the tool's output schema).
 	Run func(ctx context.Context, c *Call) (any, error)
 	// Reconcile looks for the effect of an earlier attempt that may have
-	// happened (the key was in doubt). found=false means it did not happen
-	// and Run may send again. Nil when a repeat of Run is harmless. An error
-	// wrapping ErrCannotReconcile says no retry can look (see CanReconcile).
+	// happened (the key was in doubt); since is the claim's time, as in
+	// Call.ClaimedAt, where the search starts. found=false means it did not
+	// happen and Run may send again. Nil when a repeat of Run is harmless.
+	// An error wrapping ErrCannotReconcile says no retry can look (see
+	// CanReconcile).
 	Reconcile func(ctx context.Context, c *Call, since time.Time) (result any, found bool, err error)
 	// CanReconcile, when set, says before anything is sent whether Reconcile
 	// could look for this call's effect in the present configuration: nil if
@@ -81,6 +83,15 @@ type Call struct {
 	// (the idempotency middleware sets it): this call's own on a new key,
 	// the earlier one's on a retry of a key in doubt; "" when unknown.
 	FirstVia string
+	// ClaimedAt is when this life of the key was claimed (the idempotency
+	// middleware sets it from the claimed row): this call's claim on a new
+	// or expired key, the first attempt's on a retry of a key in doubt,
+	// which keeps it. A key that expired and is claimed again gets a new
+	// one, so a tool that writes it beside the key into the effect (the
+	// GitHub marker, Slack's metadata) can tell an effect of this life from
+	// one of an earlier life, which carries the same key. Reconcile gets it
+	// as since. Zero when the call runs without that middleware.
+	ClaimedAt time.Time
 
 	argsHash  string // the hash the call is claimed under (idempotency.EnvArgsHash)
 	plainHash string // the hash of the arguments alone

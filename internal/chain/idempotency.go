@@ -67,7 +67,11 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		}
 		return Result{}, &Error{Kind: KindCancelled, Err: context.Cause(ctx), Message: msg}
 	}
-	now := m.Now()
+	// Whole microseconds, the finest time every store keeps, so the claim
+	// time this process writes into the effect's marker (as whole seconds)
+	// is the one any process reads back from the store, however a driver
+	// would round the nanoseconds.
+	now := m.Now().Truncate(time.Microsecond)
 	explicit := ""
 	if c.Explicit {
 		explicit = c.Key
@@ -116,14 +120,20 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 			c.Key, m.when(c, row.ForgottenAt()))
 	case idempotency.Mismatch:
 		if other := otherEnv(c.Env); row.ArgsHash == idempotency.EnvArgsHash(other, c.plainHash) {
-			return Result{}, Errorf(KindConflict, "idempotency key %q was already used by a %s server sharing this DATA_DIR, so nothing was sent: "+
+			by := "by a sandbox server sharing this DATA_DIR"
+			if other == "live" {
+				// Sandbox calls hashed as live ones do before sandbox got
+				// its own name space: the row may be this call's own.
+				by = "under live's name space, by a live server sharing this DATA_DIR or by a sandbox call before an upgrade of saas-mcp gave sandbox keys their own"
+			}
+			return Result{}, Errorf(KindConflict, "idempotency key %q was already used %s, so nothing was sent: "+
 				"sandbox and live never share a key; use a new key (that one expires at %s)",
-				c.Key, other, m.when(c, row.ForgottenAt()))
+				c.Key, by, m.when(c, row.ForgottenAt()))
 		}
 		return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments; use a new key for a different call (this one expires at %s)",
 			c.Key, m.when(c, row.ForgottenAt()))
 	case idempotency.Reacquired, idempotency.Acquired:
-		c.FirstVia = row.Via
+		c.FirstVia, c.ClaimedAt = row.Via, row.ClaimedAt
 	default:
 		return Result{}, Internal("claim idempotency key", fmt.Errorf("unexpected outcome %v", outcome))
 	}

@@ -29,6 +29,13 @@ const (
 // CredentialNames lists every credential serve reads.
 var CredentialNames = []string{SlackBotToken, SlackWebhookURL, GitHubToken, StripeSecretKey}
 
+// minKeyKept is the shortest IDEMPOTENCY_WINDOW or IDEMPOTENCY_KEY_TTL. A
+// GitHub issue's marker and a Slack message's metadata name the key's claim
+// in whole seconds, to tell an effect of the key's life in doubt from one of
+// its earlier life (the key expired and was claimed again); two lives less
+// than a second apart could share that second.
+const minKeyKept = time.Second
+
 // Upper bounds of the serve settings that become stored times. A key's
 // expiry is now + IDEMPOTENCY_WINDOW or IDEMPOTENCY_KEY_TTL, a claim's
 // lease now + HTTP_MAX_CALL_WAIT + HTTP_MAX_ATTEMPTS x HTTP_TIMEOUT + 1m:
@@ -53,8 +60,8 @@ type Serve struct {
 	AuditSync         string        `envconfig:"AUDIT_SYNC" default:"always" desc:"always: fsync every audit record (within 20ms for tool calls, which do not wait for it); never: leave it to the OS (survives a process crash, not a power loss)"`
 	DataDir           string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state (idempotency keys, payments ledger)"`
 	StoreSync         string        `envconfig:"STORE_SYNC" default:"FULL" desc:"SQLite synchronous mode: FULL (a claim survives power loss) or NORMAL (survives a process crash)"`
-	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window (at most 8760h)"`
-	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h" desc:"how long an explicit idempotencyKey is kept (at most 8760h)"`
+	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window (1s to 8760h)"`
+	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h" desc:"how long an explicit idempotencyKey is kept (1s to 8760h)"`
 	ReconcileSettle   time.Duration `envconfig:"RECONCILE_SETTLE" default:"2s" desc:"before re-sending a call that may have acted, look for its effect, wait this long, and look again"`
 	SlackAPIURL       string        `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
 	GitHubAPIURL      string        `envconfig:"GITHUB_API_URL" default:"https://api.github.com/" desc:"GitHub REST API base URL"`
@@ -111,13 +118,13 @@ func (c Serve) Validate() error {
 		name     string
 		v        time.Duration
 		positive bool          // 0 is no bound at all, which these must have
-		max      time.Duration // 0: none
+		min, max time.Duration // 0: none
 	}{
-		{"IDEMPOTENCY_WINDOW", c.IdempotencyWindow, true, maxKeyKept},
-		{"IDEMPOTENCY_KEY_TTL", c.IdempotencyKeyTTL, true, maxKeyKept},
-		{"HTTP_TIMEOUT", c.HTTPTimeout, true, maxHTTPTimeout}, {"HTTP_MAX_WAIT", c.HTTPMaxWait, true, 0},
-		{"HTTP_MAX_CALL_WAIT", c.HTTPMaxCallWait, true, maxHTTPCallWait}, {"RECONCILE_SETTLE", c.ReconcileSettle, false, 0},
-		{"GITHUB_WRITE_INTERVAL", c.GitHubWriteGap, false, 0}, {"SLACK_POST_INTERVAL", c.SlackPostGap, false, 0},
+		{"IDEMPOTENCY_WINDOW", c.IdempotencyWindow, true, minKeyKept, maxKeyKept},
+		{"IDEMPOTENCY_KEY_TTL", c.IdempotencyKeyTTL, true, minKeyKept, maxKeyKept},
+		{"HTTP_TIMEOUT", c.HTTPTimeout, true, 0, maxHTTPTimeout}, {"HTTP_MAX_WAIT", c.HTTPMaxWait, true, 0, 0},
+		{"HTTP_MAX_CALL_WAIT", c.HTTPMaxCallWait, true, 0, maxHTTPCallWait}, {"RECONCILE_SETTLE", c.ReconcileSettle, false, 0, 0},
+		{"GITHUB_WRITE_INTERVAL", c.GitHubWriteGap, false, 0, 0}, {"SLACK_POST_INTERVAL", c.SlackPostGap, false, 0, 0},
 	} {
 		if d.v < 0 || (d.positive && d.v == 0) {
 			want := "at least 0"
@@ -125,6 +132,9 @@ func (c Serve) Validate() error {
 				want = "more than 0"
 			}
 			return fmt.Errorf("%s must be %s, not %s", d.name, want, d.v)
+		}
+		if d.v < d.min {
+			return fmt.Errorf("%s must be at least %s, not %s", d.name, d.min, d.v)
 		}
 		if d.max > 0 && d.v > d.max {
 			return fmt.Errorf("%s must be at most %s, not %s", d.name, d.max, d.v)

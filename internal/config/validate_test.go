@@ -44,6 +44,8 @@ func TestLoadServeRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"HTTP_TIMEOUT", "0s"},
 		{"IDEMPOTENCY_WINDOW", "0s"},
 		{"IDEMPOTENCY_KEY_TTL", "-1h"},
+		{"IDEMPOTENCY_WINDOW", "500ms"},
+		{"IDEMPOTENCY_KEY_TTL", "999ms"},
 		{"HTTP_MAX_ATTEMPTS", "0"},
 	}
 	for _, tt := range tests {
@@ -62,6 +64,8 @@ func TestLoadServeAcceptsTheDefaultsAndGoodValues(t *testing.T) {
 		{"LOG_LEVEL", "DEBUG"},
 		{"LOG_LEVEL", "warn"},
 		{"RECONCILE_SETTLE", "0s"},
+		{"IDEMPOTENCY_WINDOW", "1s"},
+		{"IDEMPOTENCY_KEY_TTL", "1s"},
 		{"GITHUB_WRITE_INTERVAL", "0s"},
 		{"GITHUB_API_URL", "https://ghe.example.com/api/v3/"},
 		{"SLACK_API_URL", "http://127.0.0.1:8080/api/"},

@@ -88,7 +88,7 @@ func TestSandboxAndLiveServersSharingADataDirNeverAnswerEachOthersCalls(t *testi
 		{name: "an explicit key, sandbox then live", args: explicit, first: "sandbox", second: "live",
 			wantErr: `idempotency key "deploy-42" was already used by a sandbox server sharing this DATA_DIR, so nothing was sent`},
 		{name: "an explicit key, live then sandbox", args: explicit, first: "live", second: "sandbox",
-			wantErr: `idempotency key "deploy-42" was already used by a live server sharing this DATA_DIR, so nothing was sent`},
+			wantErr: `idempotency key "deploy-42" was already used under live's name space, by a live server sharing this DATA_DIR or by a sandbox call before an upgrade`},
 		{name: "a derived key, sandbox twice", args: derived, first: "sandbox", second: "sandbox", wantReplay: true},
 		{name: "an explicit key, live twice", args: explicit, first: "live", second: "live", wantReplay: true},
 	} {

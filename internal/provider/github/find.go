@@ -12,8 +12,11 @@ import (
 )
 
 // skew widens the search window: since comes from our clock, created_at
-// from GitHub's.
-const skew = time.Minute
+// from GitHub's, and a host clock ahead of GitHub's would otherwise ask for
+// issues "since" a moment GitHub has not reached, and miss the first
+// attempt's. Reaching back 15 minutes takes in no issue of an earlier life
+// of the key: its marker names another claim (see hasMarker).
+const skew = 15 * time.Minute
 
 // Sender is who GitHub records as the creator of the issues a token opens,
 // as far as saas-mcp knows it. FindByKeyFrom looks only at that creator's
@@ -122,7 +125,8 @@ func (c *client) FindByKey(ctx context.Context, repo, key string, since time.Tim
 
 // FindByKeyFrom lists the repository's issues by first's creator (see
 // whose), updated since since-skew, newest first, page by page, and stops
-// at the first created before the window.
+// at the first created before the window. since is the claim's time, which
+// the marker must name (or name no claim: see hasMarker).
 func (c *client) FindByKeyFrom(ctx context.Context, repo, key string, since time.Time, first Sender) (Created, bool, error) {
 	if c.err != nil {
 		return Created{}, false, c.err
@@ -150,7 +154,7 @@ func (c *client) FindByKeyFrom(ctx context.Context, repo, key string, since time
 			if i.GetCreatedAt().Before(from) {
 				return notFound(other) // sorted by creation: the rest is older
 			}
-			if i.IsPullRequest() || !hasMarker(i.GetBody(), key) {
+			if i.IsPullRequest() || !hasMarker(i.GetBody(), key, since) {
 				continue
 			}
 			if w.mine == "" || strings.EqualFold(i.GetUser().GetLogin(), w.mine) {

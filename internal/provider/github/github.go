@@ -1,10 +1,10 @@
 // Package github creates GitHub issues for the createTicket tool and finds
 // an issue created earlier by its idempotency key.
 //
-// CreateIssue ends the issue body with a hidden marker holding the key
-// (Marker); after an answer was lost, FindByKeyFrom lists the recent issues
-// in the repository of the user the first attempt was sent as (Sender) and
-// looks for that marker.
+// CreateIssue ends the issue body with a hidden marker holding the key and
+// the time of its claim (Marker); after an answer was lost, FindByKeyFrom
+// lists the recent issues in the repository of the user the first attempt
+// was sent as (Sender) and looks for that marker.
 package github
 
 import (
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +29,8 @@ import (
 const DefaultBaseURL = "https://api.github.com/"
 
 // Issue is an issue to create. Repo is "owner/name"; Key is the idempotency
-// key, written into the body as a Marker (none when empty).
+// key and Claimed the time of its claim, written into the body as a Marker
+// (none when Key is empty).
 type Issue struct {
 	Repo      string
 	Title     string
@@ -36,6 +38,7 @@ type Issue struct {
 	Labels    []string
 	Assignees []string
 	Key       string
+	Claimed   time.Time
 }
 
 // Created is a created issue; URL is its html_url.
@@ -49,8 +52,13 @@ type Client interface {
 	// CreateIssue creates in. A failure is a *provider.Error.
 	CreateIssue(ctx context.Context, in Issue) (Created, error)
 	// FindByKey looks for an issue (not a pull request) in repo, opened by
-	// the token's user at or after since (less a minute for clock skew),
-	// whose body ends with Marker(key): FindByKeyFrom with the zero Sender.
+	// the token's user at or after since (less 15 minutes for clock skew),
+	// whose body ends with Marker(key, since): FindByKeyFrom with the zero
+	// Sender. since is the key's claim time (chain.Call.ClaimedAt), which
+	// the marker names: an issue of an earlier life of the key (it expired
+	// and was claimed again) names another and is not this call's. A marker
+	// that names no claim (written by an earlier release) matches on the
+	// key alone.
 	FindByKey(ctx context.Context, repo, key string, since time.Time) (Created, bool, error)
 }
 
@@ -136,26 +144,67 @@ func New(cfg Config) SenderClient {
 	return c
 }
 
-// markerPrefix starts every marker; a marker is an HTML comment, invisible
-// in the rendered issue.
-const markerPrefix = "<!-- saas-mcp:key="
+// A marker is two HTML comments, invisible in the rendered issue: the
+// claim's, claimPrefix + Unix seconds + commentEnd, then the key's,
+// markerPrefix + key + commentEnd, which ends the body.
+const (
+	markerPrefix = "<!-- saas-mcp:key="
+	claimPrefix  = "<!-- saas-mcp:claim="
+	commentEnd   = " -->"
+)
 
-// Marker is the hidden text that ends the body of an issue created with key.
-// The key is query-escaped, so no key can end the comment early or span
-// lines.
-func Marker(key string) string {
-	return markerPrefix + url.QueryEscape(key) + " -->"
+// Marker is the hidden text that ends the body of an issue created with key
+// under the claim made at claimed, as whole Unix seconds (SQLite keeps
+// nanoseconds, PostgreSQL microseconds, both floor to the same second; two
+// lives of a key are at least IDEMPOTENCY_WINDOW or IDEMPOTENCY_KEY_TTL
+// apart, at least a second). The key is query-escaped, so no key can end the
+// comment early or span lines.
+//
+// The key's comment comes last and reads as it did before claims were
+// marked, so a release that knows only the key still finds the issue
+// (after a downgrade). A zero claimed writes the key's comment alone.
+func Marker(key string, claimed time.Time) string {
+	m := markerPrefix + url.QueryEscape(key) + commentEnd
+	if claimed.IsZero() {
+		return m
+	}
+	return claimPrefix + strconv.FormatInt(claimed.Unix(), 10) + commentEnd + m
 }
 
-// hasMarker reports whether body ends with key's marker. Only the end
-// counts: a marker quoted inside the text (an issue about another call, say)
-// must not match.
-func hasMarker(body, key string) bool {
+// hasMarker reports whether body ends with the marker of key's life claimed
+// at claimed: the key's comment, right after the same claim's or after none
+// (a marker written by a release before claims were marked matches on the
+// key alone, so a call in doubt across the upgrade is still found). Only
+// the end counts: a marker quoted inside the text (an issue about another
+// call, say) must not match.
+func hasMarker(body, key string, claimed time.Time) bool {
 	body = strings.TrimRight(strings.ReplaceAll(body, "\r\n", "\n"), " \t\n")
-	return strings.HasSuffix(body, Marker(key))
+	rest, ok := strings.CutSuffix(body, Marker(key, time.Time{}))
+	if !ok {
+		return false
+	}
+	named, ok := markedClaim(rest)
+	return !ok || named == claimed.Unix()
 }
 
-// CreateIssue creates the issue, its body ending with Marker(in.Key).
+// markedClaim reads the claim's comment that ends rest (the body before the
+// key's comment), in Unix seconds; ok is false when rest does not end with
+// one. Marker writes it right before the key's comment, with nothing
+// between: the caller's text is kept apart by a blank line.
+func markedClaim(rest string) (unix int64, ok bool) {
+	head, ok := strings.CutSuffix(rest, commentEnd)
+	if !ok {
+		return 0, false
+	}
+	i := strings.LastIndex(head, claimPrefix)
+	if i < 0 {
+		return 0, false
+	}
+	u, err := strconv.ParseUint(head[i+len(claimPrefix):], 10, 63) // digits only: no sign, no space
+	return int64(u), err == nil
+}
+
+// CreateIssue creates the issue, its body ending with Marker(in.Key, in.Claimed).
 func (c *client) CreateIssue(ctx context.Context, in Issue) (Created, error) {
 	if c.err != nil {
 		return Created{}, c.err
@@ -169,7 +218,7 @@ func (c *client) CreateIssue(ctx context.Context, in Issue) (Created, error) {
 		if body != "" {
 			body += "\n\n"
 		}
-		body += Marker(in.Key)
+		body += Marker(in.Key, in.Claimed)
 	}
 	ctx, at := attempt.Track(ctx)
 	// The request Issues.Create sends, through the SDK's NewRequest and Do

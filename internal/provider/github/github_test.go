@@ -37,6 +37,7 @@ func TestCreateIssueSendsTheIssueWithTheMarkerLast(t *testing.T) {
 	srv, c := setup(t)
 	got, err := c.CreateIssue(t.Context(), github.Issue{
 		Repo: repo, Title: "Login fails", Body: "Steps: ...", Labels: []string{"bug"}, Assignees: []string{"octo"}, Key: "key-1",
+		Claimed: time.Unix(1796443949, 999_999_999),
 	})
 	require.NoError(t, err)
 	assert.Equal(t, github.Created{Number: 1, URL: "https://github.com/acme/widgets/issues/1"}, got)
@@ -44,13 +45,14 @@ func TestCreateIssueSendsTheIssueWithTheMarkerLast(t *testing.T) {
 	issues := srv.GitHubIssues(repo)
 	require.Len(t, issues, 1)
 	assert.Equal(t, "Login fails", issues[0].Title)
-	assert.Equal(t, "Steps: ...\n\n"+github.Marker("key-1"), issues[0].Body)
+	assert.Equal(t, "Steps: ...\n\n<!-- saas-mcp:claim=1796443949 --><!-- saas-mcp:key=key-1 -->", issues[0].Body,
+		"the claim in whole seconds, then the key")
 	assert.Equal(t, []string{"bug"}, issues[0].Labels)
 	assert.Equal(t, []string{"octo"}, issues[0].Assignees)
 
 	_, err = c.CreateIssue(t.Context(), github.Issue{Repo: repo, Title: "No body", Key: "key-2"})
 	require.NoError(t, err)
-	assert.Equal(t, github.Marker("key-2"), srv.GitHubIssues(repo)[1].Body, "no blank lines before a lone marker")
+	assert.Equal(t, "<!-- saas-mcp:key=key-2 -->", srv.GitHubIssues(repo)[1].Body, "no blank lines before a lone marker; no claim when none is known")
 }
 
 func TestCreateIssueLeavesTheCallersHTTPClientAlone(t *testing.T) {
@@ -74,11 +76,16 @@ func TestMarkerCannotBeBrokenByTheKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := github.Marker(tt.key)
+			m := github.Marker(tt.key, time.Time{})
 			assert.True(t, strings.HasPrefix(m, "<!-- saas-mcp:key="))
 			assert.Equal(t, 1, strings.Count(m, "-->"), m)
 			assert.NotContains(t, m, "\n")
-			assert.NotEqual(t, github.Marker(tt.key+"x"), m)
+			assert.NotEqual(t, github.Marker(tt.key+"x", time.Time{}), m)
+
+			claimed := github.Marker(tt.key, time.Unix(1796443949, 0))
+			assert.True(t, strings.HasSuffix(claimed, m), "the key's comment ends the marker, as before claims were marked: %s", claimed)
+			assert.Equal(t, 2, strings.Count(claimed, "-->"), claimed)
+			assert.NotContains(t, claimed, "\n")
 		})
 	}
 }
@@ -117,7 +124,7 @@ func TestFindByKeyIgnoresWhatItMustNotTrust(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	srv, c := setup(t, fakesaas.WithClock(func() time.Time { return now }))
-	marker := github.Marker("k")
+	marker := github.Marker("k", time.Time{})
 	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "a pull request", Body: marker, PullRequest: true})
 	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "someone else's", Body: marker, Creator: "mallory"})
 	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "quotes the marker", Body: "see " + marker + " above"})
@@ -140,10 +147,10 @@ func TestFindByKeyPagesAndAsksForTheUserOnce(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	srv, c := setup(t, fakesaas.WithClock(func() time.Time { return now }))
-	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "target", Body: github.Marker("k")})
+	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "target", Body: github.Marker("k", time.Time{})})
 	for i := range 150 {
 		srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: fmt.Sprint("newer ", i),
-			Body: github.Marker(fmt.Sprint("other-", i)), CreatedAt: now.Add(time.Duration(i+1) * time.Second)})
+			Body: github.Marker(fmt.Sprint("other-", i), time.Time{}), CreatedAt: now.Add(time.Duration(i+1) * time.Second)})
 	}
 	for range 2 {
 		got, found, err := c.FindByKey(t.Context(), repo, "k", now)
@@ -226,7 +233,7 @@ func TestFindByKeyFromLooksAmongTheIssuesOfTheUserTheFirstAttemptWasSentAs(t *te
 	}
 	dev, bot := client(devToken), client(botToken)
 	since := time.Now()
-	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "a copy", Body: github.Marker("k"), Creator: "mallory"})
+	srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "a copy", Body: github.Marker("k", time.Time{}), Creator: "mallory"})
 
 	first, err := dev.Sender(t.Context())
 	require.NoError(t, err)
@@ -277,7 +284,7 @@ func TestFindByKeyFromAnUnknownFirstSenderNeverOpensASecondIssue(t *testing.T) {
 				HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 			since := time.Now()
 			for _, who := range tt.creators {
-				srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "t", Body: github.Marker("k"), Creator: who})
+				srv.AddGitHubIssue(fakesaas.GitHubIssue{Repo: repo, Title: "t", Body: github.Marker("k", time.Time{}), Creator: who})
 			}
 			got, found, err := c.FindByKeyFrom(t.Context(), repo, "k", since, github.SenderFromVia(github.Sender{Unknown: true}.Via()))
 			if tt.wantErr != nil {

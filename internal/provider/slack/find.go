@@ -4,7 +4,10 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/httpx"
 
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,8 +15,11 @@ import (
 )
 
 // skew widens the search window: since comes from our clock, a message's
-// ts from Slack's.
-const skew = time.Minute
+// ts from Slack's, and a host clock ahead of Slack's would otherwise ask for
+// messages "since" a moment Slack has not reached, and miss the first
+// attempt's. Reaching back 15 minutes takes in no message of an earlier life
+// of the key: its metadata names another claim (see hasKey).
+const skew = 15 * time.Minute
 
 // pageSize is the history page size; Slack recommends no more than 200.
 const pageSize = 200
@@ -27,9 +33,9 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 	if err != nil {
 		return Posted{}, false, err
 	}
-	oldest := formatTS(since.Add(-skew))
+	oldest, l := formatTS(since.Add(-skew)), life{key, since}
 	var threads []string
-	found, err := c.scan(ctx, "conversations.history", key, func(cursor string) (*page, error) {
+	found, err := c.scan(ctx, "conversations.history", l, func(cursor string) (*page, error) {
 		resp, err := c.api.GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{
 			ChannelID: channel, Oldest: oldest, Inclusive: true, Limit: pageSize,
 			IncludeAllMetadata: true, Cursor: cursor,
@@ -48,7 +54,7 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 		return Posted{Channel: channel, TS: found, Via: ViaAPI}, found != "", err
 	}
 	for _, parent := range threads {
-		if p, ok, err := c.findReply(ctx, channel, parent, key, oldest); err != nil || ok {
+		if p, ok, err := c.findReply(ctx, channel, parent, l, oldest); err != nil || ok {
 			return p, ok, err
 		}
 	}
@@ -56,15 +62,16 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 }
 
 // FindReplyByKey looks for a reply carrying key in the thread of threadTS,
-// sent at or after since (less a minute of clock skew). The thread's parent
-// may be older than since, which FindByKey's history scan would not reach.
-// The channel is resolved as in FindByKey.
+// sent at or after since (less 15 minutes of clock skew), since being the
+// claim's time, which the reply must name as in FindByKey. The thread's
+// parent may be older than since, which FindByKey's history scan would not
+// reach. The channel is resolved as in FindByKey.
 func (c *client) FindReplyByKey(ctx context.Context, channel, threadTS, key string, since time.Time) (Posted, bool, error) {
 	ctx, channel, err := c.readable(ctx, channel)
 	if err != nil {
 		return Posted{}, false, err
 	}
-	return c.findReply(ctx, channel, threadTS, key, formatTS(since.Add(-skew)))
+	return c.findReply(ctx, channel, threadTS, life{key, since}, formatTS(since.Add(-skew)))
 }
 
 // readable prepares a history read: it needs a bot token (an incoming
@@ -83,9 +90,9 @@ func (c *client) readable(ctx context.Context, channel string) (context.Context,
 	return ctx, id, err
 }
 
-// findReply scans one thread's replies since oldest for key.
-func (c *client) findReply(ctx context.Context, channel, parent, key, oldest string) (Posted, bool, error) {
-	found, err := c.scan(ctx, "conversations.replies", key, func(cursor string) (*page, error) {
+// findReply scans one thread's replies since oldest for l's message.
+func (c *client) findReply(ctx context.Context, channel, parent string, l life, oldest string) (Posted, bool, error) {
+	found, err := c.scan(ctx, "conversations.replies", l, func(cursor string) (*page, error) {
 		msgs, more, next, err := c.api.GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{
 			ChannelID: channel, Timestamp: parent, Oldest: oldest, Inclusive: true, Limit: pageSize,
 			IncludeAllMetadata: true, Cursor: cursor,
@@ -104,8 +111,8 @@ type page struct {
 	next string
 }
 
-// scan fetches pages until a message carries key, and returns its ts.
-func (c *client) scan(ctx context.Context, op, key string, fetch func(cursor string) (*page, error)) (string, error) {
+// scan fetches pages until a message is l's, and returns its ts.
+func (c *client) scan(ctx context.Context, op string, l life, fetch func(cursor string) (*page, error)) (string, error) {
 	seen := map[string]bool{}
 	cursor := ""
 	for {
@@ -115,7 +122,7 @@ func (c *client) scan(ctx context.Context, op, key string, fetch func(cursor str
 			return "", c.classify(op, false, err, nil)
 		}
 		for _, m := range p.msgs {
-			if hasKey(m, key) {
+			if hasKey(m, l) {
 				return m.Timestamp, nil
 			}
 		}
@@ -130,12 +137,51 @@ func (c *client) scan(ctx context.Context, op, key string, fetch func(cursor str
 	}
 }
 
-func hasKey(m slackapi.Message, key string) bool {
+// life is one life of a key: the key, and the time of its claim.
+type life struct {
+	key     string
+	claimed time.Time
+}
+
+// hasKey reports whether m was sent under l: its metadata names l's key
+// and, when it names a claim, l's (a message sent by a release before
+// claims were recorded names none, and matches on the key alone, so a call
+// in doubt across the upgrade is still found).
+func hasKey(m slackapi.Message, l life) bool {
 	if m.Metadata.EventType != MetadataEventType {
 		return false
 	}
-	v, ok := m.Metadata.EventPayload[MetadataKeyField].(string)
-	return ok && v == key
+	p := m.Metadata.EventPayload
+	if v, ok := p[MetadataKeyField].(string); !ok || v != l.key {
+		return false
+	}
+	v, named := p[MetadataClaimField]
+	if !named {
+		return true
+	}
+	claim, ok := unixSeconds(v)
+	return ok && claim == l.claimed.Unix()
+}
+
+// unixSeconds reads a claim as event_payload holds it: the string of
+// decimal digits payload writes or, should anything turn it into a number
+// on the way, a JSON number, which decodes as a float64 (exact for any Unix
+// second of the next 285 million years) or a json.Number.
+func unixSeconds(v any) (int64, bool) {
+	switch n := v.(type) {
+	case string:
+		u, err := strconv.ParseUint(n, 10, 63) // digits only: no sign, no space
+		return int64(u), err == nil
+	case float64:
+		if n != math.Trunc(n) || math.Abs(n) > 1<<53 {
+			return 0, false
+		}
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
 }
 
 // tsBefore reports whether Slack timestamp a is earlier than b. Both are

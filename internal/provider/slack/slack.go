@@ -2,10 +2,10 @@
 // message sent earlier by its idempotency key.
 //
 // With a bot token a message goes through chat.postMessage and carries the
-// key in its message metadata, so FindByKey can tell, after an answer was
-// lost, whether the message went out. With only an incoming-webhook URL the
-// message is sent but cannot be found again: webhooks return no timestamp and
-// cannot read history.
+// key and the time of its claim in its message metadata, so FindByKey can
+// tell, after an answer was lost, whether the message went out. With only an
+// incoming-webhook URL the message is sent but cannot be found again:
+// webhooks return no timestamp and cannot read history.
 package slack
 
 import (
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,10 +28,13 @@ import (
 const DefaultBaseURL = "https://slack.com/api/"
 
 // MetadataEventType is the metadata event_type of every message we send;
-// MetadataKeyField is the event_payload field holding the idempotency key.
+// MetadataKeyField is the event_payload field holding the idempotency key,
+// MetadataClaimField the one holding the time of the key's claim, in whole
+// Unix seconds written as a string (see Message.Claimed).
 const (
-	MetadataEventType = "saas_mcp_call"
-	MetadataKeyField  = "idempotency_key"
+	MetadataEventType  = "saas_mcp_call"
+	MetadataKeyField   = "idempotency_key"
+	MetadataClaimField = "claim"
 )
 
 // How a message was sent, in Posted.Via.
@@ -56,12 +60,17 @@ var ErrViaUnknown = errors.New("slack: no message with this key was found, but t
 var ErrNoHistory = errors.New("slack: finding an earlier message needs a bot token; an incoming webhook cannot read channel history")
 
 // Message is a message to send. Key is the idempotency key, stored in the
-// message metadata; empty sends no metadata.
+// message metadata; empty sends no metadata. Claimed is the time of the
+// key's claim (chain.Call.ClaimedAt), stored beside it as whole Unix
+// seconds (SQLite keeps nanoseconds, PostgreSQL microseconds; both floor to
+// the same second) so that FindByKey tells this life of the key from an
+// earlier one, whose message carries the same key; zero stores none.
 type Message struct {
 	Channel  string
 	Text     string
 	ThreadTS string
 	Key      string
+	Claimed  time.Time
 }
 
 // Posted is a sent message. TS is empty when sent through a webhook.
@@ -76,10 +85,15 @@ type Client interface {
 	// PostMessage sends m. A failure is a *provider.Error.
 	PostMessage(ctx context.Context, m Message) (Posted, error)
 	// FindByKey looks for a message carrying key in channel, sent at or
-	// after since (less a minute for clock skew), top level or in a thread
-	// whose parent is that recent. channel is what PostMessage was given
-	// (an ID, a name, or a user ID); the Posted it returns names the
-	// conversation's ID, as PostMessage's does.
+	// after since (less 15 minutes for clock skew), top level or in a thread
+	// whose parent is that recent. since is the key's claim time
+	// (chain.Call.ClaimedAt): a message whose metadata names a claim matches
+	// only if it names since's second, so a message of an earlier life of
+	// the key (it expired and was claimed again) is not this call's; one
+	// that names none (sent by an earlier release) matches on the key alone.
+	// channel is what PostMessage was given (an ID, a name, or a user ID);
+	// the Posted it returns names the conversation's ID, as PostMessage's
+	// does.
 	FindByKey(ctx context.Context, channel, key string, since time.Time) (Posted, bool, error)
 	// FindReplyByKey looks for a reply carrying key in the thread of
 	// threadTS, sent at or after since; the parent may be older. channel is
@@ -150,7 +164,7 @@ func (c *client) PostMessage(ctx context.Context, m Message) (Posted, error) {
 	if m.Key != "" {
 		opts = append(opts, slackapi.MsgOptionMetadata(slackapi.SlackMetadata{
 			EventType:    MetadataEventType,
-			EventPayload: map[string]any{MetadataKeyField: m.Key},
+			EventPayload: payload(m),
 		}))
 	}
 	if m.ThreadTS != "" {
@@ -162,6 +176,17 @@ func (c *client) PostMessage(ctx context.Context, m Message) (Posted, error) {
 		return Posted{}, c.classify("chat.postMessage", true, err, at)
 	}
 	return Posted{Channel: ch, TS: ts, Via: ViaAPI}, nil
+}
+
+// payload is the metadata event_payload of m: its key and, when known,
+// its claim, as a string of decimal digits, like the key: a string comes
+// back from Slack as it was sent, whatever a reader does with numbers.
+func payload(m Message) map[string]any {
+	p := map[string]any{MetadataKeyField: m.Key}
+	if !m.Claimed.IsZero() {
+		p[MetadataClaimField] = strconv.FormatInt(m.Claimed.Unix(), 10)
+	}
+	return p
 }
 
 func (c *client) postWebhook(ctx context.Context, m Message) (Posted, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -178,12 +179,49 @@ func TestFindByKeyIgnoresMessagesOlderThanTheWindow(t *testing.T) {
 	_, err := c.PostMessage(t.Context(), slack.Message{Channel: "C1", Text: "old", Key: "k"})
 	require.NoError(t, err)
 
-	_, found, err := c.FindByKey(t.Context(), "C1", "k", now.Add(30*time.Second))
+	_, found, err := c.FindByKey(t.Context(), "C1", "k", now.Add(14*time.Minute))
 	require.NoError(t, err)
-	assert.True(t, found, "a minute of clock skew is allowed")
-	_, found, err = c.FindByKey(t.Context(), "C1", "k", now.Add(2*time.Minute))
+	assert.True(t, found, "15 minutes of clock skew are allowed")
+	_, found, err = c.FindByKey(t.Context(), "C1", "k", now.Add(16*time.Minute))
 	require.NoError(t, err)
 	assert.False(t, found, "older than since less the skew")
+}
+
+// TestFindByKeyFindsOnlyTheMessageOfItsOwnClaim: a key that expired and was
+// claimed again sends its key again, so the metadata names the claim too,
+// and a retry of the later life takes no message of the earlier one for
+// its own; a message sent before claims were recorded still matches on the
+// key alone.
+func TestFindByKeyFindsOnlyTheMessageOfItsOwnClaim(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	first := time.Now().Add(-2 * time.Second)
+	second := first.Add(time.Second)
+	sent, err := c.PostMessage(t.Context(), slack.Message{Channel: "C1", Text: "first life", Key: "k", Claimed: first})
+	require.NoError(t, err)
+	msgs := srv.SlackMessages("C1")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, map[string]any{slack.MetadataKeyField: "k", slack.MetadataClaimField: strconv.FormatInt(first.Unix(), 10)}, msgs[0].Metadata.EventPayload,
+		"the claim in whole Unix seconds beside the key")
+
+	got, found, err := c.FindByKey(t.Context(), "C1", "k", first)
+	require.NoError(t, err)
+	require.True(t, found, "its own claim")
+	assert.Equal(t, sent.TS, got.TS)
+
+	_, found, err = c.FindByKey(t.Context(), "C1", "k", second)
+	require.NoError(t, err)
+	assert.False(t, found, "a later life of the key takes no message of the earlier one")
+	_, found, err = c.FindReplyByKey(t.Context(), "C1", sent.TS, "k", second)
+	require.NoError(t, err)
+	assert.False(t, found)
+
+	legacy, err := c.PostMessage(t.Context(), slack.Message{Channel: "C1", Text: "no claim", Key: "k-old"})
+	require.NoError(t, err)
+	got, found, err = c.FindByKey(t.Context(), "C1", "k-old", second)
+	require.NoError(t, err)
+	require.True(t, found, "a message that names no claim matches on the key alone")
+	assert.Equal(t, legacy.TS, got.TS)
 }
 
 // freeAddr returns a loopback address nothing listens on.
