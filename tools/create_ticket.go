@@ -3,6 +3,8 @@ package tools
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/chain"
@@ -53,10 +55,13 @@ func CreateTicket(d Deps) (Definition, error) {
 			if errors.Is(err, github.ErrFirstSenderUnknown) {
 				return nil, false, chain.CannotReconcile(err)
 			}
-			if err != nil || !found {
-				return nil, found, err
+			if err != nil {
+				return nil, false, err
 			}
-			return createdTicket(c, created), true, nil
+			if found {
+				return createdTicket(c, created), true, nil
+			}
+			return nil, false, sendableAs(ctx, d.GitHub, c)
 		},
 		// The claim records which GitHub user the issue is sent as, so that
 		// a retry from a process with another token (sessions sharing one
@@ -107,6 +112,36 @@ func learnSender(ctx context.Context, client github.Client) {
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
 	_, _ = gh.Sender(lctx)
+}
+
+// sendableAs says whether this process may send the issue a retry found no
+// trace of: the claim keeps the sender of its first attempt, which every
+// later retry searches, so an attempt sent as another GitHub user (a
+// server with another token on the same DATA_DIR) could never be found by
+// them, and a third retry would open a second issue. Such a retry sends
+// nothing (the key stays in doubt for a server with the first attempt's
+// token, or until it expires); one whose first sender is unknown or an App
+// searches every creator's issues and may send.
+func sendableAs(ctx context.Context, client github.Client, c *chain.Call) error {
+	first := github.SenderFromVia(c.FirstVia)
+	gh, ok := client.(github.SenderClient)
+	if first.Login == "" || !ok {
+		return nil
+	}
+	me, err := gh.Sender(ctx)
+	if err != nil {
+		return fmt.Errorf("learn which GitHub user this token is, before sending again: %w", err)
+	}
+	if !me.App && strings.EqualFold(me.Login, first.Login) {
+		return nil
+	}
+	who := "a GitHub App"
+	if !me.App {
+		who = "GitHub user " + me.Login
+	}
+	return fmt.Errorf("the first attempt under this key was sent as GitHub user %s and this server's token is %s's: "+
+		"an issue sent from here could not be found by a later retry, so nothing was sent; retry from a saas-mcp with %s's token",
+		first.Login, who, first.Login)
 }
 
 // findTicket looks for the issue an earlier attempt of c may have opened,
