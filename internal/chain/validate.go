@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/saas-mcp/saas-mcp/internal/redact"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -31,6 +33,7 @@ func NewValidator(inputs map[string][]byte) (*Validator, error) {
 	v := &Validator{schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseRegexpEngine(cachedRegexps())
 	for name, raw := range inputs {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 		if err != nil {
@@ -47,6 +50,30 @@ func NewValidator(inputs map[string][]byte) (*Validator, error) {
 		v.schemas[name] = s
 	}
 	return v, nil
+}
+
+// cachedRegexps is the schema compiler's regexp engine with each pattern
+// compiled once: the compiler compiles every pattern twice (checking the
+// schema against its meta-schema, then for the schema itself), and the
+// tools share some (idempotencyKey's). Go's regexp expands counted
+// repetitions ({1,100}), so this was a third of the validator's start-up
+// time, which is part of serve's.
+func cachedRegexps() jsonschema.RegexpEngine {
+	var mu sync.Mutex // the compiled schemas may call it while validating
+	seen := map[string]*regexp.Regexp{}
+	return func(pattern string) (jsonschema.Regexp, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if re, ok := seen[pattern]; ok {
+			return re, nil
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return nil, err
+		}
+		seen[pattern] = re
+		return re, nil
+	}
 }
 
 // Check returns nil when args satisfy tool's schema, else an *Error of kind
