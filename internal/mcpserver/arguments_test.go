@@ -3,6 +3,8 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -42,5 +44,38 @@ func TestArgumentsWithoutTheirRawFormFallBackToTheDecodedOnes(t *testing.T) {
 
 	req.Params.Arguments = []any{"x"}
 	_, notObject = arguments(req)
-	assert.Equal(t, "array", notObject)
+	assert.Equal(t, "must be an object, got array", notObject)
+}
+
+// Arguments over MaxArgumentBytes are refused, audited, before anything
+// decodes or validates them: far larger than any valid call, they would
+// hold a worker in the schema library for seconds (found in review: 200 KB
+// of subnormal numbers took 0.75 s, linearly).
+func TestArgumentsTooLargeAreRefusedBeforeTheyAreRead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		size    int
+		refused bool
+	}{
+		{"at the limit", MaxArgumentBytes, false},
+		{"one byte over", MaxArgumentBytes + 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			head, tail := `{"repo":"acme/app","title":"`, `"}`
+			raw := head + strings.Repeat("x", tc.size-len(head)-len(tail)) + tail
+			require.Len(t, raw, tc.size)
+			var req mcp.CallToolRequest
+			req.Params.RawArguments = json.RawMessage(raw)
+			args, problem := arguments(req)
+			if tc.refused {
+				assert.Equal(t, fmt.Sprintf("too large: %d bytes, at most %d", tc.size, MaxArgumentBytes), problem)
+				assert.Empty(t, args)
+				return
+			}
+			assert.Empty(t, problem)
+			assert.Equal(t, "acme/app", args["repo"])
+		})
+	}
 }

@@ -164,6 +164,51 @@ var errCancelledBeforeStart = errors.New("the client cancelled the call before i
 // share an args hash (one taken for a replay of the other) and the tool
 // would act on, and the audit log record, a number the agent never sent.
 func arguments(req mcp.CallToolRequest) (map[string]any, string) {
+	if n := len(req.Params.RawArguments); n > MaxArgumentBytes {
+		return map[string]any{}, fmt.Sprintf("too large: %d bytes, at most %d", n, MaxArgumentBytes)
+	}
+	v := decodeArguments(req)
+	if what := notAnObject(v); what != "" {
+		return map[string]any{}, "must be an object, got " + what
+	}
+	m, _ := v.(map[string]any)
+	if m == nil {
+		return map[string]any{}, ""
+	}
+	return m, ""
+}
+
+// MaxArgumentBytes bounds a call's arguments as the client wrote them. The
+// largest valid call (a 65,536-character issue body, every character
+// escaped) is well within it; far larger ones would hold one of mcp-go's
+// few workers for seconds in the schema library before being refused.
+const MaxArgumentBytes = 1 << 20
+
+// notAnObject says what decoded arguments are when they are not a JSON
+// object (array, string, ...), "" when they are one or absent.
+func notAnObject(v any) string {
+	switch v := v.(type) {
+	case map[string]any, nil:
+		return ""
+	case []any:
+		return "array"
+	case string:
+		var obj map[string]any
+		if json.Unmarshal([]byte(v), &obj) == nil && obj != nil {
+			return "a string holding a JSON object; send the object itself, not encoded into a string"
+		}
+		return "string"
+	case bool:
+		return "boolean"
+	case float64, json.Number:
+		return "number"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+// decodeArguments decodes the arguments as the client wrote them.
+func decodeArguments(req mcp.CallToolRequest) any {
 	v := req.Params.Arguments
 	if raw := req.Params.RawArguments; len(raw) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -175,39 +220,20 @@ func arguments(req mcp.CallToolRequest) (map[string]any, string) {
 			v = exact
 		}
 	}
-	switch v := v.(type) {
-	case map[string]any:
-		return v, ""
-	case nil:
-		return map[string]any{}, ""
-	case []any:
-		return map[string]any{}, "array"
-	case string:
-		var obj map[string]any
-		if json.Unmarshal([]byte(v), &obj) == nil && obj != nil {
-			return map[string]any{}, "a string holding a JSON object; send the object itself, not encoded into a string"
-		}
-		return map[string]any{}, "string"
-	case bool:
-		return map[string]any{}, "boolean"
-	case float64, json.Number:
-		return map[string]any{}, "number"
-	default:
-		return map[string]any{}, fmt.Sprintf("%T", v)
-	}
+	return v
 }
 
-// notObjectKey carries, to fromRequest, what a call's arguments were when
-// they were not a JSON object.
+// notObjectKey carries, to fromRequest, what is wrong with a call's
+// arguments as a whole: not a JSON object, or too large.
 type notObjectKey struct{}
 
 // fromRequest is the chain middleware that refuses arguments that are not
-// an object. New puts it right inside the audit middleware, so the
+// an object, or too large. New puts it right inside the audit middleware, so the
 // refusal is audited.
 func fromRequest(next chain.Handler) chain.Handler {
 	return func(ctx context.Context, c *chain.Call) (chain.Result, error) {
 		if what, _ := ctx.Value(notObjectKey{}).(string); what != "" {
-			return chain.Result{}, chain.Errorf(chain.KindInvalid, "invalid arguments for %s: arguments: must be an object, got %s", c.Tool.Name, what)
+			return chain.Result{}, chain.Errorf(chain.KindInvalid, "invalid arguments for %s: arguments: %s", c.Tool.Name, what)
 		}
 		return next(ctx, c)
 	}
