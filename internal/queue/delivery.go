@@ -242,27 +242,43 @@ func (db *DB) RecordFailure(ctx context.Context, tx *sql.Tx, id int64, errText s
 	return nil
 }
 
-// Requeue makes a delivery pending again for a replay, inside tx: attempts
-// start over and replays counts up. A pending delivery that a River job may
-// still run is refused: it is queued already, and a second job would run it
-// twice. A pending delivery whose job is gone is accepted: its job ended
-// without recording an outcome (River discarded it, or the worker could not
+// Requeue makes delivery d pending again for a replay, inside tx: attempts
+// start over and replays counts up. d is the delivery as the replay read
+// it: if it changed since (another replay, or its job, got there first),
+// the replay is refused with ErrChanged, so two replays that overlap never
+// run it twice. A pending delivery that a River job may still run is
+// refused: it is queued already, and a second job would run it twice. A
+// pending delivery whose job is gone is accepted: its job ended without
+// recording an outcome (River discarded it, or the worker could not
 // dead-letter it), and nothing else would ever run it.
-func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, id int64) error {
+func (db *DB) Requeue(ctx context.Context, tx *sql.Tx, d Delivery) error {
+	args := append([]any{d.ID, d.State, d.Replays}, liveJobArgs(d.ID, 0)...)
 	res, err := tx.ExecContext(ctx, `UPDATE webhook_delivery
 		SET state = 'pending', attempts = 0, last_error = '', replays = replays + 1
-		WHERE id = ? AND (state <> 'pending' OR NOT `+liveJobNames+`)`, append([]any{id}, liveJobArgs(id, 0)...)...)
+		WHERE id = ? AND state = ? AND replays = ? AND (state <> 'pending' OR NOT `+liveJobNames+`)`, args...)
 	if err != nil {
-		return fmt.Errorf("requeue delivery %d: %w", id, err)
+		return fmt.Errorf("requeue delivery %d: %w", d.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("requeue delivery %d: %w", id, ErrPending)
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
 	}
-	return nil
+	var state string
+	var replays int
+	if err := tx.QueryRowContext(ctx, `SELECT state, replays FROM webhook_delivery WHERE id = ?`, d.ID).Scan(&state, &replays); err != nil {
+		return fmt.Errorf("requeue delivery %d: %w", d.ID, err)
+	}
+	if state != d.State || replays != d.Replays {
+		return fmt.Errorf("requeue delivery %d (%s when read, %s now): %w", d.ID, d.State, state, ErrChanged)
+	}
+	return fmt.Errorf("requeue delivery %d: %w", d.ID, ErrPending)
 }
 
 // ErrPending is returned when replaying a delivery that is still queued.
 var ErrPending = errors.New("delivery is pending already (queued or retrying)")
+
+// ErrChanged is returned when replaying a delivery that changed after the
+// replay read it: another replay, or its job, got there first.
+var ErrChanged = errors.New("delivery changed while it was being replayed (another replay or its job got there first), so it was not replayed again")
 
 // liveJobStates are the River job states in which a job may still run.
 const liveJobStates = `('available', 'pending', 'retryable', 'running', 'scheduled')`

@@ -173,7 +173,9 @@ func TestRequeueRefusesAPendingDelivery(t *testing.T) {
 	res, err := in.Enqueue(context.Background(), NewDelivery{Provider: "github", Key: "github:1:x", EventType: "push", Payload: []byte(`{}`)})
 	require.NoError(t, err)
 	in.Close()
-	err = db.Tx(context.Background(), func(tx *sql.Tx) error { return db.Requeue(context.Background(), tx, res.ID) })
+	d, err := db.Find(context.Background(), fmt.Sprint(res.ID))
+	require.NoError(t, err)
+	err = db.Tx(context.Background(), func(tx *sql.Tx) error { return db.Requeue(context.Background(), tx, d) })
 	assert.ErrorIs(t, err, ErrPending)
 }
 

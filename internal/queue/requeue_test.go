@@ -91,7 +91,9 @@ func TestRequeueTakesAPendingDeliveryOnlyWhenNoJobWillRunIt(t *testing.T) {
 				assert.Contains(t, strandedIDs, id, "a pending delivery no job will run is stranded")
 			}
 
-			err = db.Tx(ctx, func(tx *sql.Tx) error { return db.Requeue(ctx, tx, id) })
+			before, ferr := db.Find(ctx, fmt.Sprint(id))
+			require.NoError(t, ferr)
+			err = db.Tx(ctx, func(tx *sql.Tx) error { return db.Requeue(ctx, tx, before) })
 			d, ferr := db.Find(ctx, fmt.Sprint(id))
 			require.NoError(t, ferr)
 			if tt.queued {

@@ -78,7 +78,7 @@ func (w *Worker) replayOne(ctx context.Context, client *queue.Client, id int64) 
 		return fmt.Errorf("replay delivery %d: audit: %w", id, err)
 	}
 	err = w.d.DB.TxDurable(ctx, func(tx *sql.Tx) error {
-		if err := w.d.DB.Requeue(ctx, tx, id); err != nil {
+		if err := w.d.DB.Requeue(ctx, tx, d); err != nil {
 			return err
 		}
 		if _, err := client.InsertTx(ctx, tx, queue.DeliveryArgs{ID: id, Replay: true}, w.deliveryOpts(time.Time{})); err != nil {
