@@ -16,6 +16,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/queue"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 	"github.com/saas-mcp/saas-mcp/internal/worker"
 )
 
@@ -263,7 +264,7 @@ func exitCode(err error) int {
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
-		s = s[:n-1] + "…"
+		s = safetext.Cut(s, n-1) + "…" // at a character boundary
 	}
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,5 +89,28 @@ func TestWebhooksDeadListsDeadAndStrandedAndReplayRunsThem(t *testing.T) {
 		d, err := db.Find(ctx, key)
 		require.NoError(t, err)
 		assert.Equal(t, queue.StateProcessed, d.State, key)
+	}
+}
+
+// The dead-letter table's error column is cut at a character boundary, so
+// a long error in another script stays valid UTF-8 (found in review).
+func TestADeadLettersErrorIsCutAtACharacterBoundary(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		in   string
+		n    int
+		want string
+	}{
+		{"short text is kept", "bad  gateway\n", 20, "bad gateway"},
+		{"ASCII is cut to n with an ellipsis", "abcdefghij", 5, "abcd…"},
+		{"a character across the cut is left out whole", "ééééé", 6, "éé…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := oneLine(tc.in, tc.n)
+			assert.Equal(t, tc.want, got)
+			assert.True(t, utf8.ValidString(got))
+		})
 	}
 }
