@@ -155,7 +155,7 @@ func (a *webhookApp) intakeBusy() bool {
 // openWebhookApp loads the configuration and opens the audit log and the
 // deliveries database; withWorker also opens the payments ledger.
 func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*webhookApp, error) {
-	sc, err := config.LoadServe()
+	sc, err := config.LoadShared()
 	if err != nil {
 		return nil, err
 	}

@@ -85,13 +85,23 @@ func LoadServe() (Serve, error) {
 	return c, c.Validate()
 }
 
-// Validate checks values envconfig cannot.
-func (c Serve) Validate() error {
+// LoadShared reads the serve variables the webhook receiver and worker also
+// read (AUDIT_LOG_PATH, AUDIT_SYNC, INTEGRATION_ENV, STORE_SYNC, LOG_LEVEL)
+// and checks only those: an environment shared with serve must not stop
+// the receiver over a variable it never uses (an HTTP_TIMEOUT that serve
+// refuses, say), while providers retry and may disable the endpoint.
+func LoadShared() (Serve, error) {
+	var c Serve
+	if err := envconfig.Process("", &c); err != nil {
+		return c, fmt.Errorf("read configuration: %w", err)
+	}
+	return c, c.validateShared()
+}
+
+// validateShared checks the variables LoadShared reads.
+func (c Serve) validateShared() error {
 	if strings.TrimSpace(c.AuditLogPath) == "" {
 		return fmt.Errorf("AUDIT_LOG_PATH must name a file")
-	}
-	if strings.TrimSpace(c.DataDir) == "" {
-		return fmt.Errorf("DATA_DIR must name a directory")
 	}
 	if c.Env != Sandbox && c.Env != Live {
 		return fmt.Errorf("INTEGRATION_ENV must be %q or %q, not %q", Sandbox, Live, c.Env)
@@ -106,13 +116,24 @@ func (c Serve) Validate() error {
 	default:
 		return fmt.Errorf("STORE_SYNC must be FULL or NORMAL, not %q", c.StoreSync)
 	}
-	if c.HTTPMaxAttempts < 1 || c.HTTPMaxAttempts > maxHTTPAttempts {
-		return fmt.Errorf("HTTP_MAX_ATTEMPTS must be at least 1 and at most %d, not %d", maxHTTPAttempts, c.HTTPMaxAttempts)
-	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return nil
+}
+
+// Validate checks values envconfig cannot.
+func (c Serve) Validate() error {
+	if err := c.validateShared(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fmt.Errorf("DATA_DIR must name a directory")
+	}
+	if c.HTTPMaxAttempts < 1 || c.HTTPMaxAttempts > maxHTTPAttempts {
+		return fmt.Errorf("HTTP_MAX_ATTEMPTS must be at least 1 and at most %d, not %d", maxHTTPAttempts, c.HTTPMaxAttempts)
 	}
 	for _, d := range []struct {
 		name     string

@@ -34,7 +34,7 @@ type Webhook struct {
 	MaxBody     string        `envconfig:"WEBHOOK_MAX_BODY" desc:"largest accepted body, in bytes or with KiB/MiB (default 25MiB for GitHub, 1MiB for Stripe and Slack)"`
 	MaxAttempts int           `envconfig:"WEBHOOK_MAX_ATTEMPTS" default:"8" desc:"attempts per delivery before it is dead-lettered"`
 	Workers     int           `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once"`
-	Retention   time.Duration `envconfig:"WEBHOOK_RETENTION" default:"168h" desc:"how long a processed delivery is kept: a redelivery within it is a duplicate, and it can be replayed (Stripe retries for 3 days; dead letters are kept until replayed)"`
+	Retention   time.Duration `envconfig:"WEBHOOK_RETENTION" default:"168h" desc:"how long a processed delivery is kept (at least 1h): a redelivery within it is a duplicate, and it can be replayed (Stripe retries for 3 days; dead letters are kept until replayed)"`
 	DataDir     string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state; deliveries and jobs go to webhooks.db"`
 	DrainDelay  time.Duration `envconfig:"WEBHOOK_DRAIN_DELAY" default:"0s" desc:"on SIGTERM, how long /readyz answers draining while deliveries are still taken, before the listener closes (let a load balancer notice); 0 closes at once"`
 

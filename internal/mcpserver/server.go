@@ -179,7 +179,7 @@ func arguments(req mcp.CallToolRequest) (map[string]any, string) {
 }
 
 // MaxArgumentBytes bounds a call's arguments as the client wrote them. The
-// largest valid call (a 65,536-character issue body, every character
+// largest valid call (a 60,000-character issue body, every character
 // escaped) is well within it; far larger ones would hold one of mcp-go's
 // few workers for seconds in the schema library before being refused.
 const MaxArgumentBytes = 1 << 20

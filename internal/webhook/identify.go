@@ -57,11 +57,9 @@ func identifyGitHub(body []byte, h http.Header) (identity, error) {
 // it in related_object instead.
 func identifyStripe(body []byte, h http.Header) (identity, error) {
 	var ev struct {
-		ID   string `json:"id"`
-		Type string `json:"type"`
-		Data struct {
-			Object json.RawMessage `json:"object"`
-		} `json:"data"`
+		ID   string          `json:"id"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"` // read apart, leniently, as related_object
 		// Read apart, leniently: only the id and type may make a delivery
 		// malformed.
 		RelatedObject json.RawMessage `json:"related_object"`
@@ -72,7 +70,11 @@ func identifyStripe(body []byte, h http.Header) (identity, error) {
 	var obj struct {
 		ID string `json:"id"`
 	}
-	_ = json.Unmarshal(ev.Data.Object, &obj) // a missing or odd object leaves no target
+	var data struct {
+		Object json.RawMessage `json:"object"`
+	}
+	_ = json.Unmarshal(ev.Data, &data)    // data of another shape leaves no target
+	_ = json.Unmarshal(data.Object, &obj) // a missing or odd object leaves no target
 	if obj.ID == "" {
 		_ = json.Unmarshal(ev.RelatedObject, &obj) // null or another shape leaves no target
 	}
