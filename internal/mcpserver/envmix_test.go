@@ -3,24 +3,12 @@ package mcpserver_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/saas-mcp/saas-mcp/internal/audit"
-	"github.com/saas-mcp/saas-mcp/internal/chain"
-	"github.com/saas-mcp/saas-mcp/internal/idempotency"
-	"github.com/saas-mcp/saas-mcp/internal/mcpserver"
-	"github.com/saas-mcp/saas-mcp/internal/redact"
-	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
-	"github.com/saas-mcp/saas-mcp/tools"
 )
 
 // envServer is serve (minus guard and secrets) for one INTEGRATION_ENV,
@@ -29,28 +17,8 @@ import (
 // defaults to data/ there).
 func envServer(t *testing.T, dir, env string) (*server.MCPServer, *fakeGitHub) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"), sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	log, err := audit.Open(filepath.Join(dir, "audit.ndjson"), audit.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = log.Close() })
 	gh := &fakeGitHub{}
-	defs, err := tools.All(tools.Deps{Env: env, GitHub: gh, Ledger: db.Payments(), Audit: log, Now: time.Now, Redactor: redact.New()})
-	require.NoError(t, err)
-	inputs := map[string][]byte{}
-	for _, d := range defs {
-		inputs[d.MCP.Name] = d.MCP.RawInputSchema
-	}
-	v, err := chain.NewValidator(inputs)
-	require.NoError(t, err)
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	idem := &chain.Idempotency{Store: db.Keys(), Owner: idempotency.OwnerID(), Alive: idempotency.Alive,
-		Now: time.Now, Audit: log, Log: discard}
-	srv := mcpserver.New(mcpserver.Options{Name: "saas-mcp", Version: "test", Tools: defs,
-		Audit:       chain.Audit(log, time.Now, discard),
-		Middlewares: []chain.Middleware{chain.Validate(v), idem.Middleware()}, Env: env, Redactor: redact.New(), Log: discard})
+	srv, _ := serveStack(t, dir, env, gh)
 	return srv, gh
 }
 

@@ -66,16 +66,24 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	gh := &fakeGitHub{}
+	srv, log := serveStack(t, t.TempDir(), "sandbox", gh)
+	return &stack{srv: srv, gh: gh, auditLog: log}
+}
+
+// serveStack builds the MCP server as serve does, minus guard and secrets,
+// for the INTEGRATION_ENV given and with gh as GitHub, on the DATA_DIR and
+// audit log in dir: two of them on one dir are two serves sharing it.
+func serveStack(t *testing.T, dir, env string, gh github.Client) (*server.MCPServer, *audit.Writer) {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"), sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	log, err := audit.Open(filepath.Join(dir, "audit.ndjson"), audit.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = log.Close() })
-	gh := &fakeGitHub{}
-	defs, err := tools.All(tools.Deps{Env: "sandbox", GitHub: gh, Ledger: db.Payments(), Audit: log, Now: time.Now, Redactor: redact.New()})
+	defs, err := tools.All(tools.Deps{Env: env, GitHub: gh, Ledger: db.Payments(), Audit: log, Now: time.Now, Redactor: redact.New()})
 	require.NoError(t, err)
 	inputs := map[string][]byte{}
 	for _, d := range defs {
@@ -88,8 +96,8 @@ func newStack(t *testing.T) *stack {
 		Now: time.Now, Audit: log, Log: discard}
 	srv := mcpserver.New(mcpserver.Options{Name: "saas-mcp", Version: "test", Tools: defs,
 		Audit:       chain.Audit(log, time.Now, discard),
-		Middlewares: []chain.Middleware{chain.Validate(v), idem.Middleware()}, Env: "sandbox", Redactor: redact.New(), Log: discard})
-	return &stack{srv: srv, gh: gh, auditLog: log}
+		Middlewares: []chain.Middleware{chain.Validate(v), idem.Middleware()}, Env: env, Redactor: redact.New(), Log: discard})
+	return srv, log
 }
 
 // call sends one tools/call whose arguments are the JSON given, byte for

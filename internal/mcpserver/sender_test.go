@@ -1,11 +1,7 @@
 package mcpserver_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,16 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/saas-mcp/saas-mcp/internal/audit"
-	"github.com/saas-mcp/saas-mcp/internal/chain"
 	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/fakesaas"
-	"github.com/saas-mcp/saas-mcp/internal/idempotency"
-	"github.com/saas-mcp/saas-mcp/internal/mcpserver"
 	"github.com/saas-mcp/saas-mcp/internal/provider/github"
-	"github.com/saas-mcp/saas-mcp/internal/redact"
-	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
-	"github.com/saas-mcp/saas-mcp/tools"
 )
 
 // tokenServer is serve (minus guard and secrets) with a real GitHub client
@@ -30,29 +19,10 @@ import (
 // one DATA_DIR with different GitHub tokens.
 func tokenServer(t *testing.T, dir string, gh *fakesaas.Server, token string) *server.MCPServer {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"), sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	log, err := audit.Open(filepath.Join(dir, "audit.ndjson"), audit.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = log.Close() })
 	client := github.New(github.Config{BaseURL: gh.GitHubAPIURL(), Token: config.NewSecret(token),
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
-	defs, err := tools.All(tools.Deps{Env: "sandbox", GitHub: client, Ledger: db.Payments(), Audit: log, Now: time.Now, Redactor: redact.New()})
-	require.NoError(t, err)
-	inputs := map[string][]byte{}
-	for _, d := range defs {
-		inputs[d.MCP.Name] = d.MCP.RawInputSchema
-	}
-	v, err := chain.NewValidator(inputs)
-	require.NoError(t, err)
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	idem := &chain.Idempotency{Store: db.Keys(), Owner: idempotency.OwnerID(), Alive: idempotency.Alive,
-		Now: time.Now, Audit: log, Log: discard}
-	return mcpserver.New(mcpserver.Options{Name: "saas-mcp", Version: "test", Tools: defs,
-		Audit:       chain.Audit(log, time.Now, discard),
-		Middlewares: []chain.Middleware{chain.Validate(v), idem.Middleware()}, Env: "sandbox", Redactor: redact.New(), Log: discard})
+	srv, _ := serveStack(t, dir, "sandbox", client)
+	return srv
 }
 
 // The claim records the sender of the first attempt only, which every
