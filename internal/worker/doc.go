@@ -14,7 +14,9 @@
 //     the tool.
 //   - GitHub issues, issue_comment, push and release, and Slack event_callback:
 //     an audit record naming the repository or channel.
-//   - Any other event: audited as "recorded" and acknowledged.
+//   - Any other event: audited as "recorded" and acknowledged; a Stripe
+//     event whose livemode contradicts the environment is "rejected", as a
+//     handled one is.
 //
 // # Exactly once, and what is only at least once
 //

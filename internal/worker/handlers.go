@@ -35,6 +35,24 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) (result, error) {
 	return result{status: audit.StatusRecorded}, nil
 }
 
+// otherStripeEvent is the outcome of a Stripe event of a type no handler
+// takes: recorded and acknowledged, unless its livemode contradicts
+// INTEGRATION_ENV, in which case it is rejected as a handled event is, so
+// that a sandbox's audit trail never records a live event, nor the
+// reverse. Only livemode is read; an event that has none is recorded.
+func (w *Worker) otherStripeEvent(d queue.Delivery) result {
+	var head struct {
+		ID       string `json:"id"`
+		Livemode *bool  `json:"livemode"`
+	}
+	if json.Unmarshal(d.Payload, &head) == nil && head.Livemode != nil {
+		if err := config.CheckLivemode(w.d.Env, *head.Livemode, "event "+head.ID); err != nil {
+			return result{status: audit.StatusRejected, details: map[string]any{"eventId": head.ID, "reason": err.Error()}}
+		}
+	}
+	return result{status: audit.StatusRecorded}
+}
+
 // handleStripe records payment events in the ledger, through the same
 // Ledger.Record as the recordPaymentEvent tool. An event the ledger already
 // holds (a replay, a redelivery after a crash, a webhook after the tool)
@@ -45,7 +63,7 @@ func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, er
 	// with 0 paid; its money comes with async_payment_succeeded.
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded", "payment_intent.succeeded":
 	default:
-		return result{status: audit.StatusRecorded}, nil
+		return w.otherStripeEvent(d), nil
 	}
 	if w.d.Ledger == nil {
 		return result{}, fmt.Errorf("no payments ledger configured")

@@ -229,22 +229,26 @@ func TestPermanentFailureIsDeadLetteredAtOnce(t *testing.T) {
 func TestStripeOutcomes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		ledger   *fakeLedger
-		env      string
-		livemode bool
-		status   string
-		recorded bool
+		name      string
+		ledger    *fakeLedger
+		env       string
+		eventType string
+		livemode  bool
+		status    string
+		recorded  bool
 	}{
-		{"a test-mode event in sandbox is recorded", &fakeLedger{}, "sandbox", false, audit.StatusProcessed, true},
-		{"an event older than the object's last is audited stale", &fakeLedger{stale: true}, "sandbox", false, StatusStale, false},
-		{"a live-mode event in sandbox is rejected, not recorded", &fakeLedger{}, "sandbox", true, audit.StatusRejected, false},
+		{"a test-mode event in sandbox is recorded", &fakeLedger{}, "sandbox", "checkout.session.completed", false, audit.StatusProcessed, true},
+		{"an event older than the object's last is audited stale", &fakeLedger{stale: true}, "sandbox", "checkout.session.completed", false, StatusStale, false},
+		{"a live-mode event in sandbox is rejected, not recorded", &fakeLedger{}, "sandbox", "checkout.session.completed", true, audit.StatusRejected, false},
+		{"an unhandled test-mode event in sandbox is recorded and acknowledged", &fakeLedger{}, "sandbox", "customer.created", false, audit.StatusRecorded, false},
+		{"an unhandled live-mode event in sandbox is rejected too", &fakeLedger{}, "sandbox", "customer.created", true, audit.StatusRejected, false},
+		{"an unhandled test-mode event in live is rejected", &fakeLedger{}, "live", "invoice.paid", false, audit.StatusRejected, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, tt.ledger, tt.env, 3)
-			id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:evt_o", EventType: "checkout.session.completed",
+			id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:evt_o", EventType: tt.eventType,
 				Payload: stripeEvent("evt_o", tt.livemode)})
 			d := b.waitState(t, id, queue.StateProcessed)
 			assert.Equal(t, tt.status, d.Outcome)
