@@ -604,8 +604,8 @@ func Redact(red *redact.Redactor, r Record) Record {
 	r.Action = red.String(r.Action)
 	// Cut after redaction, never before: a secret cut in two would no
 	// longer match, and its first half would be kept.
-	r.Target = redactClip(red, r.Target, MaxField)
-	r.IdempotencyKey = redactClip(red, r.IdempotencyKey, MaxField)
+	r.Target = red.Clip(r.Target, MaxField)
+	r.IdempotencyKey = red.Clip(r.IdempotencyKey, MaxField)
 	r.Error = red.String(r.Error)
 	if r.Details != nil {
 		r.Details = redactMap(red, r.Details)
@@ -695,11 +695,3 @@ func redactValue(red *redact.Redactor, v any) any {
 // are shorter (a key is at most 255 characters, a writeAudit target 512
 // characters, up to 2 KiB of UTF-8).
 const MaxField = 4096
-
-// redactClip redacts s and cuts it to n bytes without ever cutting a
-// secret in two first: s is cut to n plus the longest secret or token
-// first, so a huge text is not redacted whole (it would hold the log's
-// lock for seconds), and whatever is cut there lies past n anyway.
-func redactClip(red *redact.Redactor, s string, n int) string {
-	return red.Clip(s, n)
-}

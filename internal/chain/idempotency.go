@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
+	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
 )
@@ -121,7 +122,7 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	case idempotency.Mismatch:
 		if other := otherEnv(c.Env); row.ArgsHash == idempotency.EnvArgsHash(other, c.plainHash) {
 			by := "by a sandbox server sharing this DATA_DIR"
-			if other == "live" {
+			if other == config.Live {
 				// Sandbox calls hashed as live ones do before sandbox got
 				// its own name space: the row may be this call's own.
 				by = "under live's name space, by a live server sharing this DATA_DIR or by a sandbox call before an upgrade of saas-mcp gave sandbox keys their own"
@@ -429,8 +430,8 @@ func withReplayed(stored json.RawMessage) (json.RawMessage, error) {
 // otherEnv is the integration environment a call in env must never share a
 // key with.
 func otherEnv(env string) string {
-	if env == "live" {
-		return "sandbox"
+	if env == config.Live {
+		return config.Sandbox
 	}
-	return "live"
+	return config.Live
 }

@@ -324,15 +324,15 @@ func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
 	return n, nil
 }
 
+// OutcomeTorn is the outcome of a tombstone: a row whose payload record a
+// crash lost before the delivery was answered (see tombstone).
+const OutcomeTorn = "torn"
+
 // tombstone turns the rows with the given ids into tombstones, in one
 // transaction, and returns how many: their payload is lost and they were
 // never answered, so their key is freed for the provider's retry, and their
 // id stays taken because a queued job may still name it (the job skips a
 // processed row).
-// OutcomeTorn is the outcome of a tombstone: a row whose payload record a
-// crash lost before the delivery was answered (see tombstone).
-const OutcomeTorn = "torn"
-
 func (db *DB) tombstone(ctx context.Context, ids []int64) (int, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {

@@ -57,29 +57,33 @@ func identifyGitHub(body []byte, h http.Header) (identity, error) {
 // it in related_object instead.
 func identifyStripe(body []byte, h http.Header) (identity, error) {
 	var ev struct {
-		ID   string          `json:"id"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"` // read apart, leniently, as related_object
-		// Read apart, leniently: only the id and type may make a delivery
-		// malformed.
-		RelatedObject json.RawMessage `json:"related_object"`
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Data struct {
+			Object struct {
+				ID string `json:"id"`
+			} `json:"object"`
+		} `json:"data"`
+		RelatedObject struct {
+			ID string `json:"id"`
+		} `json:"related_object"`
 	}
-	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !stripeEventType(ev.Type) {
+	// One pass. A field of another shape (data, data.object or
+	// related_object not an object, an id not a string) is skipped by
+	// encoding/json, which reads the rest and reports an UnmarshalTypeError:
+	// only the id and type may make a delivery malformed, and they are
+	// checked below.
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(body, &ev); (err != nil && !errors.As(err, &typeErr)) ||
+		!strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !stripeEventType(ev.Type) {
 		return identity{}, errMalformed
 	}
-	var obj struct {
-		ID string `json:"id"`
-	}
-	var data struct {
-		Object json.RawMessage `json:"object"`
-	}
-	_ = json.Unmarshal(ev.Data, &data)    // data of another shape leaves no target
-	_ = json.Unmarshal(data.Object, &obj) // a missing or odd object leaves no target
-	if obj.ID == "" {
-		_ = json.Unmarshal(ev.RelatedObject, &obj) // null or another shape leaves no target
+	target := ev.Data.Object.ID
+	if target == "" {
+		target = ev.RelatedObject.ID
 	}
 	return identity{d: queue.NewDelivery{
-		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: safetext.Cut(obj.ID, maxField),
+		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: safetext.Cut(target, maxField),
 		ContentType: mediaType(h), Payload: body,
 	}}, nil
 }

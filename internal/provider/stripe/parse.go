@@ -127,7 +127,6 @@ func (l *lenientInt) UnmarshalJSON(b []byte) error {
 }
 
 func (o wireObject) amount() int64 {
-	get := func(l lenientInt) int64 { return l.v }
 	switch o.Object {
 	case "checkout.session":
 		// An unpaid session (a bank debit still pending) has paid nothing
@@ -135,10 +134,10 @@ func (o wireObject) amount() int64 {
 		if o.PaymentStatus == "unpaid" {
 			return 0
 		}
-		return get(o.AmountTotal)
+		return o.AmountTotal.v
 	case "payment_intent":
 		// What arrived, not what was asked: 0 for a failed or pending one.
-		return get(o.AmountReceived)
+		return o.AmountReceived.v
 	case "charge":
 		if o.Paid != nil && !*o.Paid {
 			return 0
@@ -149,9 +148,9 @@ func (o wireObject) amount() int64 {
 		if o.AmountCaptured.set {
 			return o.AmountCaptured.v
 		}
-		return get(o.Amount)
+		return o.Amount.v
 	case "invoice":
-		return get(o.AmountPaid)
+		return o.AmountPaid.v
 	case "refund":
 		// Money given back, not paid: the event's type says what happened.
 		return 0
@@ -159,7 +158,7 @@ func (o wireObject) amount() int64 {
 	if o.AmountTotal.set {
 		return o.AmountTotal.v
 	}
-	return get(o.Amount)
+	return o.Amount.v
 }
 
 func (o wireObject) customerDetailsEmail() string {
