@@ -188,6 +188,15 @@ type Secrets struct {
 	values map[string]Secret
 }
 
+// All returns every credential held, for Redactor's inUse.
+func (s Secrets) All() []Secret {
+	out := make([]Secret, 0, len(s.values))
+	for _, v := range s.values {
+		out = append(out, v)
+	}
+	return out
+}
+
 // LoadSecrets reads each named credential from NAME, or from the file named by
 // NAME_FILE (trailing newline trimmed). Setting both is an error: which one
 // wins would be a guess.

@@ -16,11 +16,19 @@ var secretVariables = append(append([]string(nil), CredentialNames...), GitHubWe
 
 // Redactor returns a redactor for every secret configured in the
 // environment (NAME or NAME_FILE, each entry of a rotated list), plus the
-// known token shapes. A variable that cannot be read is skipped, and its
-// error returned among unread, for a command that reports rather than
-// refuses (doctor); the others read it again and refuse.
-func Redactor(getenv func(string) string) (red *redact.Redactor, unread []error) {
+// known token shapes, plus inUse: the secrets the command has already read
+// and will use. A NAME_FILE is read again here, and a file rewritten in
+// between (a secret rotated while the command starts) would otherwise leave
+// the value in use unredacted. A variable that cannot be read is skipped,
+// and its error returned among unread, for a command that reports rather
+// than refuses (doctor); the others read it again and refuse.
+func Redactor(getenv func(string) string, inUse ...Secret) (red *redact.Redactor, unread []error) {
 	vals, unread := SecretValues(getenv)
+	for _, s := range inUse {
+		if s.IsSet() {
+			vals = append(vals, s.Reveal())
+		}
+	}
 	return redact.New(vals...), unread
 }
 

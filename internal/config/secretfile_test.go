@@ -79,3 +79,45 @@ func TestBadCredentialValuesStopStartUp(t *testing.T) {
 	_, ok := s.Get(SlackWebhookURL)
 	assert.True(t, ok, "a real webhook URL is taken")
 }
+
+// TestTheSecretsInUseAreRedactedEvenIfTheirFileChangedSinceTheyWereRead: a
+// command reads its credentials, then builds its redactor, which reads every
+// NAME_FILE again. A secret file rewritten in between (rotated while the
+// command started) gave the redactor the new value only, and the value in
+// use went unredacted (noted in an earlier read-through). Values without a
+// known token shape, so that only the configured value can redact them.
+func TestTheSecretsInUseAreRedactedEvenIfTheirFileChangedSinceTheyWereRead(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		load func(getenv func(string) string) ([]Secret, error)
+		env  string
+	}{
+		{"serve's credentials", func(getenv func(string) string) ([]Secret, error) {
+			s, err := LoadSecrets(getenv, CredentialNames...)
+			return s.All(), err
+		}, StripeSecretKey},
+		{"the webhook signing secrets", func(getenv func(string) string) ([]Secret, error) {
+			c, err := LoadWebhook(getenv)
+			return c.AllSecrets(), err
+		}, GitHubWebhookSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := filepath.Join(t.TempDir(), "secret")
+			require.NoError(t, os.WriteFile(f, []byte("first-value-of-the-rotated-secret\n"), 0o600))
+			env := map[string]string{tt.env + "_FILE": f}
+			getenv := func(k string) string { return env[k] }
+			inUse, err := tt.load(getenv)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(f, []byte("second-value-of-the-rotated-secret\n"), 0o600))
+
+			red, unread := Redactor(getenv, inUse...)
+			require.Empty(t, unread)
+			out := red.String("sent first-value-of-the-rotated-secret and second-value-of-the-rotated-secret")
+			assert.NotContains(t, out, "first-value")
+			assert.NotContains(t, out, "second-value")
+		})
+	}
+}

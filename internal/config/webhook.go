@@ -45,6 +45,11 @@ type Webhook struct {
 	SlackSecrets  []Secret `ignored:"true"`
 }
 
+// AllSecrets returns every signing secret held, for Redactor's inUse.
+func (c Webhook) AllSecrets() []Secret {
+	return append(append(append([]Secret(nil), c.GitHubSecrets...), c.StripeSecrets...), c.SlackSecrets...)
+}
+
 // LoadWebhook reads the webhook configuration from the environment, and the
 // signing secrets through getenv (NAME, or the file named by NAME_FILE).
 func LoadWebhook(getenv func(string) string) (Webhook, error) {
