@@ -59,6 +59,9 @@ wait_port "$GO_PORT"
 
 run() { # name port conns
   local line
+  # Write back what earlier runs left dirty first (each 8 s run writes
+  # hundreds of MB), so that no receiver's fsyncs queue behind another's.
+  sync
   line=$(cd "$REF" && WEBHOOK_PATH=/webhooks/github wrk -t2 -c"$3" -d"$DURATION" --latency -s signed-github-issues.lua "http://127.0.0.1:$2" | grep '^JSON ' | cut -c6-)
   echo "$1 $3 $line" >>"$WORK/results"
   printf '  %-8s c=%-3s %s\n' "$1" "$3" "$line"
