@@ -85,11 +85,11 @@ func ReadBackward(ctx context.Context, r io.ReaderAt, size int64, fn func(Record
 		if err != nil || !ok {
 			return err
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
+		text, hasRecord := recordText(line)
+		if !hasRecord {
 			continue
 		}
-		rec, err := decodeLine(line)
+		rec, err := decodeLine(text)
 		if err != nil {
 			return fmt.Errorf("audit log line at byte %d: %w", at, err)
 		}

@@ -60,6 +60,8 @@ func TestReadBackwardReadsTheRecordsReadReadsNewestFirst(t *testing.T) {
 		{name: "empty lines are skipped", log: "\n{\"target\":\"a\"}\n\n\n{\"target\":\"b\"}\n", want: []string{"b", "a"}},
 		{name: "a carriage return before the newline is dropped", log: "{\"target\":\"a\"}\r\n{\"target\":\"b\"}\r\n",
 			want: []string{"b", "a"}},
+		{name: "a line of only a carriage return is empty", log: "{\"target\":\"a\"}\r\n\r\n{\"target\":\"b\"}\r\n",
+			want: []string{"b", "a"}},
 		{name: "a last line without a newline is skipped", log: "{\"target\":\"a\"}\n{\"target\":\"b\"}\n{\"targ",
 			want: []string{"b", "a"}},
 		{name: "a last line without a newline longer than a chunk is skipped",

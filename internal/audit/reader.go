@@ -37,12 +37,9 @@ func Read(r io.Reader, fn func(Record) error) error {
 			return nil // the end, after a newline or of an empty log
 		}
 		line++
-		// As bufio.ScanLines: the newline and a carriage return before it
-		// are not part of the line.
-		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
-		if len(b) > 0 {
+		if text, ok := recordText(bytes.TrimSuffix(b, []byte("\n"))); ok {
 			var rec Record
-			if uerr := json.Unmarshal(b, &rec); uerr != nil {
+			if uerr := json.Unmarshal(text, &rec); uerr != nil {
 				return fmt.Errorf("audit log line %d: %w", line, uerr)
 			}
 			if ferr := fn(rec); ferr != nil {
@@ -54,4 +51,14 @@ func Read(r io.Reader, fn func(Record) error) error {
 			return nil
 		}
 	}
+}
+
+// recordText is the record a line of the log holds, the line given without
+// its newline. As bufio.ScanLines reads lines, a carriage return before the
+// newline is not part of the line; an empty line holds no record (ok is
+// false). Read and ReadBackward both read lines by it, so that they read the
+// same records.
+func recordText(line []byte) (text []byte, ok bool) {
+	text = bytes.TrimSuffix(line, []byte("\r"))
+	return text, len(text) > 0
 }

@@ -50,6 +50,8 @@ func TestReadReadsLinesAsTheyAreWritten(t *testing.T) {
 		{name: "an empty log has no records", log: ""},
 		{name: "empty lines are skipped", log: "\n{\"target\":\"a\"}\n\n{\"target\":\"b\"}\n", want: []string{"a", "b"}},
 		{name: "a carriage return before the newline is dropped", log: "{\"target\":\"a\"}\r\n", want: []string{"a"}},
+		{name: "a line of only a carriage return is empty", log: "{\"target\":\"a\"}\r\n\r\n{\"target\":\"b\"}\r\n",
+			want: []string{"a", "b"}},
 		{name: "a last line without a newline is read", log: "{\"target\":\"a\"}\n{\"target\":\"b\"}", want: []string{"a", "b"}},
 		{name: "a broken line is reported by its number", log: "{\"target\":\"a\"}\n\n{\"tar\n", want: []string{"a"},
 			wantErr: "audit log line 3"},
