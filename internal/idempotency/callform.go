@@ -3,14 +3,8 @@ package idempotency
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // CallForm says which spellings of one tool's arguments are the same call,
@@ -186,84 +180,11 @@ func writeSet(buf *bytes.Buffer, arr []any) error {
 	return nil
 }
 
-// errNotJSONValue says that a value is not one that JSON decodes to, so it
-// must go through encoding/json first.
-var errNotJSONValue = errors.New("not a decoded JSON value")
-
 // writeHash writes v as Canonical does, but with every string and object
 // key in Unicode normalization form C: "é" as one code point or as "e" and
 // a combining accent look alike to people and to the providers' search,
-// and are one argument. It takes the values JSON decodes to (json.Number or
-// float64 for numbers) and hashed; other values give errNotJSONValue.
-//
-// An object whose keys would collide once normalized keeps them as they
-// are: two different keys are never merged into one.
+// and are one argument. It takes what jsonForm.write takes: the values JSON
+// decodes to, and hashed.
 func writeHash(buf *bytes.Buffer, v any) error {
-	switch x := v.(type) {
-	case hashed:
-		buf.Write(x)
-	case string:
-		writeString(buf, norm.NFC.String(x))
-	case float64:
-		n, err := canonicalNumber(strconv.FormatFloat(x, 'g', -1, 64))
-		if err != nil {
-			return err
-		}
-		buf.WriteString(n)
-	case nil, bool, json.Number:
-		return writeCanonical(buf, x)
-	case []any:
-		buf.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := writeHash(buf, e); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-	case map[string]any:
-		return writeHashObject(buf, x)
-	default:
-		return errNotJSONValue
-	}
-	return nil
-}
-
-func writeHashObject(buf *bytes.Buffer, m map[string]any) error {
-	type entry struct{ name, key string }
-	entries := make([]entry, 0, len(m))
-	seen := make(map[string]bool, len(m))
-	collide := false
-	for k := range m {
-		if !utf8.ValidString(k) {
-			// encoding/json would turn two such keys into one "\ufffd";
-			// only its own decoding says which value is kept.
-			return errNotJSONValue
-		}
-		n := norm.NFC.String(k)
-		collide = collide || seen[n]
-		seen[n] = true
-		entries = append(entries, entry{name: n, key: k})
-	}
-	if collide {
-		for i := range entries {
-			entries[i].name = entries[i].key
-		}
-	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) }) // code point order
-	buf.WriteByte('{')
-	for i, e := range entries {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		writeString(buf, e.name)
-		buf.WriteByte(':')
-		if err := writeHash(buf, m[e.key]); err != nil {
-			return err
-		}
-	}
-	buf.WriteByte('}')
-	return nil
+	return jsonForm{nfc: true}.write(buf, v)
 }

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Canonical returns raw in one canonical JSON form, in the spirit of RFC 8785:
@@ -29,7 +32,7 @@ func Canonical(raw []byte) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
-	if err := writeCanonical(&buf, v); err != nil {
+	if err := (jsonForm{}).write(&buf, v); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -50,7 +53,23 @@ func decodeOne(raw []byte) (any, error) {
 	return v, nil
 }
 
-func writeCanonical(buf *bytes.Buffer, v any) error {
+// errNotJSONValue says that a value is not one that JSON decodes to, so it
+// must go through encoding/json first.
+var errNotJSONValue = errors.New("not a decoded JSON value")
+
+// jsonForm is one way of writing a decoded JSON value canonically. Canonical
+// writes text as it came; the arguments hash (writeHash) writes it in
+// Unicode normalization form C. Every other rule (key order, the spelling of
+// numbers and strings) is one for both, so both are written by one walk.
+type jsonForm struct {
+	// nfc: every string and object key is written in normalization form C.
+	nfc bool
+}
+
+// write writes v in form f. It takes the values JSON decodes to (json.Number
+// or float64 for numbers) and hashed, a value CallForm has already written
+// in this form; other values give errNotJSONValue.
+func (f jsonForm) write(buf *bytes.Buffer, v any) error {
 	switch x := v.(type) {
 	case nil:
 		buf.WriteString("null")
@@ -61,45 +80,87 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 			buf.WriteString("false")
 		}
 	case json.Number:
-		n, err := canonicalNumber(string(x))
-		if err != nil {
-			return err
-		}
-		buf.WriteString(n)
+		return writeNumber(buf, string(x))
+	case float64:
+		return writeNumber(buf, strconv.FormatFloat(x, 'g', -1, 64))
 	case string:
-		writeString(buf, x)
+		writeString(buf, f.text(x))
+	case hashed:
+		buf.Write(x)
 	case []any:
 		buf.WriteByte('[')
 		for i, e := range x {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			if err := writeCanonical(buf, e); err != nil {
+			if err := f.write(buf, e); err != nil {
 				return err
 			}
 		}
 		buf.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys) // byte order of UTF-8, which is code point order
-		buf.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeString(buf, k)
-			buf.WriteByte(':')
-			if err := writeCanonical(buf, x[k]); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
+		return f.writeObject(buf, x)
 	default:
-		return fmt.Errorf("canonical json: unexpected %T", v)
+		return errNotJSONValue
 	}
+	return nil
+}
+
+// text is s as form f writes it.
+func (f jsonForm) text(s string) string {
+	if f.nfc {
+		return norm.NFC.String(s)
+	}
+	return s
+}
+
+// writeObject writes m with its keys, as f writes them, in code point order.
+// Keys that would collide once normalized are kept as they are: two
+// different keys are never merged into one.
+func (f jsonForm) writeObject(buf *bytes.Buffer, m map[string]any) error {
+	type entry struct{ name, key string }
+	entries := make([]entry, 0, len(m))
+	seen := make(map[string]bool, len(m))
+	collide := false
+	for k := range m {
+		if !utf8.ValidString(k) {
+			// encoding/json would turn two such keys into one "\ufffd";
+			// only its own decoding says which value is kept.
+			return errNotJSONValue
+		}
+		n := f.text(k)
+		collide = collide || seen[n]
+		seen[n] = true
+		entries = append(entries, entry{name: n, key: k})
+	}
+	if collide {
+		for i := range entries {
+			entries[i].name = entries[i].key
+		}
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) }) // byte order of UTF-8, which is code point order
+	buf.WriteByte('{')
+	for i, e := range entries {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeString(buf, e.name)
+		buf.WriteByte(':')
+		if err := f.write(buf, m[e.key]); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+// writeNumber writes the JSON number s in its canonical form.
+func writeNumber(buf *bytes.Buffer, s string) error {
+	n, err := canonicalNumber(s)
+	if err != nil {
+		return err
+	}
+	buf.WriteString(n)
 	return nil
 }
 
