@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	stdio.SetErrorLogger(slogStd(app.log))
 	// Read through the cancellation watch: a notifications/cancelled for a
 	// call still queued for mcp-go's workers then stops it too.
-	if err := stdio.Listen(ctx, app.cancels.Watch(stdin), stdout); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	if err := stdio.Listen(ctx, app.cancels.Watch(stdin), app.progress.Output(stdout)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}
@@ -86,11 +86,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // serveApp is everything serve opened, to close in order.
 type serveApp struct {
-	mcp     *server.MCPServer
-	cancels *mcpserver.Cancellations
-	log     *slog.Logger
-	audit   *audit.Writer
-	db      *sqlite.DB
+	mcp      *server.MCPServer
+	cancels  *mcpserver.Cancellations
+	progress *mcpserver.Progress
+	log      *slog.Logger
+	audit    *audit.Writer
+	db       *sqlite.DB
 }
 
 func (a *serveApp) close() {
@@ -157,6 +158,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Settle:    cfg.ReconcileSettle,
 	}
 	app.cancels = mcpserver.NewCancellations()
+	app.progress = mcpserver.NewProgress()
 	app.mcp = mcpserver.New(mcpserver.Options{
 		Name: "saas-mcp", Version: version, Tools: defs,
 		// The chain, declared once: every tool passes it in this order,
@@ -170,7 +172,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 			idem.Middleware(),
 		},
 		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
-		Cancellations: app.cancels,
+		Cancellations: app.cancels, Progress: app.progress,
 	})
 	go pruneLoop(ctx, app.db.Keys(), app.audit, log, now)
 	return app, nil

@@ -73,8 +73,9 @@ func newStack(t *testing.T) *stack {
 
 // serveStack builds the MCP server as serve does, minus guard and secrets,
 // for the INTEGRATION_ENV given and with gh as GitHub, on the DATA_DIR and
-// audit log in dir: two of them on one dir are two serves sharing it.
-func serveStack(t *testing.T, dir, env string, gh github.Client) (*server.MCPServer, *audit.Writer) {
+// audit log in dir: two of them on one dir are two serves sharing it. opts
+// change the server's options.
+func serveStack(t *testing.T, dir, env string, gh github.Client, opts ...func(*mcpserver.Options)) (*server.MCPServer, *audit.Writer) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"), sqlite.Options{})
@@ -94,10 +95,13 @@ func serveStack(t *testing.T, dir, env string, gh github.Client) (*server.MCPSer
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	idem := &chain.Idempotency{Store: db.Keys(), Owner: idempotency.OwnerID(), Alive: idempotency.Alive,
 		Now: time.Now, Audit: log, Log: discard}
-	srv := mcpserver.New(mcpserver.Options{Name: "saas-mcp", Version: "test", Tools: defs,
+	o := mcpserver.Options{Name: "saas-mcp", Version: "test", Tools: defs,
 		Audit:       chain.Audit(log, time.Now, discard),
-		Middlewares: []chain.Middleware{chain.Validate(v), idem.Middleware()}, Env: env, Redactor: redact.New(), Log: discard})
-	return srv, log
+		Middlewares: []chain.Middleware{chain.Validate(v), idem.Middleware()}, Env: env, Redactor: redact.New(), Log: discard}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return mcpserver.New(o), log
 }
 
 // call sends one tools/call whose arguments are the JSON given, byte for

@@ -47,6 +47,11 @@ type Options struct {
 	// not yet started to them (see Cancellations); the server's input must
 	// be read through its Watch.
 	Cancellations *Cancellations
+	// Progress, when set, keeps the progress notifications in step with
+	// the responses (see Progress); the server's output must be written
+	// through its Output. Without it they are sent unchecked, and one can
+	// be written after its call's response.
+	Progress *Progress
 	// Actor overrides the audit actor (AUDIT_ACTOR); default: the client's
 	// clientInfo.name.
 	Actor    string
@@ -90,7 +95,9 @@ func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler) se
 			ctx, cancel = context.WithCancelCause(ctx)
 			cancel(errCancelledBeforeStart)
 		}
-		ctx = httpx.WithObserver(ctx, observer(ctx, s, call, req))
+		prog := startProgress(o.Progress, progressToken(req), sender(ctx, s))
+		defer prog.end() // before mcp-go writes the response
+		ctx = httpx.WithObserver(ctx, observer(call, prog))
 		ctx = httpx.WithCallBudget(ctx) // HTTP_MAX_CALL_WAIT is per tool call
 		if notObject != "" {
 			ctx = context.WithValue(ctx, notObjectKey{}, notObject)
@@ -122,31 +129,29 @@ func (o Options) actor(ctx context.Context) string {
 
 // observer counts provider attempts for the audit record and, when the
 // client sent a progress token, tells it why the call is waiting.
-func observer(ctx context.Context, s *server.MCPServer, call *chain.Call, req mcp.CallToolRequest) func(httpx.Event) {
-	var token mcp.ProgressToken
-	if req.Params.Meta != nil {
-		token = req.Params.Meta.ProgressToken
-	}
-	step := 0.0
+func observer(call *chain.Call, prog *callProgress) func(httpx.Event) {
 	return func(ev httpx.Event) {
 		if ev.Wait == 0 {
 			call.NoteAttempt()
 			return
 		}
-		if token == nil {
+		if prog == nil {
 			return
 		}
-		step++
 		msg := "waiting " + ev.Wait.Round(time.Millisecond).String() + " before attempt " + strconv.Itoa(ev.Attempt)
 		if ev.Reason != "" {
 			msg += ": " + ev.Reason
 		}
-		_ = s.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), map[string]any{
-			"progressToken": token,
-			"progress":      step,
-			"message":       msg,
-		})
+		prog.notify(msg)
 	}
+}
+
+// progressToken is the token the client sent for progress, nil if none.
+func progressToken(req mcp.CallToolRequest) mcp.ProgressToken {
+	if req.Params.Meta == nil {
+		return nil
+	}
+	return req.Params.Meta.ProgressToken
 }
 
 // errCancelledBeforeStart is the cause of a call's cancellation when the
