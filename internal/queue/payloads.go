@@ -83,6 +83,9 @@ type segments struct {
 	floor int64
 	// syncFile is fdatasync; tests hold a sync back with it.
 	syncFile func(*os.File) error
+	// recovering is recovery.lock while the Intake that took it recovers
+	// (recover.go).
+	recovering *os.File
 }
 
 // appended is where one batch went: the payloads' refs, and the segment

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -73,6 +74,12 @@ import (
 //
 // A damaged record before the durable offset is not looked for at start-up:
 // reading its payload fails its CRC (errTorn) and its job dead-letters.
+//
+// A worker in another process may run jobs before any receiver has
+// recovered (it started first, or beside a receiver still recovering). A
+// payload it then reads torn may be a record a crash tore before the
+// delivery was answered, which recovery will make a tombstone: the job
+// waits for the recovery (DB.AwaitsRecovery) instead of dead-lettering it.
 
 // segMark is how far the segments are indexed: the batch just stored ended
 // at (seg, end), started at start (the writer's own bookkeeping), and
@@ -150,9 +157,17 @@ type segScan struct {
 }
 
 // recover mends the segments' tail; see the comment at the top of the file.
-func (in *Intake) recover(ctx context.Context) (Recovery, error) {
+// It then releases recovery.lock (segments.lock): workers stop waiting for
+// it (DB.AwaitsRecovery). A recovery that fails lets intake.lock go first,
+// so that no worker takes it for one that is done.
+func (in *Intake) recover(ctx context.Context) (rep Recovery, err error) {
 	db := in.db
-	var rep Recovery
+	defer func() {
+		if err != nil {
+			_ = in.lock.Close() // NewIntake's own Close of it then does nothing
+		}
+		db.segs.recovered()
+	}()
 	t, legacy, err := db.findTail(ctx)
 	if err != nil {
 		return rep, err
@@ -497,16 +512,123 @@ func (s *segments) cutAndSync(n, cut int64) error {
 	return nil
 }
 
-// lock takes the flock that makes the caller the segments' only writer.
+// lock takes the flock that makes the caller the segments' only writer
+// (intake.lock), and, before it, recovery.lock, which the caller's recover
+// releases once it is done: while a receiver holds the one without the
+// other, it has recovered the segments (see receiverRecovered). recovery.lock
+// is waited for, not tried: a worker holds it shared for an instant to look,
+// and a second receiver waits for the first one's recovery and is then
+// refused by intake.lock.
 func (s *segments) lock() (*os.File, error) {
-	path := s.dir + "/intake.lock"
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	rec, err := s.openLock(recoveryLock)
 	if err != nil {
-		return nil, fmt.Errorf("intake lock: %w", err)
+		return nil, err
+	}
+	if err := syscall.Flock(int(rec.Fd()), syscall.LOCK_EX); err != nil {
+		_ = rec.Close()
+		return nil, fmt.Errorf("recovery lock: %w", err)
+	}
+	f, err := s.openLock(intakeLock)
+	if err != nil {
+		_ = rec.Close()
+		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("intake lock %s (is another receiver running on this DATA_DIR?): %w", path, err)
+		_ = rec.Close()
+		return nil, fmt.Errorf("intake lock %s (is another receiver running on this DATA_DIR?): %w", f.Name(), err)
+	}
+	s.mu.Lock()
+	s.recovering = rec
+	s.mu.Unlock()
+	return f, nil
+}
+
+// The lock files in the segments' directory.
+const (
+	intakeLock   = "intake.lock"   // held by the receiver for its whole life
+	recoveryLock = "recovery.lock" // held by a receiver from before intake.lock until its recovery is done
+)
+
+func (s *segments) openLock(name string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil
+}
+
+// recovered releases recovery.lock, taken by lock: the recovery is over.
+func (s *segments) recovered() {
+	s.mu.Lock()
+	rec := s.recovering
+	s.recovering = nil
+	s.mu.Unlock()
+	if rec != nil {
+		_ = rec.Close()
+	}
+}
+
+// receiverRecovered reports whether a receiver holds the segments and has
+// finished recovering them. It only looks: it never keeps a receiver from
+// starting. With recovery.lock held shared no receiver is between taking
+// intake.lock and finishing its recovery (it takes recovery.lock first and
+// keeps it until then), so intake.lock being held then means its holder
+// has recovered, and trying intake.lock cannot refuse a receiver starting.
+func (s *segments) receiverRecovered() (bool, error) {
+	rec, err := s.openLock(recoveryLock)
+	if err != nil {
+		return false, err
+	}
+	defer rec.Close()
+	if err := syscall.Flock(int(rec.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return false, nil // a receiver is recovering
+		}
+		return false, fmt.Errorf("%s: %w", recoveryLock, err)
+	}
+	in, err := s.openLock(intakeLock)
+	if err != nil {
+		return false, err
+	}
+	defer in.Close() // before rec: no receiver may take intake.lock while this one holds it
+	if err := syscall.Flock(int(in.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, fmt.Errorf("%s: %w", intakeLock, err)
+	}
+	return false, nil // no receiver: the next one recovers before it takes a delivery
+}
+
+// AwaitsRecovery reports whether delivery id, whose payload read torn,
+// must wait for a receiver's recovery instead of being dead-lettered. Until
+// a receiver has recovered the segments the torn record may be one a crash
+// left unanswered: recovery makes its row a tombstone and the provider's
+// retry is stored anew, so dead-lettering it would put in `webhooks dead`
+// and the audit trail a delivery that never was, and replaying it would
+// dead-letter it again. Once a receiver has recovered, a torn payload of a
+// row still pending is damage to an answered record: false, and it is
+// dead-lettered at once, as before. A row that is no longer pending (made
+// a tombstone by a recovery that ended after its payload was read) is
+// reported true, so that its job looks again and finds nothing to run.
+func (db *DB) AwaitsRecovery(ctx context.Context, id int64) (bool, error) {
+	recovered, err := db.segs.receiverRecovered()
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: has a receiver recovered the payload segments: %w", id, err)
+	}
+	if !recovered {
+		return true, nil
+	}
+	// The payload may have been read before the recovery made the row a
+	// tombstone: let the job look again rather than dead-letter it.
+	var pending bool
+	err = db.read.QueryRowContext(ctx, `SELECT state = 'pending' FROM webhook_delivery WHERE id = ?`, id).Scan(&pending)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: has a receiver recovered its payload: %w", id, err)
+	}
+	return !pending, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -393,4 +394,89 @@ func TestABatchJobRetriesOnTheWorkersBackoff(t *testing.T) {
 		got := bw.NextRetry(&river.Job[queue.BatchArgs]{JobRow: &rivertype.JobRow{Attempt: tt.attempt}})
 		assert.InDelta(t, float64(tt.want), float64(got.Sub(now)), float64(time.Millisecond), "after attempt %d", tt.attempt)
 	}
+}
+
+// A power cut can leave a delivery's row and job committed while its
+// payload record, never synced, is torn: the provider was never answered
+// and retries. A `saas-mcp worker` that runs the job before any receiver
+// has recovered the segments (it starts first, or beside a receiver still
+// recovering) must neither dead-letter it nor process it: the job waits,
+// unaudited, for the receiver's recovery, which makes the row a tombstone;
+// the job then ends without a record, and the provider's retry, stored
+// anew, is processed exactly once.
+func TestATornPayloadWaitsForTheReceiversRecoveryInsteadOfBeingDeadLettered(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), queue.FileName)
+	const key = "github:1:torn"
+	torn := loseInPowerCut(t, path, key)
+
+	// The worker process starts first: no receiver holds the segments.
+	wdb, err := queue.Open(ctx, path, queue.Options{})
+	require.NoError(t, err)
+	sink := &memSink{}
+	wk := New(Deps{DB: wdb, Audit: sink, Ledger: &fakeLedger{events: map[string]payments.Event{}}, Env: "sandbox",
+		MaxAttempts: 2, RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
+	ws := river.NewWorkers()
+	wk.Register(ws)
+	client, err := wdb.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: 2, FetchPollInterval: 10 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(sctx))
+		require.NoError(t, wdb.Close())
+	})
+	batch, err := client.Insert(ctx, queue.BatchArgs{IDs: []int64{torn}}, &river.InsertOpts{Queue: queue.QueueName})
+	require.NoError(t, err) // the job the power cut left with the row
+	require.NoError(t, client.Start(ctx))
+	waitJobFinished(t, client, batch.Job.ID)
+	// The delivery went to a job of its own, which looks again and again
+	// (River snoozes it) without spending an attempt: MaxAttempts is 2.
+	require.Eventually(t, func() bool {
+		res, err := client.JobList(ctx, river.NewJobListParams().Kinds(queue.DeliveryArgs{}.Kind()))
+		if err != nil || len(res.Jobs) != 1 {
+			return false
+		}
+		var m struct {
+			Snoozes int `json:"snoozes"`
+		}
+		return json.Unmarshal(res.Jobs[0].Metadata, &m) == nil && m.Snoozes >= 3 && res.Jobs[0].Attempt <= 1
+	}, 20*time.Second, 5*time.Millisecond, "the delivery's job never waited for the recovery")
+	b := &testBundle{db: wdb, sink: sink}
+	d := b.find(t, torn)
+	assert.Equal(t, queue.StatePending, d.State, "neither dead-lettered nor processed: %s", d.LastError)
+	assert.Zero(t, d.Attempts, "waiting is not an attempt")
+	assert.Empty(t, sink.records(key), "nothing to audit yet")
+	queued, err := wdb.Queued(ctx, torn, 0)
+	require.NoError(t, err)
+	assert.True(t, queued, "a job still waits for it, so `webhooks dead` does not list it as stranded")
+
+	// The receiver starts (another process) and recovers: a tombstone.
+	rdb, err := queue.Open(ctx, path, queue.Options{})
+	require.NoError(t, err)
+	inserter, err := rdb.NewRiver(queue.RiverConfig{})
+	require.NoError(t, err)
+	in, err := queue.NewIntake(ctx, rdb, queue.IntakeOptions{Jobs: queue.RiverInserter(inserter, 5)})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		in.Close()
+		require.NoError(t, rdb.Close())
+	})
+	require.Equal(t, 1, in.Recovered().Tombstoned)
+	require.Eventually(t, func() bool {
+		q, err := wdb.Queued(ctx, torn, 0)
+		return err == nil && !q
+	}, 10*time.Second, 5*time.Millisecond, "the waiting job ends once the row is a tombstone")
+	assert.True(t, IsTombstone(b.find(t, torn)))
+	assert.Empty(t, sink.records(key), "the tombstone's job audits nothing")
+
+	// The provider's retry is a new delivery, processed once.
+	res, err := in.Enqueue(ctx, queue.NewDelivery{Provider: "github", Key: key, EventType: "issues",
+		Payload: []byte(`{"action":"opened","repository":{"full_name":"acme/lost"}}`)})
+	require.NoError(t, err)
+	require.False(t, res.Duplicate, "the retry is stored, not answered as a duplicate")
+	b.waitState(t, res.ID, queue.StateProcessed)
+	assert.Equal(t, []string{audit.StatusProcessed}, sink.statuses(key))
+	assert.Equal(t, 1, b.find(t, res.ID).ProcessedCount)
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -23,17 +24,36 @@ type attemptOutcome struct {
 	err     error // nil: processed
 	attempt int
 	dead    bool
+	// await: the payload reads torn and no receiver has recovered the
+	// segments yet (queue.DB.AwaitsRecovery). Not an attempt: nothing is
+	// recorded or audited, and the delivery's job looks again later.
+	await bool
 }
 
 // run handles one delivery and returns the audit records of the attempt. A
 // payload that could not be read is the attempt's failure; one that is
-// damaged (queue.ErrTorn) is dead-lettered at once, since no retry reads it.
+// damaged (queue.ErrTorn) is dead-lettered at once, since no retry reads it,
+// unless no receiver has recovered the segments yet: a crash may then have
+// torn its record before the delivery was answered, recovery will make it
+// a tombstone and the provider's retry is stored anew, so it only awaits
+// (o.await) and is neither dead-lettered nor run.
 func (w *Worker) run(ctx context.Context, d queue.Delivery) (attemptOutcome, []audit.Record) {
 	started := w.d.Now()
 	o := attemptOutcome{d: d, attempt: d.Attempts + 1}
 	switch {
 	case errors.Is(d.PayloadErr, queue.ErrTorn):
-		o.err = Permanent(fmt.Errorf("payload damaged or missing on disk, no retry can read it: %w", d.PayloadErr))
+		await, err := w.d.DB.AwaitsRecovery(ctx, d.ID)
+		switch {
+		case err != nil: // an ordinary failed attempt: it is looked at again
+			o.err = fmt.Errorf("read payload: %w (%w)", d.PayloadErr, err)
+		case await:
+			w.d.Log.Warn("webhook payload torn and no receiver has recovered the payload segments yet; waiting for it",
+				"delivery", d.ID, "key", d.Key, "err", w.d.Redactor.Error(d.PayloadErr))
+			o.await = true
+			return o, nil
+		default:
+			o.err = Permanent(fmt.Errorf("payload damaged or missing on disk, no retry can read it: %w", d.PayloadErr))
+		}
 	case d.PayloadErr != nil:
 		o.err = fmt.Errorf("read payload: %w", d.PayloadErr)
 	default:
@@ -124,6 +144,13 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 	return w.d.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var retries []river.InsertManyParams
 		for _, o := range outs {
+			if o.await {
+				retries = append(retries, river.InsertManyParams{
+					Args:       queue.DeliveryArgs{ID: o.d.ID},
+					InsertOpts: w.deliveryOpts(w.d.Now().Add(w.awaitDelay(0))),
+				})
+				continue
+			}
 			if err := w.commit(ctx, tx, o); err != nil {
 				return err
 			}
@@ -188,6 +215,9 @@ func (w *Worker) runDelivery(ctx context.Context, job *river.Job[queue.DeliveryA
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("delivery %d stopped: %w", o.d.ID, err)
 	}
+	if o.await {
+		return river.JobSnooze(w.awaitDelay(snoozes(job.JobRow))) // not an attempt, for River either
+	}
 	if err := w.auditWrite(ctx, recs); err != nil {
 		return fmt.Errorf("audit delivery %d: %w", o.d.ID, err)
 	}
@@ -210,6 +240,23 @@ func (w *Worker) runDelivery(ctx context.Context, job *river.Job[queue.DeliveryA
 		return river.JobCancel(fmt.Errorf("dead-lettered after %d attempts: %s", o.attempt, w.d.Redactor.Error(o.err)))
 	}
 	return errors.New(w.d.Redactor.Error(o.err)) // River keeps the text in river_job.errors
+}
+
+// awaitDelay is how long a delivery awaiting a receiver's recovery waits
+// before its job looks again, after n such waits: the worker's
+// backoff, and at least RetryBase so that it never spins. A receiver
+// recovers as it starts, so the wait is short unless none is running.
+func (w *Worker) awaitDelay(n int) time.Duration {
+	return max(w.Backoff(n+1), w.d.RetryBase)
+}
+
+// snoozes is how many times River snoozed job (its metadata's count).
+func snoozes(job *rivertype.JobRow) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &m) // unreadable: start the backoff over
+	return m.Snoozes
 }
 
 // giveUpTimeout bounds the dead-lettering of a job's deliveries when the job
@@ -240,6 +287,10 @@ func (w *Worker) settle(ctx context.Context, job *rivertype.JobRow, ids []int64,
 		return err
 	}
 	var cancelled *rivertype.JobCancelError
+	var snoozed *rivertype.JobSnoozeError
+	if errors.As(err, &snoozed) { // awaiting recovery: not an attempt, nothing to give up
+		return err
+	}
 	if !errors.As(err, &cancelled) { // cancelled: its delivery is dead already
 		w.giveUpIfLast(ctx, job, ids, err)
 	}
