@@ -114,7 +114,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	red, _ := config.Redactor(getenv, secrets.All()...) // every secret in the environment, the signing secrets too
+	red, _ := config.Redactor(getenv, secrets.InUse()...) // every secret in the environment, the signing secrets too
 	log := newLogger(stderr, cfg.LogLevel, red)
 	app := &serveApp{log: log}
 

@@ -163,7 +163,7 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*we
 	if err != nil {
 		return nil, err
 	}
-	red, _ := config.Redactor(getenv, wc.AllSecrets()...) // every secret in the environment, serve's credentials too
+	red, _ := config.Redactor(getenv, wc.InUse()...) // every secret in the environment, serve's credentials too
 	app := &webhookApp{cfg: wc, serveC: sc, red: red, log: newLogger(stderr, sc.LogLevel, red),
 		riverLog: newLogger(stderr, "warn", red).With("component", "river")}
 	app.audit, err = audit.Open(sc.AuditLogPath, audit.Options{Sync: sc.AuditSync == "always", Redactor: red})

@@ -188,11 +188,11 @@ type Secrets struct {
 	values map[string]Secret
 }
 
-// All returns every credential held, for Redactor's inUse.
-func (s Secrets) All() []Secret {
-	out := make([]Secret, 0, len(s.values))
-	for _, v := range s.values {
-		out = append(out, v)
+// InUse returns every credential held, for Redactor.
+func (s Secrets) InUse() []InUse {
+	out := make([]InUse, 0, len(s.values))
+	for name, v := range s.values {
+		out = append(out, InUse{Name: name, Value: v})
 	}
 	return out
 }

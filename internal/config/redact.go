@@ -17,26 +17,31 @@ var secretVariables = append(append([]string(nil), CredentialNames...), GitHubWe
 // Redactor returns a redactor for every secret configured in the
 // environment (NAME or NAME_FILE, each entry of a rotated list), plus the
 // known token shapes, plus inUse: the secrets the command has already read
-// and will use. A NAME_FILE is read again here, and a file rewritten in
-// between (a secret rotated while the command starts) would otherwise leave
-// the value in use unredacted. A variable that cannot be read is skipped,
-// and its error returned among unread, for a command that reports rather
-// than refuses (doctor); the others read it again and refuse.
-func Redactor(getenv func(string) string, inUse ...Secret) (red *redact.Redactor, unread []error) {
+// and will use, in the same spellings. A NAME_FILE is read again here, and
+// a file rewritten in between (a secret rotated while the command starts)
+// would otherwise leave the value in use unredacted. A variable that cannot
+// be read is skipped, and its error returned among unread, for a command
+// that reports rather than refuses (doctor); the others read it again and
+// refuse.
+func Redactor(getenv func(string) string, inUse ...InUse) (red *redact.Redactor, unread []error) {
 	vals, unread := SecretValues(getenv)
 	for _, s := range inUse {
-		if s.IsSet() {
-			vals = append(vals, s.Reveal())
+		if s.Value.IsSet() {
+			vals = append(vals, spellings(s.Name, s.Value.Reveal())...)
 		}
 	}
 	return redact.New(vals...), unread
 }
 
-// SecretValues returns the strings to redact for every configured secret:
-// each value, each entry of a comma-separated list, and for the Slack
-// webhook URL (itself the secret) its path, query and last path segment
-// too, which an error may quote in another spelling of the URL (after a
-// redirect to https, or with a password masked by net/url).
+// InUse is a secret a command read, with the variable it came from, for
+// Redactor.
+type InUse struct {
+	Name  string
+	Value Secret
+}
+
+// SecretValues returns the strings to redact for every configured secret,
+// in all their spellings.
 func SecretValues(getenv func(string) string) (out []string, unread []error) {
 	for _, name := range secretVariables {
 		v, err := ReadSecret(getenv, name)
@@ -44,20 +49,29 @@ func SecretValues(getenv func(string) string) (out []string, unread []error) {
 			unread = append(unread, err)
 			continue
 		}
-		if v == "" {
-			continue
-		}
-		out = append(out, v)
-		if name != SlackWebhookURL && strings.Contains(v, ",") { // lists of signing secrets, not a URL's query
-			for _, s := range SplitSecrets(v) {
-				out = append(out, s.Reveal())
-			}
-		}
-		if name == SlackWebhookURL {
-			out = append(out, urlParts(v)...)
+		if v != "" {
+			out = append(out, spellings(name, v)...)
 		}
 	}
 	return out, unread
+}
+
+// spellings are the strings that identify the secret value v of variable
+// name: v itself, each entry of a comma-separated list, and for the Slack
+// webhook URL (itself the secret) its path, query and last path segment
+// too, which an error may quote in another spelling of the URL (after a
+// redirect to https, or with a password masked by net/url).
+func spellings(name, v string) []string {
+	out := []string{v}
+	if name != SlackWebhookURL && strings.Contains(v, ",") { // lists of signing secrets, not a URL's query
+		for _, s := range SplitSecrets(v) {
+			out = append(out, s.Reveal())
+		}
+	}
+	if name == SlackWebhookURL {
+		out = append(out, urlParts(v)...)
+	}
+	return out
 }
 
 // urlParts are the parts of a secret URL that identify it on their own.

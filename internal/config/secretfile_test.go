@@ -90,16 +90,16 @@ func TestTheSecretsInUseAreRedactedEvenIfTheirFileChangedSinceTheyWereRead(t *te
 	t.Parallel()
 	tests := []struct {
 		name string
-		load func(getenv func(string) string) ([]Secret, error)
+		load func(getenv func(string) string) ([]InUse, error)
 		env  string
 	}{
-		{"serve's credentials", func(getenv func(string) string) ([]Secret, error) {
+		{"serve's credentials", func(getenv func(string) string) ([]InUse, error) {
 			s, err := LoadSecrets(getenv, CredentialNames...)
-			return s.All(), err
+			return s.InUse(), err
 		}, StripeSecretKey},
-		{"the webhook signing secrets", func(getenv func(string) string) ([]Secret, error) {
+		{"the webhook signing secrets", func(getenv func(string) string) ([]InUse, error) {
 			c, err := LoadWebhook(getenv)
-			return c.AllSecrets(), err
+			return c.InUse(), err
 		}, GitHubWebhookSecret},
 	}
 	for _, tt := range tests {
@@ -118,6 +118,46 @@ func TestTheSecretsInUseAreRedactedEvenIfTheirFileChangedSinceTheyWereRead(t *te
 			out := red.String("sent first-value-of-the-rotated-secret and second-value-of-the-rotated-secret")
 			assert.NotContains(t, out, "first-value")
 			assert.NotContains(t, out, "second-value")
+		})
+	}
+}
+
+// TestTheSlackWebhookURLInUseIsRedactedInEverySpellingAfterARotation:
+// Redactor redacts a configured SLACK_WEBHOOK_URL in every spelling an
+// error may quote it in (its path, its last path segment), because the URL
+// is itself the secret. The value the command read and uses (inUse) got
+// only its whole spelling: if SLACK_WEBHOOK_URL_FILE was rewritten between
+// serve's LoadSecrets and its Redactor, an error quoting the path of the
+// URL in use (a redirect, a relative Location, a proxy's message) leaked
+// the webhook's secret (found in review).
+func TestTheSlackWebhookURLInUseIsRedactedInEverySpellingAfterARotation(t *testing.T) {
+	t.Parallel()
+	const (
+		first  = "https://hooks.slack.com/services/T0FIRST00/B0FIRST00/firstRotationTokenAbCdEf12"
+		second = "https://hooks.slack.com/services/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f1"
+	)
+	tests := []struct {
+		name, text, secret string
+	}{
+		{"the path of the URL in use", `redirected to "/services/T0FIRST00/B0FIRST00/firstRotationTokenAbCdEf12"`, "firstRotationTokenAbCdEf12"},
+		{"the token segment of the URL in use", `invalid webhook token firstRotationTokenAbCdEf12`, "firstRotationTokenAbCdEf12"},
+		// The control: the value in the file when the redactor was built.
+		{"the path of the rotated-in URL", `redirected to "/services/T0SECOND0/B0SECOND0/secondRotationTokenAbCdEf1"`, "secondRotationTokenAbCdEf1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := filepath.Join(t.TempDir(), "slack-webhook-url")
+			require.NoError(t, os.WriteFile(f, []byte(first+"\n"), 0o600))
+			env := map[string]string{SlackWebhookURL + "_FILE": f}
+			getenv := func(k string) string { return env[k] }
+			s, err := LoadSecrets(getenv, CredentialNames...) // serve reads its credentials
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(f, []byte(second+"\n"), 0o600)) // rotated while serve starts
+
+			red, unread := Redactor(getenv, s.InUse()...) // as openServe builds it
+			require.Empty(t, unread)
+			assert.NotContains(t, red.String(tt.text), tt.secret)
 		})
 	}
 }

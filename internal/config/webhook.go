@@ -45,9 +45,16 @@ type Webhook struct {
 	SlackSecrets  []Secret `ignored:"true"`
 }
 
-// AllSecrets returns every signing secret held, for Redactor's inUse.
-func (c Webhook) AllSecrets() []Secret {
-	return append(append(append([]Secret(nil), c.GitHubSecrets...), c.StripeSecrets...), c.SlackSecrets...)
+// InUse returns every signing secret held, for Redactor.
+func (c Webhook) InUse() []InUse {
+	var out []InUse
+	for name, list := range map[string][]Secret{GitHubWebhookSecret: c.GitHubSecrets, StripeWebhookSecret: c.StripeSecrets,
+		SlackSigningSecret: c.SlackSecrets} {
+		for _, s := range list {
+			out = append(out, InUse{Name: name, Value: s})
+		}
+	}
+	return out
 }
 
 // LoadWebhook reads the webhook configuration from the environment, and the
