@@ -92,9 +92,19 @@ type serveApp struct {
 	log      *slog.Logger
 	audit    *audit.Writer
 	db       *sqlite.DB
+
+	stopPrune context.CancelFunc // stops pruneLoop; pruned is closed when it has
+	pruned    chan struct{}
 }
 
 func (a *serveApp) close() {
+	if a.stopPrune != nil {
+		// Before the store closes: a prune still running would otherwise
+		// fail on the closed connection and log it (seen when the client
+		// closed stdin right after start-up).
+		a.stopPrune()
+		<-a.pruned
+	}
 	if a.db != nil {
 		_ = a.db.Close()
 	}
@@ -174,7 +184,12 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
 		Cancellations: app.cancels, Progress: app.progress,
 	})
-	go pruneLoop(ctx, app.db.Keys(), app.audit, log, now)
+	pctx, stop := context.WithCancel(ctx)
+	app.stopPrune, app.pruned = stop, make(chan struct{})
+	go func() {
+		defer close(app.pruned)
+		pruneLoop(pctx, app.db.Keys(), app.audit, log, now)
+	}()
 	return app, nil
 }
 
