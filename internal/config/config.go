@@ -103,6 +103,9 @@ func (c Serve) validateShared() error {
 	if strings.TrimSpace(c.AuditLogPath) == "" {
 		return fmt.Errorf("AUDIT_LOG_PATH must name a file")
 	}
+	if err := checkNoTilde("AUDIT_LOG_PATH", c.AuditLogPath); err != nil {
+		return err
+	}
 	if c.Env != Sandbox && c.Env != Live {
 		return fmt.Errorf("INTEGRATION_ENV must be %q or %q, not %q", Sandbox, Live, c.Env)
 	}
@@ -124,6 +127,19 @@ func (c Serve) validateShared() error {
 	return nil
 }
 
+// checkNoTilde refuses a path that starts with "~": no shell expands it
+// in a variable's value, nor does Claude Code in .mcp.json's env, so it
+// would name a directory called "~" in whatever directory the process
+// starts in, and sessions started from different directories would keep
+// separate state (and so separate idempotency keys).
+func checkNoTilde(name, path string) error {
+	if strings.HasPrefix(path, "~") {
+		return fmt.Errorf("%s starts with ~, which is not expanded here (nor in .mcp.json's env): use an absolute path, "+
+			"or ${HOME}/... in .mcp.json", name)
+	}
+	return nil
+}
+
 // Validate checks values envconfig cannot.
 func (c Serve) Validate() error {
 	if err := c.validateShared(); err != nil {
@@ -131,6 +147,9 @@ func (c Serve) Validate() error {
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		return fmt.Errorf("DATA_DIR must name a directory")
+	}
+	if err := checkNoTilde("DATA_DIR", c.DataDir); err != nil {
+		return err
 	}
 	if c.HTTPMaxAttempts < 1 || c.HTTPMaxAttempts > maxHTTPAttempts {
 		return fmt.Errorf("HTTP_MAX_ATTEMPTS must be at least 1 and at most %d, not %d", maxHTTPAttempts, c.HTTPMaxAttempts)

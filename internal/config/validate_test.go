@@ -47,6 +47,12 @@ func TestLoadServeRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"IDEMPOTENCY_WINDOW", "500ms"},
 		{"IDEMPOTENCY_KEY_TTL", "999ms"},
 		{"HTTP_MAX_ATTEMPTS", "0"},
+		// Nothing expands ~ in a variable (nor Claude Code in .mcp.json's
+		// env): it made a directory named "~" wherever serve started
+		// (found in review).
+		{"DATA_DIR", "~/.local/state/saas-mcp/data"},
+		{"AUDIT_LOG_PATH", "~/.local/state/saas-mcp/audit.ndjson"},
+		{"DATA_DIR", "~alice/data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

@@ -100,6 +100,9 @@ func (c Webhook) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("DATA_DIR must not be empty")
 	}
+	if err := checkNoTilde("DATA_DIR", c.DataDir); err != nil {
+		return err
+	}
 	if c.DrainDelay < 0 {
 		return fmt.Errorf("WEBHOOK_DRAIN_DELAY must be at least 0, not %s", c.DrainDelay)
 	}

@@ -65,6 +65,7 @@ func TestLoadWebhookRefusesBadValues(t *testing.T) {
 		{"a body limit that is not a size", map[string]string{"WEBHOOK_MAX_BODY": "lots"}, nil},
 		{"a retention shorter than an hour", map[string]string{"WEBHOOK_RETENTION": "10m"}, nil},
 		{"a retention that is not a duration", map[string]string{"WEBHOOK_RETENTION": "a week"}, nil},
+		{"a DATA_DIR starting with ~, which nothing expands", map[string]string{"DATA_DIR": "~/state"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
