@@ -154,6 +154,11 @@ func findTicket(ctx context.Context, client github.Client, c *chain.Call, since 
 	return client.FindByKey(ctx, c.String("repo"), c.Key, since)
 }
 
+// createdTicket is the result of a call that opened created, or found it
+// opened by an earlier attempt. The call's audit record names the issue
+// either way, so the log alone ties the key to its effect.
 func createdTicket(c *chain.Call, created github.Created) CreatedTicket {
+	c.SetDetail("number", created.Number)
+	c.SetDetail("url", created.URL)
 	return CreatedTicket{Provider: "github", Number: created.Number, URL: created.URL, IdempotencyKey: displayKey(c)}
 }

@@ -49,10 +49,18 @@ func RecordPaymentEvent(d Deps) (Definition, error) {
 			}
 			// Stale holds on a repeat too (the ledger returns what it did with
 			// the event the first time), so the audit record of every call for
-			// a stale event says so, not only the one that recorded it.
+			// a stale event says so, not only the one that recorded it. Which
+			// call booked the event (recorded) and which found it booked
+			// (duplicate) is said as the worker says it for a webhook, so
+			// the log alone shows each event booked once.
 			if out.Stale {
 				c.SetDetail("stale", true)
 			}
+			c.SetDetail("type", ev.Type)
+			c.SetDetail("amount", ev.Amount)
+			c.SetDetail("currency", ev.Currency)
+			c.SetDetail("recorded", out.Recorded)
+			c.SetDetail("duplicate", out.Duplicate)
 			return RecordedPayment{
 				Provider: "stripe", EventID: ev.ID, Type: ev.Type, Customer: ev.Customer,
 				Amount: ev.Amount, Currency: ev.Currency, Recorded: out.Recorded,

@@ -115,10 +115,15 @@ func paceKey(c *chain.Call) string {
 	return strings.ToLower(strings.TrimPrefix(c.String("channel"), "#"))
 }
 
+// sentMessage is the result of a call that posted p, or found it posted by
+// an earlier attempt. The call's audit record names the message either
+// way, so the log alone ties the key to its effect.
 func sentMessage(c *chain.Call, p slack.Posted) SentMessage {
 	ch := p.Channel
 	if ch == "" {
 		ch = c.String("channel")
 	}
+	c.SetDetail("channel", ch)
+	c.SetDetail("ts", p.TS)
 	return SentMessage{Provider: "slack", Channel: ch, TS: p.TS, IdempotencyKey: displayKey(c)}
 }

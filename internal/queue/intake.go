@@ -38,7 +38,9 @@ type IntakeOptions struct {
 	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
 	MaxBatchBytes int
 	// Receipts, if set, is given the deliveries of committed batches before
-	// anyone in them is answered; its error becomes each one's error. The
+	// anyone in them is answered; its error becomes each one's error.
+	// NewIntake also gives it, before they commit, the deliveries recovery
+	// makes tombstones (Torn set). The
 	// receiver audits receipts here. It runs beside the segment's sync and
 	// beside the writing of the next batch, so it should not wait for a
 	// disk of its own: the receiver appends the records and lets the audit
@@ -57,6 +59,10 @@ type Receipt struct {
 	// Recovered: rebuilt at start-up from its segment record, its SQLite
 	// commit having been lost (see recover.go).
 	Recovered bool
+	// Torn: made a tombstone at start-up, its record having been lost in a
+	// crash before the delivery was answered; its key is freed, and the
+	// provider's retry is stored as a new delivery (see recover.go).
+	Torn bool
 }
 
 // Intake stores deliveries with group commit, in two stages: a writer

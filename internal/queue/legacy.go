@@ -19,7 +19,7 @@ import (
 // whose payload is torn become tombstones (see recover.go), and that
 // segment is then synced. New batches always go to a new segment in the
 // record format.
-func (db *DB) recoverLegacy(ctx context.Context) (int, error) {
+func (db *DB) recoverLegacy(ctx context.Context, explain func(context.Context, []Receipt) error) (int, error) {
 	rows, err := db.write.QueryContext(ctx, `SELECT id, seg, seg_off, seg_len, seg_crc FROM webhook_delivery
 		WHERE seg IS NOT NULL ORDER BY id DESC`)
 	if err != nil {
@@ -56,7 +56,7 @@ func (db *DB) recoverLegacy(ctx context.Context) (int, error) {
 	}
 	n := 0
 	if len(torn) > 0 {
-		if n, err = db.tombstone(ctx, torn); err != nil {
+		if n, err = db.tombstone(ctx, torn, explain); err != nil {
 			return n, err
 		}
 		if err := db.SyncWAL(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // What a crash leaves, and how NewIntake mends it.
@@ -175,7 +176,7 @@ func (in *Intake) recover(ctx context.Context) (rep Recovery, err error) {
 	if legacy {
 		// The rows' own segments hold raw payloads, checked as that
 		// format asks; the tail after them is read like any other.
-		n, err := db.recoverLegacy(ctx)
+		n, err := db.recoverLegacy(ctx, in.opts.Receipts)
 		rep.Tombstoned += n
 		if err != nil {
 			return rep, err
@@ -214,7 +215,7 @@ func (in *Intake) recover(ctx context.Context) (rep Recovery, err error) {
 		return rep, err
 	}
 	if len(lost) > 0 {
-		n, err := db.tombstone(ctx, lost)
+		n, err := db.tombstone(ctx, lost, in.opts.Receipts)
 		rep.Tombstoned += n
 		if err != nil {
 			return rep, err
@@ -347,13 +348,24 @@ const OutcomeTorn = "torn"
 // transaction, and returns how many: their payload is lost and they were
 // never answered, so their key is freed for the provider's retry, and their
 // id stays taken because a queued job may still name it (the job skips a
-// processed row).
-func (db *DB) tombstone(ctx context.Context, ids []int64) (int, error) {
+// processed row). explain, if set, is given the tombstoned deliveries
+// (Receipt.Torn) before the transaction commits, for the audit log: the
+// delivery's "received" record may have survived the crash, and without
+// a record of the tombstone the log would show it received and then
+// never handled, and the retry received again as new. Its error fails
+// the recovery.
+func (db *DB) tombstone(ctx context.Context, ids []int64, explain func(context.Context, []Receipt) error) (int, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("mark deliveries with a torn payload: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	var torn []Receipt
+	if explain != nil {
+		if torn, err = tornReceipts(ctx, tx, ids); err != nil {
+			return 0, err
+		}
+	}
 	stmt, err := tx.PrepareContext(ctx, `UPDATE webhook_delivery
 		SET key = 'torn:' || id || ':' || key, state = 'processed', outcome = '`+OutcomeTorn+`', processed_at = ?,
 		    last_error = 'payload lost in a crash before the delivery was answered', seg = NULL
@@ -375,10 +387,37 @@ func (db *DB) tombstone(ctx context.Context, ids []int64) (int, error) {
 		}
 		n += int(k)
 	}
+	if len(torn) > 0 {
+		if err := explain(ctx, torn); err != nil {
+			return 0, fmt.Errorf("mark deliveries with a torn payload: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("mark deliveries with a torn payload: %w", err)
 	}
 	return n, nil
+}
+
+// tornReceipts reads, before tombstone changes them, the deliveries of ids
+// that it will tombstone.
+func tornReceipts(ctx context.Context, tx *sql.Tx, ids []int64) ([]Receipt, error) {
+	var out []Receipt
+	for _, id := range ids {
+		r := Receipt{Torn: true, Enqueued: Enqueued{ID: id}}
+		var received int64
+		err := tx.QueryRowContext(ctx, `SELECT key, provider, event_type, target, content_type, received_at
+			FROM webhook_delivery WHERE id = ? AND seg IS NOT NULL`, id).
+			Scan(&r.Delivery.Key, &r.Delivery.Provider, &r.Delivery.EventType, &r.Delivery.Target, &r.Delivery.ContentType, &received)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // not one tombstone changes
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read delivery %d with a torn payload: %w", id, err)
+		}
+		r.Delivery.ReceivedAt = time.UnixMilli(received)
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // badRange is a damaged stretch of a segment followed by a good record.

@@ -291,10 +291,16 @@ type ReceiptLog interface {
 	WriteBatchDeferred(ctx context.Context, recs []audit.Record) error
 }
 
+// TornReason is the error of the "rejected" record of a delivery that
+// recovery made a tombstone.
+const TornReason = "its payload was lost in a crash before the delivery was answered (it was never answered 2xx): " +
+	"not processed; its key is freed, and the provider's retry is stored as a new delivery"
+
 // ReceiptAuditor returns the queue.IntakeOptions.Receipts that appends one
 // "received" record per stored delivery (duplicates included, flagged;
-// deliveries rebuilt by recovery flagged "recovered") before any of them is
-// answered. A failed append fails the batch, so the receiver refuses what
+// deliveries rebuilt by recovery flagged "recovered"; a "rejected" record,
+// flagged "torn", for each delivery recovery makes a tombstone) before any
+// of them is answered. A failed append fails the batch, so the receiver refuses what
 // it cannot audit. It does not wait for the audit log's fsync: the delivery
 // itself is kept by its synced segment record, and should a power cut lose
 // the receipt together with the delivery's SQLite commit, recovery rebuilds
@@ -305,6 +311,12 @@ func ReceiptAuditor(log ReceiptLog) func(context.Context, []queue.Receipt) error
 		recs := make([]audit.Record, 0, len(rs))
 		for _, r := range rs {
 			d := r.Delivery
+			if r.Torn {
+				recs = append(recs, audit.Record{Actor: "webhook:" + d.Provider, Provider: d.Provider, Action: "webhook." + d.EventType,
+					Target: d.Target, IdempotencyKey: d.Key, Status: audit.StatusRejected, Error: TornReason,
+					Details: map[string]any{"deliveryId": r.ID, "torn": true}})
+				continue
+			}
 			details := map[string]any{"deliveryId": r.ID, "bytes": r.Bytes, "duplicate": r.Duplicate}
 			if r.Recovered {
 				details["recovered"] = true
