@@ -123,7 +123,14 @@ func sentMessage(c *chain.Call, p slack.Posted) SentMessage {
 	if ch == "" {
 		ch = c.String("channel")
 	}
-	c.SetDetail("channel", ch)
-	c.SetDetail("ts", p.TS)
+	if p.Via == slack.ViaWebhook {
+		// An incoming webhook posts to its own fixed channel, whatever
+		// the call names, and Slack answers with no ts: the record says
+		// how it was sent rather than name a channel it is not in.
+		c.SetDetail("via", "incoming-webhook")
+	} else {
+		c.SetDetail("channel", ch)
+		c.SetDetail("ts", p.TS)
+	}
 	return SentMessage{Provider: "slack", Channel: ch, TS: p.TS, IdempotencyKey: displayKey(c)}
 }

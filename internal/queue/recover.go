@@ -308,6 +308,9 @@ func (db *DB) lostRows(ctx context.Context, t tail, scans []segScan) ([]int64, e
 // reinsert stores the rows and jobs of records SQLite lost, and audits the
 // new ones as recovered before they commit.
 func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
+	// As tombstone: a signal must not split the "recovered" records from
+	// the commit they describe.
+	ctx = context.WithoutCancel(ctx)
 	batch := make([]*intakeReq, len(recs))
 	refs := make([]payloadRef, len(recs))
 	for i, r := range recs {
@@ -355,6 +358,10 @@ const OutcomeTorn = "torn"
 // never handled, and the retry received again as new. Its error fails
 // the recovery.
 func (db *DB) tombstone(ctx context.Context, ids []int64, explain func(context.Context, []Receipt) error) (int, error) {
+	// Not cancelled by a signal once begun (a few statements): a SIGTERM
+	// between the records and the commit rolled the tombstones back, so
+	// the log said they happened, and the next start said so again.
+	ctx = context.WithoutCancel(ctx)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("mark deliveries with a torn payload: %w", err)
