@@ -379,6 +379,9 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", err)
 	}
+	if err := db.parkDead(ctx); err != nil {
+		return n, fmt.Errorf("prune deliveries: %w", err)
+	}
 	below, err := db.oldestSegmentInUse(ctx)
 	if err != nil {
 		return n, fmt.Errorf("prune deliveries: %w", err)
@@ -387,6 +390,92 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 		return n, fmt.Errorf("prune deliveries: %w", err)
 	}
 	return n, nil
+}
+
+// parkMaxBytes bounds the payload bytes parkDead moves in one transaction.
+const parkMaxBytes = 8 << 20
+
+// parkDead moves the payloads of dead letters out of the segments, into
+// their rows (the payload column, which rows of the earlier format use):
+// a dead letter is kept until someone replays it, perhaps never, and a row
+// pointing into a segment keeps that segment and every later one on disk,
+// and open in each process that read them, as segments are freed from the
+// oldest row's up (found in review: one dead letter kept every 64 MiB
+// segment written after it). Only segments before the mark's, which the
+// intake no longer writes, are left this way; a payload that reads torn
+// stays where it is (its segment stays too), as nothing could be moved.
+// The commit is synced before the segments are removed: a power cut must
+// not keep the removal and lose the payload.
+func (db *DB) parkDead(ctx context.Context) error {
+	var mark sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT seg FROM webhook_segment_mark WHERE id = 1`).Scan(&mark); err != nil &&
+		!errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("park dead letters: %w", err)
+	}
+	if !mark.Valid {
+		return nil
+	}
+	for {
+		rows, err := db.read.QueryContext(ctx, `SELECT id, seg, seg_off, seg_len, seg_crc FROM webhook_delivery
+			WHERE state = 'dead' AND seg IS NOT NULL AND seg < ? ORDER BY id`, mark.Int64)
+		if err != nil {
+			return fmt.Errorf("park dead letters: %w", err)
+		}
+		type parked struct {
+			id  int64
+			ref payloadRef
+			p   []byte
+		}
+		var batch []parked
+		size, more := 0, false
+		for rows.Next() {
+			var pk parked
+			if err := rows.Scan(&pk.id, &pk.ref.seg, &pk.ref.off, &pk.ref.n, &pk.ref.crc); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("park dead letters: %w", err)
+			}
+			if size > 0 && size+int(pk.ref.n) > parkMaxBytes {
+				more = true
+				break
+			}
+			p, err := db.segs.read(pk.ref)
+			if errors.Is(err, ErrTorn) {
+				continue
+			}
+			if err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("park dead letter %d: %w", pk.id, err)
+			}
+			pk.p, size = p, size+len(p)
+			batch = append(batch, pk)
+		}
+		_ = rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("park dead letters: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		err = db.TxDurable(ctx, func(tx *sql.Tx) error {
+			for _, pk := range batch {
+				// Only if it is still that dead letter: a replay may have
+				// made it pending meanwhile, and a worker may be reading it.
+				if _, err := tx.ExecContext(ctx, `UPDATE webhook_delivery
+					SET payload = ?, seg = NULL, seg_off = 0, seg_len = 0, seg_crc = 0
+					WHERE id = ? AND state = 'dead' AND seg = ? AND seg_off = ? AND seg_len = ?`,
+					pk.p, pk.id, pk.ref.seg, pk.ref.off, pk.ref.n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("park dead letters: %w", err)
+		}
+		if !more {
+			return nil
+		}
+	}
 }
 
 // PruneAll runs Prune in chunks of chunk rows until fewer than a chunk are
