@@ -382,11 +382,11 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 	if err := db.parkDead(ctx); err != nil {
 		return n, fmt.Errorf("prune deliveries: %w", err)
 	}
-	below, err := db.oldestSegmentInUse(ctx)
+	below, keep, err := db.segmentsInUse(ctx)
 	if err != nil {
 		return n, fmt.Errorf("prune deliveries: %w", err)
 	}
-	if err := db.segs.removeBelow(below); err != nil {
+	if err := db.segs.removeBelow(below, keep); err != nil {
 		return n, fmt.Errorf("prune deliveries: %w", err)
 	}
 	return n, nil
@@ -512,7 +512,7 @@ func (db *DB) PruneAll(ctx context.Context, before time.Time, chunk int, budget 
 	}
 }
 
-// oldestSegmentInUse returns the oldest segment that a row points into or
+// segmentsInUse returns the oldest segment that a row points into or
 // that a row may point into once the intake (perhaps in another process)
 // commits its next batches: the segments before it are free.
 //
@@ -524,26 +524,48 @@ func (db *DB) PruneAll(ctx context.Context, before time.Time, chunk int, budget 
 // segment or a newer one, and so do the rows recovery rebuilds from the
 // records past the mark. Without a mark (only rows of the earlier format),
 // the newest file, listed before the snapshot, stands in for it.
-func (db *DB) oldestSegmentInUse(ctx context.Context) (int64, error) {
+//
+// Dead letters are left out of the bound: one is kept until replayed,
+// perhaps never, and would keep every later segment. parkDead has moved
+// their payloads into their rows; the segments of those it could not (a
+// payload that reads torn) are returned in keep, and must stay. Bound and
+// keep come from one snapshot: a row turning dead (a worker) or pending (a
+// replay) is then in one or the other, and a row's segment never changes
+// but to none (parkDead), so every row pointing below the bound is a dead
+// letter in keep.
+func (db *DB) segmentsInUse(ctx context.Context) (bound int64, keep map[int64]bool, err error) {
 	ns, err := db.segs.list()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if len(ns) == 0 {
-		return 0, nil // a segment made from now on is in use
+		return 0, nil, nil // a segment made from now on is in use
 	}
-	bound := ns[len(ns)-1]
+	bound = ns[len(ns)-1]
 	var oldest, mark sql.NullInt64
+	var dead sql.NullString
 	err = db.read.QueryRowContext(ctx, `SELECT
-		(SELECT seg FROM webhook_delivery WHERE seg IS NOT NULL ORDER BY id LIMIT 1),
-		(SELECT seg FROM webhook_segment_mark WHERE id = 1)`).Scan(&oldest, &mark)
+		(SELECT seg FROM webhook_delivery WHERE seg IS NOT NULL AND state <> 'dead' ORDER BY id LIMIT 1),
+		(SELECT seg FROM webhook_segment_mark WHERE id = 1),
+		(SELECT group_concat(DISTINCT seg) FROM webhook_delivery WHERE state = 'dead' AND seg IS NOT NULL)`).
+		Scan(&oldest, &mark, &dead)
 	if err != nil {
-		return 0, fmt.Errorf("oldest payload segment in use: %w", err)
+		return 0, nil, fmt.Errorf("payload segments in use: %w", err)
 	}
 	for _, s := range []sql.NullInt64{oldest, mark} {
 		if s.Valid {
 			bound = min(bound, s.Int64)
 		}
 	}
-	return bound, nil
+	if dead.Valid {
+		keep = map[int64]bool{}
+		for _, f := range strings.Split(dead.String, ",") {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return 0, nil, fmt.Errorf("payload segments in use: %q: %w", f, err)
+			}
+			keep[n] = true
+		}
+	}
+	return bound, keep, nil
 }

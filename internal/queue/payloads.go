@@ -228,7 +228,7 @@ func (s *segments) rotate() error {
 	if err != nil {
 		return err
 	}
-	s.forget(ns, 0)
+	s.forget(ns, 0, nil)
 	if fresh {
 		s.curN = s.floor + 1
 		if len(ns) > 0 {
@@ -269,13 +269,13 @@ func (s *segments) release(sf *openSegment) {
 // existing segment files: a file another process deleted is otherwise
 // kept on disk by its open descriptor. A read that needs one again opens
 // it from its path. Called with mu held.
-func (s *segments) forget(listed []int64, bound int64) {
+func (s *segments) forget(listed []int64, bound int64, keep map[int64]bool) {
 	exists := make(map[int64]bool, len(listed))
 	for _, n := range listed {
 		exists[n] = true
 	}
 	for n, sf := range s.readers {
-		if n < bound || !exists[n] {
+		if (n < bound && !keep[n]) || !exists[n] {
 			s.drop(sf)
 			delete(s.readers, n)
 		}
@@ -391,12 +391,12 @@ func (s *segments) acquire(n int64) (*openSegment, error) {
 	return sf, nil
 }
 
-// removeBelow deletes the segment files numbered below n, which no row
-// points into any more, and lets go of the readers of those and of the
-// files another process deleted. The newest file is always kept: an Intake
+// removeBelow deletes the segment files numbered below n but not in keep,
+// which no row points into any more, and lets go of the readers of those
+// and of the files another process deleted. The newest file is always kept: an Intake
 // (perhaps in another process) may be appending to it for rows not yet
 // committed.
-func (s *segments) removeBelow(n int64) error {
+func (s *segments) removeBelow(n int64, keep map[int64]bool) error {
 	ns, err := s.list()
 	if err != nil {
 		return err
@@ -408,11 +408,14 @@ func (s *segments) removeBelow(n int64) error {
 		if k >= n || i == len(ns)-1 || (s.cur != nil && k >= s.curN) {
 			break
 		}
+		if keep[k] {
+			continue
+		}
 		if err := os.Remove(s.path(k)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	s.forget(ns, n)
+	s.forget(ns, n, keep)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("remove payload segments: %w", err)
 	}

@@ -290,14 +290,14 @@ func TestRemoveBelowKeepsTheNewestSegment(t *testing.T) {
 		require.NoError(t, s.rotate())
 	}
 	s.mu.Unlock()
-	require.NoError(t, s.removeBelow(1<<62))
+	require.NoError(t, s.removeBelow(1<<62, nil))
 	ns, err := s.list()
 	require.NoError(t, err)
 	assert.Equal(t, []int64{3}, ns, "the segment being written stays")
 
 	other, err := openSegments(filepath.Join(filepath.Dir(s.dir), FileName))
 	require.NoError(t, err)
-	require.NoError(t, other.removeBelow(1<<62), "another process without a current segment")
+	require.NoError(t, other.removeBelow(1<<62, nil), "another process without a current segment")
 	ns, err = other.list()
 	require.NoError(t, err)
 	assert.Equal(t, []int64{3}, ns)
