@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
@@ -117,7 +116,7 @@ func TestAReplayThatFailsToCommitIsAuditedAsFailed(t *testing.T) {
 	replayed, err = b.wk.Replay(ctx, b.client, []int64{id}, nil)
 	require.NoError(t, err)
 	require.Equal(t, []int64{id}, replayed)
-	require.NoError(t, WaitFinished(ctx, b.db, replayed, 10*time.Millisecond, nil))
+	b.waitFinished(t, replayed)
 	assert.Equal(t, queue.StateProcessed, b.find(t, id).State)
 }
 

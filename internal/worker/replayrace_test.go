@@ -62,7 +62,7 @@ func TestTwoReplaysOfOneDeadLetterThatOverlapRunItOnce(t *testing.T) {
 		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
 	replayedB, errB := termB.Replay(ctx, b.client, []int64{id}, nil)
 	require.NoError(t, aErr, "terminal A's replay")
-	require.NoError(t, WaitFinished(ctx, b.db, []int64{id}, 10*time.Millisecond, nil))
+	b.waitFinished(t, []int64{id})
 	time.Sleep(200 * time.Millisecond) // let a second run, if any, finish
 
 	d := b.find(t, id)

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,7 +96,7 @@ func TestARepeatedStripeEventKeepsTheOutcomeItFirstHad(t *testing.T) {
 				first := b.sink.statuses("stripe:" + tt.replayed)
 				_, err := b.wk.Replay(ctx, b.client, []int64{ids[tt.replayed]}, nil)
 				require.NoError(t, err)
-				require.NoError(t, WaitFinished(ctx, b.db, []int64{ids[tt.replayed]}, 10*time.Millisecond, nil))
+				b.waitFinished(t, []int64{ids[tt.replayed]})
 				require.Equal(t, tt.wantAudit[:1], first, "the first run")
 			}
 			d := b.waitState(t, ids[tt.check], queue.StateProcessed)

@@ -136,6 +136,16 @@ func (b *testBundle) enqueue(t *testing.T, d queue.NewDelivery) int64 {
 }
 
 // waitState polls until the delivery reaches state.
+// waitFinished is WaitFinished bounded for a test: a replay whose job never
+// runs fails here within 30 s, with the ids, instead of hanging until go
+// test's own timeout (as mutation testing found).
+func (b *testBundle) waitFinished(t *testing.T, ids []int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, WaitFinished(ctx, b.db, ids, 10*time.Millisecond, nil), "deliveries %v never finished", ids)
+}
+
 func (b *testBundle) waitState(t *testing.T, id int64, state string) queue.Delivery {
 	t.Helper()
 	var d queue.Delivery
@@ -205,7 +215,7 @@ func TestFailureRetriesThenDeadLettersThenReplayProcesses(t *testing.T) {
 	replayed, err := b.wk.Replay(context.Background(), b.client, []int64{id}, nil)
 	require.NoError(t, err)
 	require.Equal(t, []int64{id}, replayed)
-	require.NoError(t, WaitFinished(context.Background(), b.db, replayed, 10*time.Millisecond, nil))
+	b.waitFinished(t, replayed)
 	d = b.waitState(t, id, queue.StateProcessed)
 	assert.Equal(t, 1, d.Replays)
 	assert.Equal(t, 1, d.ProcessedCount)
