@@ -92,6 +92,9 @@ func TestRejectedCallsAreAuditedAndNeverRun(t *testing.T) {
 	}{
 		{"a missing required field is named", "sandbox", map[string]string{"GITHUB_TOKEN": "ghp_x"}, map[string]any{"repo": "acme/app"}, KindInvalid, []string{"title: is required"}},
 		{"every violation is listed in one error", "sandbox", map[string]string{"GITHUB_TOKEN": "ghp_x"}, map[string]any{"repo": "nope", "title": "", "bogus": 1}, KindInvalid, []string{"repo:", "title:", "bogus: is not a known argument"}},
+		// Mutation testing: listing only the first missing field was
+		// caught by the end-to-end suite alone.
+		{"every missing required field is named", "sandbox", map[string]string{"GITHUB_TOKEN": "ghp_x"}, map[string]any{}, KindInvalid, []string{"repo: is required", "title: is required"}},
 		{"a wrong type is named", "sandbox", map[string]string{"GITHUB_TOKEN": "ghp_x"}, ticket("labels", "bug"), KindInvalid, []string{"labels:"}},
 		{"a missing credential names its variable", "sandbox", nil, ticket(), KindCredential, []string{"GITHUB_TOKEN"}},
 	}
