@@ -91,7 +91,7 @@ func storePipelined(t *testing.T, path string, later ...string) ([]int64, segMar
 		answered <- res
 	}
 	go enqueue("github:1:x")
-	<-h.entered // x is committed, its sync held
+	waitFor(t, h.entered, "x's sync") // x is committed, its sync held
 	go enqueue("github:1:r1")
 	require.Eventually(t, func() bool {
 		batches, _ := in.Stats()
@@ -99,7 +99,7 @@ func storePipelined(t *testing.T, path string, later ...string) ([]int64, segMar
 	}, 10*time.Second, time.Millisecond)
 	close(release)
 	for range 2 {
-		<-answered
+		waitFor(t, answered, "an answer")
 	}
 	for _, key := range []string{"github:1:x", "github:1:r1"} {
 		d, err := db.Find(ctx, key)

@@ -152,7 +152,7 @@ func TestASyncStillRunningWhenTheWriterLeavesItsSegmentSucceeds(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Sync() }()
-	<-entered
+	waitFor(t, entered, "the sync")
 	s.syncFile = fdatasyncFile
 	s.mu.Lock()
 	s.curSize = segmentMax

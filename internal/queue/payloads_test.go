@@ -327,7 +327,7 @@ func TestASyncRacingACutDoesNotVouchForWhatIsWrittenAfter(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Sync() }() // has read size = b's end
-	<-entered
+	waitFor(t, entered, "the sync")
 	require.NoError(t, s.unappend(b.mark))
 	s.syncFile = fdatasyncFile
 	c, err := s.append(d("c")) // written where b was, not synced

@@ -211,6 +211,22 @@ func TestPruneDeletesOnlyOldProcessedDeliveries(t *testing.T) {
 	assert.Zero(t, n)
 }
 
+// waitFor waits for ch to deliver or close, for at most 30 s: a change that
+// never reaches the point a test holds (a sync skipped, say) fails there,
+// naming what was awaited, instead of at go test's timeout (as mutation
+// testing found).
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("waited 30 s for %s", what)
+	}
+	var zero T
+	return zero
+}
+
 func newIntake(t *testing.T, db *DB, opts IntakeOptions) *Intake {
 	t.Helper()
 	in, err := NewIntake(context.Background(), db, opts)
@@ -236,7 +252,7 @@ func TestIntakeIsBusyWhileADeliveryAwaitsItsAnswer(t *testing.T) {
 		_, err := in.Enqueue(context.Background(), NewDelivery{Provider: "slack", Key: "slack:Ev1", EventType: "event_callback", Payload: []byte(`{}`)})
 		done <- err
 	}()
-	<-inside
+	waitFor(t, inside, "the batch's receipts")
 	assert.True(t, in.Busy(), "a delivery is taken in and not yet answered")
 	close(release)
 	require.NoError(t, <-done)

@@ -127,7 +127,7 @@ func TestRescueOrphansReadsTheClientRunningAJobFromRiversOwnRecord(t *testing.T)
 				defer cancel()
 				require.NoError(t, c.Stop(sctx))
 			})
-			<-w.started // River fetched it: running, attempted by the client
+			waitFor(t, w.started, "River's fetch") // River fetched it: running, attempted by the client
 
 			n, err := db.RescueOrphans(ctx, AliveIn(dir))
 			require.NoError(t, err)
