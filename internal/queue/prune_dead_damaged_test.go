@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -29,13 +28,7 @@ func TestADamagedDeadLetterDoesNotPinEveryLaterSegment(t *testing.T) {
 		keep func(t *testing.T, db *DB, id int64)
 	}{
 		{"a dead letter whose payload is damaged", func(t *testing.T, db *DB, id int64) {
-			var seg, off int64
-			require.NoError(t, db.read.QueryRow(`SELECT seg, seg_off FROM webhook_delivery WHERE id = ?`, id).Scan(&seg, &off))
-			f, err := os.OpenFile(db.segs.path(seg), os.O_RDWR, 0)
-			require.NoError(t, err)
-			_, err = f.WriteAt([]byte{'X'}, off+1)
-			require.NoError(t, err)
-			require.NoError(t, f.Close())
+			damagePayload(t, db, id)
 			// The worker reads it torn and dead-letters it (Permanent).
 			ds, err := db.Load(context.Background(), []int64{id})
 			require.NoError(t, err)

@@ -47,13 +47,7 @@ func TestLoadReportsAnUnreadablePayloadOnItsOwnDelivery(t *testing.T) {
 		damage func(t *testing.T, db *DB, id int64)
 	}{
 		{"a payload failing its CRC", func(t *testing.T, db *DB, id int64) {
-			var seg, off int64
-			require.NoError(t, db.read.QueryRow(`SELECT seg, seg_off FROM webhook_delivery WHERE id = ?`, id).Scan(&seg, &off))
-			f, err := os.OpenFile(db.segs.path(seg), os.O_RDWR, 0)
-			require.NoError(t, err)
-			_, err = f.WriteAt([]byte{'X'}, off+1)
-			require.NoError(t, err)
-			require.NoError(t, f.Close())
+			damagePayload(t, db, id)
 		}},
 		{"a payload whose segment file is gone", func(t *testing.T, db *DB, id int64) {
 			_, err := db.write.Exec(`UPDATE webhook_delivery SET seg = seg + 1000 WHERE id = ?`, id)
@@ -186,4 +180,17 @@ func testSegments(t *testing.T) *segments {
 // oneDelivery is a batch of one small delivery under key.
 func oneDelivery(key string) []*NewDelivery {
 	return []*NewDelivery{{Key: key, Provider: "github", EventType: "issues", ReceivedAt: time.Now(), Payload: []byte(`{"a":1}`)}}
+}
+
+// damagePayload overwrites a byte of delivery id's payload in its segment,
+// so that it fails its CRC.
+func damagePayload(t *testing.T, db *DB, id int64) {
+	t.Helper()
+	var seg, off int64
+	require.NoError(t, db.read.QueryRow(`SELECT seg, seg_off FROM webhook_delivery WHERE id = ?`, id).Scan(&seg, &off))
+	f, err := os.OpenFile(db.segs.path(seg), os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{'X'}, off+1)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 }
