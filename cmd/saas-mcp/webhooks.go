@@ -84,7 +84,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// heap and gave 8-10% more deliveries per second (measured).
 		debug.SetGCPercent(400)
 	}
-	app, err := openWebhookApp(ctx, stderr, !*noWorker)
+	app, err := openWebhookApp(ctx, stderr, !*noWorker, true)
 	if err != nil {
 		printErr(stderr, "webhooks", err)
 		return 1
@@ -105,7 +105,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, ok := noArgs("worker", args, stderr); !ok {
 		return code
 	}
-	app, err := openWebhookApp(ctx, stderr, true)
+	app, err := openWebhookApp(ctx, stderr, true, false)
 	if err != nil {
 		printErr(stderr, "worker", err)
 		return 1
@@ -154,7 +154,7 @@ func (a *webhookApp) intakeBusy() bool {
 
 // openWebhookApp loads the configuration and opens the audit log and the
 // deliveries database; withWorker also opens the payments ledger.
-func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*webhookApp, error) {
+func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker, receiver bool) (*webhookApp, error) {
 	sc, err := config.LoadShared()
 	if err != nil {
 		return nil, err
@@ -162,6 +162,11 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker bool) (*we
 	wc, err := config.LoadWebhook(getenv)
 	if err != nil {
 		return nil, err
+	}
+	if receiver {
+		if err := wc.ValidateReceiver(); err != nil {
+			return nil, err
+		}
 	}
 	red, _ := config.Redactor(getenv, wc.InUse()...) // every secret in the environment, serve's credentials too
 	app := &webhookApp{cfg: wc, serveC: sc, red: red, log: newLogger(stderr, sc.LogLevel, red),

@@ -40,7 +40,7 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 	if !haveQueue("webhooks dead", stderr) {
 		return 1
 	}
-	app, err := openWebhookApp(ctx, stderr, false)
+	app, err := openWebhookApp(ctx, stderr, false, false)
 	if err != nil {
 		printErr(stderr, "webhooks dead", err)
 		return 1
@@ -156,7 +156,7 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 	if !haveQueue("webhooks replay", stderr) {
 		return 1
 	}
-	app, err := openWebhookApp(ctx, stderr, true)
+	app, err := openWebhookApp(ctx, stderr, true, false)
 	if err != nil {
 		printErr(stderr, "webhooks replay", err)
 		return 1

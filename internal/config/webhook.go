@@ -86,11 +86,26 @@ func LoadWebhook(getenv func(string) string) (Webhook, error) {
 	return c, c.Validate()
 }
 
-// Validate checks values envconfig cannot.
-func (c Webhook) Validate() error {
+// ValidateReceiver checks the values only the receiver uses (its address,
+// body limit and drain delay), for `saas-mcp webhooks`; Validate checks the
+// rest, which the worker and the admin commands use too, so that they do
+// not refuse to start over a value they never read.
+func (c Webhook) ValidateReceiver() error {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		return fmt.Errorf("WEBHOOK_ADDR must be host:port (e.g. 127.0.0.1:3000), not %q", c.Addr)
 	}
+	if c.DrainDelay < 0 {
+		return fmt.Errorf("WEBHOOK_DRAIN_DELAY must be at least 0, not %s", c.DrainDelay)
+	}
+	if _, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err != nil {
+		return fmt.Errorf("WEBHOOK_MAX_BODY: %w", err)
+	}
+	return nil
+}
+
+// Validate checks values envconfig cannot, but those only the receiver
+// uses (ValidateReceiver).
+func (c Webhook) Validate() error {
 	if c.MaxAttempts < 1 {
 		return fmt.Errorf("WEBHOOK_MAX_ATTEMPTS must be at least 1, not %d", c.MaxAttempts)
 	}
@@ -103,14 +118,8 @@ func (c Webhook) Validate() error {
 	if err := checkNoTilde("DATA_DIR", c.DataDir); err != nil {
 		return err
 	}
-	if c.DrainDelay < 0 {
-		return fmt.Errorf("WEBHOOK_DRAIN_DELAY must be at least 0, not %s", c.DrainDelay)
-	}
 	if c.Retention < time.Hour {
 		return fmt.Errorf("WEBHOOK_RETENTION must be at least 1h (a provider's redelivery must still find the first copy), not %s", c.Retention)
-	}
-	if _, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err != nil {
-		return fmt.Errorf("WEBHOOK_MAX_BODY: %w", err)
 	}
 	return nil
 }

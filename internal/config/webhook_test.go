@@ -62,7 +62,6 @@ func TestLoadWebhookRefusesBadValues(t *testing.T) {
 		{"a secret both inline and in a file", map[string]string{}, map[string]string{SlackSigningSecret: "a", SlackSigningSecret + "_FILE": "/x"}},
 		{"zero attempts", map[string]string{"WEBHOOK_MAX_ATTEMPTS": "0"}, nil},
 		{"zero workers", map[string]string{"WEBHOOK_WORKERS": "0"}, nil},
-		{"a body limit that is not a size", map[string]string{"WEBHOOK_MAX_BODY": "lots"}, nil},
 		{"a retention shorter than an hour", map[string]string{"WEBHOOK_RETENTION": "10m"}, nil},
 		{"a retention that is not a duration", map[string]string{"WEBHOOK_RETENTION": "a week"}, nil},
 		{"a DATA_DIR starting with ~, which nothing expands", map[string]string{"DATA_DIR": "~/state"}, nil},
@@ -74,6 +73,29 @@ func TestLoadWebhookRefusesBadValues(t *testing.T) {
 			}
 			_, err := LoadWebhook(webhookEnv(tt.vars))
 			assert.Error(t, err)
+		})
+	}
+}
+
+// Values only the receiver uses are refused by ValidateReceiver, which
+// `saas-mcp webhooks` calls, and not by LoadWebhook: `saas-mcp worker` and
+// the admin commands never listen, and refused to start over a
+// WEBHOOK_ADDR of "3000" (found in review). Not parallel: envconfig reads
+// the process environment.
+func TestReceiverOnlyValuesAreCheckedForTheReceiverAlone(t *testing.T) {
+	tests := []struct{ name, value string }{
+		{"WEBHOOK_ADDR", "3000"},
+		{"WEBHOOK_MAX_BODY", "lots"},
+		{"WEBHOOK_DRAIN_DELAY", "-1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			t.Setenv(tt.name, tt.value)
+			c, err := LoadWebhook(webhookEnv(nil))
+			require.NoError(t, err, "the worker and the admin commands load it")
+			err = c.ValidateReceiver()
+			require.Error(t, err, "the receiver refuses it")
+			assert.Contains(t, err.Error(), tt.name)
 		})
 	}
 }
