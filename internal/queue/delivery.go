@@ -379,17 +379,20 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", err)
 	}
-	if err := db.parkDead(ctx); err != nil {
-		return n, fmt.Errorf("prune deliveries: %w", err)
+	// A dead letter parkDead could not move keeps its segment (keep), so
+	// the segments are freed even when parking failed.
+	parkErr := db.parkDead(ctx)
+	if parkErr != nil {
+		parkErr = fmt.Errorf("prune deliveries: %w", parkErr)
 	}
 	below, keep, err := db.segmentsInUse(ctx)
 	if err != nil {
-		return n, fmt.Errorf("prune deliveries: %w", err)
+		return n, errors.Join(parkErr, fmt.Errorf("prune deliveries: %w", err))
 	}
 	if err := db.segs.removeBelow(below, keep); err != nil {
-		return n, fmt.Errorf("prune deliveries: %w", err)
+		return n, errors.Join(parkErr, fmt.Errorf("prune deliveries: %w", err))
 	}
-	return n, nil
+	return n, parkErr
 }
 
 // parkMaxBytes bounds the payload bytes parkDead moves in one transaction.
