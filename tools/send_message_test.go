@@ -22,6 +22,16 @@ import (
 // the schema lets a channel be given, and reconciles: the message must be
 // found (or the key would stay in doubt and the message be neither sent nor
 // found), and the result must name the channel ID Slack answers a call with.
+// sendMessageWith is the sendMessage tool on a Slack client of cfg, with a
+// bounded HTTP client.
+func sendMessageWith(t *testing.T, cfg slack.Config) Definition {
+	t.Helper()
+	cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+	def, err := SendMessage(Deps{Slack: slack.New(cfg)})
+	require.NoError(t, err)
+	return def
+}
+
 func TestSendMessageReconcilesALostMessageToTheResultACallWouldHaveGiven(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -41,11 +51,7 @@ func TestSendMessageReconcilesALostMessageToTheResultACallWouldHaveGiven(t *test
 			t.Parallel()
 			srv := fakesaas.New()
 			t.Cleanup(srv.Close)
-			def, err := SendMessage(Deps{Slack: slack.New(slack.Config{
-				BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken),
-				HTTPClient: &http.Client{Timeout: 5 * time.Second},
-			})})
-			require.NoError(t, err)
+			def := sendMessageWith(t, slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken)})
 			since := time.Now()
 			args := map[string]any{"channel": tt.channel, "text": "deploy done", "idempotencyKey": "deploy-42"}
 			var parent SentMessage // a normal call's result, for a reply
@@ -59,7 +65,7 @@ func TestSendMessageReconcilesALostMessageToTheResultACallWouldHaveGiven(t *test
 
 			srv.Inject(fakesaas.Fault{Method: "POST", Path: "/api/chat.postMessage", Times: 1, Mode: fakesaas.CommitThenClose})
 			c := chain.NewCall(def.Chain, args, "t", "sandbox", "c1")
-			_, err = def.Chain.Run(t.Context(), c)
+			_, err := def.Chain.Run(t.Context(), c)
 			require.True(t, provider.InDoubt(err), "the answer was lost: %v", err)
 			msgs := srv.SlackMessages("")
 			sent := msgs[len(msgs)-1]
@@ -127,9 +133,7 @@ func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
-			def, err := SendMessage(Deps{Slack: slack.New(tt.cfg)})
-			require.NoError(t, err)
+			def := sendMessageWith(t, tt.cfg)
 			c := chain.NewCall(def.Chain, map[string]any{"channel": "C0GENERAL", "text": "deploy", "idempotencyKey": "k"}, "t", "sandbox", "c")
 			c.Credentials, c.FirstVia = tt.creds, tt.firstVia
 			if tt.canCheck {
@@ -138,7 +142,7 @@ func TestSendMessageSaysWhenAnEarlierMessageCannotBeLookedFor(t *testing.T) {
 				assert.NoError(t, rerr)
 				return
 			}
-			err = def.Chain.CanReconcile(c)
+			err := def.Chain.CanReconcile(c)
 			assert.ErrorIs(t, err, chain.ErrCannotReconcile)
 			assert.ErrorIs(t, err, tt.why)
 			if tt.why == slack.ErrNoHistory {
@@ -160,11 +164,7 @@ func TestAKeyClaimedBeforeViaWasRecordedIsNotSentAgainWhenNothingIsFound(t *test
 	t.Parallel()
 	srv := fakesaas.New()
 	t.Cleanup(srv.Close)
-	def, err := SendMessage(Deps{Slack: slack.New(slack.Config{
-		BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken),
-		HTTPClient: &http.Client{Timeout: 5 * time.Second},
-	})})
-	require.NoError(t, err)
+	def := sendMessageWith(t, slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken)})
 	c := chain.NewCall(def.Chain, map[string]any{"channel": "C0GENERAL", "text": "deploy", "idempotencyKey": "old-1"}, "t", "sandbox", "c")
 	c.Credentials = map[string]config.Secret{config.SlackBotToken: config.NewSecret(fakesaas.SlackToken)}
 	require.NoError(t, def.Chain.CanReconcile(c), "it can look")
@@ -182,11 +182,7 @@ func TestSendMessageMarksItsClaimAndReconcilesOnlyItsOwnLife(t *testing.T) {
 	t.Parallel()
 	srv := fakesaas.New()
 	t.Cleanup(srv.Close)
-	def, err := SendMessage(Deps{Slack: slack.New(slack.Config{
-		BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken),
-		HTTPClient: &http.Client{Timeout: 5 * time.Second},
-	})})
-	require.NoError(t, err)
+	def := sendMessageWith(t, slack.Config{BaseURL: srv.SlackAPIURL(), Token: config.NewSecret(fakesaas.SlackToken)})
 	args := map[string]any{"channel": "C1", "text": "deploy done", "idempotencyKey": "k-life"}
 	first := time.Now().Add(-2 * time.Second)
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"testing"
 	"time"
 
@@ -31,16 +30,12 @@ func TestInWebhookModeSendMessagesAuditRecordNamesNoChannelTheMessageIsNotIn(t *
 	t.Parallel()
 	srv := fakesaas.New()
 	t.Cleanup(srv.Close)
-	def, err := SendMessage(Deps{Slack: slack.New(slack.Config{
-		BaseURL: srv.SlackAPIURL(), WebhookURL: config.NewSecret(srv.SlackWebhookURL()),
-		HTTPClient: &http.Client{Timeout: 5 * time.Second},
-	})})
-	require.NoError(t, err)
+	def := sendMessageWith(t, slack.Config{BaseURL: srv.SlackAPIURL(), WebhookURL: config.NewSecret(srv.SlackWebhookURL())})
 	s := &sink{}
 	run := chain.Wrap(chain.Final, chain.Audit(s, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	c := chain.NewCall(def.Chain, map[string]any{"channel": "#general", "text": "deploy done", "idempotencyKey": "k1"}, "t", "sandbox", "c1")
 	c.Credentials = map[string]config.Secret{config.SlackWebhookURL: config.NewSecret(srv.SlackWebhookURL())}
-	_, err = run(context.Background(), c)
+	_, err := run(context.Background(), c)
 	require.NoError(t, err)
 
 	msgs := srv.SlackMessages("")

@@ -104,50 +104,26 @@ func TestWriteAuditFindsTheRecordAnAttemptInDoubtWroteAndAnswersAsItDid(t *testi
 func TestWriteAuditDoesNotTakeAnotherRecordForTheOneItsAttemptWrote(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	after := claimAt.Add(time.Millisecond)
 	tests := []struct {
-		name  string
-		other func(c *chain.Call) audit.Record
+		name   string
+		at     time.Time           // when the other record was written
+		change func(*audit.Record) // how it differs from this call's
 	}{
-		{"the same record written before the claim", func(c *chain.Call) audit.Record {
-			return writtenRecord(c, claimAt.Add(-30*time.Second))
-		}},
-		{"another target", func(c *chain.Call) audit.Record {
-			r := writtenRecord(c, claimAt.Add(time.Millisecond))
-			r.Target = "P2"
-			return r
-		}},
-		{"details that differ in a number's last digit", func(c *chain.Call) audit.Record {
-			r := writtenRecord(c, claimAt.Add(time.Millisecond))
+		{"the same record written before the claim", claimAt.Add(-30 * time.Second), func(*audit.Record) {}},
+		{"another target", after, func(r *audit.Record) { r.Target = "P2" }},
+		{"details that differ in a number's last digit", after, func(r *audit.Record) {
 			r.Details = maps.Clone(r.Details)
 			r.Details["incident"] = json.Number("12345678901234567890")
-			return r
 		}},
-		{"a target in another letter case", func(c *chain.Call) audit.Record {
-			r := writtenRecord(c, claimAt.Add(time.Millisecond))
-			r.Target = "p1"
-			return r
-		}},
-		{"another status", func(c *chain.Call) audit.Record {
-			r := writtenRecord(c, claimAt.Add(time.Millisecond))
-			r.Status = audit.StatusFailed
-			return r
-		}},
-		{"details with one more key", func(c *chain.Call) audit.Record {
-			r := writtenRecord(c, claimAt.Add(time.Millisecond))
+		{"a target in another letter case", after, func(r *audit.Record) { r.Target = "p1" }},
+		{"another status", after, func(r *audit.Record) { r.Status = audit.StatusFailed }},
+		{"details with one more key", after, func(r *audit.Record) {
 			r.Details = maps.Clone(r.Details)
 			r.Details["pages"] = []any{"a", "b"}
-			return r
 		}},
-		{"another key", func(c *chain.Call) audit.Record {
-			r := writtenRecord(c, claimAt.Add(time.Millisecond))
-			r.IdempotencyKey = "ack-twice"
-			return r
-		}},
-		{"the call's own terminal record", func(c *chain.Call) audit.Record {
-			r := writtenRecord(c, claimAt.Add(time.Millisecond))
-			r.Tool, r.CallID = "writeAudit", "c1"
-			return r
-		}},
+		{"another key", after, func(r *audit.Record) { r.IdempotencyKey = "ack-twice" }},
+		{"the call's own terminal record", after, func(r *audit.Record) { r.Tool, r.CallID = "writeAudit", "c1" }},
 	}
 	for _, tt := range tests {
 		for _, reach := range []string{"a record from before the margin", "the call's started record"} {
@@ -162,7 +138,9 @@ func TestWriteAuditDoesNotTakeAnotherRecordForTheOneItsAttemptWrote(t *testing.T
 				} else {
 					require.NoError(t, w.Write(ctx, startedRecord(c, claimAt.Add(-time.Minute/2))))
 				}
-				require.NoError(t, w.Write(ctx, tt.other(c)))
+				other := writtenRecord(c, tt.at)
+				tt.change(&other)
+				require.NoError(t, w.Write(ctx, other))
 
 				got, found, err := def.Chain.Reconcile(ctx, c, claimAt)
 				require.NoError(t, err)

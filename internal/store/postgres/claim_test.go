@@ -37,10 +37,7 @@ func openTestWith(t testing.TB, params map[string]string) *DB {
 func TestKeysConformanceWithSerializableDefault(t *testing.T) {
 	t.Parallel()
 	testURL(t)
-	storetest.ExerciseKeys(t, func(t *testing.T) storetest.Stores {
-		db := openTestWith(t, serializable)
-		return storetest.Stores{Keys: db.Keys(), Ledger: db.Payments()}
-	})
+	storetest.ExerciseKeys(t, openSerializableStores)
 }
 
 // The ledger's transactions also run at READ COMMITTED whatever the
@@ -50,10 +47,7 @@ func TestKeysConformanceWithSerializableDefault(t *testing.T) {
 func TestLedgerConformanceWithSerializableDefault(t *testing.T) {
 	t.Parallel()
 	testURL(t)
-	storetest.ExerciseLedger(t, func(t *testing.T) storetest.Stores {
-		db := openTestWith(t, serializable)
-		return storetest.Stores{Keys: db.Keys(), Ledger: db.Payments()}
-	})
+	storetest.ExerciseLedger(t, openSerializableStores)
 }
 
 // TestAClaimThatWaitedForATakeoverFindsItInProgressAtASerializableDefault:
@@ -239,4 +233,11 @@ func proxyOne(c net.Conn, target string, slow *atomic.Bool, delay time.Duration)
 			return
 		}
 	}
+}
+
+// openSerializableStores opens a store on a server whose default isolation
+// is SERIALIZABLE, for the conformance suite.
+func openSerializableStores(t *testing.T) storetest.Stores {
+	db := openTestWith(t, serializable)
+	return storetest.Stores{Keys: db.Keys(), Ledger: db.Payments()}
 }

@@ -22,6 +22,32 @@ func event(id, object string, sec int) payments.Event {
 	}
 }
 
+// ledgerStep is one event recorded and the outcome it must have.
+type ledgerStep struct {
+	e    payments.Event
+	want payments.Outcome
+}
+
+// ledgerCase is a sequence of events recorded in one fresh ledger.
+type ledgerCase struct {
+	name  string
+	steps []ledgerStep
+}
+
+// runLedgerCases records each case's steps, in order, in a store of its own.
+func runLedgerCases(t *testing.T, open func(t *testing.T) Stores, cases []ledgerCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := open(t).Ledger
+			for _, s := range tt.steps {
+				mustRecord(t, l, s.e, s.want)
+			}
+		})
+	}
+}
+
 func mustRecord(t *testing.T, l payments.Ledger, e payments.Event, want payments.Outcome) {
 	t.Helper()
 	got, err := l.Record(context.Background(), e)

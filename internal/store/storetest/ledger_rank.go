@@ -30,51 +30,35 @@ const (
 // completion. Each store compares the rank of the event it already holds in
 // SQL, so both must agree with payments.Rank.
 func exerciseLedgerRanks(t *testing.T, open func(t *testing.T) Stores) {
-	type step struct {
-		e    payments.Event
-		want payments.Outcome
-	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"the money of a delayed payment in the second its session completed is newer, whatever its id", []step{
+	runLedgerCases(t, open, []ledgerCase{
+		{"the money of a delayed payment in the second its session completed is newer, whatever its id", []ledgerStep{
 			{typed(event("evt_z", "cs_1", 0), completed), recorded},
 			{typed(event("evt_a", "cs_1", 0), paymentWorked), recorded},
 		}},
-		{"a session's completion delivered after its money of the same second is stale, whatever its id", []step{
+		{"a session's completion delivered after its money of the same second is stale, whatever its id", []ledgerStep{
 			{typed(event("evt_a", "cs_1", 0), paymentWorked), recorded},
 			{typed(event("evt_z", "cs_1", 0), completed), stale},
 			{typed(event("evt_z", "cs_1", 0), completed), staleDuplicate},
 		}},
-		{"a failed delayed payment is also later than its session's completion", []step{
+		{"a failed delayed payment is also later than its session's completion", []ledgerStep{
 			{typed(event("evt_z", "cs_1", 0), completed), recorded},
 			{typed(event("evt_a", "cs_1", 0), paymentFailed), recorded},
 		}},
-		{"two events of equal rank in one second fall back to event id", []step{
+		{"two events of equal rank in one second fall back to event id", []ledgerStep{
 			{typed(event("evt_b", "cs_1", 0), paymentWorked), recorded},
 			{typed(event("evt_a", "cs_1", 0), paymentFailed), stale},
 			{typed(event("evt_c", "cs_1", 0), paymentFailed), recorded},
 		}},
-		{"a type of no known place ranks before the known ones in one second", []step{
+		{"a type of no known place ranks before the known ones in one second", []ledgerStep{
 			{typed(event("evt_a", "pi_1", 0), "payment_intent.succeeded"), recorded},
 			{typed(event("evt_z", "pi_1", 0), "payment_intent.some_new_type"), stale},
 		}},
-		{"rank orders only within one second: an earlier second is older whatever its type", []step{
+		{"rank orders only within one second: an earlier second is older whatever its type", []ledgerStep{
 			{typed(event("evt_a", "cs_1", 1), completed), recorded},
 			{typed(event("evt_z", "cs_1", 0), paymentWorked), stale},
 			{typed(event("evt_b", "cs_1", 2), completed), recorded},
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			l := open(t).Ledger
-			for _, s := range tt.steps {
-				mustRecord(t, l, s.e, s.want)
-			}
-		})
-	}
+	})
 	t.Run("concurrent events of one second never leave the latest in the object's life stale", func(t *testing.T) {
 		t.Parallel()
 		l := open(t).Ledger

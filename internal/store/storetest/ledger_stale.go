@@ -17,51 +17,35 @@ var staleDuplicate = payments.Outcome{Duplicate: true, Stale: true}
 // webhook after recordPaymentEvent must not turn a stale event into a
 // processed one.
 func exerciseLedgerRepeats(t *testing.T, open func(t *testing.T) Stores) {
-	type step struct {
-		e    payments.Event
-		want payments.Outcome
-	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"a repeat of a stale event is a duplicate that is still stale", []step{
+	runLedgerCases(t, open, []ledgerCase{
+		{"a repeat of a stale event is a duplicate that is still stale", []ledgerStep{
 			{event("evt_new", "cs_1", 10), recorded},
 			{event("evt_old", "cs_1", 5), stale},
 			{event("evt_old", "cs_1", 5), staleDuplicate},
 			{event("evt_old", "cs_1", 5), staleDuplicate},
 		}},
-		{"a repeat of a stale event of the same second is still stale", []step{
+		{"a repeat of a stale event of the same second is still stale", []ledgerStep{
 			{event("evt_b", "cs_1", 0), recorded},
 			{event("evt_a", "cs_1", 0), stale},
 			{event("evt_a", "cs_1", 0), staleDuplicate},
 		}},
-		{"a repeat of an applied event stays not stale after a newer one is applied", []step{
+		{"a repeat of an applied event stays not stale after a newer one is applied", []ledgerStep{
 			{event("evt_old", "cs_1", 5), recorded},
 			{event("evt_new", "cs_1", 10), recorded},
 			{event("evt_old", "cs_1", 5), duplicate},
 		}},
-		{"a repeat of an event about no object is not stale", []step{
+		{"a repeat of an event about no object is not stale", []ledgerStep{
 			{event("evt_1", "", 10), recorded},
 			{event("evt_1", "", 10), duplicate},
 		}},
-		{"a repeat that claims a newer time is still stale and moves nothing", []step{
+		{"a repeat that claims a newer time is still stale and moves nothing", []ledgerStep{
 			{event("evt_new", "cs_1", 10), recorded},
 			{event("evt_old", "cs_1", 5), stale},
 			{event("evt_old", "cs_1", 20), staleDuplicate},
 			// Had the repeat applied at 20 s, this event would be stale.
 			{event("evt_next", "cs_1", 15), recorded},
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			l := open(t).Ledger
-			for _, s := range tt.steps {
-				mustRecord(t, l, s.e, s.want)
-			}
-		})
-	}
+	})
 
 	t.Run("concurrent repeats of a stale event all say stale", func(t *testing.T) {
 		t.Parallel()
