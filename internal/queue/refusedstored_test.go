@@ -31,6 +31,9 @@ func TestAnEnqueueErrorSaysWhetherTheDeliveryWasStored(t *testing.T) {
 	}{
 		{"the sync fails after the commit", true, false, true},
 		{"the commit fails", false, true, false},
+		// A batch that did not commit is refused as not stored,
+		// whatever the sync would have said.
+		{"the commit and the sync fail", true, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
