@@ -21,8 +21,8 @@ test: ## run every test with the race detector (fuzz seed corpora included)
 test-short: ## quick tests without the slow end-to-end and load suites
 	$(GO) test -race -count=1 -short ./...
 
-bench: build ## print the performance figures (start-up, createTicket latency, RSS, tools/list size, webhook throughput)
-	$(GO) run ./internal/bench/mcpbench -bin ./$(BIN)
+bench: build ## print the performance figures (start-up, createTicket latency, RSS, tools/list size, webhook throughput); PEER_GITHUB_MCP=<github-mcp-server binary> adds it side by side
+	$(GO) run ./internal/bench/mcpbench -bin ./$(BIN) $(if $(PEER_GITHUB_MCP),-peer $(PEER_GITHUB_MCP))
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/httpx/ ./internal/store/sqlite/ ./internal/redact/ ./internal/audit/
 	@if [ -x scripts/bench-webhooks.sh ]; then BIN=$(CURDIR)/$(BIN) scripts/bench-webhooks.sh && BIN=$(CURDIR)/$(BIN) WORKER_FLAG=--no-worker ROUNDS=2 scripts/bench-webhooks.sh; fi
 

@@ -29,6 +29,7 @@ import (
 var (
 	rawProfile string
 	rawOnly    bool
+	peerBin    string
 )
 
 func main() {
@@ -37,6 +38,7 @@ func main() {
 	starts := flag.Int("starts", 30, "process starts for the start-up figure")
 	flag.StringVar(&rawProfile, "rawprofile", "", "write a CPU profile of the raw-client serve run only (SAAS_MCP_CPUPROFILE) to this file")
 	flag.BoolVar(&rawOnly, "rawonly", false, "measure only the raw-client createTicket latency and RSS")
+	flag.StringVar(&peerBin, "peer", "", "a github-mcp-server binary: also measure its issue_write create against the same fake, alternating with createTicket")
 	flag.Parse()
 	if err := run(*bin, *calls, *starts); err != nil {
 		fmt.Fprintln(os.Stderr, "mcpbench:", err)
@@ -45,7 +47,9 @@ func main() {
 }
 
 func run(bin string, calls, starts int) error {
-	fake := fakesaas.New()
+	// GitHub's endpoints are also under /api/v3, where github-mcp-server
+	// (-peer) looks for them on a host of its own.
+	fake := fakesaas.New(fakesaas.WithGitHubPathPrefix("/api/v3"))
 	defer fake.Close()
 	dir, err := os.MkdirTemp("", "mcpbench-")
 	if err != nil {
@@ -91,6 +95,11 @@ func run(bin string, calls, starts int) error {
 		return err
 	}
 	fmt.Printf("  one durable write on this disk (4 KiB append + fdatasync, p50 of 200): %.3f ms; every call waits for one, the claim's\n", ms(floor))
+	if peerBin != "" {
+		if err := peerLatency(bin, peerBin, env, fake, calls, 5); err != nil {
+			return err
+		}
+	}
 	if rawOnly {
 		return nil
 	}

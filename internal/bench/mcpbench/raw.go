@@ -22,8 +22,11 @@ type rawClient struct {
 	id  int
 }
 
-func startRaw(bin string, env []string) (*rawClient, error) {
-	cmd := exec.Command(bin, "serve")
+func startRaw(bin string, env []string, args ...string) (*rawClient, error) {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	in, err := cmd.StdinPipe()
 	if err != nil {
