@@ -404,11 +404,16 @@ const parkMaxBytes = 8 << 20
 // pointing into a segment keeps that segment and every later one on disk,
 // and open in each process that read them, as segments are freed from the
 // oldest row's up (found in review: one dead letter kept every 64 MiB
-// segment written after it). Only segments before the mark's, which the
-// intake no longer writes, are left this way; a payload that reads torn
-// stays where it is (its segment stays too), as nothing could be moved.
-// The commit is synced before the segments are removed: a power cut must
-// not keep the removal and lose the payload.
+// segment written after it). Stranded deliveries (pending, but named by no
+// job that may still run; see Stranded) are moved too: they are left by a
+// job that gave up while the store was failing, a full disk say, and
+// pinning every later segment would then keep the disk full for good. A
+// delivery a job will still run keeps its place: moving a backlog into the
+// database would rewrite it for nothing. Only segments before the mark's,
+// which the intake no longer writes, are left this way; a payload that
+// reads torn stays where it is (its segment stays too), as nothing could be
+// moved. The commit is synced before the segments are removed: a power cut
+// must not keep the removal and lose the payload.
 func (db *DB) parkDead(ctx context.Context) error {
 	var mark sql.NullInt64
 	if err := db.read.QueryRowContext(ctx, `SELECT seg FROM webhook_segment_mark WHERE id = 1`).Scan(&mark); err != nil &&
@@ -419,21 +424,25 @@ func (db *DB) parkDead(ctx context.Context) error {
 		return nil
 	}
 	for {
-		rows, err := db.read.QueryContext(ctx, `SELECT id, seg, seg_off, seg_len, seg_crc FROM webhook_delivery
-			WHERE state = 'dead' AND seg IS NOT NULL AND seg < ? ORDER BY id`, mark.Int64)
+		rows, err := db.read.QueryContext(ctx, liveIDsCTE+`
+			SELECT id, state, seg, seg_off, seg_len, seg_crc FROM webhook_delivery
+			WHERE seg IS NOT NULL AND seg < ?5 AND (state = 'dead' OR
+				(state = 'pending' AND id NOT IN (SELECT id FROM live WHERE id IS NOT NULL)))
+			ORDER BY id`, QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind(), 0, mark.Int64)
 		if err != nil {
 			return fmt.Errorf("park dead letters: %w", err)
 		}
 		type parked struct {
-			id  int64
-			ref payloadRef
-			p   []byte
+			id    int64
+			state string
+			ref   payloadRef
+			p     []byte
 		}
 		var batch []parked
 		size, more := 0, false
 		for rows.Next() {
 			var pk parked
-			if err := rows.Scan(&pk.id, &pk.ref.seg, &pk.ref.off, &pk.ref.n, &pk.ref.crc); err != nil {
+			if err := rows.Scan(&pk.id, &pk.state, &pk.ref.seg, &pk.ref.off, &pk.ref.n, &pk.ref.crc); err != nil {
 				_ = rows.Close()
 				return fmt.Errorf("park dead letters: %w", err)
 			}
@@ -461,12 +470,15 @@ func (db *DB) parkDead(ctx context.Context) error {
 		}
 		err = db.TxDurable(ctx, func(tx *sql.Tx) error {
 			for _, pk := range batch {
-				// Only if it is still that dead letter: a replay may have
-				// made it pending meanwhile, and a worker may be reading it.
-				if _, err := tx.ExecContext(ctx, `UPDATE webhook_delivery
-					SET payload = ?, seg = NULL, seg_off = 0, seg_len = 0, seg_crc = 0
-					WHERE id = ? AND state = 'dead' AND seg = ? AND seg_off = ? AND seg_len = ?`,
-					pk.p, pk.id, pk.ref.seg, pk.ref.off, pk.ref.n); err != nil {
+				// Only if it is still that dead letter, or still stranded: a
+				// replay may have queued it meanwhile, and a worker may be
+				// reading it.
+				if _, err := tx.ExecContext(ctx, liveIDsCTE+` UPDATE webhook_delivery
+					SET payload = ?5, seg = NULL, seg_off = 0, seg_len = 0, seg_crc = 0
+					WHERE id = ?6 AND state = ?7 AND seg = ?8 AND seg_off = ?9 AND seg_len = ?10
+					AND (state = 'dead' OR id NOT IN (SELECT id FROM live WHERE id IS NOT NULL))`,
+					QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind(), 0,
+					pk.p, pk.id, pk.state, pk.ref.seg, pk.ref.off, pk.ref.n); err != nil {
 					return err
 				}
 			}
