@@ -97,24 +97,35 @@ func (db *DB) load(ctx context.Context, ids []int64, payloads bool) ([]Delivery,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
+	byID := make(map[int64]Delivery, len(ids))
+	for lo := 0; lo < len(ids); lo += idChunk { // as in CountFinished
+		if err := db.loadChunk(ctx, ids[lo:min(lo+idChunk, len(ids))], payloads, byID); err != nil {
+			return nil, err
+		}
 	}
+	out := make([]Delivery, 0, len(byID))
+	for _, id := range ids {
+		if d, ok := byID[id]; ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (db *DB) loadChunk(ctx context.Context, ids []int64, payloads bool, byID map[int64]Delivery) error {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryColumns+`, seg, seg_off, seg_len, seg_crc, payload
-		FROM webhook_delivery WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+		FROM webhook_delivery WHERE id IN (`+placeholders(len(ids))+`)`, idArgs(ids)...)
 	if err != nil {
-		return nil, fmt.Errorf("load deliveries: %w", err)
+		return fmt.Errorf("load deliveries: %w", err)
 	}
 	defer rows.Close()
-	byID := make(map[int64]Delivery, len(ids))
 	for rows.Next() {
 		var seg sql.NullInt64
 		var off, n int64
 		var crc uint32
 		d, err := scanDelivery(rows, &seg, &off, &n, &crc)
 		if err != nil {
-			return nil, fmt.Errorf("load deliveries: %w", err)
+			return fmt.Errorf("load deliveries: %w", err)
 		}
 		if !payloads {
 			d.Payload = nil
@@ -124,15 +135,9 @@ func (db *DB) load(ctx context.Context, ids []int64, payloads bool) ([]Delivery,
 		byID[d.ID] = d
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load deliveries: %w", err)
+		return fmt.Errorf("load deliveries: %w", err)
 	}
-	out := make([]Delivery, 0, len(byID))
-	for _, id := range ids {
-		if d, ok := byID[id]; ok {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return nil
 }
 
 // Find returns one delivery, without its payload, by numeric id or by key.
@@ -344,21 +349,35 @@ func placeholders(n int) string {
 
 // CountFinished returns how many of ids are no longer pending (processed or
 // dead).
+// It counts in chunks of idChunk ids: `webhooks replay --all-dead` waits
+// on every dead letter of an outage, and one statement binds at most
+// 32,766 values in SQLite (found in review: a larger backlog was replayed,
+// then reported failed).
 func (db *DB) CountFinished(ctx context.Context, ids []int64) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
+	total := 0
+	for lo := 0; lo < len(ids); lo += idChunk {
+		chunk := ids[lo:min(lo+idChunk, len(ids))]
+		var n int
+		err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_delivery WHERE state <> 'pending' AND id IN (`+
+			placeholders(len(chunk))+`)`, idArgs(chunk)...).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("count finished deliveries: %w", err)
+		}
+		total += n
 	}
+	return total, nil
+}
+
+// idChunk is how many ids one statement binds, well under SQLite's limit of
+// 32,766 values per statement.
+const idChunk = 1000
+
+func idArgs(ids []int64) []any {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_delivery WHERE state <> 'pending' AND id IN (`+
-		placeholders(len(ids))+`)`, args...).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count finished deliveries: %w", err)
-	}
-	return n, nil
+	return args
 }
 
 // Prune deletes processed deliveries processed before before, at most limit

@@ -127,22 +127,46 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 	}
 	var outs []attemptOutcome
 	var recs []audit.Record
+	var rest []int64 // not run: the job was stopped first
 	for _, d := range ds {
 		if d.State != queue.StatePending { // done before a crash, or replayed meanwhile
 			continue
 		}
+		if ctx.Err() != nil {
+			rest = append(rest, d.ID)
+			continue
+		}
 		o, r := w.run(ctx, d)
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("batch job %d stopped: %w", job.ID, err) // retried as a whole
+		if ctx.Err() != nil && (o.err != nil || o.await) {
+			// It may have failed because the job was stopped: not an attempt.
+			rest = append(rest, d.ID)
+			continue
 		}
 		outs = append(outs, o)
 		recs = append(recs, r...)
 	}
+	if err := ctx.Err(); err != nil && len(outs) == 0 {
+		return fmt.Errorf("batch job %d stopped: %w", job.ID, err) // retried as a whole
+	}
+	// Once a handler has run, its delivery's step is finished even if the
+	// job is stopped meanwhile (the drain deadline of a SIGTERM): its audit
+	// records written and its outcome committed. Otherwise the job would
+	// run it again, and a Stripe event the first run booked would be
+	// audited only as a duplicate, by nobody (found in review), and a
+	// GitHub or Slack event audited twice. What was not run goes to jobs of
+	// its own. Both are short and local, and bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveUpTimeout)
+	defer cancel()
 	if err := w.auditWrite(ctx, recs); err != nil {
 		return fmt.Errorf("audit batch job %d: %w", job.ID, err)
 	}
 	return w.d.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var retries []river.InsertManyParams
+		for _, id := range rest {
+			retries = append(retries, river.InsertManyParams{
+				Args: queue.DeliveryArgs{ID: id}, InsertOpts: w.deliveryOpts(w.d.Now()),
+			})
+		}
 		for _, o := range outs {
 			if o.await {
 				retries = append(retries, river.InsertManyParams{
@@ -212,12 +236,15 @@ func (w *Worker) runDelivery(ctx context.Context, job *river.Job[queue.DeliveryA
 		return nil // gone, done, or dead-lettered already: nothing to run
 	}
 	o, recs := w.run(ctx, ds[0])
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("delivery %d stopped: %w", o.d.ID, err)
+	if err := ctx.Err(); err != nil && (o.err != nil || o.await) {
+		return fmt.Errorf("delivery %d stopped: %w", o.d.ID, err) // not an attempt
 	}
 	if o.await {
 		return river.JobSnooze(w.awaitDelay(snoozes(job.JobRow))) // not an attempt, for River either
 	}
+	// As in runBatch: a handler that has run has its step finished.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveUpTimeout)
+	defer cancel()
 	if err := w.auditWrite(ctx, recs); err != nil {
 		return fmt.Errorf("audit delivery %d: %w", o.d.ID, err)
 	}
