@@ -44,7 +44,8 @@ the database lost from that log. A duplicate gets 200 and enqueues nothing; a
 bad or stale signature 401; a body over the limit 413.
 
 SIGTERM or SIGINT: stop accepting, answer the requests in flight, let running
-jobs finish (30s, then they are released for a later run), exit.
+jobs finish (30s; then a delivery whose handler has run is still audited and
+committed, and the rest are released for a later run), exit.
 
 Signing secrets (each also as NAME_FILE; several comma-separated for rotation):
   GITHUB_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, SLACK_SIGNING_SECRET
