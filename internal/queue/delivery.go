@@ -388,6 +388,12 @@ func idArgs(ids []int64) []any {
 // process beside another one that prunes first would otherwise keep the
 // deleted files, and their disk space, as long as it runs.
 func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return db.prune(ctx, before, limit, true)
+}
+
+// prune is Prune; stranded says whether stranded deliveries are looked for
+// (a pass over every live job's ids), which PruneAll does once per pass.
+func (db *DB) prune(ctx context.Context, before time.Time, limit int, stranded bool) (int64, error) {
 	res, err := db.write.ExecContext(ctx, `DELETE FROM webhook_delivery WHERE id IN (
 		SELECT id FROM webhook_delivery WHERE state = 'processed' AND processed_at < ? ORDER BY id LIMIT ?)`,
 		before.UnixMilli(), limit)
@@ -400,7 +406,7 @@ func (db *DB) Prune(ctx context.Context, before time.Time, limit int) (int64, er
 	}
 	// A dead letter parkDead could not move keeps its segment (keep), so
 	// the segments are freed even when parking failed.
-	parkErr := db.parkDead(ctx)
+	parkErr := db.parkDead(ctx, stranded)
 	if parkErr != nil {
 		parkErr = fmt.Errorf("prune deliveries: %w", parkErr)
 	}
@@ -428,12 +434,14 @@ const parkMaxBytes = 8 << 20
 // job that gave up while the store was failing, a full disk say, and
 // pinning every later segment would then keep the disk full for good. A
 // delivery a job will still run keeps its place: moving a backlog into the
-// database would rewrite it for nothing. Only segments before the mark's,
+// database would rewrite it for nothing. Telling the two apart is a pass
+// over every live job's ids, so PruneAll looks for stranded ones in its
+// first chunk only (every 30 s in the worker), not in every chunk. Only segments before the mark's,
 // which the intake no longer writes, are left this way; a payload that
 // reads torn stays where it is (its segment stays too), as nothing could be
 // moved. The commit is synced before the segments are removed: a power cut
 // must not keep the removal and lose the payload.
-func (db *DB) parkDead(ctx context.Context) error {
+func (db *DB) parkDead(ctx context.Context, stranded bool) error {
 	var mark sql.NullInt64
 	if err := db.read.QueryRowContext(ctx, `SELECT seg FROM webhook_segment_mark WHERE id = 1`).Scan(&mark); err != nil &&
 		!errors.Is(err, sql.ErrNoRows) {
@@ -446,8 +454,8 @@ func (db *DB) parkDead(ctx context.Context) error {
 		rows, err := db.read.QueryContext(ctx, liveIDsCTE+`
 			SELECT id, state, seg, seg_off, seg_len, seg_crc FROM webhook_delivery
 			WHERE seg IS NOT NULL AND seg < ?5 AND (state = 'dead' OR
-				(state = 'pending' AND id NOT IN (SELECT id FROM live WHERE id IS NOT NULL)))
-			ORDER BY id`, QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind(), 0, mark.Int64)
+				(?6 AND state = 'pending' AND id NOT IN (SELECT id FROM live WHERE id IS NOT NULL)))
+			ORDER BY id`, QueueName, DeliveryArgs{}.Kind(), BatchArgs{}.Kind(), 0, mark.Int64, stranded)
 		if err != nil {
 			return fmt.Errorf("park dead letters: %w", err)
 		}
@@ -525,9 +533,9 @@ func (db *DB) PruneAll(ctx context.Context, before time.Time, chunk int, budget 
 	chunk = max(chunk, 1)
 	start := time.Now()
 	var total int64
-	for {
+	for first := true; ; first = false {
 		began := time.Now()
-		n, err := db.Prune(ctx, before, chunk)
+		n, err := db.prune(ctx, before, chunk, first)
 		total += n
 		if err != nil || n < int64(chunk) {
 			return total, err
