@@ -61,12 +61,8 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	// for the store's write connection in a select on ctx and a free
 	// semaphore, which picks either, so the call could be claimed and sent
 	// anyway, or refused as if the store could not be written.
-	if err := ctx.Err(); err != nil {
-		msg := "the client cancelled the " + c.Tool.Name + " call before anything was sent"
-		if errors.Is(err, context.DeadlineExceeded) {
-			msg = "the " + c.Tool.Name + " call ran out of time before anything was sent (context deadline exceeded)"
-		}
-		return Result{}, &Error{Kind: KindCancelled, Err: context.Cause(ctx), Message: msg}
+	if ctx.Err() != nil {
+		return Result{}, cancelledBeforeSend(ctx, c)
 	}
 	// Whole microseconds, the finest time every store keeps, so the claim
 	// time this process writes into the effect's marker (as whole seconds)
@@ -107,6 +103,13 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	defer m.leave(want.Key)
 	row, outcome, err := m.Store.Claim(ctx, want, now, m.Alive)
 	if err != nil {
+		// A claim obeys ctx only while it waits for the store (another
+		// process's commit, say), before it writes anything: a cancel then
+		// is the client's, not a fault of the store (found in review: such
+		// a call was audited "failed", blaming a healthy store).
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return Result{}, cancelledBeforeSend(ctx, c)
+		}
 		return Result{}, Internal("idempotency store cannot be written, so nothing was sent", err)
 	}
 	switch outcome {
@@ -155,6 +158,16 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		}
 	}
 	return m.send(ctx, c, want.Key, expires, next, release)
+}
+
+// cancelledBeforeSend is the error of a call whose ctx ended before
+// anything was claimed or sent.
+func cancelledBeforeSend(ctx context.Context, c *Call) *Error {
+	msg := "the client cancelled the " + c.Tool.Name + " call before anything was sent"
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		msg = "the " + c.Tool.Name + " call ran out of time before anything was sent (context deadline exceeded)"
+	}
+	return &Error{Kind: KindCancelled, Err: context.Cause(ctx), Message: msg}
 }
 
 // hold keeps the claim on key alive while the call runs: every Heartbeat it
