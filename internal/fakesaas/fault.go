@@ -208,6 +208,9 @@ func defaultFaultBody(path string, status int) reply {
 		// Slack sends an HTML page with 5xx answers.
 		return textReply(status, "<html><body>Slack is having trouble</body></html>")
 	case strings.HasPrefix(path, "/services/"):
+		if reason, ok := slackWebhookReasons[status]; ok {
+			return textReply(status, reason)
+		}
 		return textReply(status, http.StatusText(status))
 	case strings.HasPrefix(path, "/v1/"):
 		typ := "api_error"
@@ -226,6 +229,17 @@ func defaultFaultBody(path string, status int) reply {
 			"message": msg, "documentation_url": "https://docs.github.com/rest", "status": fmt.Sprint(status),
 		})
 	}
+}
+
+// slackWebhookReasons are the reasons Slack gives in the body of a failed
+// incoming-webhook post, one for each status it documents
+// (api.slack.com/messaging/webhooks#handling_errors), so a fault answers as
+// Slack would; other statuses answer their status text.
+var slackWebhookReasons = map[int]string{
+	http.StatusBadRequest: "invalid_payload",
+	http.StatusForbidden:  "action_prohibited",
+	http.StatusNotFound:   "no_service",
+	http.StatusGone:       "channel_is_archived",
 }
 
 func codeFor(status int) string {

@@ -166,3 +166,28 @@ func TestStartServesOnTheGivenAddress(t *testing.T) {
 	var opErr *net.OpError
 	assert.True(t, errors.As(err, &opErr), "a taken address is an error, got %v", err)
 }
+
+func TestAWebhookFaultAnswersWithSlacksReasonForItsStatus(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status   int
+		wantBody string
+	}{
+		{http.StatusBadRequest, "invalid_payload"},
+		{http.StatusForbidden, "action_prohibited"},
+		{http.StatusNotFound, "no_service"},
+		{http.StatusGone, "channel_is_archived"},
+		{http.StatusInternalServerError, "Internal Server Error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.wantBody, func(t *testing.T) {
+			t.Parallel()
+			srv := setup(t)
+			srv.Inject(fakesaas.Fault{Path: "/services/", Status: tt.status})
+			status, _, body := mustDo(t, call{method: "POST", url: srv.SlackWebhookURL(), body: `{"text":"hi"}`})
+			assert.Equal(t, tt.status, status)
+			assert.Equal(t, tt.wantBody, string(body))
+			assert.Empty(t, srv.SlackMessages("C0WEBHOOK"))
+		})
+	}
+}

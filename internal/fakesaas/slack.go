@@ -337,10 +337,14 @@ func (s *Server) slackStore(m *SlackMessage) SlackMessage {
 }
 
 // slackWebhook is an incoming webhook: the secret is the path, the answer is
-// plain text, and the message lands in the webhook's channel.
+// plain text, and the message lands in the webhook's channel. A failed post
+// is answered as Slack answers it, with the reason as the whole body.
 func (s *Server) slackWebhook(r *http.Request) reply {
 	if r.URL.Path != s.cfg.webhookPath {
 		return textReply(http.StatusNotFound, "no_service")
+	}
+	if s.slackWebhookArchived() {
+		return textReply(http.StatusGone, "channel_is_archived")
 	}
 	var body struct {
 		Text        string          `json:"text"`
@@ -356,4 +360,13 @@ func (s *Server) slackWebhook(r *http.Request) reply {
 	}
 	s.slackStore(&SlackMessage{Channel: s.cfg.webhookChannel, ThreadTS: body.ThreadTS, Text: body.Text, Via: "webhook"})
 	return textReply(http.StatusOK, "ok")
+}
+
+// slackWebhookArchived reports whether the webhook's channel is an archived
+// channel of the workspace (WithSlackChannel), to which Slack refuses posts.
+func (s *Server) slackWebhookArchived() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.slack.conversation(s.cfg.webhookChannel)
+	return c != nil && c.Archived
 }

@@ -166,3 +166,12 @@ func TestSlackIncomingWebhookAnswersPlainText(t *testing.T) {
 		})
 	}
 }
+
+func TestSlackIncomingWebhookToAnArchivedChannelAnswersChannelIsArchived(t *testing.T) {
+	t.Parallel()
+	srv := setup(t, fakesaas.WithSlackChannel(fakesaas.SlackChannel{ID: "C0WEBHOOK", Name: "alerts", Archived: true}))
+	status, _, body := mustDo(t, call{method: "POST", url: srv.SlackWebhookURL(), body: `{"text":"hello"}`})
+	assert.Equal(t, http.StatusGone, status)
+	assert.Equal(t, "channel_is_archived", string(body))
+	assert.Empty(t, srv.SlackMessages("C0WEBHOOK"))
+}

@@ -46,14 +46,17 @@
 // GET, HEAD, OPTIONS and TRACE are retried on 429, 5xx, network errors
 // and attempt timeouts. Any other method is retried only when re-sending
 // cannot double an effect: the request carries an Idempotency-Key header,
-// or the provider rejected it unprocessed (429, or 403 with GitHub
-// rate-limit headers), or it provably never left this process (a dial
-// error, or no connection was obtained). A 5xx, a timeout or a connection
-// closed after the request was written is ambiguous: the response or error
-// goes back to the caller, which must treat the effect as in doubt. A
-// request net/http's Transport refused before asking for a connection (a
-// URL without a scheme or host, an invalid header) never left either, but
-// is not sent again: it would fail the same way.
+// or the provider rejected it unprocessed (429, or a GitHub rate-limit 403:
+// one with Retry-After, or with x-ratelimit-remaining 0 and a body that
+// says "rate limit" or is empty, since the request that spends the last
+// unit reports 0 whatever its outcome, a permission error included), or it
+// provably never left this process (a dial error, or no connection was
+// obtained). A 5xx, a timeout or a connection closed after the request was
+// written is ambiguous: the response or error goes back to the caller,
+// which must treat the effect as in doubt. A request net/http's Transport
+// refused before asking for a connection (a URL without a scheme or host,
+// an invalid header) never left either, but is not sent again: it would
+// fail the same way.
 //
 // A wait named by the server (Retry-After as seconds or HTTP-date, or
 // GitHub's x-ratelimit-reset when x-ratelimit-remaining is 0) is honoured

@@ -1,7 +1,9 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -91,9 +93,9 @@ func judgeResponse(req *http.Request, resp *http.Response, now time.Time, provid
 		}
 		return v
 	case code == http.StatusForbidden:
-		// A 403 is a rate limit only when GitHub says so in headers;
-		// otherwise it is a permission error that no retry fixes.
-		if d, reason, ok := serverWait(resp.Header, now); ok {
+		// A 403 is a rate limit only when GitHub says so; otherwise it is
+		// a permission error that no retry fixes.
+		if d, reason, ok := serverWait(resp.Header, now); ok && (reason != ReasonRateLimitReset || saysRateLimited(resp)) {
 			return verdict{retry: true, rejected: true, wait: d, asked: true, reason: reason}
 		}
 		return verdict{}
@@ -108,6 +110,60 @@ func judgeResponse(req *http.Request, resp *http.Response, now time.Time, provid
 	}
 	return verdict{}
 }
+
+// rateLimitPeek bounds how much of a 403's body saysRateLimited reads.
+// GitHub's message comes first in its own answers, but a proxy or another
+// encoder may put other fields before it; 4 KiB holds those and still
+// costs nothing worth counting.
+const rateLimitPeek = 4 << 10
+
+// saysRateLimited reports whether a 403 that spent the primary window is a
+// rate limit. GitHub counts a request before it reports
+// x-ratelimit-remaining, so the request that spends the last unit carries
+// "remaining: 0" whatever its outcome, a permission error ("Resource not
+// accessible by ...") included; only the body tells them apart, as
+// go-github's CheckResponse does. An empty body is a rate limit: GitHub
+// documents a 403 with remaining 0 as one, and nothing says otherwise. A
+// body that cannot be read is not: the call ends with that response,
+// whose body still fails the same way for the caller.
+func saysRateLimited(resp *http.Response) bool {
+	prefix, err := peekBody(resp, rateLimitPeek)
+	if err != nil {
+		return false
+	}
+	prefix = bytes.TrimSpace(prefix)
+	return len(prefix) == 0 || bytes.Contains(bytes.ToLower(prefix), []byte("rate limit"))
+}
+
+// peekBody reads up to n bytes from the start of resp's body and puts them
+// back, so whoever reads the body next reads all of it; a read error comes
+// back after those bytes, unwrapped, as the reader would have met it (an
+// SDK may compare it, and the transport turns a deadline's into an *Error).
+// The body is bound to the attempt's context, so the attempt's deadline
+// bounds the read.
+func peekBody(resp *http.Response, n int64) ([]byte, error) {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return nil, nil
+	}
+	prefix, err := io.ReadAll(io.LimitReader(resp.Body, n))
+	rest := io.Reader(resp.Body)
+	if err != nil {
+		rest = failingReader{err: err}
+	}
+	resp.Body = peekedBody{Reader: io.MultiReader(bytes.NewReader(prefix), rest), Closer: resp.Body}
+	return prefix, err
+}
+
+// peekedBody is a response body whose start was read and put back.
+type peekedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// failingReader replays the error that cut a peek short.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
 
 // backoff is the wait before retry number n (1 for the first retry) when
 // the server named none: full jitter, a uniform draw from [0, ceiling)

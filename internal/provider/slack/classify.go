@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -32,7 +34,7 @@ func (c *client) classify(op string, mutating bool, err error, at *attempt.Attem
 		pe.Status, pe.Code = http.StatusTooManyRequests, "ratelimited"
 		pe.Err = fmt.Errorf("retry after %s", rateErr.RetryAfter)
 	case errors.As(err, &statusErr):
-		pe.Status = statusErr.Code
+		pe.Status, pe.Code = statusErr.Code, c.reason(at)
 		pe.InDoubt = mutating && statusErr.Code >= 500
 	case at != nil && at.Status() == http.StatusTooManyRequests:
 		// A 429 slack-go could not read (a Retry-After given as an HTTP
@@ -46,4 +48,28 @@ func (c *client) classify(op string, mutating bool, err error, at *attempt.Attem
 		pe.InDoubt = mutating && at.MayHaveSent(err)
 	}
 	return pe
+}
+
+// reasonShape is the shape of the reasons Slack gives in the body of a
+// failed incoming-webhook post (api.slack.com/messaging/webhooks:
+// "channel_is_archived", "no_service", "invalid_token"): one word of
+// lowercase letters, digits and underscores. Nothing of any other body is
+// shown: an answer from something other than Slack (a proxy's HTML page)
+// may carry anything, the webhook URL, which is a secret, included.
+var reasonShape = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// reason is the reason Slack gave in the body of a failed answer to the
+// call of at, or "" when at kept none or the body is not a reason word. A
+// word that is a secret, or any part of the webhook URL (its token, which
+// the redactors know only at 16 bytes and more), is never one.
+func (c *client) reason(at *attempt.Attempt) string {
+	if at == nil {
+		return ""
+	}
+	r := strings.TrimSpace(string(at.ErrorBody()))
+	if !reasonShape.MatchString(r) || c.scrub.String(r) != r ||
+		strings.Contains(strings.ToLower(c.webhookURL), r) {
+		return ""
+	}
+	return r
 }

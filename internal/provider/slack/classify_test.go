@@ -3,8 +3,11 @@ package slack_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/fakesaas"
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
 	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
 )
@@ -130,6 +134,166 @@ func TestFailuresAreClassified(t *testing.T) {
 				}
 			}
 			assert.False(t, strings.Contains(err.Error(), "/services/T000"), "the webhook path is a secret: %v", err)
+		})
+	}
+}
+
+// TestAnIncomingWebhookErrorNamesSlacksReason (found in review): Slack
+// answers a failed incoming-webhook post with a status and a one-word
+// reason in the body (api.slack.com/messaging/webhooks#handling_errors):
+// "channel_is_archived", "no_service" (the webhook was removed),
+// "invalid_token", "action_prohibited", "no_text"... The agent was told only
+// "HTTP 410", which says neither what went wrong nor what to do, although
+// Slack said it: slack-go drops the body.
+func TestAnIncomingWebhookErrorNamesSlacksReason(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		reason string
+	}{
+		{http.StatusGone, "channel_is_archived"},
+		{http.StatusNotFound, "no_service"},
+		{http.StatusForbidden, "action_prohibited"},
+		{http.StatusBadRequest, "no_text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reason, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.reason))
+			}))
+			t.Cleanup(srv.Close)
+			c := slack.New(slack.Config{
+				WebhookURL: config.NewSecret(srv.URL + "/services/T000/B000/XXXXSECRET"),
+				HTTPClient: &http.Client{Transport: httpx.New(httpx.Options{Provider: "slack"})},
+			})
+			_, err := c.PostMessage(t.Context(), slack.Message{Channel: "#general", Text: "hi", Key: "k"})
+			require.Error(t, err)
+			var pe *provider.Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tt.status, pe.Status)
+			assert.False(t, pe.InDoubt)
+			assert.Contains(t, err.Error(), tt.reason, "the error hides the reason Slack gave")
+		})
+	}
+}
+
+func TestAWebhookPostTheFakeRefusesNamesSlacksReason(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		opts       []fakesaas.Option
+		fault      *fakesaas.Fault
+		path       string // the webhook URL's path; the fake's own when empty
+		wantStatus int
+		wantCode   string
+	}{
+		{name: "a removed webhook is no_service", path: "/services/T000/B000/GONE",
+			wantStatus: http.StatusNotFound, wantCode: "no_service"},
+		{name: "a webhook whose channel was archived is channel_is_archived",
+			opts:       []fakesaas.Option{fakesaas.WithSlackChannel(fakesaas.SlackChannel{ID: "C0WEBHOOK", Name: "alerts", Archived: true})},
+			wantStatus: http.StatusGone, wantCode: "channel_is_archived"},
+		{name: "a webhook refused by the workspace's settings is action_prohibited",
+			fault:      &fakesaas.Fault{Path: "/services/", Status: http.StatusForbidden},
+			wantStatus: http.StatusForbidden, wantCode: "action_prohibited"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakesaas.New(tt.opts...)
+			t.Cleanup(srv.Close)
+			if tt.fault != nil {
+				srv.Inject(*tt.fault)
+			}
+			url := srv.SlackWebhookURL()
+			if tt.path != "" {
+				url = srv.URL + tt.path
+			}
+			c := slack.New(slack.Config{WebhookURL: config.NewSecret(url),
+				HTTPClient: &http.Client{Transport: httpx.New(httpx.Options{Provider: "slack"})}})
+			_, err := c.PostMessage(t.Context(), slack.Message{Channel: "#alerts", Text: "hi", Key: "k"})
+			var pe *provider.Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tt.wantStatus, pe.Status)
+			assert.Equal(t, tt.wantCode, pe.Code)
+			assert.False(t, pe.InDoubt, "%v", err)
+			assert.Equal(t, fmt.Sprintf("slack incoming webhook: HTTP %d: %s", tt.wantStatus, tt.wantCode), err.Error())
+			assert.Empty(t, srv.SlackMessages("C0WEBHOOK"))
+		})
+	}
+}
+
+func TestAWebhookAnswerThatIsNotAReasonWordShowsNothingOfItsBody(t *testing.T) {
+	t.Parallel()
+	const secret = "xxxxsecretpart"
+	tests := []struct {
+		name string
+		body func(url string) string
+	}{
+		{"an HTML page", func(string) string { return "<html><body>Bad Gateway</body></html>" }},
+		{"the webhook URL echoed back", func(url string) string { return "no such hook: " + url }},
+		{"the webhook's secret as one word", func(string) string { return secret }},
+		{"a word longer than any reason", func(string) string { return strings.Repeat("a", 300) }},
+		{"words in upper case", func(string) string { return "Invalid_Token" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var url string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(tt.body(url)))
+			}))
+			t.Cleanup(srv.Close)
+			url = srv.URL + "/services/t000/b000/" + secret
+			c := slack.New(slack.Config{WebhookURL: config.NewSecret(url),
+				HTTPClient: &http.Client{Transport: httpx.New(httpx.Options{Provider: "slack"})}})
+			_, err := c.PostMessage(t.Context(), slack.Message{Channel: "#general", Text: "hi", Key: "k"})
+			var pe *provider.Error
+			require.ErrorAs(t, err, &pe)
+			assert.Empty(t, pe.Code)
+			assert.Equal(t, "slack incoming webhook: HTTP 403", err.Error())
+		})
+	}
+}
+
+func TestAWebhookReasonLeavesTheRetryClassificationAsItWas(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		status      int
+		body        string
+		wantCode    string
+		wantInDoubt bool
+		wantHits    int32
+	}{
+		{name: "a 5xx that names a reason stays in doubt", status: http.StatusInternalServerError, body: "rollup_error",
+			wantCode: "rollup_error", wantInDoubt: true, wantHits: 1},
+		{name: "a 429 with Retry-After stays a rate limit, refused unprocessed", status: http.StatusTooManyRequests, body: "rate_limited",
+			wantCode: "ratelimited", wantHits: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Retry-After", "3600")
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			t.Cleanup(srv.Close)
+			c := slack.New(slack.Config{WebhookURL: config.NewSecret(srv.URL + "/services/T000/B000/XXXXSECRET"),
+				HTTPClient: &http.Client{Transport: httpx.New(httpx.Options{Provider: "slack", MaxWait: time.Second})}})
+			_, err := c.PostMessage(t.Context(), slack.Message{Channel: "#general", Text: "hi", Key: "k"})
+			var pe *provider.Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tt.status, pe.Status)
+			assert.Equal(t, tt.wantCode, pe.Code)
+			assert.Equal(t, tt.wantInDoubt, pe.InDoubt, "%v", err)
+			assert.Equal(t, tt.wantHits, hits.Load())
 		})
 	}
 }

@@ -189,8 +189,12 @@ func payload(m Message) map[string]any {
 	return p
 }
 
+// postWebhook posts m to the incoming webhook. Slack names why a post
+// failed only in the body of its answer ("channel_is_archived",
+// "no_service"), which slack-go drops, so the call's Attempt keeps it for
+// classify.
 func (c *client) postWebhook(ctx context.Context, m Message) (Posted, error) {
-	ctx, at := attempt.Track(ctx)
+	ctx, at := attempt.TrackErrorBody(ctx)
 	err := slackapi.PostWebhookCustomHTTPContext(ctx, c.webhookURL, c.http, &slackapi.WebhookMessage{
 		Text: m.Text, ThreadTimestamp: m.ThreadTS,
 	})

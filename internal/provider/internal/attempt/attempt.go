@@ -10,8 +10,10 @@
 package attempt
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -28,7 +30,16 @@ type Attempt struct {
 	asked  atomic.Bool  // a transport asked for a connection
 	got    atomic.Bool  // a transport got one, and may have written to it
 	status atomic.Int32 // the last answer's HTTP status, noted by Transport
+	// keepBody is set by TrackErrorBody before any request; errBody is the
+	// start of the last failed answer's body, kept by Transport.
+	keepBody bool
+	errBody  atomic.Pointer[[]byte]
 }
+
+// errorBodyLimit bounds what ErrorBody keeps: enough for a reason word
+// (a Slack incoming webhook's "channel_is_archived"), and the rest of the
+// body is left for the SDK unread.
+const errorBodyLimit = 200
 
 type attemptKey struct{}
 
@@ -41,6 +52,26 @@ func Track(ctx context.Context) (context.Context, *Attempt) {
 		GetConn: func(string) { a.asked.Store(true) },
 		GotConn: func(httptrace.GotConnInfo) { a.got.Store(true) },
 	}), a
+}
+
+// TrackErrorBody is Track for a call whose provider names the reason of a
+// failure only in the body of its answer, which the SDK drops (slack-go's
+// incoming-webhook post keeps only the status): Transport also keeps the
+// start of the body of each answer outside 2xx, for ErrorBody.
+func TrackErrorBody(ctx context.Context) (context.Context, *Attempt) {
+	ctx, a := Track(ctx)
+	a.keepBody = true
+	return ctx, a
+}
+
+// ErrorBody returns up to 200 bytes from the start of the body of the last
+// answer outside 2xx to a call tracked by TrackErrorBody, or nil. It is the
+// provider's text, unchecked: check its shape before showing any of it.
+func (a *Attempt) ErrorBody() []byte {
+	if b := a.errBody.Load(); b != nil {
+		return *b
+	}
+	return nil
 }
 
 // Status is the HTTP status of the last answer the call got, or 0 (no
@@ -63,9 +94,40 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := base.RoundTrip(req)
 	if a, ok := req.Context().Value(attemptKey{}).(*Attempt); ok && resp != nil {
 		a.status.Store(int32(resp.StatusCode))
+		if a.keepBody && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			a.keepErrorBody(resp)
+		}
 	}
 	return resp, err
 }
+
+// keepErrorBody keeps the start of resp's body for ErrorBody and puts it
+// back, so the SDK reads the body whole; a read error comes back to the SDK
+// after those bytes, as it would have met it. The read is bounded by the
+// request's context, which carries the retrying transport's deadline.
+func (a *Attempt) keepErrorBody(resp *http.Response) {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return
+	}
+	prefix, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
+	a.errBody.Store(&prefix)
+	rest := io.Reader(resp.Body)
+	if err != nil {
+		rest = failingReader{err: err}
+	}
+	resp.Body = keptBody{Reader: io.MultiReader(bytes.NewReader(prefix), rest), Closer: resp.Body}
+}
+
+// keptBody is a response body whose start was read and put back.
+type keptBody struct {
+	io.Reader
+	io.Closer
+}
+
+// failingReader replays the error that cut keepErrorBody's read short.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
 
 // WithTransport returns a copy of hc (http.DefaultClient's settings when
 // nil) whose transport is Transport over hc's.

@@ -95,3 +95,84 @@ func TestScrubberRemovesSecretsButKeepsTheChain(t *testing.T) {
 	assert.NotContains(t, got.URL, "s3cret-value", "the URL inside is scrubbed too")
 	assert.NoError(t, sc.Error(nil))
 }
+
+func TestTrackErrorBodyKeepsTheStartOfAFailedAnswerAndTheSDKStillReadsItWhole(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 1000)
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		errBody  bool // TrackErrorBody rather than Track
+		wantKept string
+	}{
+		{name: "a failed answer's reason is kept", status: 410, body: "channel_is_archived", errBody: true, wantKept: "channel_is_archived"},
+		{name: "only the first 200 bytes of a long body are kept", status: 500, body: long, errBody: true, wantKept: long[:200]},
+		{name: "a 2xx answer's body is not kept", status: 200, body: "ok", errBody: true},
+		{name: "a call tracked by Track keeps nothing", status: 404, body: "no_service"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			t.Cleanup(srv.Close)
+			track := attempt.Track
+			if tt.errBody {
+				track = attempt.TrackErrorBody
+			}
+			ctx, at := track(t.Context())
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader("{}"))
+			require.NoError(t, err)
+			resp, err := attempt.WithTransport(nil).Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+
+			assert.Equal(t, tt.body, string(got), "the SDK reads the whole body")
+			assert.Equal(t, tt.wantKept, string(at.ErrorBody()))
+			assert.Equal(t, tt.status, at.Status())
+		})
+	}
+}
+
+func TestTrackErrorBodyHandsTheSDKTheErrorThatCutTheBodyShort(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("connection reset")
+	tracker := &closeTracker{r: io.MultiReader(strings.NewReader("no_ser"), errReader{boom})}
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 404, Body: tracker, Header: http.Header{}}, nil
+	})
+	ctx, at := attempt.TrackErrorBody(t.Context())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://example.invalid", nil)
+	require.NoError(t, err)
+	resp, err := attempt.Transport{Base: base}.RoundTrip(req)
+	require.NoError(t, err)
+
+	assert.Equal(t, "no_ser", string(at.ErrorBody()))
+	got, err := io.ReadAll(resp.Body)
+	assert.Equal(t, "no_ser", string(got))
+	require.ErrorIs(t, err, boom)
+	require.NoError(t, resp.Body.Close())
+	assert.True(t, tracker.closed, "closing the body closes the answer's")
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// closeTracker is a body that records its Close.
+type closeTracker struct {
+	r      io.Reader
+	closed bool
+}
+
+func (c *closeTracker) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *closeTracker) Close() error {
+	c.closed = true
+	return nil
+}
