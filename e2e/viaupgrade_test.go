@@ -38,6 +38,8 @@ func TestAWebhookKeyInDoubtFromBeforeTheUpgradeIsNotPostedAgainWithABotToken(t *
 	_, err = db.Exec(`ALTER TABLE idempotency_keys DROP COLUMN via`)
 	require.NoError(t, err)
 	// Later migrations go too: they come after 0002 in that release's future.
+	_, err = db.Exec(`ALTER TABLE payments DROP COLUMN recorded_by`)
+	require.NoError(t, err)
 	_, err = db.Exec(`ALTER TABLE payment_objects DROP COLUMN last_event_type`)
 	require.NoError(t, err)
 	_, err = db.Exec(`DELETE FROM schema_migrations WHERE version >= 2`)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/chain"
 	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/payments"
 )
 
 // RecordedPayment is recordPaymentEvent's structured result.
@@ -22,7 +23,10 @@ type RecordedPayment struct {
 // RecordPaymentEvent fetches a Stripe event and records it once in the
 // payments ledger. The ledger is keyed by event id, so the tool and the
 // Stripe webhook never record one event twice; there is nothing to
-// reconcile, and a repeat after a crash is harmless.
+// reconcile, and a repeat after a crash is harmless. The ledger row names
+// the call that booked it (payments.ByCall), so a retry of a call killed
+// after booking, before its result and terminal record, says it booked the
+// event (an earlier attempt did), not that someone else had.
 func RecordPaymentEvent(d Deps) (Definition, error) {
 	t := &chain.Tool{
 		Provider:    "stripe",
@@ -43,6 +47,7 @@ func RecordPaymentEvent(d Deps) (Definition, error) {
 			if err := config.CheckLivemode(d.Env, ev.Livemode, "event "+ev.ID); err != nil {
 				return nil, &chain.Error{Kind: chain.KindPolicy, Message: err.Error()}
 			}
+			ev.By = payments.ByCall(c.Key, c.ClaimedAt)
 			out, err := d.Ledger.Record(ctx, ev)
 			if err != nil {
 				return nil, chain.Internal("record payment event in the ledger", err)
@@ -52,9 +57,14 @@ func RecordPaymentEvent(d Deps) (Definition, error) {
 			// a stale event says so, not only the one that recorded it. Which
 			// call booked the event (recorded) and which found it booked
 			// (duplicate) is said as the worker says it for a webhook, so
-			// the log alone shows each event booked once.
+			// the log alone shows each event booked once: by the call whose
+			// terminal record says recorded, which says earlierAttempt when
+			// an attempt before it (killed before its record) did the booking.
 			if out.Stale {
 				c.SetDetail("stale", true)
+			}
+			if out.Earlier {
+				c.SetDetail("earlierAttempt", true)
 			}
 			c.SetDetail("type", ev.Type)
 			c.SetDetail("amount", ev.Amount)

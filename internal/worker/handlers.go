@@ -9,6 +9,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/payments"
 	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
 	"github.com/saas-mcp/saas-mcp/internal/provider/stripe"
 	"github.com/saas-mcp/saas-mcp/internal/queue"
@@ -57,6 +58,11 @@ func (w *Worker) otherStripeEvent(d queue.Delivery) result {
 // Ledger.Record as the recordPaymentEvent tool. An event the ledger already
 // holds (a replay, a redelivery after a crash, a webhook after the tool)
 // takes the outcome the ledger gave it first: a stale event stays stale.
+// The ledger row names the delivery that booked it (payments.ByDelivery), so
+// a run of a delivery whose earlier run booked the event, then died before
+// its audit record (or a replay of it), says the delivery booked it
+// (earlierAttempt), not that someone else had: the log still shows the
+// booking.
 func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, error) {
 	switch d.EventType {
 	// An unpaid completed session (a delayed payment method) is recorded
@@ -77,11 +83,15 @@ func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, er
 		details["reason"] = err.Error()
 		return result{status: audit.StatusRejected, target: ev.ObjectID, details: details}, nil
 	}
+	ev.By = payments.ByDelivery(d.Key)
 	out, err := w.d.Ledger.Record(ctx, ev)
 	if err != nil {
 		return result{}, fmt.Errorf("record Stripe event %s in the ledger: %w", ev.ID, err)
 	}
 	details["recorded"], details["duplicate"] = out.Recorded, out.Duplicate
+	if out.Earlier {
+		details["earlierAttempt"] = true
+	}
 	status := audit.StatusProcessed
 	if out.Stale {
 		status = StatusStale

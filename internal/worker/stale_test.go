@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -138,4 +139,64 @@ func TestTheMoneyOfADelayedCheckoutIsNotStaleBehindItsUnpaidCompletion(t *testin
 	assert.EqualValues(t, 4200, paid.Amount)
 	assert.Equal(t, []string{audit.StatusProcessed}, b.sink.statuses("stripe:evt_1Apaid"),
 		"the payment's audit trail says it was stale")
+}
+
+// A delivery whose run booked its event and died before its audit record
+// (kill -9, a power cut after the worker's unsynced commit) runs again: that
+// rerun must say the delivery booked the event, in an earlier attempt, or no
+// audit record would ever say it was booked. A replay of a processed
+// delivery finds its own booking the same way; a webhook for an event the
+// tool booked (another booker) is a duplicate.
+func TestARerunOfTheDeliveryThatBookedAStripeEventSaysItBookedItInAnEarlierAttempt(t *testing.T) {
+	t.Parallel()
+	type flags struct{ recorded, duplicate, earlier bool }
+	flagsOf := func(r audit.Record) flags {
+		return flags{r.Details["recorded"] == true, r.Details["duplicate"] == true, r.Details["earlierAttempt"] == true}
+	}
+	booked, earlier, dup := flags{recorded: true}, flags{recorded: true, earlier: true}, flags{duplicate: true}
+	tests := []struct {
+		name string
+		// bookedBy, if set, books the event first under that booker, as a
+		// killed run of the delivery, or the tool, would have.
+		bookedBy string
+		replay   bool
+		// want are the flags of each processed record of the delivery.
+		want []flags
+	}{
+		{"a rerun after a run killed past the ledger says the delivery booked it earlier",
+			payments.ByDelivery("stripe:evt_old"), false, []flags{earlier}},
+		{"a replay of a processed delivery says the delivery booked it earlier",
+			"", true, []flags{booked, earlier}},
+		{"a webhook for an event the tool booked is a duplicate",
+			payments.ByCall("k1", time.Unix(1_700_000_000, 0)), false, []flags{dup}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b, ledger := setupWithLedger(t)
+			if tt.bookedBy != "" {
+				ev, err := stripe.ParseEvent(paymentIntentSucceeded("evt_old"))
+				require.NoError(t, err)
+				ev.By = tt.bookedBy
+				_, err = ledger.Record(ctx, ev)
+				require.NoError(t, err)
+			}
+			id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:evt_old",
+				EventType: "payment_intent.succeeded", Payload: paymentIntentSucceeded("evt_old")})
+			b.waitState(t, id, queue.StateProcessed)
+			if tt.replay {
+				_, err := b.wk.Replay(ctx, b.client, []int64{id}, nil)
+				require.NoError(t, err)
+				b.waitFinished(t, []int64{id})
+			}
+			var got []flags
+			for _, r := range b.sink.records("stripe:evt_old") {
+				if r.Status == audit.StatusProcessed {
+					got = append(got, flagsOf(r))
+				}
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
 }

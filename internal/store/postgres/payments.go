@@ -33,8 +33,9 @@ type Payments struct {
 	pool *pgxpool.Pool
 }
 
-// Record adds e to the ledger once. A second Record of the same event id is
-// a Duplicate and changes nothing; its Stale repeats the first Record's. An
+// Record adds e to the ledger once. A second Record of the same event id
+// changes nothing: it is Earlier when e.By booked the event, else a
+// Duplicate, and its Stale repeats the first Record's (payments.Repeat). An
 // event older than one already applied to the same object is recorded
 // (Recorded and Stale both true) but not applied, so a late delivery never
 // rolls the object back. It runs at READ COMMITTED whatever the server's
@@ -47,22 +48,27 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 		// A concurrent Record of the same id waits here on the primary key
 		// until this transaction ends, then does nothing.
 		tag, err := tx.Exec(ctx, `INSERT INTO payments
-			(event_id, type, object_id, customer, email, amount, currency, created, livemode)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			(event_id, type, object_id, customer, email, amount, currency, created, livemode, recorded_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (event_id) DO NOTHING`,
-			e.ID, e.Type, e.ObjectID, e.Customer, e.Email, e.Amount, e.Currency, e.Created, e.Livemode)
+			e.ID, e.Type, e.ObjectID, e.Customer, e.Email, e.Amount, e.Currency, e.Created, e.Livemode, e.By)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			// A statement of its own, not a RETURNING or a CTE of the insert:
 			// under READ COMMITTED it takes a new snapshot, so it sees the row
-			// of a concurrent Record that the insert waited for. That row and
-			// its stale flag were committed together.
-			out.Duplicate = true
-			if err := tx.QueryRow(ctx, `SELECT stale FROM payments WHERE event_id = $1`, e.ID).Scan(&out.Stale); err != nil {
+			// of a concurrent Record that the insert waited for. That row, its
+			// booker and its stale flag were committed together.
+			var (
+				stale bool
+				by    string
+			)
+			if err := tx.QueryRow(ctx, `SELECT stale, recorded_by FROM payments WHERE event_id = $1`, e.ID).
+				Scan(&stale, &by); err != nil {
 				return fmt.Errorf("read the recorded event: %w", err)
 			}
+			out = payments.Repeat(e, by, stale)
 			return nil
 		}
 		out.Recorded = true
@@ -90,12 +96,12 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 	return out, nil
 }
 
-// Get returns a recorded event.
+// Get returns a recorded event, with who booked it (By).
 func (p *Payments) Get(ctx context.Context, eventID string) (payments.Event, bool, error) {
 	var e payments.Event
-	err := p.pool.QueryRow(ctx, `SELECT event_id, type, object_id, customer, email, amount, currency, created, livemode
-		FROM payments WHERE event_id = $1`, eventID).
-		Scan(&e.ID, &e.Type, &e.ObjectID, &e.Customer, &e.Email, &e.Amount, &e.Currency, &e.Created, &e.Livemode)
+	err := p.pool.QueryRow(ctx, `SELECT event_id, type, object_id, customer, email, amount, currency, created, livemode,
+		recorded_by FROM payments WHERE event_id = $1`, eventID).
+		Scan(&e.ID, &e.Type, &e.ObjectID, &e.Customer, &e.Email, &e.Amount, &e.Currency, &e.Created, &e.Livemode, &e.By)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return payments.Event{}, false, nil

@@ -14,13 +14,14 @@ var _ payments.Ledger = (*Payments)(nil)
 // Payments is the payments ledger. It implements payments.Ledger.
 type Payments struct {
 	db                                        *DB
-	insert, advance, markStale, wasStale, get *sql.Stmt
+	insert, advance, markStale, recorded, get *sql.Stmt
 }
 
 func newPayments(ctx context.Context, db *DB) (*Payments, error) {
 	w, err := db.w.prepare(ctx,
-		`INSERT INTO payments (event_id, type, object_id, customer, email, amount, currency, created, livemode, recorded_at, stale)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+		`INSERT INTO payments (event_id, type, object_id, customer, email, amount, currency, created, livemode, recorded_at, stale,
+			recorded_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
 		ON CONFLICT (event_id) DO NOTHING`,
 		// Move the object's newest event forward, only if this one is newer:
 		// (created, rank of its type, event id), so that events sharing a
@@ -34,27 +35,28 @@ func newPayments(ctx context.Context, db *DB) (*Payments, error) {
 			> (payment_objects.last_event_created, `+payments.RankSQL("payment_objects.last_event_type")+`,
 				payment_objects.last_event_id)`,
 		`UPDATE payments SET stale = 1 WHERE event_id = ?`,
-		`SELECT stale FROM payments WHERE event_id = ?`,
+		`SELECT stale, recorded_by FROM payments WHERE event_id = ?`,
 	)
 	if err != nil {
 		return nil, err
 	}
 	r, err := prepare(ctx, db.read,
-		`SELECT event_id, type, object_id, customer, email, amount, currency, created, livemode
+		`SELECT event_id, type, object_id, customer, email, amount, currency, created, livemode, recorded_by
 		FROM payments WHERE event_id = ?`)
 	if err != nil {
 		_ = closeStmts(w)
 		return nil, err
 	}
-	return &Payments{db: db, insert: w[0], advance: w[1], markStale: w[2], wasStale: w[3], get: r[0]}, nil
+	return &Payments{db: db, insert: w[0], advance: w[1], markStale: w[2], recorded: w[3], get: r[0]}, nil
 }
 
 func (p *Payments) close() error {
-	return closeStmts([]*sql.Stmt{p.insert, p.advance, p.markStale, p.wasStale, p.get})
+	return closeStmts([]*sql.Stmt{p.insert, p.advance, p.markStale, p.recorded, p.get})
 }
 
-// Record adds e to the ledger once. A second Record of the same event id is
-// a Duplicate and changes nothing; its Stale repeats the first Record's. An
+// Record adds e to the ledger once. A second Record of the same event id
+// changes nothing: it is Earlier when e.By booked the event, else a
+// Duplicate, and its Stale repeats the first Record's (payments.Repeat). An
 // event older than one already applied to the same object is recorded
 // (Recorded and Stale both true) but not applied, so a late delivery never
 // rolls the object back.
@@ -65,7 +67,7 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 			out = payments.Outcome{}
 			res, err := p.insert.ExecContext(ctx,
 				e.ID, e.Type, e.ObjectID, e.Customer, e.Email, e.Amount, e.Currency,
-				nanos(e.Created), e.Livemode, nanos(p.db.now()))
+				nanos(e.Created), e.Livemode, nanos(p.db.now()), e.By)
 			if err != nil {
 				return false, err
 			}
@@ -74,12 +76,17 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 				return false, err
 			}
 			if n == 0 {
-				// Read inside the write transaction: the row and its stale
-				// flag were written by one committed transaction, never apart.
-				out.Duplicate = true
-				if err := p.wasStale.QueryRowContext(ctx, e.ID).Scan(&out.Stale); err != nil {
+				// Read inside the write transaction: the row, its booker and
+				// its stale flag were written by one committed transaction,
+				// never apart.
+				var (
+					stale bool
+					by    string
+				)
+				if err := p.recorded.QueryRowContext(ctx, e.ID).Scan(&stale, &by); err != nil {
 					return false, fmt.Errorf("read the recorded event: %w", err)
 				}
+				out = payments.Repeat(e, by, stale)
 				return false, nil
 			}
 			out.Recorded = true
@@ -107,14 +114,14 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 	return out, nil
 }
 
-// Get returns a recorded event.
+// Get returns a recorded event, with who booked it (By).
 func (p *Payments) Get(ctx context.Context, eventID string) (payments.Event, bool, error) {
 	var (
 		e       payments.Event
 		created int64
 	)
 	err := p.get.QueryRowContext(ctx, eventID).Scan(&e.ID, &e.Type, &e.ObjectID, &e.Customer, &e.Email,
-		&e.Amount, &e.Currency, &created, &e.Livemode)
+		&e.Amount, &e.Currency, &created, &e.Livemode, &e.By)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return payments.Event{}, false, nil

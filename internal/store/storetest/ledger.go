@@ -81,6 +81,7 @@ func exerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
 	run("an event is recorded once and read back whole", func(t *testing.T, l payments.Ledger) {
 		e := event("evt_1", "cs_1", 0)
 		e.Livemode, e.Amount = true, 9_007_199_254_740_993 // past float64's exact range
+		e.By = "call k claimed 2026-03-04T05:06:07.123456Z"
 		mustRecord(t, l, e, recorded)
 		got, ok, err := l.Get(ctx, "evt_1")
 		require.NoError(t, err)
@@ -160,6 +161,7 @@ func exerciseLedger(t *testing.T, open func(t *testing.T) Stores) {
 
 	exerciseLedgerRanks(t, open)
 	exerciseLedgerRepeats(t, open)
+	exerciseLedgerBookers(t, open)
 }
 
 // recordAll records eventOf(i) from Concurrency goroutines released together.

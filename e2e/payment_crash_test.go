@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/fakesaas"
+)
+
+// TestAPaymentBookedByAKilledCallIsExplainedByTheLog: serve is killed after
+// recordPaymentEvent booked the event in the ledger but before its result
+// was committed and its terminal record written (any kill -9 in that window;
+// the after_response failpoint hits it every time). The agent retries with
+// the same key after the restart. The terminal record of recordPaymentEvent
+// says whether this call booked the event (recorded) or it was booked before
+// (duplicate), so that the log alone shows each event booked once. The
+// ledger row names the key that booked it, so the retry's terminal record
+// says recorded, with earlierAttempt (the attempt that booked it has no
+// terminal record), and its result says recorded: true, as a replay of the
+// committed call would have. Found in review: the retry said duplicate and
+// recorded: false, and no audit record said the event was booked.
+func TestAPaymentBookedByAKilledCallIsExplainedByTheLog(t *testing.T) {
+	t.Parallel()
+	h := start(t, fastEnv(map[string]string{"SAAS_MCP_FAILPOINT": "after_response"}))
+	h.fake.AddStripeEvent(fakesaas.PaymentIntentSucceeded("evt_killed1",
+		fakesaas.Payment{Customer: "cus_1", Amount: 4200, Currency: "eur"}))
+	args := map[string]any{"eventId": "evt_killed1", "idempotencyKey": "book-killed1"}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := try(ctx, h.session, "recordPaymentEvent", args)
+	require.Error(t, err, "the server died after booking the event")
+	h.restart(map[string]string{"SAAS_MCP_FAILPOINT": ""})
+
+	out := structured(t, h.call("recordPaymentEvent", args))
+
+	var booked, dup, earlier int
+	for _, r := range h.records() {
+		if r.Tool != "recordPaymentEvent" || r.Target != "evt_killed1" || !isTerminal(r.Status) {
+			continue
+		}
+		if v, _ := r.Details["recorded"].(bool); v {
+			booked++
+			assert.Equal(t, "book-killed1", r.IdempotencyKey, "the booking is attributed to the key that made it")
+		}
+		if v, _ := r.Details["duplicate"].(bool); v {
+			dup++
+		}
+		if v, _ := r.Details["earlierAttempt"].(bool); v {
+			earlier++
+		}
+	}
+	assert.Equal(t, 1, booked, "the audit log alone must show the event booked once; %d record(s) say duplicate", dup)
+	assert.Equal(t, 1, earlier, "the record that says it booked the event says an earlier attempt did")
+	assert.Equal(t, true, out["recorded"], "the key that booked the event is told it did not: %v", out)
+
+	// Another key for the same event finds it booked by someone else.
+	other := structured(t, h.call("recordPaymentEvent", map[string]any{"eventId": "evt_killed1", "idempotencyKey": "book-other"}))
+	assert.Equal(t, false, other["recorded"], "another key did not book it: %v", other)
+}
