@@ -441,41 +441,7 @@ func checkChaosLog(t *testing.T, raw string) {
 // succeeded. One killed before its claim left nothing to reconcile.
 func chaosTrail(t *testing.T, recs []audit.Record, key string) {
 	t.Helper()
-	type call struct {
-		started, terminal  int
-		reconciledNotFound bool
-	}
-	calls := map[string]*call{}
-	var order []string
-	var lastTerminal string
-	succeeded := 0
-	for i, r := range recs {
-		if r.IdempotencyKey != key || r.CallID == "" {
-			continue
-		}
-		c, seen := calls[r.CallID]
-		switch {
-		case !seen:
-			require.Equal(t, audit.StatusStarted, r.Status, "T1: call %s begins with started", r.CallID)
-			calls[r.CallID] = &call{started: i, terminal: -1}
-			order = append(order, r.CallID)
-			continue
-		case r.Status == audit.StatusReconciled:
-			if found, _ := r.Details["found"].(bool); !found {
-				c.reconciledNotFound = true
-			}
-			continue
-		}
-		require.True(t, isTerminal(r.Status), "T1: unexpected %q record for call %s", r.Status, r.CallID)
-		require.Equal(t, -1, c.terminal, "T1: call %s has two terminal records", r.CallID)
-		c.terminal = i
-		if r.Status != audit.StatusRejected {
-			lastTerminal = r.Status
-		}
-		if r.Status == audit.StatusSucceeded {
-			succeeded++
-		}
-	}
+	calls, order, lastTerminal, succeeded := walkTrail(t, recs, key)
 	require.NotEmpty(t, order, "no tool call with key %s in the audit log", key)
 	firstSuccess := len(recs)
 	for _, id := range order {

@@ -198,41 +198,7 @@ func retryable(msg string) bool {
 //     effect.
 func checkTrail(t *testing.T, recs []audit.Record, key string) {
 	t.Helper()
-	type call struct {
-		started, terminal  int // indexes into recs; -1 when absent
-		reconciledNotFound bool
-	}
-	calls := map[string]*call{}
-	var order []string
-	var lastTerminal string
-	succeeded := 0
-	for i, r := range recs {
-		if r.IdempotencyKey != key || r.CallID == "" {
-			continue
-		}
-		c, seen := calls[r.CallID]
-		switch {
-		case !seen:
-			require.Equal(t, audit.StatusStarted, r.Status, "T1: call %s begins with started", r.CallID)
-			calls[r.CallID] = &call{started: i, terminal: -1}
-			order = append(order, r.CallID)
-			continue
-		case r.Status == audit.StatusReconciled:
-			if found, _ := r.Details["found"].(bool); !found {
-				c.reconciledNotFound = true
-			}
-			continue
-		}
-		require.True(t, isTerminal(r.Status), "T1: unexpected %q record for call %s", r.Status, r.CallID)
-		require.Equal(t, -1, c.terminal, "T1: call %s has two terminal records", r.CallID)
-		c.terminal = i
-		if r.Status != audit.StatusRejected {
-			lastTerminal = r.Status // a rejected call acted on nothing
-		}
-		if r.Status == audit.StatusSucceeded {
-			succeeded++
-		}
-	}
+	calls, order, lastTerminal, succeeded := walkTrail(t, recs, key)
 	require.NotEmpty(t, order, "no tool call with key %s in the audit log", key)
 
 	doubtAt := len(recs) // the first point where the effect may exist unstored
@@ -253,6 +219,51 @@ func checkTrail(t *testing.T, recs []audit.Record, key string) {
 	}
 	require.LessOrEqual(t, succeeded, 1, "T4: more than one call with key %s sent and succeeded", key)
 	require.Contains(t, []string{audit.StatusSucceeded, audit.StatusReplayed}, lastTerminal, "T4: key %s did not settle", key)
+}
+
+// trailCall is one tool call of a key in the audit log: the indexes into
+// recs of its started and terminal records (-1 when absent), and whether a
+// reconciliation of it found nothing.
+type trailCall struct {
+	started, terminal  int
+	reconciledNotFound bool
+}
+
+// walkTrail checks T1 for key's records (each call begins with started and
+// has at most one terminal record) and returns its calls by call id, their
+// ids in order, the key's last terminal status other than rejected, and how
+// many calls succeeded.
+func walkTrail(t *testing.T, recs []audit.Record, key string) (calls map[string]*trailCall, order []string, lastTerminal string, succeeded int) {
+	t.Helper()
+	calls = map[string]*trailCall{}
+	for i, r := range recs {
+		if r.IdempotencyKey != key || r.CallID == "" {
+			continue
+		}
+		c, seen := calls[r.CallID]
+		switch {
+		case !seen:
+			require.Equal(t, audit.StatusStarted, r.Status, "T1: call %s begins with started", r.CallID)
+			calls[r.CallID] = &trailCall{started: i, terminal: -1}
+			order = append(order, r.CallID)
+			continue
+		case r.Status == audit.StatusReconciled:
+			if found, _ := r.Details["found"].(bool); !found {
+				c.reconciledNotFound = true
+			}
+			continue
+		}
+		require.True(t, isTerminal(r.Status), "T1: unexpected %q record for call %s", r.Status, r.CallID)
+		require.Equal(t, -1, c.terminal, "T1: call %s has two terminal records", r.CallID)
+		c.terminal = i
+		if r.Status != audit.StatusRejected {
+			lastTerminal = r.Status // a rejected call acted on nothing
+		}
+		if r.Status == audit.StatusSucceeded {
+			succeeded++
+		}
+	}
+	return calls, order, lastTerminal, succeeded
 }
 
 func isTerminal(status string) bool {
