@@ -37,11 +37,15 @@ func ByCall(key string, claimedAt time.Time) string {
 	return "call " + key + " claimed " + claimedAt.UTC().Format(time.RFC3339Nano)
 }
 
-// ByDelivery is the booker of a webhook delivery: its delivery key, the same
-// on every run of the delivery (a retry, a rerun after a crash, a replay).
-// The prefixes keep a call's key and a delivery's key apart.
-func ByDelivery(key string) string {
-	return "delivery " + key
+// ByDelivery is the booker of a webhook delivery: its delivery key and when
+// it was stored, the same on every run of the delivery (a retry, a rerun
+// after a crash, a replay). The key alone is not enough: once a delivery is
+// pruned, the provider's next delivery of the event (a retry of an answer
+// it never saw, a resend) is stored anew under the same key, and it booked
+// nothing (found in review). The prefixes keep a call's key and a
+// delivery's key apart.
+func ByDelivery(key string, receivedAt time.Time) string {
+	return "delivery " + key + " received " + receivedAt.UTC().Format(time.RFC3339Nano)
 }
 
 // Outcome tells what Record did with an event.

@@ -83,7 +83,7 @@ func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, er
 		details["reason"] = err.Error()
 		return result{status: audit.StatusRejected, target: ev.ObjectID, details: details}, nil
 	}
-	ev.By = payments.ByDelivery(d.Key)
+	ev.By = payments.ByDelivery(d.Key, d.ReceivedAt)
 	out, err := w.d.Ledger.Record(ctx, ev)
 	if err != nil {
 		return result{}, fmt.Errorf("record Stripe event %s in the ledger: %w", ev.ID, err)

@@ -156,33 +156,40 @@ func TestARerunOfTheDeliveryThatBookedAStripeEventSaysItBookedItInAnEarlierAttem
 	booked, earlier, dup := flags{recorded: true}, flags{recorded: true, earlier: true}, flags{duplicate: true}
 	tests := []struct {
 		name string
-		// bookedBy, if set, books the event first under that booker, as a
-		// killed run of the delivery, or the tool, would have.
-		bookedBy string
+		// bookedBy, if set, books the event first under that booker (given
+		// the delivery's received time), as a killed run of the delivery,
+		// or the tool, would have.
+		bookedBy func(received time.Time) string
 		replay   bool
 		// want are the flags of each processed record of the delivery.
 		want []flags
 	}{
 		{"a rerun after a run killed past the ledger says the delivery booked it earlier",
-			payments.ByDelivery("stripe:evt_old"), false, []flags{earlier}},
+			func(received time.Time) string { return payments.ByDelivery("stripe:evt_old", received) }, false, []flags{earlier}},
 		{"a replay of a processed delivery says the delivery booked it earlier",
-			"", true, []flags{booked, earlier}},
+			nil, true, []flags{booked, earlier}},
 		{"a webhook for an event the tool booked is a duplicate",
-			payments.ByCall("k1", time.Unix(1_700_000_000, 0)), false, []flags{dup}},
+			func(time.Time) string { return payments.ByCall("k1", time.Unix(1_700_000_000, 0)) }, false, []flags{dup}},
+		{"another delivery of the event, stored after the one that booked it was pruned, is a duplicate",
+			func(received time.Time) string {
+				return payments.ByDelivery("stripe:evt_old", received.Add(-48*time.Hour))
+			},
+			false, []flags{dup}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			b, ledger := setupWithLedger(t)
-			if tt.bookedBy != "" {
+			received := time.Now().Truncate(time.Millisecond) // as the row keeps it
+			if tt.bookedBy != nil {
 				ev, err := stripe.ParseEvent(paymentIntentSucceeded("evt_old"))
 				require.NoError(t, err)
-				ev.By = tt.bookedBy
+				ev.By = tt.bookedBy(received)
 				_, err = ledger.Record(ctx, ev)
 				require.NoError(t, err)
 			}
-			id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:evt_old",
+			id := b.enqueue(t, queue.NewDelivery{Provider: "stripe", Key: "stripe:evt_old", ReceivedAt: received,
 				EventType: "payment_intent.succeeded", Payload: paymentIntentSucceeded("evt_old")})
 			b.waitState(t, id, queue.StateProcessed)
 			if tt.replay {
@@ -199,4 +206,43 @@ func TestARerunOfTheDeliveryThatBookedAStripeEventSaysItBookedItInAnEarlierAttem
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// A delivery of a Stripe event is pruned after WEBHOOK_RETENTION; Stripe
+// then delivers the same event again (a retry of a delivery whose 2xx it
+// never saw, or a resend from the dashboard). The receiver stores it anew:
+// another delivery, another row, under the same key "stripe:<evt>". It did
+// not book the event (the first delivery did, and said so), so its record
+// must say duplicate. ByDelivery named only the key, so the second delivery
+// was taken for a rerun of the first: recorded, earlierAttempt, and the log
+// showed the event booked by two deliveries (found in review). It names
+// the delivery's received time too.
+func TestAnotherDeliveryOfABookedEventStoredAfterThePruneIsADuplicate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _ := setupWithLedger(t)
+	nd := queue.NewDelivery{Provider: "stripe", Key: "stripe:evt_old",
+		EventType: "payment_intent.succeeded", Payload: paymentIntentSucceeded("evt_old")}
+	first := b.enqueue(t, nd)
+	b.waitState(t, first, queue.StateProcessed)
+	// The retention passes: the processed delivery is pruned.
+	n, err := b.db.Prune(ctx, time.Now().Add(time.Hour), 1000)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	second := b.enqueue(t, nd) // stored anew: not a duplicate at the intake
+	// (SQLite may give the new row the pruned row's id: ids are not
+	// AUTOINCREMENT, so an id alone does not tell the two apart either.)
+	b.waitState(t, second, queue.StateProcessed)
+
+	var recs []audit.Record
+	for _, r := range b.sink.records("stripe:evt_old") {
+		if r.Status == audit.StatusProcessed {
+			recs = append(recs, r)
+		}
+	}
+	require.Len(t, recs, 2)
+	assert.Equal(t, true, recs[0].Details["recorded"], "the first delivery booked the event")
+	assert.Equal(t, false, recs[1].Details["recorded"], "the second delivery booked nothing, yet says recorded")
+	assert.Equal(t, true, recs[1].Details["duplicate"], "the second delivery is a duplicate")
+	assert.Nil(t, recs[1].Details["earlierAttempt"], "the second delivery is no attempt of the first")
 }
