@@ -37,7 +37,22 @@ type attemptOutcome struct {
 // torn its record before the delivery was answered, recovery will make it
 // a tombstone and the provider's retry is stored anew, so it only awaits
 // (o.await) and is neither dead-lettered nor run.
-func (w *Worker) run(ctx context.Context, d queue.Delivery) (attemptOutcome, []audit.Record) {
+//
+// Each record names the River job and its attempt (details job,
+// jobAttempts): a run whose outcome could not be committed after its
+// records were written (the worker killed there, the store failing) runs
+// again and writes them again, with the same delivery attempts; the job's
+// attempt tells the two runs apart in the log (found in review, in chaos
+// runs).
+func (w *Worker) run(ctx context.Context, d queue.Delivery, job *rivertype.JobRow) (attemptOutcome, []audit.Record) {
+	o, recs := w.runOnce(ctx, d)
+	for _, r := range recs {
+		r.Details["job"], r.Details["jobAttempts"] = job.ID, job.Attempt
+	}
+	return o, recs
+}
+
+func (w *Worker) runOnce(ctx context.Context, d queue.Delivery) (attemptOutcome, []audit.Record) {
 	started := w.d.Now()
 	o := attemptOutcome{d: d, attempt: d.Attempts + 1}
 	switch {
@@ -136,7 +151,7 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 			rest = append(rest, d.ID)
 			continue
 		}
-		o, r := w.run(ctx, d)
+		o, r := w.run(ctx, d, job.JobRow)
 		if ctx.Err() != nil && (o.err != nil || o.await) {
 			// It may have failed because the job was stopped: not an attempt.
 			rest = append(rest, d.ID)
@@ -235,7 +250,7 @@ func (w *Worker) runDelivery(ctx context.Context, job *river.Job[queue.DeliveryA
 	if len(ds) == 0 || ds[0].State != queue.StatePending {
 		return nil // gone, done, or dead-lettered already: nothing to run
 	}
-	o, recs := w.run(ctx, ds[0])
+	o, recs := w.run(ctx, ds[0], job.JobRow)
 	if err := ctx.Err(); err != nil && (o.err != nil || o.await) {
 		return fmt.Errorf("delivery %d stopped: %w", o.d.ID, err) // not an attempt
 	}
