@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -91,7 +92,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	defer app.close()
 	if err := app.serve(ctx); err != nil {
-		if ctx.Err() != nil {
+		if stoppedWhileStarting(ctx, err) {
 			app.log.Info("stopped while starting", "err", err)
 			return 0
 		}
@@ -107,12 +108,21 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // (found in review: 23 of 40 such stops exited 1). Start-up steps are
 // transactions, so nothing is left half done; the next start runs them.
 func startFailed(ctx context.Context, stderr io.Writer, cmd string, err error) int {
-	if ctx.Err() != nil {
+	if stoppedWhileStarting(ctx, err) {
 		fmt.Fprintf(stderr, "saas-mcp %s: stopped while starting (%v)\n", cmd, err)
 		return 0
 	}
 	printErr(stderr, cmd, err)
 	return 1
+}
+
+// stoppedWhileStarting reports whether err is the stop signal's own doing:
+// ctx ended and the error is its cancellation, or database/sql's answer to
+// committing a transaction that the cancellation rolled back. Any other
+// error is a failure even when a signal came at the same time (a busy
+// WEBHOOK_ADDR, a broken audit log): exit 1 (found in review).
+func stoppedWhileStarting(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, sql.ErrTxDone))
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -129,7 +139,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer app.close()
 	if err := app.startWorker(ctx); err != nil {
-		if ctx.Err() != nil {
+		if stoppedWhileStarting(ctx, err) {
 			app.log.Info("stopped while starting", "err", err)
 			return 0
 		}

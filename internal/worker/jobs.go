@@ -38,16 +38,21 @@ type attemptOutcome struct {
 // a tombstone and the provider's retry is stored anew, so it only awaits
 // (o.await) and is neither dead-lettered nor run.
 //
-// Each record names the River job and its attempt (details job,
-// jobAttempts): a run whose outcome could not be committed after its
-// records were written (the worker killed there, the store failing) runs
-// again and writes them again, with the same delivery attempts; the job's
-// attempt tells the two runs apart in the log (found in review, in chaos
-// runs).
+// Each record names the River job, its attempt and when that run began
+// (details job, jobAttempts, jobRunAt): a run whose outcome could not be
+// committed after its records were written (the worker killed there, the
+// store failing) runs again and writes them again, with the same delivery
+// attempts; the run tells the two apart in the log (found in review, in
+// chaos runs). The start time is what always differs: River hands back the
+// attempt of a run stopped by shutdown, so its rerun has the same number
+// (also found in review).
 func (w *Worker) run(ctx context.Context, d queue.Delivery, job *rivertype.JobRow) (attemptOutcome, []audit.Record) {
 	o, recs := w.runOnce(ctx, d)
 	for _, r := range recs {
 		r.Details["job"], r.Details["jobAttempts"] = job.ID, job.Attempt
+		if job.AttemptedAt != nil {
+			r.Details["jobRunAt"] = job.AttemptedAt.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	return o, recs
 }

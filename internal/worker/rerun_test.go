@@ -117,4 +117,5 @@ func TestARunWhoseOutcomeCommitFailedIsToldApartFromItsRerunInTheLog(t *testing.
 	assert.Equal(t, first.Details["job"], rerun.Details["job"], "one job")
 	assert.NotNil(t, first.Details["jobAttempts"])
 	assert.NotEqual(t, first.Details["jobAttempts"], rerun.Details["jobAttempts"], "two runs of it, told apart")
+	assert.NotEqual(t, first.Details["jobRunAt"], rerun.Details["jobRunAt"])
 }
