@@ -77,14 +77,21 @@ func spellings(name, v string) []string {
 // urlParts are the parts of a secret URL that identify it on their own.
 // Parts shorter than 16 bytes ("/", a short route, an ordinary word) would
 // redact ordinary text and identify nothing; Slack's own are a 24-byte
-// token and the path holding it.
+// token and the path holding it. The host and its first label count too: a
+// relay may keep the secret there (one sub-domain per hook), and a DNS or
+// TLS error names the host on its own (found in review); hooks.slack.com,
+// 15 bytes, stays readable. So does a password in the URL.
 func urlParts(v string) []string {
 	u, err := url.Parse(v)
 	if err != nil {
 		return nil
 	}
+	host := u.Hostname()
+	label, _, _ := strings.Cut(host, ".")
+	password, _ := u.User.Password()
 	var out []string
-	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:]} {
+	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:],
+		u.Host, host, label, password} {
 		if len(p) >= 16 {
 			out = append(out, p)
 		}

@@ -92,6 +92,7 @@ func serveStack(t *testing.T, dir, env string, gh github.Client, opts ...func(*m
 	}
 	v, err := chain.NewValidator(inputs)
 	require.NoError(t, err)
+	v.Redactor = redact.New() // as serve sets it
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	idem := &chain.Idempotency{Store: db.Keys(), Owner: idempotency.OwnerID(), Alive: idempotency.Alive,
 		Now: time.Now, Audit: log, Log: discard}
