@@ -15,6 +15,7 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
 
 // Idempotency claims the call's key durably before anything leaves the
@@ -88,6 +89,11 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	if err != nil {
 		return Result{}, &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name + ": idempotencyKey: " + err.Error()}
 	}
+	if c.Explicit && redact.HoldsToken(c.Key) {
+		if err := m.refuseTokenKey(ctx, c, want.Key); err != nil {
+			return Result{}, err
+		}
+	}
 	if c.Tool.Via != nil {
 		want.Via = c.Tool.Via(c)
 	}
@@ -158,6 +164,26 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		}
 	}
 	return m.send(ctx, c, want.Key, expires, next, release)
+}
+
+// refuseTokenKey refuses a new key that holds a provider credential: a key
+// comes back in the tool's result (which is not redacted: the agent must be
+// able to send its key again) and goes to the provider (an issue's marker,
+// a message's metadata), so a pasted token came back raw while the audit
+// log masked it (found in review). A key the store already holds is let
+// through: it is a retry of a call that was accepted (before an upgrade, say),
+// which must replay or reconcile, never be told to use another key.
+func (m *Idempotency) refuseTokenKey(ctx context.Context, c *Call, stored string) error {
+	_, found, err := m.Store.Get(ctx, stored)
+	switch {
+	case err != nil:
+		return Internal("idempotency store cannot be read, so nothing was sent", err)
+	case found:
+		return nil
+	}
+	return &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name +
+		": idempotencyKey: holds a credential of a provider's shape (a key is echoed in the result and sent to the provider); " +
+		"nothing was sent: choose another key"}
 }
 
 // cancelledBeforeSend is the error of a call whose ctx ended before

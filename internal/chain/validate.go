@@ -93,9 +93,6 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 	}
 	nc := checkNumbers(doc)
 	problems := nc.problems
-	if p := v.secretKey(args); p != "" {
-		problems = append(problems, p)
-	}
 	err := validateRecovered(s, nc.doc)
 	var ve *jsonschema.ValidationError
 	switch {
@@ -121,20 +118,6 @@ func (v *Validator) Check(tool string, args map[string]any) error {
 	sort.Strings(problems)
 	problems = compactStrings(problems)
 	return &Error{Kind: KindInvalid, Message: fmt.Sprintf("invalid arguments for %s: %s", tool, strings.Join(problems, "; "))}
-}
-
-// secretKey is the problem of an idempotencyKey that holds a secret or a
-// token: a key comes back in the tool's result, goes to the provider (an
-// issue's marker, a message's metadata) and to the audit log, so it must
-// not be one; the result is not redacted, as the agent must be able to
-// send its key again (found in review: a pasted token came back raw while
-// the audit log masked it). The secret is not quoted.
-func (v *Validator) secretKey(args map[string]any) string {
-	key, ok := args["idempotencyKey"].(string)
-	if !ok || v.Redactor == nil || v.Redactor.String(key) == key {
-		return ""
-	}
-	return "idempotencyKey: holds a secret or a token (a key is echoed in the result and sent to the provider); choose another key"
 }
 
 // errUncheckable marks arguments the schema library panicked on.

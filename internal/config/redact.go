@@ -77,21 +77,34 @@ func spellings(name, v string) []string {
 // urlParts are the parts of a secret URL that identify it on their own.
 // Parts shorter than 16 bytes ("/", a short route, an ordinary word) would
 // redact ordinary text and identify nothing; Slack's own are a 24-byte
-// token and the path holding it. The host and its first label count too: a
-// relay may keep the secret there (one sub-domain per hook), and a DNS or
-// TLS error names the host on its own (found in review); hooks.slack.com,
-// 15 bytes, stays readable. So does a password in the URL.
+// token and the path holding it. When neither the path nor the query can
+// hold the secret, the host does (a relay with one sub-domain per hook),
+// and a DNS or TLS error names it on its own: the host, its first label and
+// a password count then (found in review). A public host before a secret
+// path (hooks.slack.com, hooks.slack-gov.com, with or without :443) stays
+// readable: it is the operator's clue in a dial error (found in a later
+// review).
 func urlParts(v string) []string {
 	u, err := url.Parse(v)
 	if err != nil {
 		return nil
 	}
+	var out []string
+	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:]} {
+		if len(p) >= 16 {
+			out = append(out, p)
+		}
+	}
+	pathHolds := len(out) > 0
+	if password, _ := u.User.Password(); len(password) >= 16 {
+		out = append(out, password)
+	}
+	if pathHolds {
+		return out
+	}
 	host := u.Hostname()
 	label, _, _ := strings.Cut(host, ".")
-	password, _ := u.User.Password()
-	var out []string
-	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:],
-		u.Host, host, label, password} {
+	for _, p := range []string{u.Host, host, label} {
 		if len(p) >= 16 {
 			out = append(out, p)
 		}

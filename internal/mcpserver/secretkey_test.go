@@ -25,7 +25,7 @@ func TestAnIdempotencyKeyHoldingATokenIsRefusedNamingTheFieldWithNothingSent(t *
 	text, isErr := callOn(t, srv, "createTicket", `{"repo":"acme/app","title":"Deploy failed","idempotencyKey":"`+token+`"}`)
 	require.True(t, isErr, text)
 	assert.Contains(t, text, "idempotencyKey")
-	assert.Contains(t, text, "holds a secret or a token")
+	assert.Contains(t, text, "holds a credential")
 	assert.NotContains(t, text, token)
 	assert.Empty(t, gh.opened(), "nothing sent")
 	log, err := os.ReadFile(filepath.Join(dir, "audit.ndjson"))

@@ -35,6 +35,21 @@ var tokenShapes = regexp.MustCompile(
 		`|hooks\.slack\.com/services/[0-9A-Za-z/_-]+`, // Slack incoming-webhook URLs carry their secret in the path
 )
 
+// realTokens are tokenShapes as real credentials look: at the start of a
+// word, with a body as long as the providers issue (a GitHub classic token
+// is ghp_ and 36 characters). tokenShapes masks any match, as a cut token
+// must be masked too; HoldsToken, which refuses what the agent sends, must
+// not refuse "task_test_42" or "weighs_1" (found in review).
+var realTokens = regexp.MustCompile(`(?:^|[^0-9A-Za-z_])(?:` +
+	`xox[abpers]-[0-9A-Za-z-]{16,}|xapp-[0-9A-Za-z-]{16,}` +
+	`|gh[pousr]_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,}` +
+	`|(?:sk|rk)_(?:test|live)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z+/=]{16,}` +
+	`|hooks\.slack\.com/services/[0-9A-Za-z/_-]{16,})`)
+
+// HoldsToken reports whether s holds a credential of a known provider's
+// shape, as issued (see realTokens).
+func HoldsToken(s string) bool { return realTokens.MatchString(s) }
+
 // Redactor replaces configured secret values and known token shapes. The zero
 // value redacts token shapes only. A Redactor is safe for concurrent use once
 // built.

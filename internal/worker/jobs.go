@@ -49,12 +49,17 @@ type attemptOutcome struct {
 func (w *Worker) run(ctx context.Context, d queue.Delivery, job *rivertype.JobRow) (attemptOutcome, []audit.Record) {
 	o, recs := w.runOnce(ctx, d)
 	for _, r := range recs {
-		r.Details["job"], r.Details["jobAttempts"] = job.ID, job.Attempt
-		if job.AttemptedAt != nil {
-			r.Details["jobRunAt"] = job.AttemptedAt.UTC().Format(time.RFC3339Nano)
-		}
+		nameRun(r.Details, job)
 	}
 	return o, recs
+}
+
+// nameRun adds job's run to a record's details (see run).
+func nameRun(details map[string]any, job *rivertype.JobRow) {
+	details["job"], details["jobAttempts"] = job.ID, job.Attempt
+	if job.AttemptedAt != nil {
+		details["jobRunAt"] = job.AttemptedAt.UTC().Format(time.RFC3339Nano)
+	}
 }
 
 func (w *Worker) runOnce(ctx context.Context, d queue.Delivery) (attemptOutcome, []audit.Record) {
@@ -380,7 +385,9 @@ func (w *Worker) giveUpIfLast(ctx context.Context, job *rivertype.JobRow, ids []
 			continue
 		}
 		stranded = append(stranded, d.ID)
-		rec := w.record(d, audit.StatusDeadLettered, "", d.Attempts, w.d.Now(), map[string]any{"job": job.ID, "jobAttempts": job.Attempt})
+		details := map[string]any{}
+		nameRun(details, job) // found in review: it named no run
+		rec := w.record(d, audit.StatusDeadLettered, "", d.Attempts, w.d.Now(), details)
 		rec.Error = why
 		recs = append(recs, rec)
 	}
