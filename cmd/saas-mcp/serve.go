@@ -166,6 +166,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Owner:  owner, Alive: idempotency.Alive, Now: now, Audit: app.audit, Log: log,
 		Failpoint: failpoint(getenv("SAAS_MCP_FAILPOINT"), log),
 		Settle:    cfg.ReconcileSettle,
+		Redactor:  red,
 	}
 	app.cancels = mcpserver.NewCancellations()
 	app.progress = mcpserver.NewProgress()

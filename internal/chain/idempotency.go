@@ -43,6 +43,10 @@ type Idempotency struct {
 	// the first finds no earlier effect (RECONCILE_SETTLE); 0: one look.
 	Settle time.Duration
 
+	// Redactor knows the configured secrets: a new key holding one (or a
+	// credential of a provider's shape) is refused. Nil: shapes only.
+	Redactor *redact.Redactor
+
 	runningMu sync.Mutex
 	running   map[string]bool // the stored keys this process's calls hold
 }
@@ -89,8 +93,8 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	if err != nil {
 		return Result{}, &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name + ": idempotencyKey: " + err.Error()}
 	}
-	if c.Explicit && redact.HoldsToken(c.Key) {
-		if err := m.refuseTokenKey(ctx, c, want.Key); err != nil {
+	if c.Explicit && m.Redactor.HoldsSecret(c.Key) {
+		if err := m.refuseSecretKey(ctx, c, want.Key, now); err != nil {
 			return Result{}, err
 		}
 	}
@@ -166,23 +170,25 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	return m.send(ctx, c, want.Key, expires, next, release)
 }
 
-// refuseTokenKey refuses a new key that holds a provider credential: a key
-// comes back in the tool's result (which is not redacted: the agent must be
-// able to send its key again) and goes to the provider (an issue's marker,
-// a message's metadata), so a pasted token came back raw while the audit
-// log masked it (found in review). A key the store already holds is let
-// through: it is a retry of a call that was accepted (before an upgrade, say),
-// which must replay or reconcile, never be told to use another key.
-func (m *Idempotency) refuseTokenKey(ctx context.Context, c *Call, stored string) error {
-	_, found, err := m.Store.Get(ctx, stored)
+// refuseSecretKey refuses a new key that holds a secret (see
+// redact.HoldsSecret): a key comes back in the tool's result (which is not
+// redacted: the agent must be able to send its key again) and goes to the
+// provider (an issue's marker, a message's metadata), so a pasted token
+// came back raw while the audit log masked it (found in review). A key the
+// store holds and has not expired is let through: it is a retry of a call
+// that was accepted (before an upgrade, say), which must replay or
+// reconcile, never be told to use another key. An expired row is no such
+// retry: the call would act anew (found in review).
+func (m *Idempotency) refuseSecretKey(ctx context.Context, c *Call, stored string, now time.Time) error {
+	row, found, err := m.Store.Get(ctx, stored)
 	switch {
 	case err != nil:
 		return Internal("idempotency store cannot be read, so nothing was sent", err)
-	case found:
+	case found && !row.Expired(now):
 		return nil
 	}
 	return &Error{Kind: KindInvalid, Message: "invalid arguments for " + c.Tool.Name +
-		": idempotencyKey: holds a credential of a provider's shape (a key is echoed in the result and sent to the provider); " +
+		": idempotencyKey: holds a credential or a configured secret (a key is echoed in the result and sent to the provider); " +
 		"nothing was sent: choose another key"}
 }
 

@@ -77,37 +77,30 @@ func spellings(name, v string) []string {
 // urlParts are the parts of a secret URL that identify it on their own.
 // Parts shorter than 16 bytes ("/", a short route, an ordinary word) would
 // redact ordinary text and identify nothing; Slack's own are a 24-byte
-// token and the path holding it. When neither the path nor the query can
-// hold the secret, the host does (a relay with one sub-domain per hook),
-// and a DNS or TLS error names it on its own: the host, its first label and
-// a password count then (found in review). A public host before a secret
-// path (hooks.slack.com, hooks.slack-gov.com, with or without :443) stays
-// readable: it is the operator's clue in a dial error (found in a later
-// review).
+// token and the path holding it. The host, its first label and a password
+// count too: a relay may keep the secret in a sub-domain (one per hook),
+// and a DNS or TLS error names the host on its own (found in review). Slack's
+// public webhook hosts stay readable, with or without a port: they are the
+// operator's clue in a dial error (found in a later review).
 func urlParts(v string) []string {
 	u, err := url.Parse(v)
 	if err != nil {
 		return nil
 	}
+	password, _ := u.User.Password()
+	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:], password}
+	if host := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); !publicSlackHosts[host] {
+		label, _, _ := strings.Cut(u.Hostname(), ".")
+		parts = append(parts, u.Host, u.Hostname(), label)
+	}
 	var out []string
-	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:]} {
-		if len(p) >= 16 {
-			out = append(out, p)
-		}
-	}
-	pathHolds := len(out) > 0
-	if password, _ := u.User.Password(); len(password) >= 16 {
-		out = append(out, password)
-	}
-	if pathHolds {
-		return out
-	}
-	host := u.Hostname()
-	label, _, _ := strings.Cut(host, ".")
-	for _, p := range []string{u.Host, host, label} {
+	for _, p := range parts {
 		if len(p) >= 16 {
 			out = append(out, p)
 		}
 	}
 	return out
 }
+
+// publicSlackHosts are the hosts of Slack's own incoming webhooks.
+var publicSlackHosts = map[string]bool{"hooks.slack.com": true, "hooks.slack-gov.com": true}

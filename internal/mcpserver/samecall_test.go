@@ -92,7 +92,6 @@ func serveStack(t *testing.T, dir, env string, gh github.Client, opts ...func(*m
 	}
 	v, err := chain.NewValidator(inputs)
 	require.NoError(t, err)
-	v.Redactor = redact.New() // as serve sets it
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	idem := &chain.Idempotency{Store: db.Keys(), Owner: idempotency.OwnerID(), Alive: idempotency.Alive,
 		Now: time.Now, Audit: log, Log: discard}
@@ -102,6 +101,7 @@ func serveStack(t *testing.T, dir, env string, gh github.Client, opts ...func(*m
 	for _, opt := range opts {
 		opt(&o)
 	}
+	idem.Redactor = o.Redactor // one redactor for the whole stack, as in serve
 	return mcpserver.New(o), log
 }
 

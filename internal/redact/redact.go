@@ -35,12 +35,13 @@ var tokenShapes = regexp.MustCompile(
 		`|hooks\.slack\.com/services/[0-9A-Za-z/_-]+`, // Slack incoming-webhook URLs carry their secret in the path
 )
 
-// realTokens are tokenShapes as real credentials look: at the start of a
-// word, with a body as long as the providers issue (a GitHub classic token
-// is ghp_ and 36 characters). tokenShapes masks any match, as a cut token
-// must be masked too; HoldsToken, which refuses what the agent sends, must
-// not refuse "task_test_42" or "weighs_1" (found in review).
-var realTokens = regexp.MustCompile(`(?:^|[^0-9A-Za-z_])(?:` +
+// realTokens are tokenShapes as real credentials look: not inside a word of
+// letters (a digit or "_" before one is a separator: "retry_ghp_..."), with
+// a body as long as the providers issue (a GitHub classic token is ghp_ and
+// 36 characters). tokenShapes masks any match, as a cut token must be
+// masked too; HoldsToken, which refuses what the agent sends, must not
+// refuse "task_test_42" or "weighs_1" (found in review).
+var realTokens = regexp.MustCompile(`(?:^|[^A-Za-z])(?:` +
 	`xox[abpers]-[0-9A-Za-z-]{16,}|xapp-[0-9A-Za-z-]{16,}` +
 	`|gh[pousr]_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,}` +
 	`|(?:sk|rk)_(?:test|live)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z+/=]{16,}` +
@@ -49,6 +50,30 @@ var realTokens = regexp.MustCompile(`(?:^|[^0-9A-Za-z_])(?:` +
 // HoldsToken reports whether s holds a credential of a known provider's
 // shape, as issued (see realTokens).
 func HoldsToken(s string) bool { return realTokens.MatchString(s) }
+
+// minHeldSecret is the shortest configured value HoldsSecret looks for: a
+// user may choose a 4-byte webhook signing secret ("test", "1234"), which
+// the redactor masks in text, but refusing every key holding it would
+// refuse ordinary keys ("smoke-test-7", "order:1234") and tell the agent it
+// guessed a secret (found in review). 16 bytes is the bar urlParts uses.
+const minHeldSecret = 16
+
+// HoldsSecret reports whether s holds a credential as issued (HoldsToken)
+// or, in any of its spellings, a configured value of at least 16 bytes.
+func (r *Redactor) HoldsSecret(s string) bool {
+	if HoldsToken(s) {
+		return true
+	}
+	if r == nil {
+		return false
+	}
+	for _, v := range r.values {
+		if len(v) >= minHeldSecret && strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
+}
 
 // Redactor replaces configured secret values and known token shapes. The zero
 // value redacts token shapes only. A Redactor is safe for concurrent use once
