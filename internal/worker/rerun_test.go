@@ -18,12 +18,16 @@ import (
 
 // lockingSink is an audit sink that, right after it has taken the first
 // "processed" record, holds webhooks.db's write lock from another
-// connection (as a kill -9 of the worker, or a store that cannot commit,
-// would leave the step): the outcome's commit fails after the record is
-// written.
+// connection for hold (past the worker's busy timeout; as a kill -9 of the
+// worker, or a store that cannot commit, would leave the step): the
+// outcome's commit fails after the record is written. With stop set, it
+// also starts the drain deadline's StopAndCancel, as stopWorker does after
+// 30 s, and gives it a moment to cancel the job.
 type lockingSink struct {
 	memSink
 	path string
+	hold time.Duration
+	stop func()
 	once sync.Once
 	held chan struct{}
 	t    *testing.T
@@ -39,8 +43,12 @@ func (s *lockingSink) Write(ctx context.Context, r audit.Record) error {
 			require.NoError(s.t, cerr)
 			_, lerr := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE")
 			require.NoError(s.t, lerr)
+			if s.stop != nil {
+				go s.stop()
+				time.Sleep(100 * time.Millisecond) // the job's context is cancelled by now
+			}
 			go func() {
-				time.Sleep(700 * time.Millisecond) // past the worker's busy timeout
+				time.Sleep(s.hold)
 				_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
 				conn.Close()
 				db.Close()
@@ -49,6 +57,26 @@ func (s *lockingSink) Write(ctx context.Context, r audit.Record) error {
 		})
 	}
 	return err
+}
+
+// twoRunsOfOneAttempt checks that key has two "processed" records, of one
+// delivery attempt and one job, whose runs differ, and returns them.
+func twoRunsOfOneAttempt(t *testing.T, sink *memSink, key string) (first, rerun audit.Record) {
+	t.Helper()
+	var processed []audit.Record
+	for _, r := range sink.records(key) {
+		if r.Status == audit.StatusProcessed {
+			processed = append(processed, r)
+		}
+	}
+	require.Len(t, processed, 2, "the run whose commit failed, and the rerun")
+	first, rerun = processed[0], processed[1]
+	assert.Equal(t, first.Attempts, rerun.Attempts, "one attempt of the delivery")
+	assert.Equal(t, first.Details["job"], rerun.Details["job"], "one job")
+	assert.NotNil(t, first.Details["jobRunAt"])
+	assert.NotEqual(t, first.Details["jobRunAt"], rerun.Details["jobRunAt"],
+		"the uncommitted run and its rerun must be told apart in the log: %v / %v", first.Details, rerun.Details)
+	return first, rerun
 }
 
 // TestARunWhoseOutcomeCommitFailedIsToldApartFromItsRerunInTheLog: a GitHub
@@ -68,7 +96,7 @@ func TestARunWhoseOutcomeCommitFailedIsToldApartFromItsRerunInTheLog(t *testing.
 	path := filepath.Join(dir, queue.FileName)
 	db, err := queue.Open(ctx, path, queue.Options{Synchronous: "NORMAL", BusyTimeout: 200 * time.Millisecond})
 	require.NoError(t, err)
-	sink := &lockingSink{path: path, held: make(chan struct{}), t: t}
+	sink := &lockingSink{path: path, hold: 700 * time.Millisecond, held: make(chan struct{}), t: t}
 	wk := New(Deps{DB: db, Audit: sink, Ledger: &fakeLedger{}, Env: "sandbox", MaxAttempts: 5,
 		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
 	ws := river.NewWorkers()
@@ -103,19 +131,68 @@ func TestARunWhoseOutcomeCommitFailedIsToldApartFromItsRerunInTheLog(t *testing.
 	}, 20*time.Second, 10*time.Millisecond)
 	require.Equal(t, 1, d.ProcessedCount)
 
-	var processed []audit.Record
-	sink.mu.Lock()
-	for _, r := range sink.recs {
-		if r.IdempotencyKey == key && r.Status == audit.StatusProcessed {
-			processed = append(processed, r)
-		}
+	first, rerun := twoRunsOfOneAttempt(t, &sink.memSink, key)
+	assert.NotEqual(t, first.Details["jobAttempts"], rerun.Details["jobAttempts"], "a failed attempt counts")
+}
+
+// TestAStoppedRunWhoseCommitFailedIsToldApartFromItsRerun: a run whose
+// outcome commit fails after its records were written, at the drain
+// deadline (StopAndCancel: the job's context cancelled, its handler already
+// run), is taken by River for a soft stop: it gives the attempt back, so
+// the rerun has the same job and jobAttempts (found in review). The run's
+// start time (jobRunAt) tells them apart.
+func TestAStoppedRunWhoseCommitFailedIsToldApartFromItsRerun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, queue.FileName)
+	db, err := queue.Open(ctx, path, queue.Options{Synchronous: "NORMAL", BusyTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	sink := &lockingSink{path: path, hold: 400 * time.Millisecond, held: make(chan struct{}), t: t}
+	newClient := func() *river.Client[*sql.Tx] {
+		wk := New(Deps{DB: db, Audit: sink, Ledger: &fakeLedger{}, Env: "sandbox", MaxAttempts: 5,
+			RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
+		ws := river.NewWorkers()
+		wk.Register(ws)
+		c, err := db.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: 1, FetchPollInterval: 20 * time.Millisecond})
+		require.NoError(t, err)
+		return c
 	}
-	sink.mu.Unlock()
-	require.Len(t, processed, 2, "the run whose commit failed, and the rerun")
-	first, rerun := processed[0], processed[1]
-	assert.Equal(t, first.Attempts, rerun.Attempts, "one attempt of the delivery")
-	assert.Equal(t, first.Details["job"], rerun.Details["job"], "one job")
-	assert.NotNil(t, first.Details["jobAttempts"])
-	assert.NotEqual(t, first.Details["jobAttempts"], rerun.Details["jobAttempts"], "two runs of it, told apart")
-	assert.NotEqual(t, first.Details["jobRunAt"], rerun.Details["jobRunAt"])
+	first := newClient()
+	stopped := make(chan struct{})
+	sink.stop = func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = first.StopAndCancel(sctx)
+		close(stopped)
+	}
+	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: queue.RiverInserter(first, 5)})
+	require.NoError(t, err)
+	t.Cleanup(in.Close)
+	const key = "github:1:stopped-commit-failed"
+	res, err := in.Enqueue(ctx, queue.NewDelivery{Provider: "github", Key: key, EventType: "issues",
+		Target: "acme/app", ContentType: "application/json",
+		Payload: []byte(`{"action":"opened","issue":{"number":1},"repository":{"full_name":"acme/app"}}`)})
+	require.NoError(t, err)
+	require.NoError(t, first.Start(ctx))
+	<-sink.held
+	<-stopped
+
+	// The next start: release what a stopped process left running, run again.
+	_, err = db.RescueOrphans(ctx, func(string) bool { return false })
+	require.NoError(t, err)
+	second := newClient()
+	require.NoError(t, second.Start(ctx))
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = second.Stop(sctx)
+	})
+	require.Eventually(t, func() bool {
+		ds, err := db.Load(ctx, []int64{res.ID})
+		return err == nil && len(ds) == 1 && ds[0].State == queue.StateProcessed
+	}, 20*time.Second, 10*time.Millisecond)
+
+	twoRunsOfOneAttempt(t, &sink.memSink, key)
 }
