@@ -23,14 +23,50 @@ var secretVariables = append(append([]string(nil), CredentialNames...), GitHubWe
 // be read is skipped, and its error returned among unread, for a command
 // that reports rather than refuses (doctor); the others read it again and
 // refuse.
+//
+// The redactor also holds each secret in full (redact.Held: each value, each
+// entry of a list, a webhook URL's token and userinfo), for refusing an
+// idempotencyKey that holds one.
 func Redactor(getenv func(string) string, inUse ...InUse) (red *redact.Redactor, unread []error) {
 	vals, unread := SecretValues(getenv)
+	var held []string
+	for _, name := range secretVariables {
+		if v, err := ReadSecret(getenv, name); err == nil && v != "" {
+			held = append(held, heldValues(name, v)...)
+		}
+	}
 	for _, s := range inUse {
 		if s.Value.IsSet() {
 			vals = append(vals, spellings(s.Name, s.Value.Reveal())...)
+			held = append(held, heldValues(s.Name, s.Value.Reveal())...)
 		}
 	}
-	return redact.New(vals...), unread
+	return redact.New(vals...).Held(held...), unread
+}
+
+// heldValues are the parts of secret v of variable name that are secret in
+// full: v, each entry of a list, and for the Slack webhook URL its userinfo
+// and, on Slack's own hosts, its token (the last path segment); not a
+// relay's path, query or host, which may be public ("incoming-webhook").
+func heldValues(name, v string) []string {
+	if name != SlackWebhookURL {
+		out := []string{v}
+		if strings.Contains(v, ",") {
+			for _, s := range SplitSecrets(v) {
+				out = append(out, s.Reveal())
+			}
+		}
+		return out
+	}
+	out := []string{v}
+	if u, err := url.Parse(v); err == nil {
+		password, _ := u.User.Password()
+		out = append(out, u.User.Username(), password)
+		if publicSlackHosts[strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))] {
+			out = append(out, u.Path[strings.LastIndexByte(u.Path, '/')+1:])
+		}
+	}
+	return out
 }
 
 // InUse is a secret a command read, with the variable it came from, for
@@ -88,7 +124,8 @@ func urlParts(v string) []string {
 		return nil
 	}
 	password, _ := u.User.Password()
-	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:], password}
+	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:],
+		u.User.Username(), password} // net/http prints user:***@host: the user name is left whole (found in review)
 	if host := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); !publicSlackHosts[host] {
 		label, _, _ := strings.Cut(u.Hostname(), ".")
 		parts = append(parts, u.Host, u.Hostname(), label)

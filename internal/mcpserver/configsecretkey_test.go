@@ -19,7 +19,7 @@ import (
 func TestAKeyHoldingAConfiguredSecretIsRefused(t *testing.T) {
 	t.Parallel()
 	const signingSecret = "8f742231b10e8888abcd99yyyzzz85a5" // SLACK_SIGNING_SECRET's shape
-	red := redact.New(signingSecret)
+	red := redact.New(signingSecret).Held(signingSecret)     // as config.Redactor builds it
 	require.NotEqual(t, signingSecret, red.String(signingSecret), "the server's redactor masks it")
 	gh := &fakeGitHub{}
 	srv, _ := serveStack(t, t.TempDir(), "sandbox", gh, func(o *mcpserver.Options) { o.Redactor = red })

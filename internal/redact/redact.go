@@ -35,31 +35,43 @@ var tokenShapes = regexp.MustCompile(
 		`|hooks\.slack\.com/services/[0-9A-Za-z/_-]+`, // Slack incoming-webhook URLs carry their secret in the path
 )
 
-// realTokens are tokenShapes as real credentials look: not inside a word of
-// letters (a digit or "_" before one is a separator: "retry_ghp_..."), with
-// a body as long as the providers issue (a GitHub classic token is ghp_ and
-// 36 characters). tokenShapes masks any match, as a cut token must be
+// realTokens are tokenShapes as real credentials look: with a body as long
+// as the providers issue (a GitHub classic token is ghp_ and 36 characters,
+// a Stripe key's body 24 and more), wherever they stand ("retryghp_...",
+// "ordersk_live_..."). tokenShapes masks any match, as a cut token must be
 // masked too; HoldsToken, which refuses what the agent sends, must not
-// refuse "task_test_42" or "weighs_1" (found in review).
-var realTokens = regexp.MustCompile(`(?:^|[^A-Za-z])(?:` +
-	`xox[abpers]-[0-9A-Za-z-]{16,}|xapp-[0-9A-Za-z-]{16,}` +
-	`|gh[pousr]_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,}` +
-	`|(?:sk|rk)_(?:test|live)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z+/=]{16,}` +
-	`|hooks\.slack\.com/services/[0-9A-Za-z/_-]{16,})`)
+// refuse "task_test_42" or "weighs_1" (found in review), and must refuse
+// what the log masks as a credential.
+var realTokens = regexp.MustCompile(`xox[abpers]-[0-9A-Za-z-]{16,}|xapp-[0-9A-Za-z-]{16,}` +
+	`|gh[pousr]_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,}|whsec_[0-9A-Za-z+/=]{16,}` +
+	`|hooks\.slack\.com/services/[0-9A-Za-z/_-]{16,}|(?:sk|rk)_(?:test|live)_[0-9A-Za-z]{16,}`)
 
 // HoldsToken reports whether s holds a credential of a known provider's
 // shape, as issued (see realTokens).
 func HoldsToken(s string) bool { return realTokens.MatchString(s) }
 
-// minHeldSecret is the shortest configured value HoldsSecret looks for: a
-// user may choose a 4-byte webhook signing secret ("test", "1234"), which
-// the redactor masks in text, but refusing every key holding it would
-// refuse ordinary keys ("smoke-test-7", "order:1234") and tell the agent it
+// minHeldSecret is the shortest held value HoldsSecret looks for: a user
+// may choose a 4-byte webhook signing secret ("test", "1234"), which the
+// redactor masks in text, but refusing every key holding it would refuse
+// ordinary keys ("smoke-test-7", "order:1234") and tell the agent it
 // guessed a secret (found in review). 16 bytes is the bar urlParts uses.
 const minHeldSecret = 16
 
+// Held sets the values HoldsSecret looks for: secrets in full (a signing
+// secret, a webhook URL's token), not the parts of a URL that are masked in
+// text only because an error may quote them (a relay's public path or host:
+// found in review). Values under 16 bytes are left out. It returns r.
+func (r *Redactor) Held(values ...string) *Redactor {
+	for _, v := range values {
+		if len(v) >= minHeldSecret {
+			r.held = append(r.held, v)
+		}
+	}
+	return r
+}
+
 // HoldsSecret reports whether s holds a credential as issued (HoldsToken)
-// or, in any of its spellings, a configured value of at least 16 bytes.
+// or a held value (see Held).
 func (r *Redactor) HoldsSecret(s string) bool {
 	if HoldsToken(s) {
 		return true
@@ -67,8 +79,8 @@ func (r *Redactor) HoldsSecret(s string) bool {
 	if r == nil {
 		return false
 	}
-	for _, v := range r.values {
-		if len(v) >= minHeldSecret && strings.Contains(s, v) {
+	for _, v := range r.held {
+		if strings.Contains(s, v) {
 			return true
 		}
 	}
@@ -79,6 +91,7 @@ func (r *Redactor) HoldsSecret(s string) bool {
 // value redacts token shapes only. A Redactor is safe for concurrent use once
 // built.
 type Redactor struct {
+	held     []string // values HoldsSecret looks for (Held)
 	values   []string // each configured value and its escaped spellings, longest first
 	stems    []string // per configured value, a substring of each of its spellings
 	replacer *strings.Replacer
