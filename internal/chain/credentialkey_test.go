@@ -31,7 +31,7 @@ func TestACredentialJoinedToAWordByAnUnderscoreOrADigitIsRefused(t *testing.T) {
 	t.Parallel()
 	for _, key := range []string{
 		"retry_ghp_Zq8mW3vK1pR7tY5nX2cBabcdef0123456789",
-		"order_sk_live_51Hx9kQm2vN8pZr4tYw6",
+		"order_sk_live_51Hx9kQm2vN8pZr4tYw6AbCd",
 		"2xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
 	} {
 		t.Run(key[:8], func(t *testing.T) {

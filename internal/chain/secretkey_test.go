@@ -56,7 +56,7 @@ func TestACredentialRightAfterALetterIsRefused(t *testing.T) {
 	for _, key := range []string{
 		"retryghp_Zq8mW3vK1pR7tY5nX2cBabcdef0123456789",
 		"slackxoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
-		"ordersk_live_51Hx9kQm2vN8pZr4tYw6",
+		"ordersk_live_51Hx9kQm2vN8pZr4tYw6AbCd",
 	} {
 		t.Run(key[:8], func(t *testing.T) {
 			t.Parallel()

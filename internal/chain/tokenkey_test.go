@@ -32,7 +32,7 @@ func TestAKeyHoldingAProviderCredentialIsRefusedUnlessTheStoreHoldsIt(t *testing
 		refused bool
 	}{
 		{"a GitHub token", token, false, true},
-		{"a Stripe live key", "sk_live_51Hx9kQm2vN8pZr4tYw6", false, true},
+		{"a Stripe live key", "sk_live_51Hx9kQm2vN8pZr4tYw6AbCd", false, true},
 		{"a token after a separator", "retry:" + token, false, true},
 		{"a token the store holds replays", token, true, false},
 		{"a test key's prefix mid-word", "task_test_42", false, false},

@@ -63,7 +63,7 @@ func heldValues(name, v string) []string {
 		password, _ := u.User.Password()
 		out = append(out, u.User.Username(), password)
 		if publicSlackHosts[strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))] {
-			out = append(out, u.Path[strings.LastIndexByte(u.Path, '/')+1:])
+			out = append(out, lastSegment(u.Path))
 		}
 	}
 	return out
@@ -124,7 +124,7 @@ func urlParts(v string) []string {
 		return nil
 	}
 	password, _ := u.User.Password()
-	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, u.Path[strings.LastIndexByte(u.Path, '/')+1:],
+	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, lastSegment(u.Path),
 		u.User.Username(), password} // net/http prints user:***@host: the user name is left whole (found in review)
 	if host := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); !publicSlackHosts[host] {
 		label, _, _ := strings.Cut(u.Hostname(), ".")
@@ -141,3 +141,10 @@ func urlParts(v string) []string {
 
 // publicSlackHosts are the hosts of Slack's own incoming webhooks.
 var publicSlackHosts = map[string]bool{"hooks.slack.com": true, "hooks.slack-gov.com": true}
+
+// lastSegment is the last non-empty segment of path: a webhook URL may end
+// in "/", and its token is then the segment before (found in review).
+func lastSegment(path string) string {
+	p := strings.TrimRight(path, "/")
+	return p[strings.LastIndexByte(p, '/')+1:]
+}

@@ -36,19 +36,52 @@ var tokenShapes = regexp.MustCompile(
 )
 
 // realTokens are tokenShapes as real credentials look: with a body as long
-// as the providers issue (a GitHub classic token is ghp_ and 36 characters,
-// a Stripe key's body 24 and more), wherever they stand ("retryghp_...",
-// "ordersk_live_..."). tokenShapes masks any match, as a cut token must be
-// masked too; HoldsToken, which refuses what the agent sends, must not
-// refuse "task_test_42" or "weighs_1" (found in review), and must refuse
-// what the log masks as a credential.
+// as the providers issue (a GitHub classic token is ghp_ and 36
+// characters), wherever they stand ("retryghp_..."). tokenShapes masks any
+// match, as a cut token must be masked too; HoldsToken, which refuses what
+// the agent sends, must not refuse "task_test_42" or "weighs_1" (found in
+// review), and must refuse what the log masks as a credential.
 var realTokens = regexp.MustCompile(`xox[abpers]-[0-9A-Za-z-]{16,}|xapp-[0-9A-Za-z-]{16,}` +
 	`|gh[pousr]_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,}|whsec_[0-9A-Za-z+/=]{16,}` +
-	`|hooks\.slack\.com/services/[0-9A-Za-z/_-]{16,}|(?:sk|rk)_(?:test|live)_[0-9A-Za-z]{16,}`)
+	`|hooks\.slack\.com/services/[0-9A-Za-z/_-]{16,}`)
+
+// stripeKeys are Stripe secret and restricted keys. Their prefixes end
+// ordinary words ("task_test_", "risk_live_"), so a body counts only when
+// it looks like Stripe's: 24 characters and more, mixing upper case, lower
+// case and digits, which a hex hash or a timestamp does not (found in
+// review).
+var stripeKeys = regexp.MustCompile(`(?:sk|rk)_(?:test|live)_([0-9A-Za-z]{24,})`)
 
 // HoldsToken reports whether s holds a credential of a known provider's
-// shape, as issued (see realTokens).
-func HoldsToken(s string) bool { return realTokens.MatchString(s) }
+// shape, as issued (see realTokens and stripeKeys).
+func HoldsToken(s string) bool {
+	if realTokens.MatchString(s) {
+		return true
+	}
+	for _, m := range stripeKeys.FindAllStringSubmatch(s, -1) {
+		if mixedCase(m[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// mixedCase reports whether b holds an upper-case letter, a lower-case
+// letter and a digit.
+func mixedCase(b string) bool {
+	var up, low, digit bool
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			up = true
+		case c >= 'a' && c <= 'z':
+			low = true
+		case c >= '0' && c <= '9':
+			digit = true
+		}
+	}
+	return up && low && digit
+}
 
 // minHeldSecret is the shortest held value HoldsSecret looks for: a user
 // may choose a 4-byte webhook signing secret ("test", "1234"), which the
@@ -64,7 +97,9 @@ const minHeldSecret = 16
 func (r *Redactor) Held(values ...string) *Redactor {
 	for _, v := range values {
 		if len(v) >= minHeldSecret {
-			r.held = append(r.held, v)
+			// Every spelling the log masks (found in review: a quoted
+			// secret in a key was masked in the log and echoed raw).
+			r.held = append(r.held, spellings(v)...)
 		}
 	}
 	return r
