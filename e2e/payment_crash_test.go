@@ -62,3 +62,41 @@ func TestAPaymentBookedByAKilledCallIsExplainedByTheLog(t *testing.T) {
 	other := structured(t, h.call("recordPaymentEvent", map[string]any{"eventId": "evt_killed1", "idempotencyKey": "book-other"}))
 	assert.Equal(t, false, other["recorded"], "another key did not book it: %v", other)
 }
+
+// TestAPaymentBookedByACallKilledAfterItsCommitIsNamedByTheReplay: serve is
+// killed after the call's result was committed but before its terminal
+// record (the after_commit failpoint; a kill -9 there in chaos runs). The
+// retry replays the stored result, and its replayed record names what the
+// stored result says (recorded, type, amount, currency), so the log still
+// says this key booked the event. Found in review, in chaos runs: the
+// replayed record carried no details, and no record said the event was
+// booked.
+func TestAPaymentBookedByACallKilledAfterItsCommitIsNamedByTheReplay(t *testing.T) {
+	t.Parallel()
+	h := start(t, fastEnv(map[string]string{"SAAS_MCP_FAILPOINT": "after_commit"}))
+	h.fake.AddStripeEvent(fakesaas.PaymentIntentSucceeded("evt_killed2",
+		fakesaas.Payment{Customer: "cus_1", Amount: 4200, Currency: "eur"}))
+	args := map[string]any{"eventId": "evt_killed2", "idempotencyKey": "book-killed2"}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := try(ctx, h.session, "recordPaymentEvent", args)
+	require.Error(t, err, "the server died after committing the call")
+	h.restart(map[string]string{"SAAS_MCP_FAILPOINT": ""})
+
+	out := structured(t, h.call("recordPaymentEvent", args))
+	assert.Equal(t, true, out["replayed"])
+	var named int
+	for _, r := range h.records() {
+		if r.Tool != "recordPaymentEvent" || r.Target != "evt_killed2" || !isTerminal(r.Status) {
+			continue
+		}
+		require.Equal(t, "replayed", r.Status, "the killed call wrote no terminal record")
+		if v, _ := r.Details["recorded"].(bool); v {
+			named++
+			assert.Equal(t, "book-killed2", r.IdempotencyKey)
+			assert.Equal(t, "eur", r.Details["currency"])
+		}
+	}
+	assert.Equal(t, 1, named, "the replay names the booking")
+}

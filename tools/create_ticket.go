@@ -24,6 +24,7 @@ type CreatedTicket struct {
 // CreateTicket opens a GitHub issue.
 func CreateTicket(d Deps) (Definition, error) {
 	t := &chain.Tool{
+		Describe:    describe("number", "url"),
 		Provider:    "github",
 		Action:      "create_issue",
 		Target:      arg("repo"),

@@ -29,6 +29,7 @@ type RecordedPayment struct {
 // event (an earlier attempt did), not that someone else had.
 func RecordPaymentEvent(d Deps) (Definition, error) {
 	t := &chain.Tool{
+		Describe:    describe("type", "amount", "currency", "recorded"),
 		Provider:    "stripe",
 		Action:      "record_payment_event",
 		Target:      arg("eventId"),

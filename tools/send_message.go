@@ -25,6 +25,7 @@ type SentMessage struct {
 // or an incoming-webhook post with only SLACK_WEBHOOK_URL).
 func SendMessage(d Deps) (Definition, error) {
 	t := &chain.Tool{
+		Describe:    describe("channel", "ts"),
 		Provider:    "slack",
 		Action:      "post_message",
 		Target:      arg("channel"),

@@ -4,6 +4,8 @@
 package tools
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -120,4 +122,24 @@ func displayKey(c *chain.Call) string { return c.Key }
 
 func notConfigured(what string) error {
 	return chain.Errorf(chain.KindCredential, "%s is not configured", what)
+}
+
+// describe returns a chain.Tool.Describe that names the given fields of a
+// stored result in a replayed call's audit record (numbers kept exact).
+func describe(fields ...string) func(json.RawMessage) map[string]any {
+	return func(stored json.RawMessage) map[string]any {
+		var v map[string]any
+		dec := json.NewDecoder(bytes.NewReader(stored))
+		dec.UseNumber()
+		if dec.Decode(&v) != nil {
+			return nil
+		}
+		out := map[string]any{}
+		for _, f := range fields {
+			if x, ok := v[f]; ok {
+				out[f] = x
+			}
+		}
+		return out
+	}
 }

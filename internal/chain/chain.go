@@ -59,6 +59,12 @@ type Tool struct {
 	// builds it from the input schema. Nil: only key order, whitespace,
 	// number spelling and Unicode normalization do not matter.
 	Form *idempotency.CallForm
+	// Describe, when set, gives the audit details of a replayed call from
+	// its stored result (the effect it names: an issue's number, whether a
+	// payment was booked), so the log names the effect even when the first
+	// call was killed between storing its result and writing its terminal
+	// record (found in review, in chaos runs).
+	Describe func(result json.RawMessage) map[string]any
 }
 
 // Call is one tool call as it moves down the chain. Middlewares fill it in.

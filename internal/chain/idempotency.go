@@ -128,6 +128,11 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		if err != nil {
 			return Result{}, Internal("read stored result", err)
 		}
+		if c.Tool.Describe != nil {
+			for k, d := range c.Tool.Describe(row.Result) {
+				c.SetDetail(k, d)
+			}
+		}
 		return Result{Value: v, Replayed: true}, nil
 	case idempotency.InProgress:
 		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress; retry later with the same key to get its result (the key expires at %s at the earliest)",
