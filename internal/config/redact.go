@@ -28,13 +28,7 @@ var secretVariables = append(append([]string(nil), CredentialNames...), GitHubWe
 // entry of a list, a webhook URL's token and userinfo), for refusing an
 // idempotencyKey that holds one.
 func Redactor(getenv func(string) string, inUse ...InUse) (red *redact.Redactor, unread []error) {
-	vals, unread := SecretValues(getenv)
-	var held []string
-	for _, name := range secretVariables {
-		if v, err := ReadSecret(getenv, name); err == nil && v != "" {
-			held = append(held, heldValues(name, v)...)
-		}
-	}
+	vals, held, unread := secretStrings(getenv)
 	for _, s := range inUse {
 		if s.Value.IsSet() {
 			vals = append(vals, spellings(s.Name, s.Value.Reveal())...)
@@ -42,31 +36,6 @@ func Redactor(getenv func(string) string, inUse ...InUse) (red *redact.Redactor,
 		}
 	}
 	return redact.New(vals...).Held(held...), unread
-}
-
-// heldValues are the parts of secret v of variable name that are secret in
-// full: v, each entry of a list, and for the Slack webhook URL its userinfo
-// and, on Slack's own hosts, its token (the last path segment); not a
-// relay's path, query or host, which may be public ("incoming-webhook").
-func heldValues(name, v string) []string {
-	if name != SlackWebhookURL {
-		out := []string{v}
-		if strings.Contains(v, ",") {
-			for _, s := range SplitSecrets(v) {
-				out = append(out, s.Reveal())
-			}
-		}
-		return out
-	}
-	out := []string{v}
-	if u, err := url.Parse(v); err == nil {
-		password, _ := u.User.Password()
-		out = append(out, u.User.Username(), password)
-		if publicSlackHosts[strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))] {
-			out = append(out, lastSegment(u.Path))
-		}
-	}
-	return out
 }
 
 // InUse is a secret a command read, with the variable it came from, for
@@ -79,6 +48,13 @@ type InUse struct {
 // SecretValues returns the strings to redact for every configured secret,
 // in all their spellings.
 func SecretValues(getenv func(string) string) (out []string, unread []error) {
+	out, _, unread = secretStrings(getenv)
+	return out, unread
+}
+
+// secretStrings reads every configured secret once and returns the strings
+// to redact (spellings) and those held in full (heldValues).
+func secretStrings(getenv func(string) string) (masked, held []string, unread []error) {
 	for _, name := range secretVariables {
 		v, err := ReadSecret(getenv, name)
 		if err != nil {
@@ -86,26 +62,52 @@ func SecretValues(getenv func(string) string) (out []string, unread []error) {
 			continue
 		}
 		if v != "" {
-			out = append(out, spellings(name, v)...)
+			masked = append(masked, spellings(name, v)...)
+			held = append(held, heldValues(name, v)...)
 		}
 	}
-	return out, unread
+	return masked, held, unread
 }
 
 // spellings are the strings that identify the secret value v of variable
-// name: v itself, each entry of a comma-separated list, and for the Slack
-// webhook URL (itself the secret) its path, query and last path segment
-// too, which an error may quote in another spelling of the URL (after a
-// redirect to https, or with a password masked by net/url).
+// name: its entries (entries), and for the Slack webhook URL (itself the
+// secret) its parts too (urlParts), which an error may quote in another
+// spelling of the URL (after a redirect to https, or with a password masked
+// by net/url) or on their own.
 func spellings(name, v string) []string {
+	if name == SlackWebhookURL {
+		return append([]string{v}, urlParts(v)...)
+	}
+	return entries(v)
+}
+
+// heldValues are the parts of secret v of variable name that are secret in
+// full: its entries, and for the Slack webhook URL its userinfo and, on
+// Slack's own hosts, its token (the last path segment); not a relay's path,
+// query or host, which may be public ("incoming-webhook").
+func heldValues(name, v string) []string {
+	if name != SlackWebhookURL {
+		return entries(v)
+	}
 	out := []string{v}
-	if name != SlackWebhookURL && strings.Contains(v, ",") { // lists of signing secrets, not a URL's query
+	if u, err := url.Parse(v); err == nil {
+		password, _ := u.User.Password()
+		out = append(out, u.User.Username(), password)
+		if onSlackHost(u) {
+			out = append(out, lastSegment(u.Path))
+		}
+	}
+	return out
+}
+
+// entries are v and, for a comma-separated list of signing secrets, each
+// entry of it.
+func entries(v string) []string {
+	out := []string{v}
+	if strings.Contains(v, ",") {
 		for _, s := range SplitSecrets(v) {
 			out = append(out, s.Reveal())
 		}
-	}
-	if name == SlackWebhookURL {
-		out = append(out, urlParts(v)...)
 	}
 	return out
 }
@@ -126,7 +128,7 @@ func urlParts(v string) []string {
 	password, _ := u.User.Password()
 	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, lastSegment(u.Path),
 		u.User.Username(), password} // net/http prints user:***@host: the user name is left whole (found in review)
-	if host := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); !publicSlackHosts[host] {
+	if !onSlackHost(u) {
 		label, _, _ := strings.Cut(u.Hostname(), ".")
 		parts = append(parts, u.Host, u.Hostname(), label)
 	}
@@ -141,6 +143,12 @@ func urlParts(v string) []string {
 
 // publicSlackHosts are the hosts of Slack's own incoming webhooks.
 var publicSlackHosts = map[string]bool{"hooks.slack.com": true, "hooks.slack-gov.com": true}
+
+// onSlackHost reports whether u is on one of Slack's own webhook hosts,
+// whatever its case, port or trailing dot.
+func onSlackHost(u *url.URL) bool {
+	return publicSlackHosts[strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))]
+}
 
 // lastSegment is the last non-empty segment of path: a webhook URL may end
 // in "/", and its token is then the segment before (found in review).
