@@ -11,6 +11,22 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/fakesaas"
 )
 
+// killedPaymentCall books event under key with serve killed at failpoint,
+// then restarts it (no failpoint) for the retry, which it leaves to the test.
+func killedPaymentCall(t *testing.T, failpoint, event, key string) (*harness, map[string]any) {
+	t.Helper()
+	h := start(t, fastEnv(map[string]string{"SAAS_MCP_FAILPOINT": failpoint}))
+	h.fake.AddStripeEvent(fakesaas.PaymentIntentSucceeded(event,
+		fakesaas.Payment{Customer: "cus_1", Amount: 4200, Currency: "eur"}))
+	args := map[string]any{"eventId": event, "idempotencyKey": key}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := try(ctx, h.session, "recordPaymentEvent", args)
+	require.Error(t, err, "the server died at %s", failpoint)
+	h.restart(map[string]string{"SAAS_MCP_FAILPOINT": ""})
+	return h, args
+}
+
 // TestAPaymentBookedByAKilledCallIsExplainedByTheLog: serve is killed after
 // recordPaymentEvent booked the event in the ledger but before its result
 // was committed and its terminal record written (any kill -9 in that window;
@@ -25,17 +41,7 @@ import (
 // recorded: false, and no audit record said the event was booked.
 func TestAPaymentBookedByAKilledCallIsExplainedByTheLog(t *testing.T) {
 	t.Parallel()
-	h := start(t, fastEnv(map[string]string{"SAAS_MCP_FAILPOINT": "after_response"}))
-	h.fake.AddStripeEvent(fakesaas.PaymentIntentSucceeded("evt_killed1",
-		fakesaas.Payment{Customer: "cus_1", Amount: 4200, Currency: "eur"}))
-	args := map[string]any{"eventId": "evt_killed1", "idempotencyKey": "book-killed1"}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := try(ctx, h.session, "recordPaymentEvent", args)
-	require.Error(t, err, "the server died after booking the event")
-	h.restart(map[string]string{"SAAS_MCP_FAILPOINT": ""})
-
+	h, args := killedPaymentCall(t, "after_response", "evt_killed1", "book-killed1")
 	out := structured(t, h.call("recordPaymentEvent", args))
 
 	var booked, dup, earlier int
@@ -73,17 +79,7 @@ func TestAPaymentBookedByAKilledCallIsExplainedByTheLog(t *testing.T) {
 // booked.
 func TestAPaymentBookedByACallKilledAfterItsCommitIsNamedByTheReplay(t *testing.T) {
 	t.Parallel()
-	h := start(t, fastEnv(map[string]string{"SAAS_MCP_FAILPOINT": "after_commit"}))
-	h.fake.AddStripeEvent(fakesaas.PaymentIntentSucceeded("evt_killed2",
-		fakesaas.Payment{Customer: "cus_1", Amount: 4200, Currency: "eur"}))
-	args := map[string]any{"eventId": "evt_killed2", "idempotencyKey": "book-killed2"}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := try(ctx, h.session, "recordPaymentEvent", args)
-	require.Error(t, err, "the server died after committing the call")
-	h.restart(map[string]string{"SAAS_MCP_FAILPOINT": ""})
-
+	h, args := killedPaymentCall(t, "after_commit", "evt_killed2", "book-killed2")
 	out := structured(t, h.call("recordPaymentEvent", args))
 	assert.Equal(t, true, out["replayed"])
 	var named int
