@@ -127,7 +127,7 @@ const rateLimitPeek = 4 << 10
 // body that cannot be read is not: the call ends with that response,
 // whose body still fails the same way for the caller.
 func saysRateLimited(resp *http.Response) bool {
-	prefix, err := peekBody(resp, rateLimitPeek)
+	prefix, err := PeekBody(resp, rateLimitPeek)
 	if err != nil {
 		return false
 	}
@@ -135,13 +135,13 @@ func saysRateLimited(resp *http.Response) bool {
 	return len(prefix) == 0 || bytes.Contains(bytes.ToLower(prefix), []byte("rate limit"))
 }
 
-// peekBody reads up to n bytes from the start of resp's body and puts them
+// PeekBody reads up to n bytes from the start of resp's body and puts them
 // back, so whoever reads the body next reads all of it; a read error comes
 // back after those bytes, unwrapped, as the reader would have met it (an
 // SDK may compare it, and the transport turns a deadline's into an *Error).
-// The body is bound to the attempt's context, so the attempt's deadline
-// bounds the read.
-func peekBody(resp *http.Response, n int64) ([]byte, error) {
+// The body is bound to the request's context, so its deadline bounds the
+// read.
+func PeekBody(resp *http.Response, n int64) ([]byte, error) {
 	if resp.Body == nil || resp.Body == http.NoBody {
 		return nil, nil
 	}

@@ -155,7 +155,7 @@ func TestPeekBodyPutsBackWhatItReadAndReplaysAReadError(t *testing.T) {
 	tracker := &closeTracker{Reader: io.MultiReader(strings.NewReader("abc"), failingReader{err: boom})}
 	resp := &http.Response{Body: tracker}
 
-	prefix, err := peekBody(resp, 10)
+	prefix, err := PeekBody(resp, 10)
 	assert.Equal(t, "abc", string(prefix))
 	require.ErrorIs(t, err, boom)
 
@@ -176,7 +176,7 @@ func TestPeekBodyLeavesAMissingOrEmptyBodyAlone(t *testing.T) {
 	t.Parallel()
 	for _, body := range []io.ReadCloser{nil, http.NoBody} {
 		resp := &http.Response{Body: body}
-		prefix, err := peekBody(resp, 10)
+		prefix, err := PeekBody(resp, 10)
 		require.NoError(t, err)
 		assert.Empty(t, prefix)
 		assert.Equal(t, body, resp.Body)

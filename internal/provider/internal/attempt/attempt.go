@@ -10,10 +10,8 @@
 package attempt
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -102,32 +100,14 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // keepErrorBody keeps the start of resp's body for ErrorBody and puts it
-// back, so the SDK reads the body whole; a read error comes back to the SDK
-// after those bytes, as it would have met it. The read is bounded by the
-// request's context, which carries the retrying transport's deadline.
+// back (httpx.PeekBody), so the SDK reads the body whole, a read error
+// included.
 func (a *Attempt) keepErrorBody(resp *http.Response) {
-	if resp.Body == nil || resp.Body == http.NoBody {
-		return
+	prefix, _ := httpx.PeekBody(resp, errorBodyLimit)
+	if prefix != nil {
+		a.errBody.Store(&prefix)
 	}
-	prefix, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
-	a.errBody.Store(&prefix)
-	rest := io.Reader(resp.Body)
-	if err != nil {
-		rest = failingReader{err: err}
-	}
-	resp.Body = keptBody{Reader: io.MultiReader(bytes.NewReader(prefix), rest), Closer: resp.Body}
 }
-
-// keptBody is a response body whose start was read and put back.
-type keptBody struct {
-	io.Reader
-	io.Closer
-}
-
-// failingReader replays the error that cut keepErrorBody's read short.
-type failingReader struct{ err error }
-
-func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
 
 // WithTransport returns a copy of hc (http.DefaultClient's settings when
 // nil) whose transport is Transport over hc's.
