@@ -50,3 +50,7 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+// v6.0.3 with one patch: each draft's meta-schema is compiled on first use,
+// not in init (3 ms and 1.7 MB off every start). third_party/jsonschema/PATCHES.md.
+replace github.com/santhosh-tekuri/jsonschema/v6 => ./third_party/jsonschema
