@@ -81,6 +81,10 @@ func TestStdoutCarriesOnlyJSONRPC(t *testing.T) {
 		var m map[string]any
 		assert.NoError(t, json.Unmarshal([]byte(line), &m), "stderr line is not JSON: %q", line)
 	}
+	// Once the first response was out, serve gave back the
+	// start-up pages (package startpages), and the calls after it, which
+	// ran on the pages faulted back in, were answered above.
+	assert.Contains(t, stderr.String(), `"msg":"released start-up pages"`)
 }
 
 // TestHelpDescribesEveryCommandAndVariable checks --help output.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/provider/slack"
 	"github.com/saas-mcp/saas-mcp/internal/provider/stripe"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
+	"github.com/saas-mcp/saas-mcp/internal/startpages"
 	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
 	"github.com/saas-mcp/saas-mcp/tools"
 )
@@ -77,7 +80,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	stdio.SetErrorLogger(slogStd(app.log))
 	// Read through the cancellation watch: a notifications/cancelled for a
 	// call still queued for mcp-go's workers then stops it too.
-	if err := stdio.Listen(ctx, app.cancels.Watch(stdin), app.progress.Output(stdout)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	// Start-up (every package's init, the schemas, the store's migrations)
+	// has left most of the binary resident; once the first response is out
+	// (initialize, or server/discover for clients without the handshake),
+	// give back what the calls do not use.
+	out := &afterFirstLine{w: stdout, then: func() { releaseStartPages(app.log) }}
+	if err := stdio.Listen(ctx, app.cancels.Watch(stdin), app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}
@@ -192,6 +200,36 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		pruneLoop(pctx, app.db.Keys(), app.audit, log, now)
 	}()
 	return app, nil
+}
+
+// afterFirstLine passes writes through to w and, once the first complete
+// line (the first response) has been written, runs then, once.
+type afterFirstLine struct {
+	w    io.Writer
+	then func()
+	once sync.Once
+}
+
+func (a *afterFirstLine) Write(p []byte) (int, error) {
+	n, err := a.w.Write(p)
+	if err == nil && bytes.IndexByte(p, '\n') >= 0 {
+		a.once.Do(a.then)
+	}
+	return n, err
+}
+
+// releaseStartPages drops the binary's start-up-only pages from the
+// resident set (see package startpages).
+func releaseStartPages(log *slog.Logger) {
+	res, err := startpages.Release()
+	switch {
+	case err != nil:
+		log.Warn("could not release start-up pages", "err", err)
+	case res.Skipped != "":
+		log.Debug("start-up pages kept", "reason", res.Skipped)
+	default:
+		log.Debug("released start-up pages", "mappedBytes", res.Bytes)
+	}
 }
 
 // failpoint returns a hook that kills this process with SIGKILL when a call
