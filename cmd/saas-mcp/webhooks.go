@@ -147,6 +147,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	app.log.Info("webhook worker running", "db", app.db.Path(), "workers", app.cfg.Workers)
+	releaseStartPages(app.log) // as in webhooks: start-up's pages back
 	<-ctx.Done()
 	app.stopWorker()
 	return 0
@@ -364,6 +365,9 @@ func (a *webhookApp) serve(ctx context.Context) error {
 			a.log.Warn("no signing secret: this provider's deliveries are refused with 503", "variable", p.name)
 		}
 	}
+	// Start-up (every package's init, recovery, migrations) has left most
+	// of the binary resident; give back what receiving does not use.
+	releaseStartPages(a.log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
