@@ -10,7 +10,8 @@
 // mappings); the pages stay in the page cache and the ones the program runs
 // again come back on their next use, as minor faults. Nothing the program
 // wrote is touched: its writable mappings (data, heap, stacks) are left
-// alone, and read-only mappings were never written.
+// alone, and so is any read-only mapping holding pages the process made its
+// own copies of (a PIE's relocated RELRO segment, a debugger's breakpoint).
 //
 // saas-mcp serve calls it once, when the client has finished the MCP
 // handshake: in make bench, serve's peak resident set fell from about 21 to

@@ -12,10 +12,16 @@ import (
 	"syscall"
 )
 
-// Release drops the mappings of the executable's read-only, private
-// mappings (text, read-only data, function tables). It does nothing while
-// a debugger is attached: a breakpoint is a write to a private copy of a
-// text page, which the drop would discard.
+// Release drops the pages of the executable's read-only, private mappings
+// (text, read-only data, function tables) that hold nothing of the
+// process's own. A mapping's permissions do not say that it was never
+// written: in a PIE or an externally linked binary the dynamic loader
+// writes relocations into the RELRO segment and then makes it read-only,
+// and a debugger's breakpoint or a uprobe is a private copy of a text page.
+// Those pages are the process's own copies (smaps counts them as
+// Anonymous), which the drop would replace with the file's bytes, so a
+// mapping holding any is kept. Release does nothing while a debugger is
+// attached.
 func Release() (Result, error) {
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -24,11 +30,11 @@ func Release() (Result, error) {
 	if pid := statusField(status, "TracerPid:"); pid != "" && pid != "0" {
 		return Result{Skipped: "a debugger is attached (TracerPid " + pid + ")"}, nil
 	}
-	maps, err := os.ReadFile("/proc/self/maps")
+	smaps, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return Result{}, fmt.Errorf("release start-up pages: %w", err)
 	}
-	ranges, err := ownReadOnly(maps, uint64(reflect.ValueOf(Release).Pointer()))
+	ranges, err := ownReadOnly(smaps, uint64(reflect.ValueOf(Release).Pointer()))
 	if err != nil {
 		return Result{}, fmt.Errorf("release start-up pages: %w", err)
 	}
@@ -53,40 +59,48 @@ func madvise(r addrRange, advice int) error {
 	return nil
 }
 
-// mapping is one line of /proc/self/maps.
+// mapping is one mapping of /proc/self/smaps.
 type mapping struct {
 	addrRange
 	perms string
 	dev   string
 	inode string
+	// ownPages: the mapping holds pages the process made its own copies
+	// of (a non-zero "Anonymous:" line).
+	ownPages bool
 }
 
 // ownReadOnly returns the read-only, private mappings of the file mapped at
-// pc: the executable, found by the address of its own code rather than by
-// its path, which may hold spaces or have been replaced since start.
-func ownReadOnly(maps []byte, pc uint64) ([]addrRange, error) {
+// pc (the executable, found by the address of its own code rather than by
+// its path, which may hold spaces or have been replaced since start) that
+// hold no page of the process's own. smaps is /proc/self/smaps.
+func ownReadOnly(smaps []byte, pc uint64) ([]addrRange, error) {
 	var all []mapping
-	var own *mapping
-	sc := bufio.NewScanner(bytes.NewReader(maps))
+	own := -1
+	sc := bufio.NewScanner(bytes.NewReader(smaps))
 	for sc.Scan() {
-		m, ok := parseMapping(sc.Bytes())
-		if !ok {
+		line := sc.Bytes()
+		if m, ok := parseMapping(line); ok {
+			all = append(all, m)
+			if m.lo <= pc && pc < m.hi {
+				own = len(all) - 1
+			}
 			continue
 		}
-		all = append(all, m)
-		if m.lo <= pc && pc < m.hi {
-			own = &all[len(all)-1]
+		if v, ok := bytes.CutPrefix(line, []byte("Anonymous:")); ok && len(all) > 0 {
+			kb := bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))
+			all[len(all)-1].ownPages = string(kb) != "0"
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if own == nil || own.inode == "0" {
+	if own < 0 || all[own].inode == "0" {
 		return nil, fmt.Errorf("no file mapping holds the program's code (%#x)", pc)
 	}
 	var out []addrRange
 	for _, m := range all {
-		if m.dev == own.dev && m.inode == own.inode && (m.perms == "r-xp" || m.perms == "r--p") {
+		if m.dev == all[own].dev && m.inode == all[own].inode && (m.perms == "r-xp" || m.perms == "r--p") && !m.ownPages {
 			out = append(out, m.addrRange)
 		}
 	}

@@ -16,18 +16,22 @@ import (
 
 func TestOwnReadOnlyPicksTheReadOnlyPrivateMappingsOfTheFileHoldingTheCode(t *testing.T) {
 	t.Parallel()
+	mapping := func(header, anonymous string) string {
+		return header + "\nSize:  8 kB\nRss:  4 kB\nAnonymous:  " + anonymous + "\nVmFlags: rd mr mw me sd\n"
+	}
 	maps := strings.Join([]string{
-		"00400000-00b98000 r-xp 00000000 fe:00 4242 /opt/saas mcp/bin/saas-mcp (deleted)",
-		"00b98000-01418000 r--p 00798000 fe:00 4242 /opt/saas mcp/bin/saas-mcp (deleted)",
-		"01418000-014a6000 rw-p 01018000 fe:00 4242 /opt/saas mcp/bin/saas-mcp (deleted)",   // data: written, never dropped
-		"014a6000-034f1000 rw-p 00000000 00:00 0 ",                                          // bss
-		"7f0000000000-7f0000100000 r--p 00000000 fe:00 777 /usr/lib/locale/C.utf8/LC_CTYPE", // another file
-		"7f0000200000-7f0000300000 r--s 00000000 fe:00 4242 /opt/saas mcp/bin/saas-mcp",     // shared: not ours to drop
-		"7f0000300000-7f0000400000 r--p 00000000 fe:01 4242 /elsewhere/same-inode-other-device",
+		mapping("00400000-00b98000 r-xp 00000000 fe:00 4242 /opt/saas mcp/bin/saas-mcp (deleted)", "0 kB"),
+		mapping("00b98000-01418000 r--p 00798000 fe:00 4242 /opt/saas mcp/bin/saas-mcp (deleted)", "0 kB"),
+		// RELRO of a PIE: relocated by the loader, then made read-only.
+		mapping("01418000-01420000 r--p 01018000 fe:00 4242 /opt/saas mcp/bin/saas-mcp (deleted)", "32 kB"),
+		mapping("01420000-014a6000 rw-p 01020000 fe:00 4242 /opt/saas mcp/bin/saas-mcp (deleted)", "0 kB"),   // data: writable
+		mapping("014a6000-034f1000 rw-p 00000000 00:00 0 ", "136 kB"),                                        // bss
+		mapping("7f0000000000-7f0000100000 r--p 00000000 fe:00 777 /usr/lib/locale/C.utf8/LC_CTYPE", "0 kB"), // another file
+		mapping("7f0000200000-7f0000300000 r--s 00000000 fe:00 4242 /opt/saas mcp/bin/saas-mcp", "0 kB"),     // shared: not ours to drop
+		mapping("7f0000300000-7f0000400000 r--p 00000000 fe:01 4242 /elsewhere/same-inode-other-device", "0 kB"),
 		"garbage line",
-		"7fff0000-7ffe0000 r--p 00000000 fe:00 4242 /reversed",
-		"",
-	}, "\n")
+		mapping("7fff0000-7ffe0000 r--p 00000000 fe:00 4242 /reversed", "0 kB"),
+	}, "")
 	tests := []struct {
 		name    string
 		pc      uint64
