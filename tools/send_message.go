@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ type SentMessage struct {
 // or an incoming-webhook post with only SLACK_WEBHOOK_URL).
 func SendMessage(d Deps) (Definition, error) {
 	t := &chain.Tool{
-		Describe:    describe("channel", "ts"),
+		Describe:    describeSent,
 		Provider:    "slack",
 		Action:      "post_message",
 		Target:      arg("channel"),
@@ -114,6 +115,21 @@ func paceKey(c *chain.Call) string {
 		}
 	}
 	return strings.ToLower(strings.TrimPrefix(c.String("channel"), "#"))
+}
+
+// describeSent names a stored message in a replayed record the way
+// sentMessage named it in the first: by channel and ts, or, for one an
+// incoming webhook posted (Slack answers it no ts), by how it was sent
+// (found in review: the replay named the channel the webhook ignores).
+func describeSent(stored json.RawMessage) map[string]any {
+	d := describe("channel", "ts")(stored)
+	if d == nil {
+		return nil
+	}
+	if ts, _ := d["ts"].(string); ts == "" {
+		return map[string]any{"via": "incoming-webhook"}
+	}
+	return d
 }
 
 // sentMessage is the result of a call that posted p, or found it posted by
