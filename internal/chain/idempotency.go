@@ -48,7 +48,7 @@ type Idempotency struct {
 	Redactor *redact.Redactor
 
 	runningMu sync.Mutex
-	running   map[string]bool // the stored keys this process's calls hold
+	running   map[string]string // the stored keys this process's calls hold: their arguments' hashes
 }
 
 // Middleware returns the idempotency middleware.
@@ -106,7 +106,13 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 	// so a wall clock that steps forward (NTP, a laptop or VM resuming) can
 	// make it look spent while the call still waits on the provider, and the
 	// store would hand the key to this retry, which would act a second time.
-	if !m.enter(want.Key) {
+	if held, ok := m.enter(want.Key, want.ArgsHash); !ok {
+		if held != want.ArgsHash {
+			// Not "retry later": the retry would then be refused for its
+			// arguments (found in review).
+			return Result{}, Errorf(KindConflict, "idempotency key %q was already used with different arguments, by a call still in progress in this server; use a new key for a different call",
+				c.Key)
+		}
 		return Result{}, Errorf(KindConflict, "idempotency key %q: the first call with this key is still in progress in this server; retry later with the same key to get its result",
 			c.Key)
 	}

@@ -1,18 +1,19 @@
 package chain
 
-// enter marks key as held by a running call of this process; false if one
-// already holds it.
-func (m *Idempotency) enter(key string) bool {
+// enter marks key as held by a running call of this process, whose
+// arguments hash to argsHash; if one already holds it, it returns that
+// call's hash and false.
+func (m *Idempotency) enter(key, argsHash string) (held string, ok bool) {
 	m.runningMu.Lock()
 	defer m.runningMu.Unlock()
-	if m.running[key] {
-		return false
+	if h, busy := m.running[key]; busy {
+		return h, false
 	}
 	if m.running == nil {
-		m.running = map[string]bool{}
+		m.running = map[string]string{}
 	}
-	m.running[key] = true
-	return true
+	m.running[key] = argsHash
+	return "", true
 }
 
 // leave ends enter's hold on key.

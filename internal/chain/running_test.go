@@ -60,3 +60,55 @@ func TestACallStillRunningInThisProcessIsNeverTakenOver(t *testing.T) {
 	assert.Equal(t, KindConflict, KindOf(err), "in progress: %v", err)
 	assert.EqualValues(t, 1, b.runs.Load(), "one provider call for one key")
 }
+
+// A key one of this process's calls holds, reused with other arguments
+// while that call runs: the error must say the arguments differ, not
+// "retry later with the same key", since that retry would then be refused
+// for its arguments (found in review). The same arguments are "in
+// progress".
+func TestAKeyHeldByARunningCallIsRefusedForWhatTheRetryChanged(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		retry map[string]any
+		want  string
+	}{
+		{"the same arguments", ticket("idempotencyKey", "deploy-7"), "still in progress"},
+		{"other arguments", ticket("idempotencyKey", "deploy-7", "title", "another"), "already used with different arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, "sandbox", map[string]string{"GITHUB_TOKEN": "ghp_x"})
+			started, release := make(chan struct{}), make(chan struct{})
+			run := b.tool.Run
+			var first atomic.Bool
+			b.tool.Run = func(ctx context.Context, c *Call) (any, error) {
+				if first.CompareAndSwap(false, true) {
+					close(started)
+					<-release
+				}
+				return run(ctx, c)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := b.call(ticket("idempotencyKey", "deploy-7"))
+				done <- err
+			}()
+			select {
+			case <-started:
+			case err := <-done:
+				t.Fatalf("the first call ended before reaching the provider: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the first call never reached the provider")
+			}
+			_, err := b.call(tc.retry)
+			close(release)
+			require.NoError(t, <-done)
+			require.Error(t, err)
+			assert.Equal(t, KindConflict, KindOf(err))
+			assert.Contains(t, err.Error(), tc.want)
+			assert.EqualValues(t, 1, b.runs.Load())
+		})
+	}
+}
