@@ -20,7 +20,9 @@ var errMalformed = errors.New("malformed delivery")
 
 // identity is what the receiver learns about a verified delivery before
 // storing it. reply, when set, is answered instead of storing (Slack's
-// url_verification challenge).
+// url_verification challenge). With errMalformed, d holds what could be
+// read (an event type that is a plain token, a target), for the refusal's
+// audit record.
 type identity struct {
 	d     queue.NewDelivery
 	reply []byte
@@ -32,12 +34,12 @@ type identity struct {
 // through several hooks.
 func identifyGitHub(body []byte, h http.Header) (identity, error) {
 	event, guid := h.Get(GitHubEventHeader), h.Get(GitHubDeliveryHeader)
-	if !safeToken(event) || !keyPart(guid) {
-		return identity{}, errMalformed
+	if !safeToken(event) {
+		return identity{d: queue.NewDelivery{Provider: "github"}}, errMalformed
 	}
 	hook := h.Get(GitHubHookIDHeader)
-	if hook != "" && !keyPart(hook) {
-		return identity{}, errMalformed
+	if !keyPart(guid) || hook != "" && !keyPart(hook) {
+		return identity{d: queue.NewDelivery{Provider: "github", EventType: event}}, errMalformed
 	}
 	target := "hook:" + hook
 	if typ, id := h.Get("X-GitHub-Hook-Installation-Target-Type"), h.Get("X-GitHub-Hook-Installation-Target-ID"); safeToken(typ) && safeToken(id) {
@@ -74,13 +76,17 @@ func identifyStripe(body []byte, h http.Header) (identity, error) {
 	// only the id and type may make a delivery malformed, and they are
 	// checked below.
 	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(body, &ev); (err != nil && !errors.As(err, &typeErr)) ||
-		!strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !stripeEventType(ev.Type) {
-		return identity{}, errMalformed
-	}
+	err := json.Unmarshal(body, &ev)
 	target := ev.Data.Object.ID
 	if target == "" {
 		target = ev.RelatedObject.ID
+	}
+	if (err != nil && !errors.As(err, &typeErr)) || !strings.HasPrefix(ev.ID, "evt_") || !safeToken(ev.ID) || !stripeEventType(ev.Type) {
+		known := queue.NewDelivery{Provider: "stripe", Target: safetext.Cut(target, maxField)}
+		if stripeEventType(ev.Type) {
+			known.EventType = ev.Type
+		}
+		return identity{d: known}, errMalformed
 	}
 	return identity{d: queue.NewDelivery{
 		Provider: "stripe", Key: "stripe:" + ev.ID, EventType: ev.Type, Target: safetext.Cut(target, maxField),
@@ -98,7 +104,7 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 	if ct == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return identity{}, errMalformed
+			return identity{d: queue.NewDelivery{Provider: "slack"}}, errMalformed
 		}
 		d.EventType, d.Target = "slash_command", slackTarget(form.Get("team_id"), form.Get("channel_id"))
 		if form.Has("payload") {
@@ -121,7 +127,7 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 		} `json:"event"`
 	}
 	if err := json.Unmarshal(body, &ev); err != nil || !safeToken(ev.Type) {
-		return identity{}, errMalformed
+		return identity{d: queue.NewDelivery{Provider: "slack"}}, errMalformed
 	}
 	d.EventType = ev.Type
 	switch ev.Type {
@@ -129,11 +135,11 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 		reply, _ := json.Marshal(map[string]string{"challenge": ev.Challenge})
 		return identity{d: d, reply: reply}, nil
 	case "event_callback":
+		d.Target = slackTarget(ev.TeamID, slack.FieldID(ev.Event.Channel))
 		if !keyPart(ev.EventID) {
-			return identity{}, errMalformed
+			return identity{d: queue.NewDelivery{Provider: "slack", EventType: d.EventType, Target: d.Target}}, errMalformed
 		}
 		d.Key = "slack:" + ev.EventID
-		d.Target = slackTarget(ev.TeamID, slack.FieldID(ev.Event.Channel))
 	default:
 		d.Key = "slack:body:" + bodyHash(body)
 		d.Target = safetext.Cut(ev.TeamID, maxField)
