@@ -23,6 +23,23 @@ const (
 // ValidatePayload would fall back to it, so we call ValidateSignature with the
 // SHA-256 header only, after checking its prefix.
 func VerifyGitHub(payload []byte, header http.Header, secrets []config.Secret) error {
+	if err := CheckGitHubHeaders(header, secrets); err != nil {
+		return err
+	}
+	sig := header.Get(GitHubSignatureHeader)
+	for _, s := range secrets {
+		if github.ValidateSignature(sig, payload, []byte(s.Reveal())) == nil {
+			return nil
+		}
+	}
+	return ErrBadSignature
+}
+
+// CheckGitHubHeaders is VerifyGitHub's part that needs no body: a
+// well-formed X-Hub-Signature-256 and a configured secret. The receiver
+// runs it before reading the body, so a request that cannot verify does
+// not get its (up to 25 MiB) body read first.
+func CheckGitHubHeaders(header http.Header, secrets []config.Secret) error {
 	sig := header.Get(GitHubSignatureHeader)
 	if sig == "" {
 		if header.Get(GitHubSHA1SignatureHeader) != "" {
@@ -37,10 +54,5 @@ func VerifyGitHub(payload []byte, header http.Header, secrets []config.Secret) e
 	if len(secrets) == 0 {
 		return ErrNoSecret
 	}
-	for _, s := range secrets {
-		if github.ValidateSignature(sig, payload, []byte(s.Reveal())) == nil {
-			return nil
-		}
-	}
-	return ErrBadSignature
+	return nil
 }

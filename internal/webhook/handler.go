@@ -55,7 +55,12 @@ type Handler struct {
 
 // provider is one webhook endpoint: how to verify and how to identify.
 type provider struct {
-	name     string
+	name string
+	// check is verify's part that needs no body, run before the body is
+	// read: a request that cannot verify (no or malformed signature, a
+	// stale timestamp, no secret) is refused without reading up to
+	// WEBHOOK_MAX_BODY bytes, and gets no 100 Continue.
+	check    func(h http.Header, now time.Time) error
 	verify   func(body []byte, h http.Header, now time.Time) error
 	identify func(body []byte, h http.Header) (identity, error)
 }
@@ -76,12 +81,17 @@ func NewHandler(o Options) *Handler {
 	h := &Handler{o: o, mux: http.NewServeMux()}
 	s := o.Secrets
 	h.mux.Handle("POST /webhooks/github", h.receive(provider{"github",
+		func(hd http.Header, _ time.Time) error { return CheckGitHubHeaders(hd, s.GitHub) },
 		func(b []byte, hd http.Header, _ time.Time) error { return VerifyGitHub(b, hd, s.GitHub) }, identifyGitHub}))
 	h.mux.Handle("POST /webhooks/stripe", h.receive(provider{"stripe",
+		func(hd http.Header, now time.Time) error {
+			return CheckStripeHeader(hd.Get(StripeSignatureHeader), s.Stripe, now, StripeTolerance)
+		},
 		func(b []byte, hd http.Header, now time.Time) error {
 			return VerifyStripe(b, hd.Get(StripeSignatureHeader), s.Stripe, now, StripeTolerance)
 		}, identifyStripe}))
 	h.mux.Handle("POST /webhooks/slack", h.receive(provider{"slack",
+		func(hd http.Header, now time.Time) error { return CheckSlackHeaders(hd, s.Slack, now, SlackTolerance) },
 		func(b []byte, hd http.Header, now time.Time) error {
 			return VerifySlack(b, hd, s.Slack, now, SlackTolerance)
 		},
@@ -116,9 +126,16 @@ func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) receive(p provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := h.o.Now()
-		body, status, err := readBody(w, r, h.o.MaxBody(p.name))
+		limit := h.o.MaxBody(p.name)
+		if r.ContentLength <= limit { // a declared size over the limit is 413 below, unread
+			if err := p.check(r.Header, start); err != nil {
+				h.unverified(w, r, p.name, err)
+				return
+			}
+		}
+		body, status, err := readBody(w, r, limit)
 		if err != nil {
-			why := "body over the limit of " + strconv.FormatInt(h.o.MaxBody(p.name), 10) + " bytes"
+			why := "body over the limit of " + strconv.FormatInt(limit, 10) + " bytes"
 			if status != http.StatusRequestEntityTooLarge {
 				why = "body not received in full: " + readFailure(err)
 			}
@@ -127,12 +144,7 @@ func (h *Handler) receive(p provider) http.Handler {
 			return
 		}
 		if err := p.verify(body, r.Header, h.o.Now()); err != nil {
-			status := http.StatusUnauthorized
-			if errors.Is(err, ErrNoSecret) {
-				status = http.StatusServiceUnavailable // ours to fix; the provider will retry
-			}
-			h.rejected(r.Context(), p.name, r, err.Error())
-			reply(w, status, `{"error":"`+err.Error()+`"}`)
+			h.unverified(w, r, p.name, err)
 			return
 		}
 		id, err := p.identify(body, r.Header)
@@ -175,6 +187,17 @@ func (h *Handler) receive(p provider) http.Handler {
 		}
 		reply(w, http.StatusAccepted, `{"status":"accepted","id":`+strconv.FormatInt(res.ID, 10)+`}`)
 	})
+}
+
+// unverified refuses a request that failed verification: 401, or 503 when
+// no secret is configured (ours to fix; the provider will retry).
+func (h *Handler) unverified(w http.ResponseWriter, r *http.Request, provider string, err error) {
+	status := http.StatusUnauthorized
+	if errors.Is(err, ErrNoSecret) {
+		status = http.StatusServiceUnavailable
+	}
+	h.rejected(r.Context(), provider, r, err.Error())
+	reply(w, status, `{"error":"`+err.Error()+`"}`)
 }
 
 // readBody reads at most limit bytes. A declared or actual size over the

@@ -48,12 +48,28 @@ func ParseSlackSignature(s string) ([]byte, error) {
 // and the timestamp within tolerance of now. It is slack-go's SecretsVerifier
 // algorithm with the clock passed in, so tests can be exact.
 func VerifySlack(payload []byte, header http.Header, secrets []config.Secret, now time.Time, tolerance time.Duration) error {
-	rawTS := header.Get(SlackTimestampHeader)
-	sig, err := ParseSlackSignature(header.Get(SlackSignatureHeader))
-	if err != nil {
+	if err := CheckSlackHeaders(header, secrets, now, tolerance); err != nil {
 		return err
 	}
-	ts, err := ParseSlackTimestamp(rawTS)
+	rawTS := header.Get(SlackTimestampHeader)
+	sig, _ := ParseSlackSignature(header.Get(SlackSignatureHeader))
+	for _, s := range secrets {
+		if hmac.Equal(SlackSignature(payload, rawTS, s.Reveal()), sig) {
+			return nil
+		}
+	}
+	return ErrBadSignature
+}
+
+// CheckSlackHeaders is VerifySlack's part that needs no body: well-formed
+// X-Slack-Signature and X-Slack-Request-Timestamp, the timestamp within
+// tolerance and a configured secret (run before the body is read, as
+// CheckGitHubHeaders).
+func CheckSlackHeaders(header http.Header, secrets []config.Secret, now time.Time, tolerance time.Duration) error {
+	if _, err := ParseSlackSignature(header.Get(SlackSignatureHeader)); err != nil {
+		return err
+	}
+	ts, err := ParseSlackTimestamp(header.Get(SlackTimestampHeader))
 	if err != nil {
 		return err
 	}
@@ -63,12 +79,7 @@ func VerifySlack(payload []byte, header http.Header, secrets []config.Secret, no
 	if len(secrets) == 0 {
 		return ErrNoSecret
 	}
-	for _, s := range secrets {
-		if hmac.Equal(SlackSignature(payload, rawTS, s.Reveal()), sig) {
-			return nil
-		}
-	}
-	return ErrBadSignature
+	return nil
 }
 
 // SlackSignature computes the v0 signature of a body sent at timestamp (as
