@@ -15,7 +15,11 @@ type ServerOptions struct {
 	// ReadTimeout bounds the whole request, body included; 60s reads a 25 MiB
 	// GitHub payload at 3.5 Mbit/s. Default 60s.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds the answer. Default 60s.
+	// WriteTimeout bounds the answer, counted (by net/http) from the end of
+	// the headers, so it covers the body's read and the group commit too.
+	// Default ReadTimeout plus the longest wait for the store plus 10s:
+	// with 60s, a slow but legitimate 25 MiB body followed by a slow commit
+	// had its answer cut off (found in review).
 	WriteTimeout time.Duration
 	// IdleTimeout closes kept-alive connections that send nothing. Default 60s.
 	IdleTimeout time.Duration
@@ -35,7 +39,7 @@ func NewServer(addr string, h http.Handler, o ServerOptions) *http.Server {
 	}
 	def(&o.ReadHeaderTimeout, 5*time.Second)
 	def(&o.ReadTimeout, 60*time.Second)
-	def(&o.WriteTimeout, 60*time.Second)
+	def(&o.WriteTimeout, o.ReadTimeout+enqueueWait+10*time.Second)
 	def(&o.IdleTimeout, 60*time.Second)
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 64 << 10
