@@ -357,14 +357,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 		return fmt.Errorf("WEBHOOK_ADDR: listen on %s: %w", a.cfg.Addr, err)
 	}
 	a.log.Info("webhook receiver listening", "addr", ln.Addr().String(), "db", a.db.Path(), "worker", a.wk != nil)
-	for _, p := range []struct {
-		name string
-		n    int
-	}{{"GITHUB_WEBHOOK_SECRET", len(a.cfg.GitHubSecrets)}, {"STRIPE_WEBHOOK_SECRET", len(a.cfg.StripeSecrets)}, {"SLACK_SIGNING_SECRET", len(a.cfg.SlackSecrets)}} {
-		if p.n == 0 {
-			a.log.Warn("no signing secret: this provider's deliveries are refused with 503", "variable", p.name)
-		}
-	}
+	warnSecrets(a.log, a.cfg)
 	// Start-up (every package's init, recovery, migrations) has left most
 	// of the binary resident; give back what receiving does not use.
 	releaseStartPages(a.log)
@@ -395,6 +388,38 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	}
 	return nil
 }
+
+// warnSecrets warns, at start-up, of a provider without a signing secret
+// (its deliveries are refused with 503) and of secrets shorter than
+// shortSecret bytes: easy to guess, and, as every configured secret is
+// masked wherever its text appears, a short one that is also an ordinary
+// word mangles log lines and audit records (review observation). Counts
+// and names only, never a value.
+func warnSecrets(log *slog.Logger, cfg config.Webhook) {
+	for _, p := range []struct {
+		name    string
+		secrets []config.Secret
+	}{{"GITHUB_WEBHOOK_SECRET", cfg.GitHubSecrets}, {"STRIPE_WEBHOOK_SECRET", cfg.StripeSecrets}, {"SLACK_SIGNING_SECRET", cfg.SlackSecrets}} {
+		if len(p.secrets) == 0 {
+			log.Warn("no signing secret: this provider's deliveries are refused with 503", "variable", p.name)
+			continue
+		}
+		short := 0
+		for _, s := range p.secrets {
+			if len(s.Reveal()) < shortSecret {
+				short++
+			}
+		}
+		if short > 0 {
+			log.Warn("signing secret shorter than 16 characters: easy to guess, and masked wherever its text appears in logs and audit records; use a long random one",
+				"variable", p.name, "secrets", short)
+		}
+	}
+}
+
+// shortSecret is the length under which warnSecrets warns: GitHub asks for
+// a random string with high entropy; Stripe's and Slack's are 32 or more.
+const shortSecret = 16
 
 func (a *webhookApp) close() {
 	if a.lock != nil {

@@ -28,6 +28,9 @@ func VerifyGitHub(payload []byte, header http.Header, secrets []config.Secret) e
 	}
 	sig := header.Get(GitHubSignatureHeader)
 	for _, s := range secrets {
+		if s.Reveal() == "" {
+			continue // never a key: anyone can sign with it
+		}
 		if github.ValidateSignature(sig, payload, []byte(s.Reveal())) == nil {
 			return nil
 		}
@@ -51,7 +54,7 @@ func CheckGitHubHeaders(header http.Header, secrets []config.Secret) error {
 	if !ok || len(hexSig) != 64 || !isHex(hexSig) {
 		return ErrMalformedSignature
 	}
-	if len(secrets) == 0 {
+	if !anySecret(secrets) {
 		return ErrNoSecret
 	}
 	return nil

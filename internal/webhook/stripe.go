@@ -87,7 +87,7 @@ func CheckStripeHeader(header string, secrets []config.Secret, now time.Time, to
 	if err := checkTimestamp(sig.Timestamp, now, tolerance); err != nil {
 		return err
 	}
-	if len(secrets) == 0 {
+	if !anySecret(secrets) {
 		return ErrNoSecret
 	}
 	return nil

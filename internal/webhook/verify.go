@@ -3,6 +3,8 @@ package webhook
 import (
 	"errors"
 	"time"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
 )
 
 // Why a delivery is refused. Each is a sentinel for errors.Is; its text is
@@ -35,6 +37,18 @@ func checkTimestamp(ts int64, now time.Time, tolerance time.Duration) error {
 		return ErrFutureTimestamp
 	}
 	return nil
+}
+
+// anySecret reports whether secrets holds a usable (non-empty) secret. An
+// empty one never gets here through the configuration (SplitSecrets drops
+// blanks), but a signature made with an empty key is one anybody can make.
+func anySecret(secrets []config.Secret) bool {
+	for _, s := range secrets {
+		if s.Reveal() != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // isHex reports whether s is non-empty lower- or upper-case hexadecimal.

@@ -207,3 +207,27 @@ func TestParseStripeSignatureKeepsAtMostEightV1(t *testing.T) {
 	assert.Len(t, s.V1, maxStripeSignatures)
 	assert.Equal(t, int64(1), s.Timestamp)
 }
+
+// An empty secret is no secret: a signature made with an empty key is one
+// anybody can make (review observation; the configuration drops blanks, so
+// this guards the verifiers' own contract).
+func TestAnEmptySecretVerifiesNothing(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"id":"evt_1"}`)
+	empty := []config.Secret{config.NewSecret("")}
+	now := time.Now()
+
+	gh := http.Header{}
+	gh.Set(GitHubSignatureHeader, githubSig(body, ""))
+	assert.ErrorIs(t, VerifyGitHub(body, gh, empty), ErrNoSecret)
+
+	ts := strconv.FormatInt(now.Unix(), 10)
+	sl := http.Header{}
+	sl.Set(SlackTimestampHeader, ts)
+	sl.Set(SlackSignatureHeader, "v0="+hex.EncodeToString(SlackSignature(body, ts, "")))
+	assert.ErrorIs(t, VerifySlack(body, sl, empty, now, SlackTolerance), ErrNoSecret)
+
+	mac := hmac.New(sha256.New, nil)
+	mac.Write([]byte(ts + "." + string(body)))
+	assert.ErrorIs(t, VerifyStripe(body, "t="+ts+",v1="+hex.EncodeToString(mac.Sum(nil)), empty, now, StripeTolerance), ErrNoSecret)
+}
