@@ -119,14 +119,17 @@ func paceKey(c *chain.Call) string {
 
 // describeSent names a stored message in a replayed record the way
 // sentMessage named it in the first: by channel and ts, or, for one an
-// incoming webhook posted (Slack answers it no ts), by how it was sent
-// (found in review: the replay named the channel the webhook ignores).
-func describeSent(stored json.RawMessage) map[string]any {
-	d := describe("channel", "ts")(stored)
+// incoming webhook posted, by how it was sent (found in review: the replay
+// named the channel the webhook ignores). How it was sent is the claim's
+// via; a claim of a release that did not record it falls back on the ts,
+// which only a webhook post leaves empty.
+func describeSent(stored json.RawMessage, via string) map[string]any {
+	d := describe("channel", "ts")(stored, via)
 	if d == nil {
 		return nil
 	}
-	if ts, _ := d["ts"].(string); ts == "" {
+	switch ts, _ := d["ts"].(string); {
+	case via == slack.ViaWebhook, via == "" && ts == "":
 		return map[string]any{"via": "incoming-webhook"}
 	}
 	return d

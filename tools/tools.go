@@ -126,8 +126,8 @@ func notConfigured(what string) error {
 
 // describe returns a chain.Tool.Describe that names the given fields of a
 // stored result in a replayed call's audit record (numbers kept exact).
-func describe(fields ...string) func(json.RawMessage) map[string]any {
-	return func(stored json.RawMessage) map[string]any {
+func describe(fields ...string) func(json.RawMessage, string) map[string]any {
+	return func(stored json.RawMessage, _ string) map[string]any {
 		var v map[string]any
 		dec := json.NewDecoder(bytes.NewReader(stored))
 		dec.UseNumber()

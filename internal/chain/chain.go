@@ -63,8 +63,10 @@ type Tool struct {
 	// its stored result (the effect it names: an issue's number, whether a
 	// payment was booked), so the log names the effect even when the first
 	// call was killed between storing its result and writing its terminal
-	// record (found in review, in chaos runs).
-	Describe func(result json.RawMessage) map[string]any
+	// record (found in review, in chaos runs). via is how the first call
+	// sent (Tool.Via's answer stored with the claim; "" when a release
+	// that did not record it claimed the key).
+	Describe func(result json.RawMessage, via string) map[string]any
 }
 
 // Call is one tool call as it moves down the chain. Middlewares fill it in.

@@ -135,7 +135,7 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 			return Result{}, Internal("read stored result", err)
 		}
 		if c.Tool.Describe != nil {
-			for k, d := range c.Tool.Describe(row.Result) {
+			for k, d := range c.Tool.Describe(row.Result, row.Via) {
 				c.SetDetail(k, d)
 			}
 		}
