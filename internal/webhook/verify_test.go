@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,24 +211,37 @@ func TestParseStripeSignatureKeepsAtMostEightV1(t *testing.T) {
 
 // An empty secret is no secret: a signature made with an empty key is one
 // anybody can make (review observation; the configuration drops blanks, so
-// this guards the verifiers' own contract).
+// this guards the verifiers' own contract), alone or beside a real secret
+// (found in review: Stripe still tried it beside a real one).
 func TestAnEmptySecretVerifiesNothing(t *testing.T) {
 	t.Parallel()
-	body := []byte(`{"id":"evt_1"}`)
-	empty := []config.Secret{config.NewSecret("")}
+	body := []byte(`{"id":"evt_1","type":"charge.succeeded"}`)
 	now := time.Now()
-
-	gh := http.Header{}
-	gh.Set(GitHubSignatureHeader, githubSig(body, ""))
-	assert.ErrorIs(t, VerifyGitHub(body, gh, empty), ErrNoSecret)
-
 	ts := strconv.FormatInt(now.Unix(), 10)
-	sl := http.Header{}
-	sl.Set(SlackTimestampHeader, ts)
-	sl.Set(SlackSignatureHeader, "v0="+hex.EncodeToString(SlackSignature(body, ts, "")))
-	assert.ErrorIs(t, VerifySlack(body, sl, empty, now, SlackTolerance), ErrNoSecret)
+	real := config.NewSecret("whsec_" + strings.Repeat("k", 32))
+	tests := []struct {
+		name    string
+		secrets []config.Secret
+		want    error
+	}{
+		{"only an empty secret", []config.Secret{config.NewSecret("")}, ErrNoSecret},
+		{"an empty secret beside a real one", []config.Secret{config.NewSecret(""), real}, ErrBadSignature},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gh := http.Header{}
+			gh.Set(GitHubSignatureHeader, githubSig(body, ""))
+			assert.ErrorIs(t, VerifyGitHub(body, gh, tc.secrets), tc.want, "github")
 
-	mac := hmac.New(sha256.New, nil)
-	mac.Write([]byte(ts + "." + string(body)))
-	assert.ErrorIs(t, VerifyStripe(body, "t="+ts+",v1="+hex.EncodeToString(mac.Sum(nil)), empty, now, StripeTolerance), ErrNoSecret)
+			sl := http.Header{}
+			sl.Set(SlackTimestampHeader, ts)
+			sl.Set(SlackSignatureHeader, "v0="+hex.EncodeToString(SlackSignature(body, ts, "")))
+			assert.ErrorIs(t, VerifySlack(body, sl, tc.secrets, now, SlackTolerance), tc.want, "slack")
+
+			mac := hmac.New(sha256.New, nil)
+			mac.Write([]byte(ts + "." + string(body)))
+			assert.ErrorIs(t, VerifyStripe(body, "t="+ts+",v1="+hex.EncodeToString(mac.Sum(nil)), tc.secrets, now, StripeTolerance), tc.want, "stripe")
+		})
+	}
 }
