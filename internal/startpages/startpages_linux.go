@@ -66,7 +66,7 @@ type mapping struct {
 	dev   string
 	inode string
 	// ownPages: the mapping holds pages the process made its own copies
-	// of (a non-zero "Anonymous:" line).
+	// of (a non-zero "Anonymous:" or "Swap:" line).
 	ownPages bool
 }
 
@@ -87,9 +87,16 @@ func ownReadOnly(smaps []byte, pc uint64) ([]addrRange, error) {
 			}
 			continue
 		}
-		if v, ok := bytes.CutPrefix(line, []byte("Anonymous:")); ok && len(all) > 0 {
-			kb := bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))
-			all[len(all)-1].ownPages = string(kb) != "0"
+		// Own copies are counted as Anonymous while in memory and as Swap
+		// once swapped out (found in review: a swapped-out relocated page
+		// was dropped with its swap entry).
+		for _, key := range [][]byte{[]byte("Anonymous:"), []byte("Swap:")} {
+			if v, ok := bytes.CutPrefix(line, key); ok && len(all) > 0 {
+				kb := bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))
+				if string(kb) != "0" {
+					all[len(all)-1].ownPages = true
+				}
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
