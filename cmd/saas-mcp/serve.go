@@ -360,6 +360,7 @@ func recordRepair(ctx context.Context, w *audit.Writer, log *slog.Logger) {
 		return
 	}
 	log.Warn("audit log: cut off a half-written last line", "bytes", w.Repaired, "path", w.Path())
-	_ = w.Write(ctx, audit.Record{Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: w.Path(),
-		Status: audit.StatusSucceeded, Details: map[string]any{"bytesRemoved": w.Repaired}})
+	if err := w.RecordRepair(ctx); err != nil {
+		log.Warn("audit log: the repair's record goes in with the next record that can be written", "err", err)
+	}
 }

@@ -52,9 +52,10 @@ type Writer struct {
 	buf     []byte       // the lines of one append
 	scratch bytes.Buffer // for Details
 	written uint64       // records written so far
-	// unrecordedCut is the bytes of other processes' partial lines cut off
-	// the end of the log whose audit.repair record is not in the log yet:
-	// the append that carried it failed, and the next one carries it.
+	// unrecordedCut is the bytes of partial lines cut off the end of the
+	// log (by Open, or by an append: another process's) whose audit.repair
+	// record is not in the log yet: the next append that succeeds carries
+	// it.
 	unrecordedCut int64
 
 	// hmu guards lastErr and lastErrAt only, so that Healthy never waits
@@ -114,6 +115,11 @@ func Open(path string, opts Options) (*Writer, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("repair audit log: %w", err)
 	}
+	// Its record rides with the first append that succeeds (RecordRepair
+	// writes it at once if it can): were it written once and dropped on
+	// failure, the cut bytes would be gone with nothing in the log to say
+	// so (found in review).
+	w.unrecordedCut = w.Repaired
 	go w.syncLoop()
 	return w, nil
 }
@@ -358,6 +364,12 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 	// so in the log, or this record would be glued to it. The cut is
 	// durable at once; its record rides with this append and, should the
 	// append fail (and be taken back), with the next one.
+	// An fsync may have failed while this append waited for mu or the
+	// flock: nothing may be appended after a failed fsync, as a later one
+	// can succeed without the lost pages (found in review).
+	if err := w.stickyErr(); err != nil {
+		return err
+	}
 	cut, err := cutPartialLineAt(w.f, size)
 	if err != nil {
 		return fmt.Errorf("check the end of audit log %s: %w", w.path, err)
@@ -470,8 +482,24 @@ func (w *Writer) reopen() error {
 	return nil
 }
 
+// RecordRepair appends the audit.repair record of a partial line cut off
+// the end of the log whose record is not in it yet (Open's, Repaired
+// bytes). If it fails, the record rides with the next append that
+// succeeds.
+func (w *Writer) RecordRepair(ctx context.Context) error {
+	if err := w.stickyErr(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.unrecordedCut == 0 {
+		return nil
+	}
+	return w.write(ctx, nil) // write puts the repair line first
+}
+
 // repairLine is the audit.repair record of a partial line cut off the end
-// of the log while running (Open's repair is recorded by its caller).
+// of the log.
 func (w *Writer) repairLine(cut int64) []byte {
 	r := Record{TS: w.opts.Now(), Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: w.path,
 		Status: StatusSucceeded, Details: map[string]any{
