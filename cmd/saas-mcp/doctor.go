@@ -54,7 +54,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		printErr(stderr, "doctor", err)
 		return 1
 	}
-	if err := checkAuditLog(cfg.AuditLogPath); err != nil {
+	if err := checkAuditLog(cfg.AuditLogPath, cfg.AuditSync == "always"); err != nil {
 		printErr(stderr, "doctor", fmt.Errorf("AUDIT_LOG_PATH: %w", err))
 		return 1
 	}
@@ -113,17 +113,23 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // checkAuditLog tells whether serve could append to the audit log at path,
-// without touching it: an existing file must open for appending; a missing
-// one needs its nearest existing ancestor to be a writable directory.
-func checkAuditLog(path string) error {
+// without touching it: an existing file must open for reading and
+// appending (the writer reads the end of the file before each append); a
+// missing one needs its nearest existing ancestor to be a writable
+// directory. Under sync it must be a regular file, as serve refuses
+// anything else then.
+func checkAuditLog(path string, sync bool) error {
 	st, err := os.Stat(path)
 	switch {
 	case err == nil && st.IsDir():
 		return fmt.Errorf("%s is a directory", path)
+	case err == nil && !st.Mode().IsRegular() && sync:
+		return fmt.Errorf("%s is not a regular file (%s), so its records cannot be synced; "+
+			"point AUDIT_LOG_PATH at a file, or set AUDIT_SYNC=never to write to it unsynced", path, st.Mode().Type())
 	case err == nil && !st.Mode().IsRegular():
 		return nil // a FIFO or a device: opening it could block, and serve writes to it as it is
 	case err == nil:
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 		if err != nil {
 			return err
 		}

@@ -101,6 +101,16 @@ func Open(path string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
+	// Under Sync every record is fsynced, which a FIFO or a device
+	// (/dev/null) refuses: the first call's sync would fail and every call
+	// after it be refused. Say so now instead (review observation).
+	if opts.Sync {
+		if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+			_ = f.Close()
+			return nil, fmt.Errorf("open audit log: %s is not a regular file (%s), so its records cannot be synced; "+
+				"point AUDIT_LOG_PATH at a file, or set AUDIT_SYNC=never to write to it unsynced", path, st.Mode().Type())
+		}
+	}
 	// A new log's name must be durable too, or a power cut could take
 	// every record synced into it. Synced at every start, not only when
 	// this process created the file: its creator may have died, or failed
