@@ -318,6 +318,10 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 		if r.TS.IsZero() {
 			r.TS = now
 		}
+		// One zone for every record (records stamped in local time beside
+		// writeAudit's UTC ones read, and sort, wrongly; review
+		// observation).
+		r.TS = r.TS.UTC()
 		var err error
 		if w.buf, err = appendRecord(w.buf, &r, &w.scratch); err != nil {
 			return 0, fmt.Errorf("encode audit record: %w", err)
