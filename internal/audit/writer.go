@@ -641,14 +641,17 @@ func (w *Writer) Close() error {
 // Redact returns r with every string field and every string inside Details
 // passed through red.
 func Redact(red *redact.Redactor, r Record) Record {
-	r.Actor = red.String(r.Actor)
+	// The actor is the MCP client's clientInfo.name, which the client
+	// chooses; errors can quote long provider answers. Both are cut, as
+	// the target and key are (review observation: they were unbounded).
+	r.Actor = red.Clip(r.Actor, MaxField)
 	r.Provider = red.String(r.Provider)
 	r.Action = red.String(r.Action)
 	// Cut after redaction, never before: a secret cut in two would no
 	// longer match, and its first half would be kept.
 	r.Target = red.Clip(r.Target, MaxField)
 	r.IdempotencyKey = red.Clip(r.IdempotencyKey, MaxField)
-	r.Error = red.String(r.Error)
+	r.Error = red.Clip(r.Error, MaxError)
 	if r.Details != nil {
 		r.Details = redactMap(red, r.Details)
 	}
@@ -737,3 +740,7 @@ func redactValue(red *redact.Redactor, v any) any {
 // are shorter (a key is at most 255 characters, a writeAudit target 512
 // characters, up to 2 KiB of UTF-8).
 const MaxField = 4096
+
+// MaxError bounds a record's error, cut as MaxField: every problem of a
+// refused call is listed in it, each already cut to length.
+const MaxError = 16 << 10
