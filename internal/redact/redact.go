@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,10 +127,9 @@ func (r *Redactor) HoldsSecret(s string) bool {
 // value redacts token shapes only. A Redactor is safe for concurrent use once
 // built.
 type Redactor struct {
-	held     []string // values HoldsSecret looks for (Held)
-	values   []string // each configured value and its escaped spellings, longest first
-	stems    []string // per configured value, a substring of each of its spellings
-	replacer *strings.Replacer
+	held   []string // values HoldsSecret looks for (Held)
+	values []string // each configured value and its escaped spellings, longest first
+	stems  []string // per configured value, a substring of each of its spellings
 }
 
 // New returns a Redactor for the given secret values. Empty and very short
@@ -156,16 +156,45 @@ func New(values ...string) *Redactor {
 			}
 		}
 	}
-	// Longest first, so a secret that contains another is removed whole.
 	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
-	if len(r.values) > 0 {
-		pairs := make([]string, 0, 2*len(r.values))
-		for _, v := range r.values {
-			pairs = append(pairs, v, Mask)
-		}
-		r.replacer = strings.NewReplacer(pairs...)
-	}
 	return r
+}
+
+// maskValues replaces every stretch of s covered by some configured value
+// (or spelling) with one Mask. Stretches are found for every value first
+// and merged where they overlap, so two secrets that overlap in the text
+// are removed whole: a replacer taking the first match at each position
+// left the tail of the second (found in review).
+func (r *Redactor) maskValues(s string) string {
+	var spans [][2]int
+	for _, v := range r.values {
+		for i := 0; i < len(s); {
+			j := strings.Index(s[i:], v)
+			if j < 0 {
+				break
+			}
+			spans = append(spans, [2]int{i + j, i + j + len(v)})
+			i += j + 1
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var out strings.Builder
+	out.Grow(len(s))
+	at := 0
+	for k := 0; k < len(spans); {
+		start, end := spans[k][0], spans[k][1]
+		for k++; k < len(spans) && spans[k][0] < end; k++ {
+			end = max(end, spans[k][1])
+		}
+		out.WriteString(s[at:start])
+		out.WriteString(Mask)
+		at = end
+	}
+	out.WriteString(s[at:])
+	return out.String()
 }
 
 // spellings returns v and the escaped forms in which text leaving the
@@ -261,8 +290,8 @@ func (r *Redactor) Clip(s string, n int) string {
 
 // String returns s with every secret removed.
 func (r *Redactor) String(s string) string {
-	if r != nil && r.replacer != nil && r.mayHoldValue(s) {
-		s = r.replacer.Replace(s)
+	if r != nil && len(r.values) > 0 && r.mayHoldValue(s) {
+		s = r.maskValues(s)
 	}
 	if !mayHoldToken(s) {
 		return s
