@@ -163,7 +163,7 @@ func cutPartialLine(f *os.File) (int64, error) {
 
 // cutPartialLineAt is cutPartialLine for a file known to be size bytes long
 // (the append path has just fstat'ed it, under the flock).
-func cutPartialLineAt(f *os.File, size int64) (int64, error) {
+func cutPartialLineAt(f tailFile, size int64) (int64, error) {
 	if size == 0 {
 		return 0, nil
 	}
@@ -185,18 +185,38 @@ func cutPartialLineAt(f *os.File, size int64) (int64, error) {
 		}
 		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
 			keep := start + int64(i) + 1
-			return size - keep, truncateSync(f, keep)
+			return truncateSync(f, keep, size-keep)
 		}
 		end = start
 	}
-	return size, truncateSync(f, 0)
+	return truncateSync(f, 0, size)
 }
 
-func truncateSync(f *os.File, n int64) error {
+// tailFile is what cutting a partial line needs of the log's file.
+type tailFile interface {
+	ReadAt(b []byte, off int64) (int, error)
+	Truncate(size int64) error
+	Sync() error
+}
+
+// unsyncedCutError is a cut made but not synced: the bytes are gone from
+// the file, and the fsync that failed may have lost other pages too.
+type unsyncedCutError struct{ err error }
+
+func (e *unsyncedCutError) Error() string { return "sync the cut: " + e.err.Error() }
+func (e *unsyncedCutError) Unwrap() error { return e.err }
+
+// truncateSync cuts f to n bytes (removing cut) and syncs it. It returns
+// cut when the truncation happened, with an *unsyncedCutError if the sync
+// then failed, and 0 when nothing was cut.
+func truncateSync(f tailFile, n, cut int64) (int64, error) {
 	if err := f.Truncate(n); err != nil {
-		return err
+		return 0, err
 	}
-	return f.Sync()
+	if err := f.Sync(); err != nil {
+		return cut, &unsyncedCutError{err}
+	}
+	return cut, nil
 }
 
 // Path returns the file the writer appends to.
@@ -386,7 +406,19 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 	}
 	cut, err := cutPartialLineAt(w.f, size)
 	if err != nil {
-		return fmt.Errorf("check the end of audit log %s: %w", w.path, err)
+		err = fmt.Errorf("check the end of audit log %s: %w", w.path, err)
+		if ue := (*unsyncedCutError)(nil); errors.As(err, &ue) {
+			// The cut stands, so its record must still come; and a
+			// failed fsync is sticky, as everywhere else (review
+			// observation: both were dropped).
+			w.unrecordedCut += cut
+			w.smu.Lock()
+			if w.syncErr == nil {
+				w.syncErr = err
+			}
+			w.smu.Unlock()
+		}
+		return err
 	}
 	w.unrecordedCut += cut
 	if w.unrecordedCut > 0 {
