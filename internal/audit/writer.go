@@ -533,21 +533,43 @@ func (w *Writer) reopen() error {
 // bytes). If it fails, the record rides with the next append that
 // succeeds.
 func (w *Writer) RecordRepair(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write audit record: %w", err)
+	}
 	if err := w.stickyErr(); err != nil {
 		return err
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.unrecordedCut == 0 {
+		w.mu.Unlock()
 		return nil
 	}
-	return w.write(ctx, nil) // write puts the repair line first
+	err := w.write(ctx, nil) // write puts the repair line first
+	// As append: a failure shows in Healthy, and the line counts as a
+	// record, so that Sync waits for it and Flush and Close sync it (found
+	// in review: neither happened).
+	w.hmu.Lock()
+	if err != nil {
+		w.lastErr, w.lastErrAt = err, w.opts.Now()
+	} else {
+		w.lastErr = nil
+	}
+	w.hmu.Unlock()
+	if err == nil {
+		w.written++
+	}
+	seq := w.written
+	w.mu.Unlock()
+	if err != nil || !w.opts.Sync {
+		return err
+	}
+	return w.syncTo(seq)
 }
 
 // repairLine is the audit.repair record of a partial line cut off the end
 // of the log.
 func (w *Writer) repairLine(cut int64) []byte {
-	r := Record{TS: w.opts.Now(), Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: w.path,
+	r := Record{TS: w.opts.Now().UTC(), Actor: "saas-mcp", Provider: "saas-mcp", Action: "audit.repair", Target: w.path,
 		Status: StatusSucceeded, Details: map[string]any{
 			"bytesRemoved": cut, "cause": "a partial line left by a process stopped in the middle of a write"}}
 	line, err := appendRecord(nil, &r, &w.scratch)
