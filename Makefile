@@ -4,7 +4,7 @@ BIN     := bin/saas-mcp
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: help build run test test-short bench lint fuzz tidy
+.PHONY: help build run test test-short bench lint fuzz
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -12,8 +12,9 @@ help: ## list targets
 build: ## build bin/saas-mcp
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/saas-mcp
 
-run: build ## start the MCP server on stdio, as Claude Code would (embedded defaults, no credentials needed)
-	./$(BIN) serve
+run: ## build, then start the MCP server on stdio, as Claude Code would (embedded defaults, no credentials needed)
+	@$(MAKE) --no-print-directory -s build >&2
+	@exec ./$(BIN) serve
 
 test: ## run every test with the race detector (fuzz seed corpora included)
 	$(GO) test -race -count=1 -timeout 25m ./...

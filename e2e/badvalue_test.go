@@ -32,7 +32,7 @@ func TestEveryBadPathOrAddressIsNamed(t *testing.T) {
 			value := strings.ReplaceAll(tt.value, "DIR", dir)
 			env := map[string]string{"PATH": os.Getenv("PATH"), "HOME": dir,
 				"AUDIT_LOG_PATH": filepath.Join(dir, "audit.ndjson"), "DATA_DIR": filepath.Join(dir, "data"),
-				"WEBHOOK_ADDR": "127.0.0.1:0", "GITHUB_WEBHOOK_SECRET": "s"}
+				"WEBHOOK_ADDR": "127.0.0.1:0", "GITHUB_WEBHOOK_SECRET": "badvalue-secret"}
 			env[tt.variable] = value
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

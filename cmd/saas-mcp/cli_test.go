@@ -84,3 +84,18 @@ func TestServeStopsItsPruneBeforeClosingTheStore(t *testing.T) {
 		assert.NotContains(t, errb.String(), `"level":"ERROR"`)
 	}
 }
+
+// `saas-mcp worker --help` lists what the worker reads, not the receiver's
+// variables, which it neither reads nor checks (found in review: it printed
+// the receiver's help).
+func TestWorkerHelpListsTheWorkersVariablesOnly(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, runWorker(context.Background(), []string{"--help"}, &out, &errb))
+	for _, v := range []string{"WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_WORKERS", "WEBHOOK_RETENTION", "DATA_DIR", "AUDIT_LOG_PATH"} {
+		assert.Contains(t, out.String(), v)
+	}
+	for _, v := range []string{"WEBHOOK_ADDR", "WEBHOOK_MAX_BODY", "WEBHOOK_DRAIN_DELAY"} {
+		assert.NotContains(t, out.String(), v)
+	}
+}

@@ -49,7 +49,7 @@ func TestLongRunningCommandsGiveBackTheirStartUpPages(t *testing.T) {
 			addr := freeAddr(t)
 			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), "DATA_DIR="+filepath.Join(dir, "data"), "AUDIT_LOG_PATH="+filepath.Join(dir, "audit.ndjson"),
-				"WEBHOOK_ADDR="+addr, "LOG_LEVEL=debug", "GITHUB_WEBHOOK_SECRET=s")
+				"WEBHOOK_ADDR="+addr, "LOG_LEVEL=debug", "GITHUB_WEBHOOK_SECRET=startpages-secret")
 			var out syncBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			require.NoError(t, cmd.Start())

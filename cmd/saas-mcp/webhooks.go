@@ -54,6 +54,19 @@ Signing secrets (each also as NAME_FILE; several comma-separated for rotation):
 Variables:
 `
 
+// workerHelp is `saas-mcp worker --help`: the worker alone reads no
+// receiver variable (found in review: it printed the receiver's help).
+const workerHelp = `saas-mcp worker: run only the webhook worker, beside a receiver (saas-mcp
+webhooks --no-worker) or other workers sharing its DATA_DIR.
+
+It runs the stored deliveries' handlers (Stripe payments to the ledger,
+GitHub and Slack events to the audit log), retries failures with backoff and
+dead-letters a delivery after WEBHOOK_MAX_ATTEMPTS. SIGTERM or SIGINT: let
+running jobs finish (30s), then exit.
+
+Variables:
+`
+
 // drainTimeout bounds each step of a graceful stop.
 const drainTimeout = 30 * time.Second
 
@@ -127,7 +140,9 @@ func stoppedWhileStarting(ctx context.Context, err error) bool {
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if wantsHelp(args) {
-		printWebhooksHelp(stdout)
+		fmt.Fprint(stdout, workerHelp)
+		_ = config.UsageOf(stdout, &config.Webhook{}, "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_WORKERS", "WEBHOOK_RETENTION", "DATA_DIR")
+		fmt.Fprint(stdout, "\nAlso read as serve reads them: AUDIT_LOG_PATH, AUDIT_SYNC, INTEGRATION_ENV, STORE_SYNC, LOG_LEVEL.\n")
 		return 0
 	}
 	if code, ok := noArgs("worker", args, stderr); !ok {

@@ -49,7 +49,7 @@ func TestWebhooksDeadListsDeadAndStrandedAndReplayRunsThem(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("DATA_DIR", dir)
 	t.Setenv("AUDIT_LOG_PATH", filepath.Join(dir, "audit.ndjson"))
-	t.Setenv("GITHUB_WEBHOOK_SECRET", "s")
+	t.Setenv("GITHUB_WEBHOOK_SECRET", "admin-secret")
 	ctx := context.Background()
 
 	db, err := queue.Open(ctx, filepath.Join(dir, queue.FileName), queue.Options{})

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"github.com/saas-mcp/saas-mcp/internal/redact"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // Environments.
@@ -80,9 +83,28 @@ type Serve struct {
 func LoadServe() (Serve, error) {
 	var c Serve
 	if err := envconfig.Process("", &c); err != nil {
-		return c, fmt.Errorf("read configuration: %w", err)
+		return c, processError(err)
 	}
 	return c, c.Validate()
+}
+
+// processError says which variable envconfig could not read, and why, in
+// the user's terms: its own message names Go fields and types ("assigning
+// READ_ONLY to ReadOnly: converting 'yes' to type bool. details:
+// strconv.ParseBool...", found in review).
+func processError(err error) error {
+	var pe *envconfig.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	want := map[string]string{
+		"bool": "true or false", "int": "a whole number", "int64": "a whole number",
+		"Duration": "a duration such as 30s, 5m or 24h",
+	}[strings.TrimPrefix(pe.TypeName, "time.")]
+	if want == "" {
+		want = "a valid " + pe.TypeName
+	}
+	return fmt.Errorf("%s is %q, which is not %s", pe.KeyName, safetext.Cut(pe.Value, 100), want)
 }
 
 // LoadShared reads the serve variables the webhook receiver and worker also
@@ -93,7 +115,7 @@ func LoadServe() (Serve, error) {
 func LoadShared() (Serve, error) {
 	var c Serve
 	if err := envconfig.Process("", &c); err != nil {
-		return c, fmt.Errorf("read configuration: %w", err)
+		return c, processError(err)
 	}
 	return c, c.validateShared()
 }
@@ -233,11 +255,26 @@ func LoadSecrets(getenv func(string) string, names ...string) (Secrets, error) {
 				return s, fmt.Errorf("%s is not an http:// or https:// URL with a host", name)
 			}
 		}
+		if err := longEnough(name, v); err != nil {
+			return s, err
+		}
 		if v != "" {
 			s.values[name] = NewSecret(v)
 		}
 	}
 	return s, nil
+}
+
+// longEnough refuses a set secret shorter than redact.MinSecret: no real
+// credential is, and the redactor leaves values that short alone (they
+// would mangle ordinary text), so it would reach logs and audit records
+// (found in review). The message names the variable, never the value.
+func longEnough(name, v string) error {
+	if v != "" && len(v) < redact.MinSecret {
+		return fmt.Errorf("%s is shorter than %d characters: no real secret is, and one so short could not be kept out of logs and audit records",
+			name, redact.MinSecret)
+	}
+	return nil
 }
 
 // ReadSecret returns the value of NAME or the contents of NAME_FILE.

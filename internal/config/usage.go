@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 )
 
 // Usage writes one line per variable of spec (a pointer to a struct with
@@ -14,7 +15,11 @@ import (
 // method of every type in the binary. Without it the binary is about half
 // the size and each process maps several MiB less of it (`make bench`, peak
 // RSS).
-func Usage(w io.Writer, spec any) error {
+func Usage(w io.Writer, spec any) error { return UsageOf(w, spec) }
+
+// UsageOf is Usage for the variables named in only (every one when only is
+// empty): a command that reads part of a shared spec lists that part.
+func UsageOf(w io.Writer, spec any, only ...string) error {
 	t := reflect.TypeOf(spec)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -25,7 +30,7 @@ func Usage(w io.Writer, spec any) error {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		key := f.Tag.Get("envconfig")
-		if key == "" || key == "-" || !f.IsExported() {
+		if key == "" || key == "-" || !f.IsExported() || len(only) > 0 && !slices.Contains(only, key) {
 			continue
 		}
 		line := fmt.Sprintf("  %-22s %s", key, f.Tag.Get("desc"))

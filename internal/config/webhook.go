@@ -62,7 +62,7 @@ func (c Webhook) InUse() []InUse {
 func LoadWebhook(getenv func(string) string) (Webhook, error) {
 	var c Webhook
 	if err := envconfig.Process("", &c); err != nil {
-		return c, fmt.Errorf("read webhook configuration: %w", err)
+		return c, processError(err)
 	}
 	for _, s := range []struct {
 		name string
@@ -81,6 +81,11 @@ func LoadWebhook(getenv func(string) string) (Webhook, error) {
 			// Set, but only commas and blanks: not "no secret", which
 			// would start and refuse every delivery of the provider.
 			return c, fmt.Errorf("%s holds no secret, only separators", s.name)
+		}
+		for _, sec := range *s.dst {
+			if err := longEnough(s.name, sec.Reveal()); err != nil {
+				return c, err
+			}
 		}
 	}
 	return c, c.Validate()

@@ -38,19 +38,19 @@ func TestLoadWebhookSecretsRotateAndComeFromFiles(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "stripe")
 	require.NoError(t, os.WriteFile(file, []byte("whsec_new, whsec_old\n"), 0o600))
 	c, err := LoadWebhook(webhookEnv(map[string]string{
-		GitHubWebhookSecret:           "new,old, ,",
+		GitHubWebhookSecret:           "newer,older, ,",
 		StripeWebhookSecret + "_FILE": file,
 	}))
 	require.NoError(t, err)
 	require.Len(t, c.GitHubSecrets, 2)
-	assert.Equal(t, "new", c.GitHubSecrets[0].Reveal())
-	assert.Equal(t, "old", c.GitHubSecrets[1].Reveal())
+	assert.Equal(t, "newer", c.GitHubSecrets[0].Reveal())
+	assert.Equal(t, "older", c.GitHubSecrets[1].Reveal())
 	require.Len(t, c.StripeSecrets, 2)
 	assert.Equal(t, "whsec_old", c.StripeSecrets[1].Reveal())
 	assert.Equal(t, int64(2<<20), c.MaxBodyFor("github"), "WEBHOOK_MAX_BODY applies to every provider")
-	vals, unread := SecretValues(webhookEnv(map[string]string{GitHubWebhookSecret: "new,old, ,", StripeWebhookSecret + "_FILE": file}))
+	vals, unread := SecretValues(webhookEnv(map[string]string{GitHubWebhookSecret: "newer,older, ,", StripeWebhookSecret + "_FILE": file}))
 	assert.Empty(t, unread)
-	assert.Subset(t, vals, []string{"new", "old", "whsec_new", "whsec_old"}, "every entry of a rotated list is redacted")
+	assert.Subset(t, vals, []string{"newer", "older", "whsec_new", "whsec_old"}, "every entry of a rotated list is redacted")
 }
 
 func TestLoadWebhookRefusesBadValues(t *testing.T) {

@@ -132,6 +132,12 @@ type Redactor struct {
 	stems  []string // per configured value, a substring of each of its spellings
 }
 
+// MinSecret is the shortest value New masks: a shorter one would mangle
+// ordinary text while protecting nothing. The configuration refuses
+// credentials and signing secrets shorter than this, since they could not
+// be kept out of logs.
+const MinSecret = 4
+
 // New returns a Redactor for the given secret values. Empty and very short
 // values (under 4 bytes) are ignored: masking them would mangle ordinary text
 // while protecting nothing. Each value is also replaced in the escaped
@@ -143,7 +149,7 @@ func New(values ...string) *Redactor {
 	configured, seen := map[string]bool{}, map[string]bool{} // values, and every spelling registered
 	for _, v := range values {
 		v = strings.TrimSpace(v)
-		if len(v) < 4 || configured[v] {
+		if len(v) < MinSecret || configured[v] {
 			continue
 		}
 		configured[v] = true
