@@ -51,3 +51,35 @@ func TestARefundEventIsNotBookedAsPaid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(0), e.Amount, "the refunded amount is not booked as the amount paid")
 }
+
+// Found in review: a dispute's or a credit note's amount is money taken or
+// owed back, and a checkout session that is not paid (no_payment_required,
+// or a status added later) has paid nothing; each booked its amount as
+// paid. A paid session, and one from before payment_status, book their
+// total.
+func TestOnlyMoneyPaidIsBookedAsPaid(t *testing.T) {
+	t.Parallel()
+	event := func(typ, object string) string {
+		return `{"id":"evt_x","object":"event","created":1712345678,"livemode":false,"type":"` + typ +
+			`","data":{"object":` + object + `}}`
+	}
+	tests := []struct {
+		name, raw string
+		want      int64
+	}{
+		{"a dispute", event("charge.dispute.created", `{"id":"dp_1","object":"dispute","amount":5000,"currency":"usd","charge":"ch_1"}`), 0},
+		{"a credit note", event("credit_note.created", `{"id":"cn_1","object":"credit_note","amount":700,"total":700,"currency":"usd"}`), 0},
+		{"a session needing no payment", event("checkout.session.completed", `{"id":"cs_1","object":"checkout.session","amount_total":900,"payment_status":"no_payment_required","currency":"usd"}`), 0},
+		{"a session of a status added later", event("checkout.session.completed", `{"id":"cs_2","object":"checkout.session","amount_total":900,"payment_status":"pending_review","currency":"usd"}`), 0},
+		{"a paid session", event("checkout.session.completed", `{"id":"cs_3","object":"checkout.session","amount_total":900,"payment_status":"paid","currency":"usd"}`), 900},
+		{"a session from before payment_status", event("checkout.session.completed", `{"id":"cs_4","object":"checkout.session","amount_total":900,"currency":"usd"}`), 900},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := stripe.ParseEvent([]byte(tc.raw))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, e.Amount)
+		})
+	}
+}

@@ -131,7 +131,11 @@ func (o wireObject) amount() int64 {
 	case "checkout.session":
 		// An unpaid session (a bank debit still pending) has paid nothing
 		// yet: its money comes with async_payment_succeeded.
-		if o.PaymentStatus == "unpaid" {
+		// Only a paid one books its total: unpaid (a bank debit still
+		// pending), no_payment_required, or a status added later have paid
+		// nothing (review observation). Objects from before payment_status
+		// have none: their total.
+		if o.PaymentStatus != "" && o.PaymentStatus != "paid" {
 			return 0
 		}
 		return o.AmountTotal.v
@@ -151,8 +155,10 @@ func (o wireObject) amount() int64 {
 		return o.Amount.v
 	case "invoice":
 		return o.AmountPaid.v
-	case "refund":
-		// Money given back, not paid: the event's type says what happened.
+	case "refund", "dispute", "credit_note":
+		// Money given back, taken back or owed back, not paid: the event's
+		// type says what happened (disputes and credit notes booked their
+		// amount as paid; review observation).
 		return 0
 	}
 	if o.AmountTotal.set {
