@@ -408,15 +408,20 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 	if err != nil {
 		err = fmt.Errorf("check the end of audit log %s: %w", w.path, err)
 		if ue := (*unsyncedCutError)(nil); errors.As(err, &ue) {
-			// The cut stands, so its record must still come; and a
-			// failed fsync is sticky, as everywhere else (review
-			// observation: both were dropped).
+			// The cut stands, so its record must still come with the
+			// next append that succeeds (review observation: it was
+			// dropped). Under Sync a failed fsync is sticky, as
+			// everywhere else, and no append follows until a restart;
+			// under AUDIT_SYNC=never, which promises no fsync, only this
+			// append fails.
 			w.unrecordedCut += cut
-			w.smu.Lock()
-			if w.syncErr == nil {
-				w.syncErr = err
+			if w.opts.Sync {
+				w.smu.Lock()
+				if w.syncErr == nil {
+					w.syncErr = err
+				}
+				w.smu.Unlock()
 			}
-			w.smu.Unlock()
 		}
 		return err
 	}
@@ -533,9 +538,10 @@ func (w *Writer) reopen() error {
 // bytes). If it fails, the record rides with the next append that
 // succeeds.
 func (w *Writer) RecordRepair(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("write audit record: %w", err)
-	}
+	// The record of a cut already made is a terminal record: written even
+	// when ctx has ended (a stop signal during start-up), or the bytes
+	// would be gone with nothing in the log to say so (found in review).
+	ctx = context.WithoutCancel(ctx)
 	if err := w.stickyErr(); err != nil {
 		return err
 	}
