@@ -54,6 +54,12 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		printErr(stderr, "doctor", err)
 		return 1
 	}
+	if short := config.ShortSecrets(getenv); len(short) > 0 {
+		for _, err := range short {
+			printErr(stderr, "doctor", err) // serve refuses to start on each
+		}
+		return 1
+	}
 	if err := checkAuditLog(cfg.AuditLogPath, cfg.AuditSync == "always"); err != nil {
 		printErr(stderr, "doctor", fmt.Errorf("AUDIT_LOG_PATH: %w", err))
 		return 1

@@ -132,6 +132,9 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 	if err != nil {
 		return nil, err
 	}
+	if short := config.ShortSecrets(getenv); len(short) > 0 {
+		return nil, short[0]
+	}
 	red, _ := config.Redactor(getenv, secrets.InUse()...) // every secret in the environment, the signing secrets too
 	log := newLogger(stderr, cfg.LogLevel, red)
 	app := &serveApp{log: log}

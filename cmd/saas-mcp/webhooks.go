@@ -215,6 +215,9 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker, receiver 
 			return nil, err
 		}
 	}
+	if short := config.ShortSecrets(getenv); len(short) > 0 {
+		return nil, short[0]
+	}
 	red, _ := config.Redactor(getenv, wc.InUse()...) // every secret in the environment, serve's credentials too
 	app := &webhookApp{cfg: wc, serveC: sc, red: red, log: newLogger(stderr, sc.LogLevel, red),
 		riverLog: newLogger(stderr, "warn", red).With("component", "river")}

@@ -38,6 +38,38 @@ func Redactor(getenv func(string) string, inUse ...InUse) (red *redact.Redactor,
 	return redact.New(vals...).Held(held...), unread
 }
 
+// ShortSecrets returns an error for each secret variable set (by any
+// command: serve's credentials, the signing secrets) to a value, or a
+// rotated entry, shorter than redact.MinSecret. The redactor leaves values
+// that short alone, so every command refuses to start with one in its
+// environment, whether or not it uses it: it could not be kept out of its
+// logs and audit records (found in review: serve checked only its own
+// credentials, the receiver only its signing secrets). A variable that
+// cannot be read is not reported here (Redactor's unread says so).
+func ShortSecrets(getenv func(string) string) []error {
+	var out []error
+	for _, name := range secretVariables {
+		v, err := ReadSecret(getenv, name)
+		if err != nil || v == "" {
+			continue
+		}
+		check := []string{v}
+		if name != SlackWebhookURL {
+			check = check[:0]
+			for _, s := range SplitSecrets(v) {
+				check = append(check, s.Reveal())
+			}
+		}
+		for _, c := range check {
+			if err := longEnough(name, c); err != nil {
+				out = append(out, err)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // InUse is a secret a command read, with the variable it came from, for
 // Redactor.
 type InUse struct {
