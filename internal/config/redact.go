@@ -49,8 +49,8 @@ func Redactor(getenv func(string) string, inUse ...InUse) (red *redact.Redactor,
 func ShortSecrets(getenv func(string) string) []error {
 	var out []error
 	for _, name := range secretVariables {
-		v, err := ReadSecret(getenv, name)
-		if err != nil || v == "" {
+		v, _ := secretInEnv(getenv, name)
+		if v == "" {
 			continue
 		}
 		check := []string{v}
@@ -68,6 +68,19 @@ func ShortSecrets(getenv func(string) string) []error {
 		}
 	}
 	return out
+}
+
+// secretInEnv is ReadSecret for redaction: when the variable cannot be read
+// as a whole (NAME and NAME_FILE both set, or NAME_FILE unreadable), NAME's
+// own value, if set, is still in the environment and still to be masked
+// and checked (found in review: it was skipped, neither masked nor checked
+// for length, in a command that does not read that variable itself).
+func secretInEnv(getenv func(string) string, name string) (string, error) {
+	v, err := ReadSecret(getenv, name)
+	if err != nil {
+		return strings.TrimSpace(getenv(name)), err
+	}
+	return v, nil
 }
 
 // InUse is a secret a command read, with the variable it came from, for
@@ -88,10 +101,9 @@ func SecretValues(getenv func(string) string) (out []string, unread []error) {
 // to redact (spellings) and those held in full (heldValues).
 func secretStrings(getenv func(string) string) (masked, held []string, unread []error) {
 	for _, name := range secretVariables {
-		v, err := ReadSecret(getenv, name)
+		v, err := secretInEnv(getenv, name)
 		if err != nil {
 			unread = append(unread, err)
-			continue
 		}
 		if v != "" {
 			masked = append(masked, spellings(name, v)...)

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,4 +71,31 @@ func TestAnUnreadableValueIsRefusedInTheUsersTerms(t *testing.T) {
 		_, err := LoadWebhook(func(string) string { return "" })
 		require.EqualError(t, err, `WEBHOOK_WORKERS is "x", which is not a whole number`)
 	})
+}
+
+// A variable set both as NAME and as NAME_FILE cannot be read (which one
+// wins would be a guess), but NAME's value is in the environment all the
+// same: it is masked, and checked for length, like any secret (found in
+// review: it was skipped by a command that does not read the variable).
+func TestASecretSetBothWaysIsStillMaskedAndChecked(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(file, []byte("from-the-file-1234\n"), 0o600))
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			switch k {
+			case GitHubWebhookSecret:
+				return v
+			case GitHubWebhookSecret + "_FILE":
+				return file
+			}
+			return ""
+		}
+	}
+	red, unread := Redactor(env("inline-secret-5678"))
+	require.Len(t, unread, 1, "reading the variable is still an error")
+	assert.NotContains(t, red.String("sig inline-secret-5678"), "inline-secret-5678")
+	short := ShortSecrets(env("Q7z"))
+	require.Len(t, short, 1)
+	assert.Contains(t, short[0].Error(), GitHubWebhookSecret)
 }
