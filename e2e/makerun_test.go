@@ -40,7 +40,16 @@ func TestMakeRunStdoutCarriesOnlyJSONRPC(t *testing.T) {
 
 	cmd := exec.Command("make", "run", "BIN="+bin)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "DATA_DIR="+filepath.Join(dir, "data"), "AUDIT_LOG_PATH="+filepath.Join(dir, "audit.ndjson"))
+	// As a user runs it from a shell: not as a sub-make of `make test`,
+	// whose MAKELEVEL would make this make print "Entering directory"
+	// (found by CI, where the tests run under make).
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "MAKELEVEL" && k != "MAKEFLAGS" && k != "MFLAGS" {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "DATA_DIR="+filepath.Join(dir, "data"), "AUDIT_LOG_PATH="+filepath.Join(dir, "audit.ndjson"))
 	cmd.Stdin = strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
