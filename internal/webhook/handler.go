@@ -246,7 +246,7 @@ func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request
 	}
 	// Written even when the sender has gone (net/http ends the request's
 	// context when it half-closes): the refusal must be explained either way.
-	err := h.o.Audit.Write(context.WithoutCancel(ctx), audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: "webhook." + event,
+	err := h.writeRefusal(ctx, audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: "webhook." + event,
 		Target: r.URL.Path, Status: audit.StatusRejected, Error: why,
 		Details: map[string]any{"remoteAddr": r.RemoteAddr}})
 	if err != nil {
@@ -267,12 +267,31 @@ func (h *Handler) malformed(ctx context.Context, provider string, r *http.Reques
 	if known.Target != "" {
 		target = known.Target
 	}
-	err := h.o.Audit.Write(context.WithoutCancel(ctx), audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: action,
+	err := h.writeRefusal(ctx, audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: action,
 		Target: target, Status: audit.StatusRejected, Error: "verified but malformed: no usable event id or type",
 		Details: map[string]any{"remoteAddr": r.RemoteAddr}})
 	if err != nil {
 		h.o.Log.Error("audit a malformed webhook", "provider", provider, "err", err)
 	}
+}
+
+// deferredSink is an audit sink that can append a record without waiting
+// for its fsync (audit.Writer: synced within milliseconds).
+type deferredSink interface {
+	WriteDeferred(ctx context.Context, r audit.Record) error
+}
+
+// writeRefusal appends the record of a request refused before anything was
+// stored (401, 413, 400). Nothing was acted on, so it does not wait for
+// the disk: unauthenticated senders, who need no secret to send, must not
+// be able to make the receiver fsync once per request (review
+// observation). Written even when the sender has gone.
+func (h *Handler) writeRefusal(ctx context.Context, rec audit.Record) error {
+	ctx = context.WithoutCancel(ctx)
+	if d, ok := h.o.Audit.(deferredSink); ok {
+		return d.WriteDeferred(ctx, rec)
+	}
+	return h.o.Audit.Write(ctx, rec)
 }
 
 // refusalReason says, for the audit log, what is known of a delivery the
