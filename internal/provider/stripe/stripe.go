@@ -125,6 +125,23 @@ func (c *client) classify(op string, status int, err error) error {
 		pe.Err = errors.New(c.scrub.String(se.Msg))
 		return pe
 	}
+	if msg := err.Error(); strings.HasPrefix(msg, undecodable) {
+		// stripe-go quotes up to 500 bytes of the body, which may hold a
+		// customer's name or email, into the tool error and the audit log
+		// (review observation): keep the decoder's reason only.
+		cause := msg
+		if i := strings.LastIndex(msg, "'): "); i >= 0 {
+			cause = msg[i+len("'): "):]
+		}
+		pe.Code = "invalid_event"
+		pe.Err = errors.New("the answer is not an event this server can read (its body is left out: it may hold customer data): " +
+			c.scrub.String(cause))
+		return pe
+	}
 	pe.Err = c.scrub.Error(err)
 	return pe
 }
+
+// undecodable starts stripe-go's error for an answer it cannot decode:
+// "Couldn't deserialize JSON (response status: 200, body sample: '...'): cause".
+const undecodable = "Couldn't deserialize JSON"
