@@ -125,10 +125,12 @@ func (c *client) classify(op string, status int, err error) error {
 		pe.Err = errors.New(c.scrub.String(se.Msg))
 		return pe
 	}
-	if msg := err.Error(); strings.HasPrefix(msg, undecodable) {
-		// stripe-go quotes up to 500 bytes of the body, which may hold a
-		// customer's name or email, into the tool error and the audit log
-		// (review observation): keep the decoder's reason only.
+	if msg := err.Error(); strings.HasPrefix(msg, undecodable) && pe.Status >= 200 && pe.Status < 300 {
+		// stripe-go quotes up to 500 bytes of the body, which for an
+		// answered event may hold a customer's name or email, into the tool
+		// error and the audit log (review observation): keep the decoder's
+		// reason only. (An error page's body, a proxy's 502, is kept: it
+		// says what failed.)
 		cause := msg
 		if i := strings.LastIndex(msg, "'): "); i >= 0 {
 			cause = msg[i+len("'): "):]
