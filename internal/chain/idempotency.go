@@ -178,7 +178,7 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 			return res, err
 		}
 	}
-	return m.send(ctx, c, want.Key, expires, next, release)
+	return m.send(ctx, c, want.Key, expires, outcome == idempotency.Reacquired, next, release)
 }
 
 // refuseSecretKey refuses a new key that holds a secret (see
@@ -326,7 +326,7 @@ func (m *Idempotency) note(ctx context.Context, c *Call, details map[string]any)
 
 // send calls the provider under the claim on key, and records what came of
 // it: the result, the key in doubt, or the key released.
-func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires time.Time, next Handler, release func()) (Result, error) {
+func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires time.Time, reacquired bool, next Handler, release func()) (Result, error) {
 	m.hit("before_send")
 	res, panicked, err := m.runGuarded(ctx, c, next)
 	release()
@@ -365,6 +365,19 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 		return Result{}, &Error{Kind: KindInDoubt, Err: err, Message: fmt.Sprintf(
 			"%v; the %s call may have taken effect: call again with the same idempotencyKey %q before it expires at %s and saas-mcp will check %s before acting, so it never acts twice",
 			err, c.Tool.Name, c.Key, until, c.Tool.Provider)}
+	case reacquired && c.Tool.Reconcile != nil:
+		// This attempt certainly did not act, but the earlier one whose
+		// key it took over may have, and its row (its claim time, which
+		// its effect's marker names) is the only trace of it: releasing
+		// the key would let the next attempt send without looking (found
+		// in review: the retry's reconciliation can run before the
+		// provider lists the earlier effect). The key stays in doubt.
+		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
+			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
+		}
+		return Result{}, &Error{Kind: KindOf(err), Err: err, Message: fmt.Sprintf(
+			"%v; an earlier attempt with idempotencyKey %q may have taken effect, so the next call with it checks %s again before acting",
+			err, c.Key, c.Tool.Provider)}
 	default:
 		if rerr := m.Store.Release(wctx, key, c.owner); rerr != nil {
 			m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
