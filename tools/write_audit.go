@@ -35,7 +35,15 @@ func WriteAudit(d Deps) (Definition, error) {
 					return nil, chain.Errorf(chain.KindInvalid, "invalid arguments for writeAudit: details: %d bytes of JSON, at most %d", len(b), maxDetailsBytes)
 				}
 			}
-			rec := writtenRecord(c, d.Now())
+			// Never stamped before the claim: a retry looks for the
+			// record among those stamped at or after it, and a wall clock
+			// stepped back between the claim and here would hide it
+			// (found in review).
+			ts := d.Now()
+			if ts.Before(c.ClaimedAt) {
+				ts = c.ClaimedAt
+			}
+			rec := writtenRecord(c, ts)
 			if err := d.Audit.Write(ctx, rec); err != nil {
 				return nil, chain.Internal("audit log cannot be written", err)
 			}
