@@ -121,6 +121,12 @@ func recordNamed(rec audit.Record) map[string]any {
 		"action": rec.Action, "target": rec.Target, "status": rec.Status}
 }
 
+// maxPastStop is how many records stamped before findWritten's stop it
+// reads on, for a log whose stamps a clock step has put out of order: a
+// hundred records (about 24 KB) cover the retry's own records and a burst
+// of others, and keep a check in a large log to the end of the file.
+const maxPastStop = 100
+
 // reconcileMargin is how far before a claim findWritten reads the log. A
 // record is stamped before it is appended, and an append may wait for the
 // log's flock (up to five seconds) behind other writers, so records are in
@@ -154,13 +160,20 @@ func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, t
 	var (
 		got              audit.Record
 		found, reachBack bool
+		pastStop         int
 	)
 	stop := since.Add(-reconcileMargin)
 	err = log.ReadBack(ctx, func(r audit.Record) (bool, error) {
 		switch {
 		case r.TS.Before(stop):
+			// The log reaches back. Records are in about stamp order, but
+			// a wall clock stepped back more than the margin stamps new
+			// records (this retry's started record, say) before the
+			// claim: read on a while rather than stop at the first (found
+			// in review: the record was written again).
 			reachBack = true
-			return false, nil
+			pastStop++
+			return pastStop < maxPastStop, nil
 		case !r.TS.Before(since):
 			same, err := sameWritten(tool, r, want, wantHash)
 			if err != nil || same {
