@@ -375,9 +375,11 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
+		until := m.when(c, m.keptUntil(wctx, key, expires))
 		return Result{}, &Error{Kind: KindOf(err), Err: err, Message: fmt.Sprintf(
-			"%v; an earlier attempt with idempotencyKey %q may have taken effect, so the next call with it checks %s again before acting",
-			err, c.Key, c.Tool.Provider)}
+			"%v; this call sent nothing, but an earlier attempt with idempotencyKey %q may have taken effect, so the next call with it "+
+				"(before it expires at %s) checks %s again before acting; a different call needs a new key",
+			err, c.Key, until, c.Tool.Provider)}
 	default:
 		if rerr := m.Store.Release(wctx, key, c.owner); rerr != nil {
 			m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
