@@ -13,6 +13,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/config"
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
@@ -168,8 +169,10 @@ func (m *Idempotency) run(ctx context.Context, c *Call, next Handler) (Result, e
 		}
 	}
 	// The claim is ours from here until the provider has answered.
-	release := m.hold(ctx, c, want.Key, want.LeaseUntil.Sub(now))
+	lease := want.LeaseUntil.Sub(now)
+	release := m.hold(ctx, c, want.Key, lease)
 	defer release()
+	ctx = httpx.WithAttemptCheck(ctx, m.stillOurs(c, want.Key, lease, now, time.Now()))
 	expires := want.ExpiresAt
 	if outcome == idempotency.Reacquired {
 		expires = row.ExpiresAt
@@ -255,6 +258,37 @@ func (m *Idempotency) hold(ctx context.Context, c *Call, key string, lease time.
 		t.Stop()
 	}
 }
+
+// stillOurs returns the check each attempt to send runs just before it
+// leaves (httpx.WithAttemptCheck). A claim's lease is wall-clock time: a
+// wait longer than a heartbeat's period, or the wall clock stepping
+// forward, can make it look spent to another process sharing the store,
+// which then takes the key over, finds nothing and sends; this call must
+// then not send too (found in review). Only then is the store asked: the
+// claim is extended, and a key no longer this call's stops it unsent. A
+// store that cannot be written stops it too (fail closed). claimWall is
+// the claim's time on m.Now's clock, claimMono the same moment on the
+// monotonic clock.
+func (m *Idempotency) stillOurs(c *Call, key string, lease time.Duration, claimWall, claimMono time.Time) func(context.Context) error {
+	return func(ctx context.Context) error {
+		mono := time.Since(claimMono)
+		if mono < lease/3 && m.Now().Sub(claimWall)-mono < time.Second {
+			return nil // too soon for any lease to look spent: no store round trip
+		}
+		err := m.Store.Extend(context.WithoutCancel(ctx), key, c.owner, m.Now().Add(lease))
+		if errors.Is(err, idempotency.ErrNotOwner) {
+			return errTakenOver
+		}
+		if err != nil {
+			return fmt.Errorf("confirm the idempotency claim before sending: %w", err)
+		}
+		return nil
+	}
+}
+
+// errTakenOver stops an attempt whose key another process took over.
+var errTakenOver = errors.New("another process took this call's idempotency key over while it waited " +
+	"(its lease looked spent, after a long wait or a clock step), so this call did not send; that process's call acts for the key")
 
 // reconcile runs when an earlier attempt with this key may have taken effect.
 // It asks the provider; done is true when the earlier effect was found (or the

@@ -13,7 +13,28 @@ const (
 	observerCtx
 	readOnlyCtx
 	budgetCtx
+	attemptCheckCtx
 )
+
+// WithAttemptCheck returns a context whose requests that change something
+// (every method but GET and HEAD) run check just before each attempt is
+// sent, after any wait for pacing or before a retry: an error stops the
+// call there, unsent. The idempotency layer uses it to make sure its claim
+// is still its own after a wait another process may have taken for a
+// spent lease.
+func WithAttemptCheck(ctx context.Context, check func(context.Context) error) context.Context {
+	return context.WithValue(ctx, attemptCheckCtx, check)
+}
+
+// CheckAttempt runs ctx's attempt check (WithAttemptCheck) for a request of
+// method; nil when there is none or the method changes nothing.
+func CheckAttempt(ctx context.Context, method string) error {
+	check, _ := ctx.Value(attemptCheckCtx).(func(context.Context) error)
+	if check == nil || method == "" || method == "GET" || method == "HEAD" {
+		return nil
+	}
+	return check(ctx)
+}
 
 // WithCallBudget returns a context whose requests share one MaxCallWait: a
 // tool call that makes several requests (a reconciliation's lookups, then

@@ -52,6 +52,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, t.fail(c, err)
 		}
+		// Last word before the attempt leaves (after any wait): the
+		// caller may no longer be entitled to send (WithAttemptCheck).
+		if err := CheckAttempt(c.ctx, req.Method); err != nil {
+			if c.attempt == 0 && c.hasBody() {
+				_ = req.Body.Close()
+			}
+			return nil, t.fail(c, err)
+		}
 		// The attempt's deadline runs from here to the close of the
 		// returned body; every other way out of this iteration cancels it.
 		actx, cancel := context.WithTimeoutCause(c.ctx, t.o.AttemptTimeout, t.timeout)
