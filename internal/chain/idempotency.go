@@ -288,7 +288,8 @@ func (m *Idempotency) stillOurs(c *Call, key string, lease time.Duration, claimW
 
 // errTakenOver stops an attempt whose key another process took over.
 var errTakenOver = errors.New("another process took this call's idempotency key over while it waited " +
-	"(its lease looked spent, after a long wait or a clock step), so this call did not send; that process's call acts for the key")
+	"(its lease looked spent, after a long wait or a clock step), so this call did not send; that process's call acts for the key: " +
+	"call again with the same idempotencyKey to get its result")
 
 // reconcile runs when an earlier attempt with this key may have taken effect.
 // It asks the provider; done is true when the earlier effect was found (or the
@@ -415,7 +416,11 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 				"(before it expires at %s) checks %s again before acting; a different call needs a new key",
 			err, c.Key, until, c.Tool.Provider)}
 	default:
-		if rerr := m.Store.Release(wctx, key, c.owner); rerr != nil {
+		if rerr := m.Store.Release(wctx, key, c.owner); errors.Is(rerr, idempotency.ErrNotOwner) {
+			// Expected after a takeover (errTakenOver): the key is the
+			// other process's, and its row is left alone.
+			m.Log.Info("idempotency key no longer this call's; left to its owner", "tool", c.Tool.Name)
+		} else if rerr != nil {
 			m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
 		}
 		return Result{}, err

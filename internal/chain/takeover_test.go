@@ -66,6 +66,7 @@ func TestACallWhoseKeyAnotherProcessTookOverDoesNotSend(t *testing.T) {
 	errA := <-done
 	require.Error(t, errA, "A must not send once its key is another process's")
 	assert.Contains(t, errA.Error(), "took this call's idempotency key over")
+	assert.Contains(t, errA.Error(), "call again with the same idempotencyKey to get its result")
 	assert.EqualValues(t, 1, effects.Load(), "one issue per key among processes sharing DATA_DIR")
 }
 
