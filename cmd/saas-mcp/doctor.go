@@ -30,7 +30,10 @@ call with that key looks for the effect at the provider before acting.
 Flags:
   --json   print the in-doubt keys as JSON lines
 
-Uses DATA_DIR, STORE_SYNC and AUDIT_LOG_PATH as serve does.
+Reads and checks the same variables as serve (see saas-mcp serve --help): a
+value serve would refuse stops it too, with exit 1 and the reason, and so
+does a secret too short to keep out of logs. It uses DATA_DIR, STORE_SYNC,
+AUDIT_LOG_PATH and AUDIT_SYNC, and redacts every secret it prints.
 `
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
