@@ -32,7 +32,8 @@ Flags:
 
 Reads and checks the same variables as serve (see saas-mcp serve --help): a
 value serve would refuse stops it too, with exit 1 and the reason, and so
-does a secret too short to keep out of logs. It uses DATA_DIR, STORE_SYNC,
+does a secret too short to keep out of logs; a credential file that cannot
+be read is reported, and it goes on. It uses DATA_DIR, STORE_SYNC,
 AUDIT_LOG_PATH and AUDIT_SYNC, and redacts every secret it prints.
 `
 
