@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,47 +11,50 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// (Found in review of 6475b2f.) "every command refuses a secret too short to mask in its
-// environment, whether it uses it or not". ShortSecrets skips a variable
-// ReadSecret cannot read, leaving it to Redactor's unread, but serve
-// discards unread (`red, _ := config.Redactor(...)`): a 3-byte signing
-// secret next to a set NAME_FILE (both set) is neither refused nor masked,
-// and serve starts.
+// A short secret set as NAME while NAME_FILE is set too (the variable is
+// unreadable as a whole) is still refused by a command that does not read
+// that variable itself: serve with a signing secret, the webhook commands
+// with a credential (found in review of 6475b2f: such a value was neither
+// refused nor masked).
 //
-// Not parallel: serve reads the process environment.
-func TestServeRefusesAShortSigningSecretAlsoSetAsAFile(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("DATA_DIR", filepath.Join(dir, "data"))
-	t.Setenv("AUDIT_LOG_PATH", filepath.Join(dir, "audit.ndjson"))
-	file := filepath.Join(dir, "gh-secret")
-	require.NoError(t, os.WriteFile(file, []byte("a-long-file-secret-1234\n"), 0o600))
-	t.Setenv("GITHUB_WEBHOOK_SECRET", "Q7z")
-	t.Setenv("GITHUB_WEBHOOK_SECRET_FILE", file)
-
-	var stderr bytes.Buffer
-	app, err := openServe(context.Background(), &stderr)
-	if err == nil {
-		app.close()
+// Not parallel: the commands read the process environment.
+func TestAShortSecretAlsoSetAsAFileIsRefusedByEveryCommand(t *testing.T) {
+	tests := []struct {
+		name, variable, value string
+		open                  func(stderr io.Writer) (func(), error)
+	}{
+		{"serve, a signing secret", "GITHUB_WEBHOOK_SECRET", "Q7z", func(stderr io.Writer) (func(), error) {
+			app, err := openServe(context.Background(), stderr)
+			if err != nil {
+				return nil, err
+			}
+			return app.close, nil
+		}},
+		{"webhooks dead and replay, a credential", "GITHUB_TOKEN", "ab", func(stderr io.Writer) (func(), error) {
+			app, err := openWebhookApp(context.Background(), stderr, false, false)
+			if err != nil {
+				return nil, err
+			}
+			return app.close, nil
+		}},
 	}
-	require.Error(t, err, "serve started with a 3-byte GITHUB_WEBHOOK_SECRET it can neither mask nor check (GITHUB_WEBHOOK_SECRET_FILE also set)")
-}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Setenv("DATA_DIR", filepath.Join(dir, "data"))
+			t.Setenv("AUDIT_LOG_PATH", filepath.Join(dir, "audit.ndjson"))
+			file := filepath.Join(dir, "secret")
+			require.NoError(t, os.WriteFile(file, []byte("a-long-file-secret-1234\n"), 0o600))
+			t.Setenv(tc.variable, tc.value)
+			t.Setenv(tc.variable+"_FILE", file)
 
-// The same for the webhook commands and serve's credentials.
-//
-// Not parallel: the command reads the process environment.
-func TestWebhookCommandsRefuseAShortCredentialAlsoSetAsAFile(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("DATA_DIR", filepath.Join(dir, "data"))
-	t.Setenv("AUDIT_LOG_PATH", filepath.Join(dir, "audit.ndjson"))
-	file := filepath.Join(dir, "gh-token")
-	require.NoError(t, os.WriteFile(file, []byte("a-long-file-token-1234\n"), 0o600))
-	t.Setenv("GITHUB_TOKEN", "ab")
-	t.Setenv("GITHUB_TOKEN_FILE", file)
-
-	var stderr bytes.Buffer
-	app, err := openWebhookApp(context.Background(), &stderr, false, false)
-	if err == nil {
-		app.close()
+			var stderr bytes.Buffer
+			closeApp, err := tc.open(&stderr)
+			if err == nil {
+				closeApp()
+			}
+			require.Error(t, err, "started with a %d-byte %s it can neither mask nor check (%s_FILE also set)", len(tc.value), tc.variable, tc.variable)
+			require.Contains(t, err.Error(), tc.variable)
+		})
 	}
-	require.Error(t, err, "webhooks dead/replay opened with a 2-byte GITHUB_TOKEN it can neither mask nor check (GITHUB_TOKEN_FILE also set)")
 }

@@ -348,18 +348,23 @@ func (w *Writer) append(ctx context.Context, recs ...Record) (uint64, error) {
 		}
 	}
 	err := w.write(ctx, w.buf)
-	w.hmu.Lock()
-	if err != nil {
-		w.lastErr, w.lastErrAt = err, w.opts.Now()
-	} else {
-		w.lastErr = nil
-	}
-	w.hmu.Unlock()
+	w.noteAppend(err)
 	if err != nil {
 		return 0, err
 	}
 	w.written += uint64(len(recs))
 	return w.written, nil
+}
+
+// noteAppend records an append's outcome for Healthy.
+func (w *Writer) noteAppend(err error) {
+	w.hmu.Lock()
+	defer w.hmu.Unlock()
+	if err != nil {
+		w.lastErr, w.lastErrAt = err, w.opts.Now()
+	} else {
+		w.lastErr = nil
+	}
 }
 
 // keepBuffer is the largest encoding buffer a Writer keeps between
@@ -554,13 +559,7 @@ func (w *Writer) RecordRepair(ctx context.Context) error {
 	// As append: a failure shows in Healthy, and the line counts as a
 	// record, so that Sync waits for it and Flush and Close sync it (found
 	// in review: neither happened).
-	w.hmu.Lock()
-	if err != nil {
-		w.lastErr, w.lastErrAt = err, w.opts.Now()
-	} else {
-		w.lastErr = nil
-	}
-	w.hmu.Unlock()
+	w.noteAppend(err)
 	if err == nil {
 		w.written++
 	}

@@ -27,34 +27,12 @@ func TestACallStillRunningInThisProcessIsNeverTakenOver(t *testing.T) {
 	b := setup(t, "sandbox", map[string]string{"GITHUB_TOKEN": "ghp_x"})
 	var offset atomic.Int64
 	b.idem.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	started, release := make(chan struct{}), make(chan struct{})
-	run := b.tool.Run
-	var first atomic.Bool
-	b.tool.Run = func(ctx context.Context, c *Call) (any, error) {
-		if first.CompareAndSwap(false, true) {
-			close(started)
-			<-release // a slow provider (rate-limit waits, a slow answer)
-		}
-		return run(ctx, c)
-	}
 	args := ticket("idempotencyKey", "deploy-42")
-
-	done := make(chan error, 1)
-	go func() {
-		_, err := b.call(args)
-		done <- err
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("the first call ended before reaching the provider: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first call never reached the provider")
-	}
+	release, done := firstCallWaiting(t, b, args)
 	offset.Store(int64(10 * time.Minute)) // the wall clock steps forward while the call waits
 
 	_, err := b.call(args) // the agent's retry, in the same process
-	close(release)
+	release()
 	require.NoError(t, <-done)
 	assert.Error(t, err, "the retry must not act while the first call runs")
 	assert.Equal(t, KindConflict, KindOf(err), "in progress: %v", err)
@@ -80,30 +58,9 @@ func TestAKeyHeldByARunningCallIsRefusedForWhatTheRetryChanged(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, "sandbox", map[string]string{"GITHUB_TOKEN": "ghp_x"})
-			started, release := make(chan struct{}), make(chan struct{})
-			run := b.tool.Run
-			var first atomic.Bool
-			b.tool.Run = func(ctx context.Context, c *Call) (any, error) {
-				if first.CompareAndSwap(false, true) {
-					close(started)
-					<-release
-				}
-				return run(ctx, c)
-			}
-			done := make(chan error, 1)
-			go func() {
-				_, err := b.call(ticket("idempotencyKey", "deploy-7"))
-				done <- err
-			}()
-			select {
-			case <-started:
-			case err := <-done:
-				t.Fatalf("the first call ended before reaching the provider: %v", err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("the first call never reached the provider")
-			}
+			release, done := firstCallWaiting(t, b, ticket("idempotencyKey", "deploy-7"))
 			_, err := b.call(tc.retry)
-			close(release)
+			release()
 			require.NoError(t, <-done)
 			require.Error(t, err)
 			assert.Equal(t, KindConflict, KindOf(err))
@@ -111,4 +68,34 @@ func TestAKeyHeldByARunningCallIsRefusedForWhatTheRetryChanged(t *testing.T) {
 			assert.EqualValues(t, 1, b.runs.Load())
 		})
 	}
+}
+
+// firstCallWaiting starts b.call(args) in the background and returns once
+// it has reached the provider, where it waits (a slow provider: rate-limit
+// waits, a slow answer) until release is called; done gives its error.
+func firstCallWaiting(t *testing.T, b *bundle, args map[string]any) (release func(), done <-chan error) {
+	t.Helper()
+	started, held := make(chan struct{}), make(chan struct{})
+	run := b.tool.Run
+	var first atomic.Bool
+	b.tool.Run = func(ctx context.Context, c *Call) (any, error) {
+		if first.CompareAndSwap(false, true) {
+			close(started)
+			<-held
+		}
+		return run(ctx, c)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.call(args)
+		errc <- err
+	}()
+	select {
+	case <-started:
+	case err := <-errc:
+		t.Fatalf("the first call ended before reaching the provider: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first call never reached the provider")
+	}
+	return func() { close(held) }, errc
 }

@@ -53,12 +53,9 @@ func ShortSecrets(getenv func(string) string) []error {
 		if v == "" {
 			continue
 		}
-		check := []string{v}
-		if name != SlackWebhookURL {
-			check = check[:0]
-			for _, s := range SplitSecrets(v) {
-				check = append(check, s.Reveal())
-			}
+		check := entries(v) // a rotated list's every entry
+		if name == SlackWebhookURL {
+			check = []string{v} // a URL, whatever its commas
 		}
 		for _, c := range check {
 			if err := longEnough(name, c); err != nil {

@@ -244,14 +244,7 @@ func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request
 	if e := r.Header.Get(GitHubEventHeader); provider == "github" && safeToken(e) {
 		event = e
 	}
-	// Written even when the sender has gone (net/http ends the request's
-	// context when it half-closes): the refusal must be explained either way.
-	err := h.writeRefusal(ctx, audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: "webhook." + event,
-		Target: r.URL.Path, Status: audit.StatusRejected, Error: why,
-		Details: map[string]any{"remoteAddr": r.RemoteAddr}})
-	if err != nil {
-		h.o.Log.Error("audit a rejected webhook", "provider", provider, "err", err)
-	}
+	h.refused(ctx, provider, r, "webhook."+event, r.URL.Path, why)
 }
 
 // malformed audits a verified delivery that could not be identified. Its
@@ -267,11 +260,19 @@ func (h *Handler) malformed(ctx context.Context, provider string, r *http.Reques
 	if known.Target != "" {
 		target = known.Target
 	}
+	h.refused(ctx, provider, r, action, target, "verified but malformed: no usable event id or type")
+}
+
+// refused appends the "rejected" record of a request refused before
+// anything was stored. It is written even when the sender has gone
+// (net/http ends the request's context when it half-closes): the refusal
+// must be explained either way.
+func (h *Handler) refused(ctx context.Context, provider string, r *http.Request, action, target, why string) {
 	err := h.writeRefusal(ctx, audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: action,
-		Target: target, Status: audit.StatusRejected, Error: "verified but malformed: no usable event id or type",
+		Target: target, Status: audit.StatusRejected, Error: why,
 		Details: map[string]any{"remoteAddr": r.RemoteAddr}})
 	if err != nil {
-		h.o.Log.Error("audit a malformed webhook", "provider", provider, "err", err)
+		h.o.Log.Error("audit a refused webhook", "provider", provider, "action", action, "err", err)
 	}
 }
 

@@ -23,64 +23,51 @@ func CancelledContext(t *testing.T, open func(t *testing.T) Stores) {
 	cancel()
 	const tries = 32
 
-	t.Run("a claim with a cancelled context is refused and writes nothing", func(t *testing.T) {
-		t.Parallel()
-		s := open(t).Keys
-		written, accepted := 0, 0
-		for i := range tries {
+	// Each case makes call i with the cancelled context (after arranging
+	// what it needs with ctx) and reports whether it left its effect.
+	tests := []struct {
+		name string
+		try  func(t *testing.T, s Stores, i int) (wrote bool, err error)
+	}{
+		{"a claim", func(t *testing.T, s Stores, i int) (bool, error) {
 			key := fmt.Sprint("key:", i)
-			_, _, err := s.Claim(cancelled, claimFor(key, "h1", "A"), base, allAlive)
-			if !errors.Is(err, context.Canceled) {
-				accepted++
-			}
-			_, ok, gerr := s.Get(ctx, key)
+			_, _, err := s.Keys.Claim(cancelled, claimFor(key, "h1", "A"), base, allAlive)
+			_, ok, gerr := s.Keys.Get(ctx, key)
 			require.NoError(t, gerr)
-			if ok {
-				written++
-			}
-		}
-		assert.Equal(t, 0, accepted, "calls not refused with context.Canceled, of %d", tries)
-		assert.Equal(t, 0, written, "claims made on disk with a cancelled context, of %d", tries)
-	})
-
-	t.Run("a commit with a cancelled context is refused and writes nothing", func(t *testing.T) {
-		t.Parallel()
-		s := open(t).Keys
-		written, accepted := 0, 0
-		for i := range tries {
+			return ok, err
+		}},
+		{"a commit", func(t *testing.T, s Stores, i int) (bool, error) {
 			key := fmt.Sprint("key:", i)
-			mustClaim(t, s, claimFor(key, "h1", "A"), base, allAlive, idempotency.Acquired)
-			err := s.Commit(cancelled, key, "A", json.RawMessage(`{}`))
-			if !errors.Is(err, context.Canceled) {
-				accepted++
-			}
-			got, _, gerr := s.Get(ctx, key)
+			mustClaim(t, s.Keys, claimFor(key, "h1", "A"), base, allAlive, idempotency.Acquired)
+			err := s.Keys.Commit(cancelled, key, "A", json.RawMessage(`{}`))
+			got, _, gerr := s.Keys.Get(ctx, key)
 			require.NoError(t, gerr)
-			if got.State == idempotency.StateCommitted {
-				written++
-			}
-		}
-		assert.Equal(t, 0, accepted, "calls not refused with context.Canceled, of %d", tries)
-		assert.Equal(t, 0, written, "commits made with a cancelled context, of %d", tries)
-	})
-
-	t.Run("a ledger record with a cancelled context is refused and writes nothing", func(t *testing.T) {
-		t.Parallel()
-		l := open(t).Ledger
-		written, accepted := 0, 0
-		for i := range tries {
+			return got.State == idempotency.StateCommitted, err
+		}},
+		{"a ledger record", func(t *testing.T, s Stores, i int) (bool, error) {
 			id := fmt.Sprint("evt_", i)
-			_, err := l.Record(cancelled, event(id, "cs_1", i))
-			if !errors.Is(err, context.Canceled) {
-				accepted++
-			}
-			_, ok, gerr := l.Get(ctx, id)
+			_, err := s.Ledger.Record(cancelled, event(id, "cs_1", i))
+			_, ok, gerr := s.Ledger.Get(ctx, id)
 			require.NoError(t, gerr)
-			if ok {
-				written++
+			return ok, err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+" with a cancelled context is refused and writes nothing", func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			written, accepted := 0, 0
+			for i := range tries {
+				wrote, err := tc.try(t, s, i)
+				if !errors.Is(err, context.Canceled) {
+					accepted++
+				}
+				if wrote {
+					written++
+				}
 			}
-		}
-		assert.Equal(t, 0, accepted, "calls not refused with context.Canceled, of %d", tries)
-		assert.Equal(t, 0, written, "events booked with a cancelled context, of %d", tries)
-	})
+			assert.Equal(t, 0, accepted, "calls not refused with context.Canceled, of %d", tries)
+			assert.Equal(t, 0, written, "calls that wrote with a cancelled context, of %d", tries)
+		})
+	}
 }
