@@ -397,6 +397,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	if serr := srv.Shutdown(sctx); serr != nil {
 		a.log.Warn("requests still open at the drain deadline", "err", serr)
 	}
+	h.FlushRefusals()
 	intake.Close() // everything answered 202 is committed by now
 	a.stopWorker()
 	batches, items := intake.Stats()

@@ -51,6 +51,7 @@ type Handler struct {
 	o        Options
 	mux      *http.ServeMux
 	draining atomic.Bool
+	gate     *refusalGate // paces the records of unauthenticated refusals
 }
 
 // provider is one webhook endpoint: how to verify and how to identify.
@@ -79,6 +80,7 @@ func NewHandler(o Options) *Handler {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{o: o, mux: http.NewServeMux()}
+	h.gate = newRefusalGate(o.Now, h.writeSummary)
 	s := o.Secrets
 	h.mux.Handle("POST /webhooks/github", h.receive(provider{"github",
 		func(hd http.Header, _ time.Time) error { return CheckGitHubHeaders(hd, s.GitHub) },
@@ -107,6 +109,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // Drain makes /readyz fail, so a load balancer stops sending before the
 // server shuts down.
 func (h *Handler) Drain() { h.draining.Store(true) }
+
+// FlushRefusals writes now the summaries of unauthenticated refusals not
+// yet audited (see RefusalAuditRate); refusals after it are audited one by
+// one. Call it once the server has shut down.
+func (h *Handler) FlushRefusals() { h.gate.close() }
 
 func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 	if h.draining.Load() {
@@ -236,13 +243,17 @@ const enqueueWait = 30 * time.Second
 // preallocMax is the most readBody reserves before the body's bytes come.
 const preallocMax = 64 << 10
 
-// rejected audits a refused delivery. The event type is the header's
-// (GitHub) when it is a plain token; a body that failed verification is never
-// parsed.
+// rejected audits a request refused before its signature checked out, at
+// the gate's pace (see RefusalAuditRate). The event type is the header's
+// (GitHub) when it is a plain token; a body that failed verification is
+// never parsed.
 func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request, why string) {
 	event := "unverified"
 	if e := r.Header.Get(GitHubEventHeader); provider == "github" && safeToken(e) {
 		event = e
+	}
+	if !h.gate.admit(provider, "webhook."+event, r.RemoteAddr) {
+		return
 	}
 	h.refused(ctx, provider, r, "webhook."+event, r.URL.Path, why)
 }
