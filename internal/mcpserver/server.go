@@ -81,14 +81,15 @@ func New(o Options) *server.MCPServer {
 	mws = append(mws, o.Middlewares...)
 	for _, def := range o.Tools {
 		h := chain.Wrap(chain.Final, mws...)
-		s.AddTool(def.MCP, o.handler(s, def.Chain, h))
+		s.AddTool(def.MCP, o.handler(s, def.Chain, h, optionalFields(def.MCP.RawInputSchema)))
 	}
 	return s
 }
 
-func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler) server.ToolHandlerFunc {
+func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler, optional map[string]bool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		args, notObject := arguments(req)
+		args = dropNullOptionals(args, optional)
 		call := chain.NewCall(t, args, o.actor(ctx), o.Env, uuid.NewString())
 		if cancelledBeforeStart(req) {
 			var cancel context.CancelCauseFunc
@@ -181,6 +182,53 @@ func arguments(req mcp.CallToolRequest) (map[string]any, string) {
 		return map[string]any{}, ""
 	}
 	return m, ""
+}
+
+// optionalFields returns the properties of a tool's input schema that are
+// not required.
+func optionalFields(schema json.RawMessage) map[string]bool {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+	}
+	if json.Unmarshal(schema, &s) != nil {
+		return nil
+	}
+	out := make(map[string]bool, len(s.Properties))
+	for name := range s.Properties {
+		out[name] = true
+	}
+	for _, name := range s.Required {
+		delete(out, name)
+	}
+	return out
+}
+
+// dropNullOptionals takes an optional argument sent as null for absent, as
+// most clients mean it (function-calling APIs in strict mode make every
+// field required and send null for the ones not wanted), before anything
+// else sees the arguments: the schema, the idempotency key's hash (so
+// {"threadTs": null} and {} are the same call), the tool and the audit log.
+// A required field sent as null is kept, and refused by the schema. args is
+// not modified; a copy is returned when something is dropped.
+func dropNullOptionals(args map[string]any, optional map[string]bool) map[string]any {
+	var out map[string]any
+	for k, v := range args {
+		if v != nil || !optional[k] {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(args))
+			for k2, v2 := range args {
+				out[k2] = v2
+			}
+		}
+		delete(out, k)
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 // MaxArgumentBytes bounds a call's arguments as the client wrote them. The
