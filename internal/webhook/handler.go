@@ -80,7 +80,7 @@ func NewHandler(o Options) *Handler {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{o: o, mux: http.NewServeMux()}
-	h.gate = newRefusalGate(o.Now, h.writeSummary)
+	h.gate = newRefusalGate(h.writeSummary)
 	s := o.Secrets
 	h.mux.Handle("POST /webhooks/github", h.receive(provider{"github",
 		func(hd http.Header, _ time.Time) error { return CheckGitHubHeaders(hd, s.GitHub) },

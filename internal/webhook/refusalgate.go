@@ -24,8 +24,9 @@ const (
 	RefusalAuditRate    = 10
 	RefusalAuditBurst   = 100
 	RefusalSummaryEvery = time.Second
-	// summaryAddrs caps the addresses a summary names, the busiest first.
-	summaryAddrs = 16
+	// summaryEntries caps the addresses, and the actions, a summary
+	// names, the busiest first.
+	summaryEntries = 16
 )
 
 // RefusalsNotRecorded is the action of the summary record of refusals not
@@ -34,9 +35,15 @@ const RefusalsNotRecorded = "webhook.refusals_not_recorded"
 
 // refusalGate paces the audit records of unauthenticated refusals.
 type refusalGate struct {
+	// now is the limiter's clock: time.Now, whose monotonic reading a
+	// step of the wall clock does not move back (not Options.Now, which
+	// may be pinned or stepped: the pace would not refill). Tests set it.
 	now   func() time.Time
 	every time.Duration
 	write func(audit.Record) // appends a summary record
+	// writing counts the summaries a timer is writing, so that close
+	// returns only once they are in the log.
+	writing sync.WaitGroup
 
 	mu      sync.Mutex
 	lims    map[string]*rate.Limiter // per provider
@@ -50,12 +57,16 @@ type heldBack struct {
 	from, to   time.Time
 	addrs      map[string]int // per remote IP
 	otherAddrs int            // refusals from addresses beyond the map's cap
-	actions    map[string]int // per action (webhook.<event> or webhook.unverified)
-	timer      *time.Timer
+	// actions counts per action (webhook.<event>, the event named by an
+	// unverified header, or webhook.unverified); the sender picks the
+	// names, so the map is capped as addrs is.
+	actions      map[string]int
+	otherActions int
+	timer        *time.Timer
 }
 
-func newRefusalGate(now func() time.Time, write func(audit.Record)) *refusalGate {
-	return &refusalGate{now: now, every: RefusalSummaryEvery, write: write,
+func newRefusalGate(write func(audit.Record)) *refusalGate {
+	return &refusalGate{now: time.Now, every: RefusalSummaryEvery, write: write,
 		lims: map[string]*rate.Limiter{}, pending: map[string]*heldBack{}}
 }
 
@@ -82,14 +93,19 @@ func (g *refusalGate) admit(provider, action, remoteAddr string) bool {
 	}
 	hb.n++
 	hb.to = now
-	hb.actions[action]++
-	ip := remoteIP(remoteAddr)
-	if _, ok := hb.addrs[ip]; ok || len(hb.addrs) < 4*summaryAddrs {
-		hb.addrs[ip]++
-	} else {
-		hb.otherAddrs++
-	}
+	hb.otherActions += countCapped(hb.actions, action)
+	hb.otherAddrs += countCapped(hb.addrs, remoteIP(remoteAddr))
 	return false
+}
+
+// countCapped counts one more of k in m, unless m is full (4 summaries'
+// worth of names) and k not in it: then it returns 1, for the others.
+func countCapped(m map[string]int, k string) int {
+	if _, ok := m[k]; ok || len(m) < 4*summaryEntries {
+		m[k]++
+		return 0
+	}
+	return 1
 }
 
 // flush writes the summary of hb, if it is still the provider's pending
@@ -102,7 +118,9 @@ func (g *refusalGate) flush(provider string, hb *heldBack) {
 	}
 	delete(g.pending, provider)
 	rec := hb.record(provider)
+	g.writing.Add(1)
 	g.mu.Unlock()
+	defer g.writing.Done()
 	g.write(rec)
 }
 
@@ -127,38 +145,12 @@ func (g *refusalGate) close() {
 	for _, r := range recs {
 		g.write(r)
 	}
+	g.writing.Wait() // a timer's summary taken before the lock above
 }
 
 func (hb *heldBack) record(provider string) audit.Record {
-	type addrCount struct {
-		addr string
-		n    int
-	}
-	list := make([]addrCount, 0, len(hb.addrs))
-	for a, n := range hb.addrs {
-		list = append(list, addrCount{a, n})
-	}
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].n != list[j].n {
-			return list[i].n > list[j].n
-		}
-		return list[i].addr < list[j].addr
-	})
-	others := hb.otherAddrs
-	if len(list) > summaryAddrs {
-		for _, a := range list[summaryAddrs:] {
-			others += a.n
-		}
-		list = list[:summaryAddrs]
-	}
-	addrs := make(map[string]any, len(list))
-	for _, a := range list {
-		addrs[a.addr] = a.n
-	}
-	actions := make(map[string]any, len(hb.actions))
-	for a, n := range hb.actions {
-		actions[a] = n
-	}
+	addrs, otherAddrs := busiest(hb.addrs, hb.otherAddrs)
+	actions, otherActions := busiest(hb.actions, hb.otherActions)
 	details := map[string]any{
 		"notRecorded": hb.n,
 		"from":        hb.from.UTC().Format(time.RFC3339Nano),
@@ -166,14 +158,47 @@ func (hb *heldBack) record(provider string) audit.Record {
 		"byAction":    actions,
 		"byAddr":      addrs,
 	}
-	if others > 0 {
-		details["otherAddrs"] = others
+	if otherAddrs > 0 {
+		details["otherAddrs"] = otherAddrs
+	}
+	if otherActions > 0 {
+		details["otherActions"] = otherActions
 	}
 	return audit.Record{Actor: "webhook:" + provider, Provider: provider, Action: RefusalsNotRecorded,
 		Target: "/webhooks/" + provider, Status: audit.StatusRejected,
 		Error: "refused before verification, over the audit pace of unauthenticated refusals " +
 			"(each refused like those recorded one by one); counted here",
 		Details: details}
+}
+
+// busiest returns the summaryEntries largest counts of m, the largest
+// first (ties by name), and others plus the counts left out.
+func busiest(m map[string]int, others int) (map[string]any, int) {
+	type count struct {
+		k string
+		n int
+	}
+	list := make([]count, 0, len(m))
+	for k, n := range m {
+		list = append(list, count{k, n})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].n != list[j].n {
+			return list[i].n > list[j].n
+		}
+		return list[i].k < list[j].k
+	})
+	if len(list) > summaryEntries {
+		for _, c := range list[summaryEntries:] {
+			others += c.n
+		}
+		list = list[:summaryEntries]
+	}
+	out := make(map[string]any, len(list))
+	for _, c := range list {
+		out[c.k] = c.n
+	}
+	return out, others
 }
 
 // remoteIP is the address part of a request's RemoteAddr (its port varies

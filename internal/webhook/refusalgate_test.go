@@ -1,8 +1,10 @@
 package webhook
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,7 +48,8 @@ func (m *memSink) byAction(action string) []audit.Record {
 func TestAFloodOfUnsignedRequestsIsAuditedAtAPaceAndSummarised(t *testing.T) {
 	t.Parallel()
 	clock := newManualClock()
-	b := setup(t, func(o *Options) { o.Now = clock.now })
+	b := setup(t, nil)
+	b.h.gate.now = clock.now
 	b.h.gate.every = time.Hour // summaries at the flush only: the test does not race the timer
 	flood := RefusalAuditBurst + 30
 	for i := range flood {
@@ -94,7 +97,8 @@ func TestAFloodOfUnsignedRequestsIsAuditedAtAPaceAndSummarised(t *testing.T) {
 func TestOneProvidersFloodDoesNotHoldBackAnothersRefusalRecords(t *testing.T) {
 	t.Parallel()
 	clock := newManualClock()
-	b := setup(t, func(o *Options) { o.Now = clock.now })
+	b := setup(t, nil)
+	b.h.gate.now = clock.now
 	for i := range RefusalAuditBurst + 10 {
 		status, _ := do(t, githubRequest(t, b.url, fmt.Sprintf("bad-%d", i), []byte(`{}`), "wrong-secret"))
 		require.Equal(t, http.StatusUnauthorized, status)
@@ -116,19 +120,19 @@ func TestOneProvidersFloodDoesNotHoldBackAnothersRefusalRecords(t *testing.T) {
 
 // The gate on its own: the summary is written RefusalSummaryEvery after
 // the first refusal it holds (not only at shutdown), a later wave makes a
-// summary of its own, and a summary names at most summaryAddrs addresses,
+// summary of its own, and a summary names at most summaryEntries addresses,
 // the busiest first, counting the others together.
 func TestRefusalSummariesAreWrittenOnTheirOwnAndNameTheBusiestAddresses(t *testing.T) {
 	t.Parallel()
 	clock := newManualClock()
 	var mu sync.Mutex
 	var got []audit.Record
-	g := newRefusalGate(clock.now, func(r audit.Record) {
+	g := newRefusalGate(func(r audit.Record) {
 		mu.Lock()
 		got = append(got, r)
 		mu.Unlock()
 	})
-	g.every = 20 * time.Millisecond
+	g.now, g.every = clock.now, 20*time.Millisecond
 	summaries := func() []audit.Record {
 		mu.Lock()
 		defer mu.Unlock()
@@ -152,7 +156,7 @@ func TestRefusalSummariesAreWrittenOnTheirOwnAndNameTheBusiestAddresses(t *testi
 	s := summaries()[0]
 	assert.Equal(t, 35, s.Details["notRecorded"])
 	addrs := s.Details["byAddr"].(map[string]any)
-	assert.Len(t, addrs, summaryAddrs)
+	assert.Len(t, addrs, summaryEntries)
 	assert.Equal(t, 3, addrs["10.0.0.1"])
 	assert.Equal(t, 2, addrs["2001:db8::2"])
 	sum := s.Details["otherAddrs"].(int)
@@ -166,4 +170,98 @@ func TestRefusalSummariesAreWrittenOnTheirOwnAndNameTheBusiestAddresses(t *testi
 	assert.Equal(t, 1, summaries()[1].Details["notRecorded"])
 	g.close()
 	assert.Len(t, summaries(), 2, "nothing pending, nothing more written")
+}
+
+// FlushRefusals is called just before the audit log is closed: it must not
+// return while a summary the timer is writing is still on its way, or that
+// summary is written after shutdown (or lost against a closed log).
+func TestFlushRefusalsDoesNotReturnWhileATimerSummaryIsStillBeingWritten(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	g := newRefusalGate(func(audit.Record) {
+		once.Do(func() { close(entered) })
+		<-release
+	})
+	g.every = time.Millisecond
+	for range RefusalAuditBurst {
+		require.True(t, g.admit("github", "webhook.issues", "10.0.0.1:1"))
+	}
+	require.False(t, g.admit("github", "webhook.issues", "10.0.0.1:1"))
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the timer never wrote the summary")
+	}
+	closed := make(chan struct{})
+	go func() { g.close(); close(closed) }()
+	select {
+	case <-closed:
+		close(release)
+		t.Fatal("close (FlushRefusals) returned while the timer's summary was still being written: it lands after shutdown")
+	case <-time.After(300 * time.Millisecond):
+		close(release)
+		<-closed
+	}
+}
+
+// The summary exists so that unsigned junk cannot grow the audit log with
+// the flood: its size must not grow with the number of distinct
+// X-GitHub-Event values an unauthenticated sender makes up (each up to 200
+// bytes), as byAddr is capped to summaryEntries entries.
+func TestARefusalSummaryStaysBoundedWhateverEventNamesAnUnsignedFloodMakesUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.h.gate.every = time.Hour
+	const extra = 300
+	for i := range RefusalAuditBurst + extra {
+		req := githubRequest(t, b.url, fmt.Sprintf("bad-%d", i), []byte(`{}`), "wrong-secret")
+		req.Header.Set(GitHubEventHeader, fmt.Sprintf("e%04d", i)+strings.Repeat("x", 195))
+		status, _ := do(t, req)
+		require.Equal(t, http.StatusUnauthorized, status)
+	}
+	b.h.FlushRefusals()
+	sums := b.sink.byAction(RefusalsNotRecorded)
+	require.Len(t, sums, 1)
+	line, err := json.Marshal(sums[0])
+	require.NoError(t, err)
+	byAction := sums[0].Details["byAction"].(map[string]any)
+	assert.LessOrEqual(t, len(byAction), summaryEntries, "byAction names every made-up event type")
+	assert.LessOrEqual(t, len(line), 8<<10, "one summary record is %d bytes for %d refusals", len(line), extra)
+}
+
+// Options.Now is the clock for signature timestamps: it may be pinned (a
+// test checking recorded deliveries) or stepped back. The pace must refill
+// with real time all the same (found in review: rate.Limiter counts no time
+// for a clock that stands still or goes back, so after the first burst no
+// refusal was ever audited one by one again).
+func TestTheRefusalPaceRefillsWithRealTimeWhateverOptionsNowSays(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		now  func() time.Time
+	}{
+		{"pinned", func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"an hour behind and standing still", func() func() time.Time {
+			at := time.Now().Add(-time.Hour)
+			return func() time.Time { return at }
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(o *Options) { o.Now = tc.now })
+			b.h.gate.every = time.Hour
+			for i := range RefusalAuditBurst + 1 {
+				status, _ := do(t, githubRequest(t, b.url, fmt.Sprintf("bad-%d", i), []byte(`{}`), "wrong-secret"))
+				require.Equal(t, http.StatusUnauthorized, status)
+			}
+			require.Len(t, b.sink.byAction("webhook.issues"), RefusalAuditBurst)
+			time.Sleep(500 * time.Millisecond) // RefusalAuditRate a second: about 5 more
+			status, _ := do(t, githubRequest(t, b.url, "later", []byte(`{}`), "wrong-secret"))
+			require.Equal(t, http.StatusUnauthorized, status)
+			assert.Len(t, b.sink.byAction("webhook.issues"), RefusalAuditBurst+1,
+				"half a second after the burst, a refusal is audited one by one")
+		})
+	}
 }
