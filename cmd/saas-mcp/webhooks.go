@@ -365,7 +365,13 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	h := webhook.NewHandler(webhook.Options{
 		Store: intake, Audit: a.audit,
 		Secrets: webhook.Secrets{GitHub: a.cfg.GitHubSecrets, Stripe: a.cfg.StripeSecrets, Slack: a.cfg.SlackSecrets},
-		MaxBody: a.cfg.MaxBodyFor, Ready: a.ready, Log: a.log,
+		MaxBody: a.cfg.MaxBodyFor, Log: a.log,
+		Ready: func(ctx context.Context) error {
+			if err := a.ready(ctx); err != nil {
+				return err
+			}
+			return intake.Healthy()
+		},
 	})
 	srv := webhook.NewServer(a.cfg.Addr, h, webhook.ServerOptions{ErrorLog: slogStd(a.log)})
 	ln, err := net.Listen("tcp", a.cfg.Addr)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrClosed is returned by Enqueue after Close.
@@ -86,6 +87,13 @@ type Intake struct {
 	batches, items atomic.Int64
 	inflight       atomic.Int64 // deliveries handed to the writer and not yet answered
 
+	// lastErr is the error of the last batch the writer could not store,
+	// nil once one is stored again; Healthy reports it for unhealthyFor.
+	hmu       sync.Mutex
+	lastErr   error
+	lastErrAt time.Time
+	clock     func() time.Time // time.Now; tests set it
+
 	syncBusy atomic.Bool   // syncLoop is syncing a group
 	syncIdle chan struct{} // signalled (buffer 1) when syncLoop finishes a group
 	lockOnce sync.Once
@@ -116,7 +124,7 @@ func NewIntake(ctx context.Context, db *DB, opts IntakeOptions) (*Intake, error)
 		return nil, fmt.Errorf("webhook intake: %w", err)
 	}
 	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch), lock: lock,
-		synced: make(chan committed), done: make(chan struct{}), syncIdle: make(chan struct{}, 1)}
+		synced: make(chan committed), done: make(chan struct{}), syncIdle: make(chan struct{}, 1), clock: time.Now}
 	if in.recovered, err = in.recover(ctx); err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("webhook intake: %w", err)
@@ -177,6 +185,34 @@ func (in *Intake) Close() {
 	in.lockOnce.Do(func() { _ = in.lock.Close() })
 }
 
+// unhealthyFor is how long a batch the writer could not store makes
+// Healthy report it, unless a later batch is stored.
+const unhealthyFor = 10 * time.Second
+
+// Healthy reports the error of the last batch the writer could not store
+// (a full disk, SQLite failing), if no batch was stored since and it is
+// recent (unhealthyFor): the receiver's /readyz then answers 503, as
+// deliveries are being refused. A failed segment sync is reported by
+// DB.Ping, for good.
+func (in *Intake) Healthy() error {
+	in.hmu.Lock()
+	defer in.hmu.Unlock()
+	if in.lastErr != nil && in.clock().Sub(in.lastErrAt) < unhealthyFor {
+		return in.lastErr
+	}
+	return nil
+}
+
+func (in *Intake) noteCommit(err error) {
+	in.hmu.Lock()
+	defer in.hmu.Unlock()
+	if err != nil {
+		in.lastErr, in.lastErrAt = err, in.clock()
+	} else {
+		in.lastErr = nil
+	}
+}
+
 // Busy reports whether deliveries are being taken in right now: some are
 // handed over and not yet answered. The worker defers to it.
 func (in *Intake) Busy() bool { return in.inflight.Load() > 0 }
@@ -228,6 +264,7 @@ func (in *Intake) loop() {
 		err := in.commit(context.Background(), batch)
 		in.batches.Add(1)
 		in.items.Add(int64(len(batch)))
+		in.noteCommit(err)
 		if err != nil {
 			in.release(batch, err)
 			continue

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -103,8 +104,18 @@ func NewHandler(o Options) *Handler {
 	return h
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A path that is not in its clean form
+// (/webhooks//github, /webhooks/./github) is an unknown path, 404: the
+// ServeMux would answer 307 to the clean one, which a provider does not
+// follow, and its delivery would be recorded as failed for a reason that
+// is not the receiver's answer.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != path.Clean(p) && p != "/" {
+		http.NotFound(w, r) // as the ServeMux answers any other unknown path
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 // Drain makes /readyz fail, so a load balancer stops sending before the
 // server shuts down.

@@ -185,6 +185,16 @@ func TestReceiverRefusals(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, b.url+"/webhooks/gitlab", strings.NewReader("{}"))
 			return req
 		}, http.StatusNotFound, ""},
+		{"a path not in its clean form is 404, not a redirect to the clean one", func() *http.Request {
+			req := githubRequest(t, b.url, "g-unclean", []byte(`{}`), "gh-secret")
+			req.URL.Path = "/webhooks//github"
+			return req
+		}, http.StatusNotFound, ""},
+		{"a path with a dot segment is 404", func() *http.Request {
+			req := githubRequest(t, b.url, "g-dot", []byte(`{}`), "gh-secret")
+			req.URL.Path = "/webhooks/./github"
+			return req
+		}, http.StatusNotFound, ""},
 		{"a GET on a webhook path is 405", func() *http.Request {
 			req, _ := http.NewRequest(http.MethodGet, b.url+"/webhooks/github", nil)
 			return req

@@ -1,0 +1,60 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A receiver whose store refuses batches (SQLite failing, a full disk)
+// answers every delivery 503 while /readyz said ready (found in review:
+// only a sticky sync error made it fail). Healthy now reports the last
+// refused batch for unhealthyFor, or until a batch is stored again.
+func TestTheIntakeIsUnhealthyWhileItsBatchesAreRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName), Options{Synchronous: "NORMAL"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	var fail atomic.Bool
+	in := newIntake(t, db, IntakeOptions{MaxBatch: 1, Jobs: func(context.Context, *sql.Tx, []int64) error {
+		if fail.Load() {
+			return errors.New("disk I/O error")
+		}
+		return nil
+	}})
+	t.Cleanup(in.Close)
+	now := time.Now()
+	var offset atomic.Int64
+	in.hmu.Lock()
+	in.clock = func() time.Time { return now.Add(time.Duration(offset.Load())) }
+	in.hmu.Unlock()
+	put := func(key string) error {
+		_, err := in.Enqueue(ctx, NewDelivery{Provider: "github", Key: key, EventType: "push", Payload: []byte(`{}`)})
+		return err
+	}
+
+	require.NoError(t, put("github:1:a"))
+	assert.NoError(t, in.Healthy())
+
+	fail.Store(true)
+	require.Error(t, put("github:1:b"))
+	assert.ErrorContains(t, in.Healthy(), "disk I/O error")
+	offset.Store(int64(unhealthyFor - time.Second))
+	assert.Error(t, in.Healthy(), "still within the window")
+	offset.Store(int64(unhealthyFor))
+	assert.NoError(t, in.Healthy(), "an old refusal no longer counts")
+
+	require.Error(t, put("github:1:c"))
+	assert.Error(t, in.Healthy())
+	fail.Store(false)
+	require.NoError(t, put("github:1:d"))
+	assert.NoError(t, in.Healthy(), "a stored batch clears it")
+}
