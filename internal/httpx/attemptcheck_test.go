@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,4 +58,27 @@ func TestTheAttemptCheckStopsAWriteBeforeItLeavesAndNeverAReadOne(t *testing.T) 
 			assert.Equal(t, tc.wantCheck, checked.Load(), "checks run")
 		})
 	}
+}
+
+// A write the attempt check stops never leaves, so it gives its pacing
+// slot back: the next write (GitHub's one a second) goes at once rather
+// than wait for a request that was never sent.
+func TestAWriteTheAttemptCheckStopsGivesItsPacingSlotBack(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, step{status: 201})
+	clock := newFakeClock()
+	o := testOptions(clock, srv.srv.Client().Transport)
+	o.Limits = []Limit{{Every: time.Minute}}
+	tr := New(o)
+	taken := errors.New("taken over")
+	ctx := WithAttemptCheck(context.Background(), func(context.Context) error { return taken })
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.srv.URL, strings.NewReader("{}"))
+	require.NoError(t, err)
+	_, err = tr.RoundTrip(req)
+	require.ErrorIs(t, err, taken)
+	assert.Empty(t, srv.Requests())
+
+	send(t, tr, srv.srv.URL, http.MethodPost, "")
+	assert.Empty(t, clock.Waits(), "the stopped write's slot was given back")
+	assert.Len(t, srv.Requests(), 1)
 }

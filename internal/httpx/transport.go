@@ -46,7 +46,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for {
 		// c.attempt counts the requests handed to Base so far; the one
 		// being prepared is c.attempt+1.
-		if err := t.pace(c); err != nil {
+		res, err := t.pace(c)
+		if err != nil {
 			if c.attempt == 0 && c.hasBody() {
 				_ = req.Body.Close() // a RoundTripper closes the body, even unsent
 			}
@@ -55,6 +56,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Last word before the attempt leaves (after any wait): the
 		// caller may no longer be entitled to send (WithAttemptCheck).
 		if err := CheckAttempt(c.ctx, req.Method); err != nil {
+			res.cancel(t.o.Now()) // the attempt will not go: its slot is free for the next call
 			if c.attempt == 0 && c.hasBody() {
 				_ = req.Body.Close()
 			}
@@ -65,6 +67,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		actx, cancel := context.WithTimeoutCause(c.ctx, t.o.AttemptTimeout, t.timeout)
 		r, w, err := c.request(actx)
 		if err != nil {
+			res.cancel(t.o.Now())
 			cancel()
 			return nil, t.fail(c, err)
 		}
@@ -173,26 +176,28 @@ func (t *Transport) fits(c *call, d time.Duration) bool {
 	return true
 }
 
-// pace waits for the client-side token buckets before an attempt.
-func (t *Transport) pace(c *call) error {
+// pace waits for the client-side token buckets before an attempt, and
+// returns the tokens it holds, for the caller to give back should the
+// attempt not go after all.
+func (t *Transport) pace(c *call) (reservation, error) {
 	now := t.o.Now()
 	res := t.limits.reserve(c.req.Method, c.key, now)
 	if err := c.ctx.Err(); err != nil {
 		res.cancel(now) // the attempt will not go, so its tokens are free
-		return err
+		return reservation{}, err
 	}
 	if res.delay <= 0 {
-		return nil
+		return res, nil
 	}
 	if !t.fits(c, res.delay) {
 		res.cancel(now)
-		return fmt.Errorf("client rate limit needs %s: %w", res.delay, ErrWaitTooLong)
+		return reservation{}, fmt.Errorf("client rate limit needs %s: %w", res.delay, ErrWaitTooLong)
 	}
 	if err := t.sleep(c, res.delay, ReasonClientLimit, 0); err != nil {
 		res.cancel(t.o.Now())
-		return err
+		return reservation{}, err
 	}
-	return nil
+	return res, nil
 }
 
 // sleep waits d before the next attempt, reporting the wait first, and
