@@ -87,8 +87,8 @@ type Intake struct {
 	batches, items atomic.Int64
 	inflight       atomic.Int64 // deliveries handed to the writer and not yet answered
 
-	// lastErr is the error of the last batch the writer could not store,
-	// nil once one is stored again; Healthy reports it for unhealthyFor.
+	// lastErr is the error of the last batch refused, nil once one is
+	// answered as stored again; Healthy reports it for unhealthyFor.
 	hmu       sync.Mutex
 	lastErr   error
 	lastErrAt time.Time
@@ -189,9 +189,10 @@ func (in *Intake) Close() {
 // Healthy report it, unless a later batch is stored.
 const unhealthyFor = 10 * time.Second
 
-// Healthy reports the error of the last batch the writer could not store
-// (a full disk, SQLite failing), if no batch was stored since and it is
-// recent (unhealthyFor): the receiver's /readyz then answers 503, as
+// Healthy reports the error of the last batch refused (the writer could
+// not store it: a full disk, SQLite failing; or its sync or receipts
+// failed), if no batch was answered as stored since and it is recent
+// (unhealthyFor): the receiver's /readyz then answers 503, as
 // deliveries are being refused. A failed segment sync is reported by
 // DB.Ping, for good.
 func (in *Intake) Healthy() error {
@@ -203,14 +204,18 @@ func (in *Intake) Healthy() error {
 	return nil
 }
 
-func (in *Intake) noteCommit(err error) {
+// noteRefused notes a batch refused, by the writer or the sync stage.
+func (in *Intake) noteRefused(err error) {
 	in.hmu.Lock()
 	defer in.hmu.Unlock()
-	if err != nil {
-		in.lastErr, in.lastErrAt = err, in.clock()
-	} else {
-		in.lastErr = nil
-	}
+	in.lastErr, in.lastErrAt = err, in.clock()
+}
+
+// noteStored notes batches answered as stored (synced and audited).
+func (in *Intake) noteStored() {
+	in.hmu.Lock()
+	defer in.hmu.Unlock()
+	in.lastErr = nil
 }
 
 // Busy reports whether deliveries are being taken in right now: some are
@@ -264,8 +269,8 @@ func (in *Intake) loop() {
 		err := in.commit(context.Background(), batch)
 		in.batches.Add(1)
 		in.items.Add(int64(len(batch)))
-		in.noteCommit(err)
 		if err != nil {
+			in.noteRefused(err)
 			in.release(batch, err)
 			continue
 		}
@@ -317,6 +322,11 @@ func (in *Intake) syncLoop() {
 		select {
 		case in.syncIdle <- struct{}{}:
 		default:
+		}
+		if err != nil {
+			in.noteRefused(err)
+		} else {
+			in.noteStored()
 		}
 		for _, c := range group {
 			in.release(c.reqs, err)

@@ -106,11 +106,11 @@ func NewHandler(o Options) *Handler {
 
 // ServeHTTP implements http.Handler. A path that is not in its clean form
 // (/webhooks//github, /webhooks/./github) is an unknown path, 404: the
-// ServeMux would answer 307 to the clean one, which a provider does not
+// ServeMux would redirect to the clean one, which a provider does not
 // follow, and its delivery would be recorded as failed for a reason that
 // is not the receiver's answer.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; p != path.Clean(p) && p != "/" {
+	if p := r.URL.Path; p != path.Clean(p) {
 		http.NotFound(w, r) // as the ServeMux answers any other unknown path
 		return
 	}
