@@ -34,6 +34,9 @@ type Options struct {
 	// DeferredSync is how long a WriteDeferred record may wait for an fsync
 	// that another record's sync would cover anyway. Default 20ms.
 	DeferredSync time.Duration
+	// syncFile is fsync; tests make it fail on demand. Default
+	// (*os.File).Sync.
+	syncFile func(*os.File) error
 }
 
 // Writer appends records to an NDJSON file. Each record (or batch of
@@ -89,6 +92,9 @@ var _ Sink = (*Writer)(nil)
 func Open(path string, opts Options) (*Writer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.syncFile == nil {
+		opts.syncFile = (*os.File).Sync
 	}
 	if opts.DeferredSync <= 0 {
 		opts.DeferredSync = 20 * time.Millisecond
@@ -191,6 +197,14 @@ func cutPartialLineAt(f tailFile, size int64) (int64, error) {
 	}
 	return truncateSync(f, 0, size)
 }
+
+// hookedFile is the log's file with Options.syncFile as its Sync.
+type hookedFile struct {
+	*os.File
+	sync func(*os.File) error
+}
+
+func (h hookedFile) Sync() error { return h.sync(h.File) }
 
 // tailFile is what cutting a partial line needs of the log's file.
 type tailFile interface {
@@ -409,7 +423,7 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 	if err := w.stickyErr(); err != nil {
 		return err
 	}
-	cut, err := cutPartialLineAt(w.f, size)
+	cut, err := cutPartialLineAt(hookedFile{w.f, w.opts.syncFile}, size)
 	if err != nil {
 		err = fmt.Errorf("check the end of audit log %s: %w", w.path, err)
 		if ue := (*unsyncedCutError)(nil); errors.As(err, &ue) {
@@ -519,7 +533,7 @@ func (w *Writer) reopen() error {
 	}
 	w.fmu.Lock() // waits for an fsync running on the old file
 	if w.opts.Sync {
-		if err := w.f.Sync(); err != nil {
+		if err := w.opts.syncFile(w.f); err != nil {
 			w.fmu.Unlock()
 			_ = f.Close()
 			err = fmt.Errorf("sync audit log %s before reopening it: %w", w.path, err)
@@ -652,7 +666,7 @@ func (w *Writer) syncTo(seq uint64) error {
 		// Records up to upto are in w.f, or were in a file reopen
 		// synced before it let go of it.
 		w.fmu.RLock()
-		err := w.f.Sync()
+		err := w.opts.syncFile(w.f)
 		w.fmu.RUnlock()
 		w.smu.Lock()
 		w.syncing = false
