@@ -92,3 +92,39 @@ func TestTheIntakeIsUnhealthyWhileItsSyncStageRefusesEveryDelivery(t *testing.T)
 	assert.Error(t, errors.Join(db.Ping(ctx), in.Healthy()),
 		"every delivery is refused with 503, and /readyz (db.Ping, then Intake.Healthy) says ready")
 }
+
+// A writer or sync stuck on the disk refuses every delivery by timeout
+// (the receiver's wait runs out, 503) without any batch failing: that
+// counts as refused for Healthy too (found in review), until a batch is
+// stored again. A delivery whose sender merely gave up (its context
+// cancelled, not timed out) does not.
+func TestTheIntakeIsUnhealthyWhileDeliveriesTimeOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName), Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	hold := holdSyncs(db)
+	in := newIntake(t, db, IntakeOptions{Jobs: func(context.Context, *sql.Tx, []int64) error { return nil }})
+	t.Cleanup(in.Close)
+	release := make(chan struct{})
+	hold.gate <- release
+	put := func(ctx context.Context, key string) error {
+		_, err := in.Enqueue(ctx, NewDelivery{Provider: "github", Key: key, EventType: "push", Payload: []byte(`{}`)})
+		return err
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { <-hold.entered; cancel() }()
+	require.ErrorIs(t, put(cctx, "github:1:gave-up"), context.Canceled)
+	assert.NoError(t, in.Healthy(), "a sender that gave up is not a refusal")
+
+	tctx, tcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer tcancel()
+	require.ErrorIs(t, put(tctx, "github:1:timed-out"), context.DeadlineExceeded)
+	assert.ErrorContains(t, in.Healthy(), "did not finish before its deadline")
+
+	close(release)
+	require.NoError(t, put(ctx, "github:1:after"))
+	assert.NoError(t, in.Healthy(), "a stored batch clears it")
+}

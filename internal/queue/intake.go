@@ -162,13 +162,24 @@ func (in *Intake) Enqueue(ctx context.Context, d NewDelivery) (Enqueued, error) 
 	case <-ctx.Done():
 		in.inflight.Add(-1)
 		in.mu.RUnlock()
+		in.noteTimedOut(ctx)
 		return Enqueued{}, ctx.Err()
 	}
 	select {
 	case <-r.done:
 		return r.res, r.err
 	case <-ctx.Done():
+		in.noteTimedOut(ctx)
 		return Enqueued{}, ctx.Err()
+	}
+}
+
+// noteTimedOut makes a delivery whose storing outlasted its deadline count
+// as refused for Healthy: a writer stuck on the disk refuses every
+// delivery by timeout, and /readyz must say so.
+func (in *Intake) noteTimedOut(ctx context.Context) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		in.noteRefused(errors.New("storing a delivery did not finish before its deadline"))
 	}
 }
 
