@@ -162,12 +162,21 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 		return 1
 	}
 	defer app.close()
-	ids, err := replayTargets(ctx, app.db, *allDead, fs.Args())
-	if err != nil {
-		printErr(stderr, "webhooks replay", err)
-		return 1
+	// A reference that names no delivery (a typo in a pasted list) fails
+	// the command but does not hold the others back (found in review: one
+	// unknown id replayed none of fifty).
+	ids, lookupErr := replayTargets(ctx, app.db, *allDead, fs.Args())
+	if lookupErr != nil {
+		printErr(stderr, "webhooks replay", lookupErr)
+	}
+	named := len(ids) // deliveries, each once: plus the references that named none
+	if joined, ok := lookupErr.(interface{ Unwrap() []error }); ok && !*allDead {
+		named += len(joined.Unwrap())
 	}
 	if len(ids) == 0 {
+		if lookupErr != nil {
+			return 1
+		}
 		fmt.Fprintln(stdout, "nothing to replay")
 		return 0
 	}
@@ -181,7 +190,8 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 	if rerr != nil {
 		printErr(stderr, "webhooks replay", rerr, app.red)
 	}
-	fmt.Fprintf(stdout, "replayed %d of %d deliveries\n", len(replayed), len(ids))
+	rerr = errors.Join(lookupErr, rerr)
+	fmt.Fprintf(stdout, "replayed %d of %d deliveries\n", len(replayed), named)
 	if *noWait || len(replayed) == 0 {
 		return exitCode(rerr)
 	}

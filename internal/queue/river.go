@@ -21,6 +21,9 @@ const MaxIDsPerJob = 256
 // BatchArgs is the job of one group commit: the deliveries it stored, in
 // arrival order.
 type BatchArgs struct {
+	// IDs are deliveries in their first life (never replayed): a batch job
+	// is made by the intake, or of what such a job left; a replayed
+	// delivery is run by its replay's own job only.
 	IDs []int64 `json:"ids"`
 }
 
@@ -32,7 +35,16 @@ func (BatchArgs) Kind() string { return "webhook_batch" }
 type DeliveryArgs struct {
 	ID     int64 `json:"id"`
 	Replay bool  `json:"replay,omitempty"`
+	// Life is the life of the delivery the job was made for: its replays
+	// count then, plus one. A job of an earlier life (one a stopped worker
+	// left running, handed back by the rescue after a replay started the
+	// next life) runs nothing: the replay's own job runs the delivery. 0 in
+	// jobs made before it was recorded, which run as they did.
+	Life int `json:"life,omitempty"`
 }
+
+// LifeOf is the Life of a job made now for d.
+func LifeOf(d Delivery) int { return d.Replays + 1 }
 
 // Kind implements river.JobArgs.
 func (DeliveryArgs) Kind() string { return "webhook_delivery" }

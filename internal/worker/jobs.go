@@ -154,7 +154,11 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 	var recs []audit.Record
 	var rest []int64 // not run: the job was stopped first
 	for _, d := range ds {
-		if d.State != queue.StatePending { // done before a crash, or replayed meanwhile
+		// Done before a crash; or replayed since (a batch job is of a
+		// delivery's first life: the replay's own job runs it now, and
+		// this one may be a job a stopped worker left, handed back by the
+		// rescue after the replay).
+		if d.State != queue.StatePending || d.Replays != 0 {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -162,7 +166,7 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 			continue
 		}
 		o, r := w.run(ctx, d, job.JobRow)
-		if ctx.Err() != nil && (o.err != nil || o.await) {
+		if stopped(ctx) && (o.err != nil || o.await) {
 			// It may have failed because the job was stopped: not an attempt.
 			rest = append(rest, d.ID)
 			continue
@@ -189,13 +193,13 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 		var retries []river.InsertManyParams
 		for _, id := range rest {
 			retries = append(retries, river.InsertManyParams{
-				Args: queue.DeliveryArgs{ID: id}, InsertOpts: w.deliveryOpts(w.d.Now()),
+				Args: queue.DeliveryArgs{ID: id, Life: 1}, InsertOpts: w.deliveryOpts(w.d.Now()),
 			})
 		}
 		for _, o := range outs {
 			if o.await {
 				retries = append(retries, river.InsertManyParams{
-					Args:       queue.DeliveryArgs{ID: o.d.ID},
+					Args:       queue.DeliveryArgs{ID: o.d.ID, Life: queue.LifeOf(o.d)},
 					InsertOpts: w.deliveryOpts(w.d.Now().Add(w.awaitDelay(0))),
 				})
 				continue
@@ -205,7 +209,7 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 			}
 			if o.err != nil && !o.dead {
 				retries = append(retries, river.InsertManyParams{
-					Args:       queue.DeliveryArgs{ID: o.d.ID},
+					Args:       queue.DeliveryArgs{ID: o.d.ID, Life: queue.LifeOf(o.d)},
 					InsertOpts: w.deliveryOpts(w.d.Now().Add(w.Backoff(o.attempt))),
 				})
 			}
@@ -220,6 +224,15 @@ func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) 
 		return err
 	})
 }
+
+// stopped reports whether the job's context was cancelled: the worker is
+// stopping (a SIGTERM's drain), and a handler that failed meanwhile may
+// have failed because of it, so its run is not an attempt. A context that
+// ran out (River's job timeout) is no stop: the handler overran, a failed
+// attempt like any other, audited and counted toward WEBHOOK_MAX_ATTEMPTS
+// (found in review: it was neither, and the delivery was finally
+// dead-lettered with no "failed" record on River's own count).
+func stopped(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
 
 // deliveryOpts are the insert options of a single-delivery job. River's own
 // attempt limit is above ours: the dead letter is decided here, from the
@@ -260,9 +273,12 @@ func (w *Worker) runDelivery(ctx context.Context, job *river.Job[queue.DeliveryA
 	if len(ds) == 0 || ds[0].State != queue.StatePending {
 		return nil // gone, done, or dead-lettered already: nothing to run
 	}
+	if job.Args.Life != 0 && job.Args.Life != queue.LifeOf(ds[0]) {
+		return nil // a job of an earlier life (see queue.DeliveryArgs.Life): the replay's job runs it
+	}
 	o, recs := w.run(ctx, ds[0], job.JobRow)
-	if err := ctx.Err(); err != nil && (o.err != nil || o.await) {
-		return fmt.Errorf("delivery %d stopped: %w", o.d.ID, err) // not an attempt
+	if stopped(ctx) && (o.err != nil || o.await) {
+		return fmt.Errorf("delivery %d stopped: %w", o.d.ID, ctx.Err()) // not an attempt
 	}
 	if o.await {
 		return river.JobSnooze(w.awaitDelay(snoozes(job.JobRow))) // not an attempt, for River either

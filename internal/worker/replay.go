@@ -81,7 +81,7 @@ func (w *Worker) replayOne(ctx context.Context, client *queue.Client, id int64) 
 		if err := w.d.DB.Requeue(ctx, tx, d); err != nil {
 			return err
 		}
-		if _, err := client.InsertTx(ctx, tx, queue.DeliveryArgs{ID: id, Replay: true}, w.deliveryOpts(time.Time{})); err != nil {
+		if _, err := client.InsertTx(ctx, tx, queue.DeliveryArgs{ID: id, Replay: true, Life: queue.LifeOf(d) + 1}, w.deliveryOpts(time.Time{})); err != nil {
 			return fmt.Errorf("replay delivery %d: enqueue: %w", id, err)
 		}
 		return nil
