@@ -1,8 +1,6 @@
 package slack
 
 import (
-	"github.com/saas-mcp/saas-mcp/internal/httpx"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +10,9 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
+	"github.com/saas-mcp/saas-mcp/internal/provider/internal/attempt"
 )
 
 // skew widens the search window: since comes from our clock, a message's
@@ -35,7 +36,7 @@ func (c *client) FindByKey(ctx context.Context, channel, key string, since time.
 	}
 	oldest, l := formatTS(since.Add(-skew)), life{key, since}
 	var threads []string
-	found, err := c.scan(ctx, "conversations.history", l, func(cursor string) (*page, error) {
+	found, err := c.scan(ctx, "conversations.history", l, func(ctx context.Context, cursor string) (*page, error) {
 		resp, err := c.api.GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{
 			ChannelID: channel, Oldest: oldest, Inclusive: true, Limit: pageSize,
 			IncludeAllMetadata: true, Cursor: cursor,
@@ -92,7 +93,7 @@ func (c *client) readable(ctx context.Context, channel string) (context.Context,
 
 // findReply scans one thread's replies since oldest for l's message.
 func (c *client) findReply(ctx context.Context, channel, parent string, l life, oldest string) (Posted, bool, error) {
-	found, err := c.scan(ctx, "conversations.replies", l, func(cursor string) (*page, error) {
+	found, err := c.scan(ctx, "conversations.replies", l, func(ctx context.Context, cursor string) (*page, error) {
 		msgs, more, next, err := c.api.GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{
 			ChannelID: channel, Timestamp: parent, Oldest: oldest, Inclusive: true, Limit: pageSize,
 			IncludeAllMetadata: true, Cursor: cursor,
@@ -111,15 +112,19 @@ type page struct {
 	next string
 }
 
-// scan fetches pages until a message is l's, and returns its ts.
-func (c *client) scan(ctx context.Context, op string, l life, fetch func(cursor string) (*page, error)) (string, error) {
+// scan fetches pages until a message is l's, and returns its ts. Each
+// fetch runs with a context of its own whose requests report to an
+// Attempt, which classify needs to recognise a 429 that slack-go could not
+// read (a Retry-After given as an HTTP date); a read is never in doubt all
+// the same.
+func (c *client) scan(ctx context.Context, op string, l life, fetch func(ctx context.Context, cursor string) (*page, error)) (string, error) {
 	seen := map[string]bool{}
 	cursor := ""
 	for {
-		p, err := fetch(cursor)
+		actx, at := attempt.Track(ctx)
+		p, err := fetch(actx, cursor)
 		if err != nil {
-			// A read is never in doubt, so no attempt is tracked.
-			return "", c.classify(op, false, err, nil)
+			return "", c.classify(op, false, err, at)
 		}
 		for _, m := range p.msgs {
 			if hasKey(m, l) {

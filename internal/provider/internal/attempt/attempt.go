@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"os"
+	"reflect"
 	"sync/atomic"
 	"syscall"
 
@@ -177,20 +179,119 @@ func (sc Scrubber) String(s string) string {
 	return s
 }
 
-// Error returns err with every secret removed from its text. URLs inside
-// *url.Error are scrubbed in place too (a Slack webhook URL is itself a
-// secret), so the unwrapped chain is as clean as the text; errors.Is and
-// errors.As still see the original errors.
+// Error returns err with every secret removed from its text, and from the
+// text of every error its Unwrap chain reaches: an SDK may wrap a failure in
+// a message rendered before any scrub (slack-go's "failed to post webhook:
+// %w" quotes the webhook URL, itself a secret), so scrubbing the top text,
+// or a URL inside, is not enough. The chain is rebuilt (see clean): a level
+// whose text and chain are clean is kept as it is, one of the types callers
+// look for (*url.Error, *net.OpError, *net.DNSError, *os.SyscallError,
+// *httpx.Error) is copied with its secrets removed and the rebuilt chain
+// under it, and any other level that quotes a secret is replaced by its
+// scrubbed text. So errors.Is still sees the sentinels and context errors,
+// errors.As the typed errors, and neither can reach a secret.
 func (sc Scrubber) Error(err error) error {
 	if err == nil {
 		return nil
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		ue.URL = sc.String(ue.URL)
-	}
-	return &scrubbed{msg: sc.String(err.Error()), err: err}
+	return &scrubbed{msg: sc.String(err.Error()), err: sc.clean(err)}
 }
+
+// clean returns err unchanged when neither its text nor that of any error
+// its chain reaches holds a secret, and otherwise a copy of the chain built
+// as Error describes.
+func (sc Scrubber) clean(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch x := err.(type) {
+	case interface{ Unwrap() error }:
+		under := x.Unwrap()
+		inner := sc.clean(under)
+		if inner == under && sc.isClean(err) {
+			return err
+		}
+		if c := sc.copyTyped(err, inner); c != nil && sc.isClean(c) {
+			return c
+		}
+		return &cleanWrap{msg: sc.String(err.Error()), err: inner, orig: err}
+	case interface{ Unwrap() []error }:
+		unders := x.Unwrap()
+		inners := make([]error, 0, len(unders))
+		same := true
+		for _, u := range unders {
+			c := sc.clean(u)
+			same = same && c == u
+			inners = append(inners, c)
+		}
+		if same && sc.isClean(err) {
+			return err
+		}
+		return &cleanJoin{msg: sc.String(err.Error()), errs: inners, orig: err}
+	}
+	if sc.isClean(err) {
+		return err
+	}
+	if c := sc.copyTyped(err, nil); c != nil && sc.isClean(c) {
+		return c
+	}
+	return &cleanWrap{msg: sc.String(err.Error()), orig: err}
+}
+
+func (sc Scrubber) isClean(err error) bool {
+	msg := err.Error()
+	return sc.String(msg) == msg
+}
+
+// copyTyped returns a copy of err, if it is of a type callers look for with
+// errors.As, whose own fields are scrubbed and whose wrapped error is inner;
+// nil for any other type. The original is left as it is: it belongs to the
+// SDK or net/http.
+func (sc Scrubber) copyTyped(err, inner error) error {
+	switch x := err.(type) {
+	case *url.Error:
+		c := *x
+		c.URL, c.Err = sc.String(c.URL), inner
+		return &c
+	case *net.OpError:
+		c := *x
+		c.Source, c.Addr, c.Err = sc.addr(c.Source), sc.addr(c.Addr), inner
+		return &c
+	case *os.SyscallError:
+		c := *x
+		c.Err = inner
+		return &c
+	case *net.DNSError:
+		c := *x
+		c.Err, c.Name, c.Server = sc.String(c.Err), sc.String(c.Name), sc.String(c.Server)
+		c.UnwrapErr = inner
+		return &c
+	case *httpx.Error:
+		c := *x
+		c.Err = inner
+		return &c
+	}
+	return nil
+}
+
+// addr returns a, or, when its text holds a secret (a caller's redactor may
+// name a host), a copy of it with the secret removed.
+func (sc Scrubber) addr(a net.Addr) net.Addr {
+	if a == nil {
+		return nil
+	}
+	network, s := a.Network(), a.String()
+	if sc.String(network) == network && sc.String(s) == s {
+		return a
+	}
+	return scrubbedAddr{network: sc.String(network), s: sc.String(s)}
+}
+
+// scrubbedAddr is a net.Addr whose text was scrubbed.
+type scrubbedAddr struct{ network, s string }
+
+func (a scrubbedAddr) Network() string { return a.network }
+func (a scrubbedAddr) String() string  { return a.s }
 
 type scrubbed struct {
 	msg string
@@ -199,3 +300,39 @@ type scrubbed struct {
 
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
+
+// cleanWrap stands for orig, a level of an error chain whose text held a
+// secret, with that text scrubbed and the rebuilt chain under it. errors.Is
+// still matches orig itself; errors.As cannot return orig, whose text is
+// not clean, and looks on down the chain instead.
+type cleanWrap struct {
+	msg  string
+	err  error
+	orig error
+}
+
+func (e *cleanWrap) Error() string        { return e.msg }
+func (e *cleanWrap) Unwrap() error        { return e.err }
+func (e *cleanWrap) Is(target error) bool { return isOrig(e.orig, target) }
+
+// cleanJoin is cleanWrap for an error that wraps several (errors.Join, or
+// fmt.Errorf with more than one %w).
+type cleanJoin struct {
+	msg  string
+	errs []error
+	orig error
+}
+
+func (e *cleanJoin) Error() string        { return e.msg }
+func (e *cleanJoin) Unwrap() []error      { return e.errs }
+func (e *cleanJoin) Is(target error) bool { return isOrig(e.orig, target) }
+
+// isOrig reports whether orig is target, as errors.Is would test orig
+// itself (its chain is tested through the rebuilt one).
+func isOrig(orig, target error) bool {
+	if target != nil && reflect.TypeOf(target).Comparable() && orig == target {
+		return true
+	}
+	x, ok := orig.(interface{ Is(error) bool })
+	return ok && x.Is(target)
+}
