@@ -236,7 +236,12 @@ func replayTargets(ctx context.Context, db *queue.DB, allDead bool, refs []strin
 	var ids []int64
 	var errs []error
 	seen := make(map[int64]bool, len(refs))
+	seenRef := make(map[string]bool, len(refs)) // an unknown one named twice is reported once
 	for _, ref := range refs {
+		if seenRef[ref] {
+			continue
+		}
+		seenRef[ref] = true
 		d, err := db.Find(ctx, ref)
 		if err != nil {
 			errs = append(errs, err)

@@ -42,3 +42,22 @@ func TestReplayOfAKnownAndAnUnknownDeliveryReplaysTheKnownOneAndExitsOne(t *test
 	assert.Equal(t, queue.StatePending, d.State)
 	assert.Contains(t, stdout.String(), "replayed 1 of 2 deliveries")
 }
+
+// `saas-mcp webhooks replay <known> <typo> <typo>`: a reference named twice
+// is one reference, whether it names a delivery or not (replayTargets
+// names each delivery once, "one named twice ... twice in a pasted list").
+// The summary counted the known one once but the unknown one twice
+// (found in review): "replayed 1 of 3 deliveries" for two references.
+// Not parallel: the command reads its configuration from the environment.
+func TestReplayCountsAnUnknownReferenceNamedTwiceOnceInItsSummary(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DATA_DIR", dir)
+	t.Setenv("AUDIT_LOG_PATH", filepath.Join(dir, "audit.ndjson"))
+	seedQueue(t, dir, []string{"github:1:known"}, "github:1:known")
+
+	var stdout, stderr bytes.Buffer
+	code := runWebhooksReplay(context.Background(),
+		[]string{"github:1:known", "github:1:typo", "github:1:known", "github:1:typo", "--no-wait"}, &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout.String(), "replayed 1 of 2 deliveries", "stderr %q", stderr.String())
+}

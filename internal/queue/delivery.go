@@ -290,13 +290,16 @@ const liveJobStates = `('available', 'pending', 'retryable', 'running', 'schedul
 
 // liveJobNames is true when a River job that may still run (any state but
 // completed, cancelled and discarded), other than the one excepted, names
-// the delivery: a DeliveryArgs job by its id, a BatchArgs job in its ids.
+// the delivery and would run it: a DeliveryArgs job by its id, of the
+// delivery's current life; a BatchArgs job in its ids, of a delivery never
+// replayed.
 // Its arguments are liveJobArgs. River keeps the args as JSONB, which
 // SQLite's JSON functions read.
 const liveJobNames = `EXISTS (SELECT 1 FROM river_job j
 	WHERE j.queue = ? AND j.state IN ` + liveJobStates + ` AND j.id <> ?
-	AND ((j.kind = ? AND json_extract(j.args, '$.id') = ?)
-	  OR (j.kind = ? AND EXISTS (SELECT 1 FROM json_each(j.args, '$.ids') e WHERE e.value = ?))))`
+	AND ((j.kind = ? AND json_extract(j.args, '$.id') = ? AND ` + deliveryJobOfCurrentLife + `)
+	  OR (j.kind = ? AND EXISTS (SELECT 1 FROM json_each(j.args, '$.ids') e
+	    WHERE e.value = ? AND ` + batchEntryOfCurrentLife + `))))`
 
 func liveJobArgs(id, exceptJob int64) []any {
 	return []any{QueueName, exceptJob, DeliveryArgs{}.Kind(), id, BatchArgs{}.Kind(), id}

@@ -46,14 +46,27 @@ func (db *DB) Stranded(ctx context.Context) ([]Delivery, error) {
 
 // liveIDsCTE is the ids the River jobs that may still run name, other than
 // job ?4: gathered once per statement, so that a give-up or a listing costs
-// one pass over the live jobs, not one per delivery.
+// one pass over the live jobs, not one per delivery. A job of a delivery's
+// earlier life runs nothing (see DeliveryArgs.Life), so it is not counted.
 const liveIDsCTE = `WITH live(id) AS (
 	SELECT json_extract(j.args, '$.id') FROM river_job j
 	WHERE j.queue = ?1 AND j.kind = ?2 AND j.id <> ?4 AND j.state IN ` + liveJobStates + `
+	AND ` + deliveryJobOfCurrentLife + `
 	UNION ALL
 	SELECT e.value FROM river_job j, json_each(j.args, '$.ids') e
 	WHERE j.queue = ?1 AND j.kind = ?3 AND j.id <> ?4 AND j.state IN ` + liveJobStates + `
+	AND ` + batchEntryOfCurrentLife + `
 )`
+
+// deliveryJobOfCurrentLife is true of a delivery job j that would run its
+// delivery, as the worker decides (runDelivery): its Life is the
+// delivery's replays plus one, or 0 (a job made before Life was recorded).
+const deliveryJobOfCurrentLife = `coalesce(json_extract(j.args, '$.life'), 0) IN (0,
+	(SELECT d.replays + 1 FROM webhook_delivery d WHERE d.id = json_extract(j.args, '$.id')))`
+
+// batchEntryOfCurrentLife is true of an entry e of a batch job's ids whose
+// delivery the job would run (runBatch): one never replayed.
+const batchEntryOfCurrentLife = `(SELECT d.replays FROM webhook_delivery d WHERE d.id = e.value) = 0`
 
 // LiveJobIDs returns the delivery ids that a River job that may still run,
 // other than exceptJob (0: none), names.
