@@ -34,7 +34,7 @@ const listPageSize = 1000
 // case aside, so "General" and "Deploys" name channels too. The first letter
 // alone would take those for a G- or D-ID and send them to history as they
 // are, where they are never found, so only an argument made wholly of
-// upper-case letters and digits is read as an ID; anything else is a name,
+// upper-case letters and digits, with a digit among them, is read as an ID; anything else is a name,
 // with or without its '#', looked up in lower case. ctx must be marked
 // read-only: every lookup is safe to repeat (conversations.open returns the
 // DM it opened before).
@@ -64,18 +64,25 @@ func (c *client) conversationID(ctx context.Context, channel string) (string, er
 }
 
 // isID reports whether s has the shape of a Slack ID whose first letter is
-// one of kinds: upper-case letters and digits only. A name given with its
-// '#' never is one.
+// one of kinds: upper-case letters and digits only, with at least one
+// digit (C024BE91L; an all-capitals word such as GENERAL, CI or DEV is a
+// name written in capitals, which chat.postMessage takes as the channel:
+// found in review). A name given with its '#' never is one.
 func isID(s, kinds string) bool {
 	if s == "" || strings.IndexByte(kinds, s[0]) < 0 {
 		return false
 	}
+	digit := false
 	for i := range len(s) {
-		if ch := s[i]; (ch < 'A' || ch > 'Z') && (ch < '0' || ch > '9') {
+		ch := s[i]
+		switch {
+		case ch >= '0' && ch <= '9':
+			digit = true
+		case ch < 'A' || ch > 'Z':
 			return false
 		}
 	}
-	return true
+	return digit
 }
 
 // channelNamed pages through the public and private channels the bot can see

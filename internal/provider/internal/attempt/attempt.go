@@ -194,7 +194,19 @@ func (sc Scrubber) Error(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &scrubbed{msg: sc.String(err.Error()), err: sc.clean(err)}
+	return &scrubbed{msg: sc.String(err.Error()), err: sc.cleanRecovered(err)}
+}
+
+// cleanRecovered is clean, or, should a level of the chain panic when
+// unwrapped (an error wrapping a typed nil: found in review), a chain of
+// one error holding the scrubbed text.
+func (sc Scrubber) cleanRecovered(err error) (out error) {
+	defer func() {
+		if recover() != nil {
+			out = &cleanWrap{msg: sc.String(err.Error()), orig: err}
+		}
+	}()
+	return sc.clean(err)
 }
 
 // clean returns err unchanged when neither its text nor that of any error
@@ -314,6 +326,20 @@ type cleanWrap struct {
 func (e *cleanWrap) Error() string        { return e.msg }
 func (e *cleanWrap) Unwrap() error        { return e.err }
 func (e *cleanWrap) Is(target error) bool { return isOrig(e.orig, target) }
+
+// Timeout and Temporary answer as orig does: net/http's client timeout
+// error has no Unwrap, and a *url.Error copied over a cleanWrap of it
+// works out its own Timeout from it (found in review: a scrubbed client
+// timeout no longer said it was one).
+func (e *cleanWrap) Timeout() bool {
+	t, ok := e.orig.(interface{ Timeout() bool })
+	return ok && t.Timeout()
+}
+
+func (e *cleanWrap) Temporary() bool {
+	t, ok := e.orig.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
 
 // cleanJoin is cleanWrap for an error that wraps several (errors.Join, or
 // fmt.Errorf with more than one %w).
