@@ -33,6 +33,11 @@ func CreateTicket(d Deps) (Definition, error) {
 			if d.GitHub == nil {
 				return nil, notConfigured("GitHub")
 			}
+			// Refused before anything is sent, GET /user included: the
+			// schema lets a repo of dots through (found in review).
+			if err := github.CheckRepo(c.String("repo")); err != nil {
+				return nil, chain.Errorf(chain.KindInvalid, "invalid arguments for createTicket: %v", err)
+			}
 			learnSender(ctx, d.GitHub)
 			created, err := d.GitHub.CreateIssue(ctx, github.Issue{
 				Repo:      c.String("repo"),
@@ -51,6 +56,13 @@ func CreateTicket(d Deps) (Definition, error) {
 		Reconcile: func(ctx context.Context, c *chain.Call, since time.Time) (any, bool, error) {
 			if d.GitHub == nil {
 				return nil, false, notConfigured("GitHub")
+			}
+			// No attempt under a repo that names no repository opened an
+			// issue (go-github refused to build it, or it went to a path
+			// that is none): nothing to find, and Run refuses the call.
+			// Failing here would leave the key in doubt (found in review).
+			if github.CheckRepo(c.String("repo")) != nil {
+				return nil, false, nil
 			}
 			created, found, err := findTicket(ctx, d.GitHub, c, since)
 			if errors.Is(err, github.ErrFirstSenderUnknown) {

@@ -3,6 +3,7 @@ package github
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -26,7 +27,16 @@ func (c *client) classify(op string, mutating bool, resp *gh.Response, err error
 	switch {
 	case errors.As(err, &rateErr):
 		pe.Code = rateErr.Message
-		pe.Err = fmt.Errorf("the limit resets at %s", rateErr.Rate.Reset.UTC().Format(time.RFC3339))
+		// go-github makes any 403 or 429 with x-ratelimit-remaining 0 a
+		// RateLimitError, and the request that spends the window's last
+		// unit carries remaining 0 whatever its outcome: a permission
+		// error then would send the agent to wait for a reset that fixes
+		// nothing (found in review). As the transport does (httpx's
+		// saysRateLimited), only GitHub's message, or its absence, says
+		// it is a rate limit.
+		if saysRateLimited(rateErr.Message) {
+			pe.Err = fmt.Errorf("the limit resets at %s", rateErr.Rate.Reset.UTC().Format(time.RFC3339))
+		}
 	case errors.As(err, &abuseErr):
 		pe.Code = abuseErr.Message
 		if abuseErr.RetryAfter != nil {
@@ -53,16 +63,50 @@ func (c *client) classify(op string, mutating bool, resp *gh.Response, err error
 	return pe
 }
 
+// saysRateLimited reports whether GitHub's message for a RateLimitError
+// says it is one: it names a rate limit, or there is none (GitHub documents
+// a 403 with remaining 0 as a rate limit, and nothing says otherwise).
+func saysRateLimited(message string) bool {
+	message = strings.TrimSpace(message)
+	return message == "" || strings.Contains(strings.ToLower(message), "rate limit")
+}
+
+// repoNotVisible is what a 404 from a call on a repository means: GitHub
+// answers 404 both for a repository that does not exist and for one the
+// token cannot see (a private one, a fine-grained token not granted it),
+// and "Not Found" names neither (found in review).
+const repoNotVisible = "repository not found, or not visible to this token (check the name and GITHUB_TOKEN's access to it)"
+
+// classifyRepo is classify for a call on a repository (creating or listing
+// its issues): a 404 also says what to check (repoNotVisible).
+func (c *client) classifyRepo(op string, mutating bool, resp *gh.Response, err error, at *attempt.Attempt) error {
+	cerr := c.classify(op, mutating, resp, err, at)
+	var pe *provider.Error
+	if errors.As(cerr, &pe) && pe.Status == http.StatusNotFound {
+		if pe.Err != nil {
+			pe.Err = fmt.Errorf("%s: %w", repoNotVisible, pe.Err)
+		} else {
+			pe.Err = errors.New(repoNotVisible)
+		}
+	}
+	return cerr
+}
+
 // details renders a validation error's list: "Issue.title missing_field".
+// An error GitHub gave as a plain string has only a message, rendered
+// without the empty "resource.field: " before it (found in review).
 func details(e *gh.ErrorResponse) string {
 	var parts []string
 	for _, d := range e.Errors {
 		s := strings.Trim(d.Resource+"."+d.Field, ".")
 		if d.Code != "" {
-			s += " " + d.Code
+			s = strings.TrimSpace(s + " " + d.Code)
 		}
 		if d.Message != "" {
-			s += ": " + d.Message
+			if s != "" {
+				s += ": "
+			}
+			s += d.Message
 		}
 		parts = append(parts, s)
 	}

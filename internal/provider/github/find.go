@@ -148,7 +148,7 @@ func (c *client) FindByKeyFrom(ctx context.Context, repo, key string, since time
 	for {
 		issues, resp, err := c.gh.Issues.ListByRepo(ctx, owner, name, opts)
 		if err != nil {
-			return Created{}, false, c.classify("list issues in "+repo, false, resp, err, nil)
+			return Created{}, false, c.classifyRepo("list issues in "+repo, false, resp, err, nil)
 		}
 		for _, i := range issues {
 			if i.GetCreatedAt().Before(from) {

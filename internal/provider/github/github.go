@@ -53,7 +53,7 @@ type Client interface {
 	CreateIssue(ctx context.Context, in Issue) (Created, error)
 	// FindByKey looks for an issue (not a pull request) in repo, opened by
 	// the token's user at or after since (less 15 minutes for clock skew),
-	// whose body ends with Marker(key, since): FindByKeyFrom with the zero
+	// whose body carries Marker(key, since): FindByKeyFrom with the zero
 	// Sender. since is the key's claim time (chain.Call.ClaimedAt), which
 	// the marker names: an issue of an earlier life of the key (it expired
 	// and was claimed again) names another and is not this call's. A marker
@@ -171,14 +171,26 @@ func Marker(key string, claimed time.Time) string {
 	return claimPrefix + strconv.FormatInt(claimed.Unix(), 10) + commentEnd + m
 }
 
-// hasMarker reports whether body ends with the marker of key's life claimed
-// at claimed: the key's comment, right after the same claim's or after none
-// (a marker written by a release before claims were marked matches on the
-// key alone, so a call in doubt across the upgrade is still found). Only
-// the end counts: a marker quoted inside the text (an issue about another
-// call, say) must not match.
+// hasMarker reports whether body carries the marker of key's life claimed
+// at claimed: the key's comment right after the same claim's, anywhere in
+// the body, or, at the end, the key's comment after none (a marker written
+// by a release before claims were marked matches on the key alone, so a
+// call in doubt across the upgrade is still found).
+//
+// The whole marker names the key and the claim's second, which no other
+// call's marker does (another key, or another life of this one), so it
+// counts wherever it is: a human or a bot who appends a note to the issue
+// leaves it mid-body, and a retry must still find the issue rather than
+// open a second one (found in review: only the end counted). Whose issues
+// count is FindByKeyFrom's to decide, as before. A key's comment alone
+// names no claim, so it is still read only where Marker writes it, at the
+// end, as before.
 func hasMarker(body, key string, claimed time.Time) bool {
-	body = strings.TrimRight(strings.ReplaceAll(body, "\r\n", "\n"), " \t\n")
+	body = strings.ReplaceAll(body, "\r\n", "\n")
+	if !claimed.IsZero() && strings.Contains(body, Marker(key, claimed)) {
+		return true
+	}
+	body = strings.TrimRight(body, " \t\n")
 	rest, ok := strings.CutSuffix(body, Marker(key, time.Time{}))
 	if !ok {
 		return false
@@ -213,6 +225,7 @@ func (c *client) CreateIssue(ctx context.Context, in Issue) (Created, error) {
 	if err != nil {
 		return Created{}, err
 	}
+	op := "create issue in " + in.Repo
 	body := in.Body
 	if in.Key != "" {
 		if body != "" {
@@ -229,7 +242,11 @@ func (c *client) CreateIssue(ctx context.Context, in Issue) (Created, error) {
 		Title: in.Title, Body: &body, Labels: in.Labels, Assignees: in.Assignees,
 	})
 	if err != nil {
-		return Created{}, c.classify("create issue in "+in.Repo, true, nil, err, at)
+		// NewRequest fails before any connection is asked for (a path
+		// go-github refuses, a body it cannot encode): nothing was sent,
+		// so the failure is certain, not in doubt (found in review: it
+		// was counted as possibly sent).
+		return Created{}, c.classify(op, false, nil, err, nil)
 	}
 	var created struct {
 		Number  int    `json:"number"`
@@ -237,15 +254,40 @@ func (c *client) CreateIssue(ctx context.Context, in Issue) (Created, error) {
 	}
 	resp, err := c.gh.Do(req, &created)
 	if err != nil {
-		return Created{}, c.classify("create issue in "+in.Repo, true, resp, err, at)
+		return Created{}, c.classifyRepo(op, true, resp, err, at)
+	}
+	if created.Number <= 0 {
+		// A 2xx whose body names no issue ({}, an empty or cut answer, a
+		// proxy's own body): GitHub may have created one we cannot name,
+		// so the call is in doubt and a retry finds it by its marker
+		// (found in review: it was a success with issue 0).
+		return Created{}, c.classify(op, true, resp, errors.New("GitHub's answer named no issue"), at)
 	}
 	return Created{Number: created.Number, URL: created.HTMLURL}, nil
+}
+
+// CheckRepo reports whether repo names a repository as owner/name, with
+// neither part "." or "..": the schema's pattern lets a name of dots
+// through (Go's regexp has no lookahead to refuse it), and such a path is
+// not a repository's. go-github refuses ".." only when it builds the
+// request, and "acme/." would resolve to /repos/acme/issues (found in
+// review). The error names the repo argument.
+func CheckRepo(repo string) error {
+	_, _, err := splitRepo(repo)
+	return err
 }
 
 func splitRepo(repo string) (owner, name string, err error) {
 	owner, name, ok := strings.Cut(repo, "/")
 	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-		return "", "", fmt.Errorf("github: repository %q is not of the form owner/name", repo)
+		return "", "", fmt.Errorf("github: repo %q is not of the form owner/name", repo)
+	}
+	if isDots(owner) || isDots(name) {
+		return "", "", fmt.Errorf("github: repo %q names no repository: neither its owner nor its name may be \".\" or \"..\"", repo)
 	}
 	return owner, name, nil
 }
+
+// isDots reports whether a path segment is "." or "..", which a URL path
+// resolves away instead of naming.
+func isDots(s string) bool { return s == "." || s == ".." }

@@ -36,7 +36,15 @@ func TestAMarkerMatchesOnlyItsOwnKeyAndClaim(t *testing.T) {
 		{"the marker's key is a prefix of the key", "text\n\n" + Marker("k", claim), "k2", claim, false},
 		{"a key ending in the other", "text\n\n" + Marker("xk", claim), "k", claim, false},
 		{"a legacy marker of a longer key", "text\n\n" + Marker("k2", time.Time{}), "k", claim, false},
-		{"a marker quoted inside the text", "see " + Marker("k", claim) + " above", "k", claim, false},
+		// The whole marker names the key and the claim, so this call's
+		// counts anywhere in the body: a note appended after it must not
+		// hide the issue (found in review). Another call's, or a key's
+		// comment alone, still does not match inside the text.
+		{"a note appended after the marker", "text\n\n" + Marker("k", claim) + "\r\n\r\nUpdate: also on Safari.", "k", claim, true},
+		{"the call's own marker quoted inside the text", "see " + Marker("k", claim) + " above", "k", claim, true},
+		{"another claim's marker inside the text", "see " + Marker("k", next) + " above", "k", claim, false},
+		{"another key's marker inside the text", "see " + Marker("k2", claim) + " above", "k", claim, false},
+		{"a legacy marker inside the text", "see " + Marker("k", time.Time{}) + " above", "k", claim, false},
 		{"a claim quoted apart from the key: the key alone", "<!-- saas-mcp:claim=1 -->\n\n" + Marker("k", time.Time{}), "k", claim, true},
 		{"a claim comment that is not a number: the key alone", "<!-- saas-mcp:claim=-5 -->" + Marker("k", time.Time{}), "k", claim, true},
 		{"no marker", "just text", "k", claim, false},
