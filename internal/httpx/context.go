@@ -80,6 +80,9 @@ const (
 	ReasonSecondaryLimit = "GitHub secondary rate limit (at least one minute)"
 	// ReasonServerError is a 5xx to a request that is safe to repeat.
 	ReasonServerError = "server error"
+	// ReasonAskedToRetry: the provider's answer asked for the request
+	// again (Stripe-Should-Retry: true).
+	ReasonAskedToRetry = "the provider asked for a retry"
 	// ReasonNotSent is a network failure before the request left.
 	ReasonNotSent = "connection failed before sending"
 	// ReasonNetwork is a network failure of a request safe to repeat.

@@ -78,8 +78,21 @@ const secondaryLimitWait = time.Minute
 func judgeResponse(req *http.Request, resp *http.Response, now time.Time, provider string) verdict {
 	// Stripe says when a retry would be pointless (a request it already
 	// refused for good); its word beats the status code.
-	if strings.EqualFold(resp.Header.Get("Stripe-Should-Retry"), "false") {
+	switch should := resp.Header.Get("Stripe-Should-Retry"); {
+	case strings.EqualFold(should, "false"):
 		return verdict{}
+	case strings.EqualFold(should, "true") && resp.StatusCode >= 400:
+		// Stripe asks for the request again (a lock_timeout's 409, say),
+		// as stripe-go's own retries would: a request that may be repeated
+		// is, after the wait it names, if any (found in review).
+		v := verdict{retry: repeatable(req), reason: ReasonAskedToRetry}
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			v.wait, v.asked = d, true
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			v.rejected, v.reason = true, ReasonRateLimited
+		}
+		return v
 	}
 	switch code := resp.StatusCode; {
 	case code == http.StatusTooManyRequests:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,41 @@ type Transport struct {
 	// timeout is the cause of an attempt's context when AttemptTimeout
 	// ends it, so that end is told apart from the caller's.
 	timeout error
+	// hold is the end of a wait GitHub named (see holdFor).
+	hold serverHold
+}
+
+// serverHold remembers, across calls, until when the provider asked every
+// request to wait.
+type serverHold struct {
+	mu     sync.Mutex
+	until  time.Time
+	reason string
+}
+
+// holdFor reports whether a wait the provider named holds back every later
+// request too, not only the retry of the one it answered. GitHub's rate
+// limits (the primary window, and the secondary limits, which "may result
+// in the banning of your integration" when ignored) are per token, across
+// endpoints: a call after a refused one must not go out before the wait
+// GitHub named (found in review: the next call sent its POST at once,
+// into the limit). Slack's and Stripe's limits are per method or per
+// request, and are left to each call's own retries.
+func holdFor(provider string) bool { return provider == "github" }
+
+func (h *serverHold) extend(until time.Time, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if until.After(h.until) {
+		h.until, h.reason = until, reason
+	}
+}
+
+// left is how long the hold still runs at now, and why.
+func (h *serverHold) left(now time.Time) (time.Duration, time.Time, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.until.Sub(now), h.until, h.reason
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -88,8 +124,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.sent = c.sent || f == mayHaveLeft
 			v = judgeError(c.ctx, r, f, timedOut)
 		} else {
-			v = judgeResponse(r, resp, t.o.Now(), t.o.Provider)
+			now := t.o.Now()
+			v = judgeResponse(r, resp, now, t.o.Provider)
 			c.sent = c.sent || !v.rejected
+			if v.rejected && v.asked && v.wait > 0 && holdFor(t.o.Provider) {
+				t.hold.extend(now.Add(v.wait), v.reason)
+			}
 		}
 		wait, again := t.nextWait(c, v)
 		if !again {
@@ -186,14 +226,23 @@ func (t *Transport) pace(c *call) (reservation, error) {
 		res.cancel(now) // the attempt will not go, so its tokens are free
 		return reservation{}, err
 	}
-	if res.delay <= 0 {
+	delay, reason := res.delay, ReasonClientLimit
+	held, until, why := t.hold.left(now)
+	if held > delay {
+		delay, reason = held, why
+	}
+	if delay <= 0 {
 		return res, nil
 	}
-	if !t.fits(c, res.delay) {
+	if !t.fits(c, delay) {
 		res.cancel(now)
-		return reservation{}, fmt.Errorf("client rate limit needs %s: %w", res.delay, ErrWaitTooLong)
+		if reason != ReasonClientLimit {
+			return reservation{}, fmt.Errorf("%s asked every request to wait until %s (%s), beyond this call's wait limits; nothing was sent: %w",
+				t.o.Provider, until.UTC().Format(time.RFC3339), why, ErrWaitTooLong)
+		}
+		return reservation{}, fmt.Errorf("client rate limit needs %s: %w", delay, ErrWaitTooLong)
 	}
-	if err := t.sleep(c, res.delay, ReasonClientLimit, 0); err != nil {
+	if err := t.sleep(c, delay, reason, 0); err != nil {
 		res.cancel(t.o.Now())
 		return reservation{}, err
 	}
