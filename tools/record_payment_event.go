@@ -17,7 +17,13 @@ type RecordedPayment struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
 	Recorded bool   `json:"recorded"`
-	Replayed bool   `json:"replayed"`
+	// Stale and Duplicate say what the ledger did with an event this call
+	// did not apply: a newer event of its object was applied first, or
+	// another call or a webhook delivery booked it. Kept in the stored
+	// result, so a replay's audit record says them too (found in review).
+	Stale     bool `json:"stale,omitempty"`
+	Duplicate bool `json:"duplicate,omitempty"`
+	Replayed  bool `json:"replayed"`
 }
 
 // RecordPaymentEvent fetches a Stripe event and records it once in the
@@ -29,7 +35,7 @@ type RecordedPayment struct {
 // event (an earlier attempt did), not that someone else had.
 func RecordPaymentEvent(d Deps) (Definition, error) {
 	t := &chain.Tool{
-		Describe:    describe("type", "amount", "currency", "recorded"),
+		Describe:    describe("type", "amount", "currency", "recorded", "duplicate", "stale"),
 		Provider:    "stripe",
 		Action:      "record_payment_event",
 		Target:      arg("eventId"),
@@ -75,6 +81,7 @@ func RecordPaymentEvent(d Deps) (Definition, error) {
 			return RecordedPayment{
 				Provider: "stripe", EventID: ev.ID, Type: ev.Type, Customer: ev.Customer,
 				Amount: ev.Amount, Currency: ev.Currency, Recorded: out.Recorded,
+				Stale: out.Stale, Duplicate: out.Duplicate,
 			}, nil
 		},
 	}

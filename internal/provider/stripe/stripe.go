@@ -122,7 +122,16 @@ func (c *client) classify(op string, status int, err error) error {
 		if pe.Code == "" {
 			pe.Code = string(se.Type)
 		}
-		pe.Err = errors.New(c.scrub.String(se.Msg))
+		msg := c.scrub.String(se.Msg)
+		switch pe.Status {
+		case http.StatusUnauthorized:
+			// Say which setting to fix (found in review: Stripe's own
+			// message named no variable).
+			msg = "STRIPE_SECRET_KEY (or STRIPE_SECRET_KEY_FILE) was refused by Stripe, invalid or revoked: " + msg
+		case http.StatusForbidden:
+			msg = "STRIPE_SECRET_KEY (or STRIPE_SECRET_KEY_FILE) may not read events (a restricted key needs Events: read): " + msg
+		}
+		pe.Err = errors.New(msg)
 		return pe
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, undecodable) && pe.Status >= 200 && pe.Status < 300 {
