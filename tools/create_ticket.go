@@ -29,14 +29,20 @@ func CreateTicket(d Deps) (Definition, error) {
 		Action:      "create_issue",
 		Target:      arg("repo"),
 		Credentials: []string{config.GitHubToken},
+		// The schema lets a repo of dots through (Go's regexp has no
+		// lookahead); refused with the invalid arguments, before a key is
+		// claimed or anything sent (found in review: refused in Run, a
+		// retry of a key in doubt kept it in doubt and said an earlier
+		// attempt may have acted, which none with such a repo can have).
+		Check: func(c *chain.Call) error {
+			if github.CheckRepo(c.String("repo")) != nil {
+				return errors.New(`repo: neither the owner nor the name may be "." or ".."`)
+			}
+			return nil
+		},
 		Run: func(ctx context.Context, c *chain.Call) (any, error) {
 			if d.GitHub == nil {
 				return nil, notConfigured("GitHub")
-			}
-			// Refused before anything is sent, GET /user included: the
-			// schema lets a repo of dots through (found in review).
-			if err := github.CheckRepo(c.String("repo")); err != nil {
-				return nil, chain.Errorf(chain.KindInvalid, "invalid arguments for createTicket: %v", err)
 			}
 			learnSender(ctx, d.GitHub)
 			created, err := d.GitHub.CreateIssue(ctx, github.Issue{

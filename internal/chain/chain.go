@@ -30,6 +30,12 @@ type Tool struct {
 	Credentials []string
 	// ReadOnly tools change nothing outside saas-mcp (READ_ONLY lets them run).
 	ReadOnly bool
+	// Check, when set, refuses arguments the schema cannot (a repo whose
+	// owner or name is "." or "..": Go's regexp has no lookahead). The
+	// validate middleware runs it after the schema, so such a call is
+	// refused like any invalid one, before a key is claimed or anything
+	// sent; its error is the problem, without the tool's name.
+	Check func(c *Call) error
 	// Run performs the call. It returns the structured result (a struct or a
 	// map that marshals to the tool's output schema).
 	Run func(ctx context.Context, c *Call) (any, error)

@@ -218,6 +218,12 @@ func Validate(v *Validator) Middleware {
 			if err := v.Check(c.Tool.Name, c.Args); err != nil {
 				return Result{}, err
 			}
+			if c.Tool.Check != nil {
+				if err := c.Tool.Check(c); err != nil {
+					msg := v.Redactor.Clip(err.Error(), maxProblem)
+					return Result{}, &Error{Kind: KindInvalid, Message: fmt.Sprintf("invalid arguments for %s: %s", c.Tool.Name, msg)}
+				}
+			}
 			return next(ctx, c)
 		}
 	}

@@ -144,7 +144,16 @@ func (c *client) FindByKeyFrom(ctx context.Context, repo, key string, since time
 		Creator: w.creator, Since: from, State: "all", Sort: "created", Direction: "desc",
 		ListOptions: gh.ListOptions{PerPage: 100},
 	}
-	var other *gh.Issue // a match by a creator w does not trust
+	// Of several matches the oldest is taken: the effect of the call in
+	// doubt comes before any issue that quotes its text (found in review:
+	// listed newest first, a later quoting issue was taken).
+	var mine, other *gh.Issue // the oldest match; a match by a creator w does not trust
+	done := func() (Created, bool, error) {
+		if mine != nil {
+			return Created{Number: mine.GetNumber(), URL: mine.GetHTMLURL()}, true, nil
+		}
+		return notFound(other)
+	}
 	for {
 		issues, resp, err := c.gh.Issues.ListByRepo(ctx, owner, name, opts)
 		if err != nil {
@@ -152,20 +161,19 @@ func (c *client) FindByKeyFrom(ctx context.Context, repo, key string, since time
 		}
 		for _, i := range issues {
 			if i.GetCreatedAt().Before(from) {
-				return notFound(other) // sorted by creation: the rest is older
+				return done() // sorted by creation: the rest is older
 			}
 			if i.IsPullRequest() || !hasMarker(i.GetBody(), key, since) {
 				continue
 			}
 			if w.mine == "" || strings.EqualFold(i.GetUser().GetLogin(), w.mine) {
-				return Created{Number: i.GetNumber(), URL: i.GetHTMLURL()}, true, nil
-			}
-			if other == nil {
+				mine = i
+			} else if other == nil {
 				other = i
 			}
 		}
 		if resp.NextPage == 0 || resp.NextPage == opts.ListOptions.Page {
-			return notFound(other)
+			return done()
 		}
 		opts.ListOptions.Page = resp.NextPage
 	}

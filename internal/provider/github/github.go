@@ -181,14 +181,19 @@ func Marker(key string, claimed time.Time) string {
 // call's marker does (another key, or another life of this one), so it
 // counts wherever it is: a human or a bot who appends a note to the issue
 // leaves it mid-body, and a retry must still find the issue rather than
-// open a second one (found in review: only the end counted). Whose issues
-// count is FindByKeyFrom's to decide, as before. A key's comment alone
+// open a second one (found in review: only the end counted), unless the
+// body ends with another key's marker (then it quotes this one). Whose
+// issues count is FindByKeyFrom's to decide, as before, and of several
+// matches it takes the oldest. A key's comment alone
 // names no claim, so it is still read only where Marker writes it, at the
 // end, as before.
 func hasMarker(body, key string, claimed time.Time) bool {
 	body = strings.ReplaceAll(body, "\r\n", "\n")
 	if !claimed.IsZero() && strings.Contains(body, Marker(key, claimed)) {
-		return true
+		// Unless the body ends with another key's marker: that issue is
+		// another call's effect, quoting this one's text (a follow-up
+		// ticket that copies the first's source; found in review).
+		return !endsWithOtherKey(strings.TrimRight(body, " \t\n"), key)
 	}
 	body = strings.TrimRight(body, " \t\n")
 	rest, ok := strings.CutSuffix(body, Marker(key, time.Time{}))
@@ -197,6 +202,21 @@ func hasMarker(body, key string, claimed time.Time) bool {
 	}
 	named, ok := markedClaim(rest)
 	return !ok || named == claimed.Unix()
+}
+
+// endsWithOtherKey reports whether body ends with the key comment of a key
+// other than key.
+func endsWithOtherKey(body, key string) bool {
+	if !strings.HasSuffix(body, commentEnd) {
+		return false
+	}
+	i := strings.LastIndex(body, markerPrefix)
+	if i < 0 {
+		return false
+	}
+	last := body[i:]
+	return !strings.Contains(last[len(markerPrefix):len(last)-len(commentEnd)], " ") &&
+		last != Marker(key, time.Time{})
 }
 
 // markedClaim reads the claim's comment that ends rest (the body before the

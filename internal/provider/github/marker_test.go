@@ -43,6 +43,7 @@ func TestAMarkerMatchesOnlyItsOwnKeyAndClaim(t *testing.T) {
 		{"a note appended after the marker", "text\n\n" + Marker("k", claim) + "\r\n\r\nUpdate: also on Safari.", "k", claim, true},
 		{"the call's own marker quoted inside the text", "see " + Marker("k", claim) + " above", "k", claim, true},
 		{"another claim's marker inside the text", "see " + Marker("k", next) + " above", "k", claim, false},
+		{"another call's issue quoting this call's marker", "was:\n\n" + Marker("k", claim) + "\n\nsame here\n\n" + Marker("k2", next), "k", claim, false},
 		{"another key's marker inside the text", "see " + Marker("k2", claim) + " above", "k", claim, false},
 		{"a legacy marker inside the text", "see " + Marker("k", time.Time{}) + " above", "k", claim, false},
 		{"a claim quoted apart from the key: the key alone", "<!-- saas-mcp:claim=1 -->\n\n" + Marker("k", time.Time{}), "k", claim, true},
