@@ -85,12 +85,12 @@ func judgeResponse(req *http.Request, resp *http.Response, now time.Time, provid
 		// Stripe asks for the request again (a lock_timeout's 409, say),
 		// as stripe-go's own retries would: a request that may be repeated
 		// is, after the wait it names, if any (found in review).
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break // a 429 is retried whatever the method, as below
+		}
 		v := verdict{retry: repeatable(req), reason: ReasonAskedToRetry}
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
 			v.wait, v.asked = d, true
-		}
-		if resp.StatusCode == http.StatusTooManyRequests {
-			v.rejected, v.reason = true, ReasonRateLimited
 		}
 		return v
 	}

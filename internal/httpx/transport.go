@@ -221,15 +221,23 @@ func (t *Transport) fits(c *call, d time.Duration) bool {
 // attempt not go after all.
 func (t *Transport) pace(c *call) (reservation, error) {
 	now := t.o.Now()
-	res := t.limits.reserve(c.req.Method, c.key, now)
+	// A hold (see holdFor) ends at until; the attempt's token is taken for
+	// then, so that writes held back together still leave the limiter's
+	// interval apart when the hold ends (found in review: they all left
+	// at its end, back to back, right after a secondary limit).
+	held, until, why := t.hold.left(now)
+	at := now
+	if held > 0 {
+		at = until
+	}
+	res := t.limits.reserve(c.req.Method, c.key, at)
 	if err := c.ctx.Err(); err != nil {
 		res.cancel(now) // the attempt will not go, so its tokens are free
 		return reservation{}, err
 	}
 	delay, reason := res.delay, ReasonClientLimit
-	held, until, why := t.hold.left(now)
-	if held > delay {
-		delay, reason = held, why
+	if held > 0 {
+		delay, reason = held+res.delay, why
 	}
 	if delay <= 0 {
 		return res, nil
@@ -237,7 +245,7 @@ func (t *Transport) pace(c *call) (reservation, error) {
 	if !t.fits(c, delay) {
 		res.cancel(now)
 		if reason != ReasonClientLimit {
-			return reservation{}, fmt.Errorf("%s asked every request to wait until %s (%s), beyond this call's wait limits; nothing was sent: %w",
+			return reservation{}, fmt.Errorf("%s asked every request to wait until %s (%s), beyond this call's wait limits, so this attempt was not sent: %w",
 				t.o.Provider, until.UTC().Format(time.RFC3339), why, ErrWaitTooLong)
 		}
 		return reservation{}, fmt.Errorf("client rate limit needs %s: %w", delay, ErrWaitTooLong)

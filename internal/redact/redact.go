@@ -31,7 +31,7 @@ var tokenShapes = regexp.MustCompile(
 		`|xapp-[0-9A-Za-z-]+` + // Slack app-level tokens
 		`|gh[pousr]_[0-9A-Za-z_]+` + // GitHub classic and app tokens
 		`|github_pat_[0-9A-Za-z_]+` + // GitHub fine-grained tokens
-		`|(?:sk|rk|pk)_(?:test|live)_\*+[0-9A-Za-z]*` + // Stripe's own masked echo of a key it refused ("sk_test_****wxyz")
+		`|(?:(?:sk|rk|pk)_(?:test|live)|whsec)_\*{4,}[0-9A-Za-z]{0,8}` + // Stripe's masked echo of a key it refused ("sk_test_****wxyz")
 		`|(?:sk|rk|pk)_(?:test|live)_[0-9A-Za-z]+` + // Stripe keys
 		`|whsec_[0-9A-Za-z+/=]+` + // Stripe webhook secrets
 		`|hooks\.slack\.com/services/[0-9A-Za-z/_-]+`, // Slack incoming-webhook URLs carry their secret in the path

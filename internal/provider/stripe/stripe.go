@@ -126,7 +126,12 @@ func (c *client) classify(op string, status int, err error) error {
 		switch pe.Status {
 		case http.StatusUnauthorized:
 			// Say which setting to fix (found in review: Stripe's own
-			// message named no variable).
+			// message named no variable). Stripe quotes the refused key,
+			// masked but for its last characters: whatever its shape (a
+			// webhook secret put there by mistake), none of it is kept.
+			if head, _, ok := strings.Cut(msg, "provided:"); ok {
+				msg = head + "provided: " + redact.Mask
+			}
 			msg = "STRIPE_SECRET_KEY (or STRIPE_SECRET_KEY_FILE) was refused by Stripe, invalid or revoked: " + msg
 		case http.StatusForbidden:
 			msg = "STRIPE_SECRET_KEY (or STRIPE_SECRET_KEY_FILE) may not read events (a restricted key needs Events: read): " + msg
