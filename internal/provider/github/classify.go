@@ -50,6 +50,14 @@ func (c *client) classify(op string, mutating bool, resp *gh.Response, err error
 	default:
 		pe.Err = c.scrub.Error(err)
 	}
+	if pe.Status == http.StatusUnauthorized {
+		// Say which setting to fix: GitHub's "Bad credentials" names none.
+		hint := errors.New("GITHUB_TOKEN (or GITHUB_TOKEN_FILE) was refused by GitHub: invalid, expired or revoked")
+		if pe.Err != nil {
+			hint = fmt.Errorf("%w: %w", hint, pe.Err)
+		}
+		pe.Err = hint
+	}
 	switch {
 	case !mutating:
 	case pe.Status >= 500:

@@ -17,6 +17,12 @@ import (
 // some aspect of the operation succeeded before the error was raised".
 var maybeApplied = map[string]bool{"internal_error": true, "fatal_error": true}
 
+// refusedToken are Slack's codes for a bot token it will not take.
+var refusedToken = map[string]bool{
+	"invalid_auth": true, "not_authed": true, "token_revoked": true, "token_expired": true,
+	"account_inactive": true, "not_allowed_token_type": true,
+}
+
 // classify turns a slack-go error into a *provider.Error. mutating says the
 // call changes something at Slack, so a lost answer leaves it in doubt; at
 // may be nil for a call that does not.
@@ -30,6 +36,10 @@ func (c *client) classify(op string, mutating bool, err error, at *attempt.Attem
 		// Slack answered 200 with ok:false; the code says it all.
 		pe.Status, pe.Code = http.StatusOK, apiErr.Err
 		pe.InDoubt = mutating && maybeApplied[apiErr.Err]
+		if refusedToken[apiErr.Err] {
+			// Say which setting to fix: Slack's code names none.
+			pe.Err = errors.New("SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE) was refused by Slack")
+		}
 	case errors.As(err, &rateErr):
 		pe.Status, pe.Code = http.StatusTooManyRequests, "ratelimited"
 		pe.Err = fmt.Errorf("retry after %s", rateErr.RetryAfter)
