@@ -147,7 +147,7 @@ func (c *client) FindByKeyFrom(ctx context.Context, repo, key string, since time
 	// Of several matches the oldest is taken: the effect of the call in
 	// doubt comes before any issue that quotes its text (found in review:
 	// listed newest first, a later quoting issue was taken).
-	var mine, other *gh.Issue // the oldest match; a match by a creator w does not trust
+	var mine, other *gh.Issue // the oldest match by a creator w trusts, and by one it does not
 	done := func() (Created, bool, error) {
 		if mine != nil {
 			return Created{Number: mine.GetNumber(), URL: mine.GetHTMLURL()}, true, nil
@@ -168,7 +168,7 @@ func (c *client) FindByKeyFrom(ctx context.Context, repo, key string, since time
 			}
 			if w.mine == "" || strings.EqualFold(i.GetUser().GetLogin(), w.mine) {
 				mine = i
-			} else if other == nil {
+			} else {
 				other = i
 			}
 		}

@@ -193,7 +193,7 @@ func hasMarker(body, key string, claimed time.Time) bool {
 		// Unless the body ends with another key's marker: that issue is
 		// another call's effect, quoting this one's text (a follow-up
 		// ticket that copies the first's source; found in review).
-		return !endsWithOtherKey(strings.TrimRight(body, " \t\n"), key)
+		return !endsWithOtherKey(strings.TrimRight(body, " \t\n"), key, claimed)
 	}
 	body = strings.TrimRight(body, " \t\n")
 	rest, ok := strings.CutSuffix(body, Marker(key, time.Time{}))
@@ -204,9 +204,11 @@ func hasMarker(body, key string, claimed time.Time) bool {
 	return !ok || named == claimed.Unix()
 }
 
-// endsWithOtherKey reports whether body ends with the key comment of a key
-// other than key.
-func endsWithOtherKey(body, key string) bool {
+// endsWithOtherKey reports whether body ends with the marker of another
+// call than key's life claimed at claimed: another key's comment, or this
+// key's after another claim's (another life of the key, whose issue quotes
+// this one's; found in review).
+func endsWithOtherKey(body, key string, claimed time.Time) bool {
 	if !strings.HasSuffix(body, commentEnd) {
 		return false
 	}
@@ -215,8 +217,14 @@ func endsWithOtherKey(body, key string) bool {
 		return false
 	}
 	last := body[i:]
-	return !strings.Contains(last[len(markerPrefix):len(last)-len(commentEnd)], " ") &&
-		last != Marker(key, time.Time{})
+	if strings.Contains(last[len(markerPrefix):len(last)-len(commentEnd)], " ") {
+		return false // not a key comment Marker wrote
+	}
+	if last != Marker(key, time.Time{}) {
+		return true
+	}
+	named, ok := markedClaim(body[:i])
+	return ok && named != claimed.Unix()
 }
 
 // markedClaim reads the claim's comment that ends rest (the body before the
