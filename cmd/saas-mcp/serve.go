@@ -283,7 +283,7 @@ func buildClients(d *tools.Deps, cfg config.Serve, s config.Secrets, red *redact
 		return &http.Client{Transport: httpx.New(httpx.Options{
 			Provider: provider, Base: base, MaxAttempts: cfg.HTTPMaxAttempts, AttemptTimeout: cfg.HTTPTimeout,
 			MaxWait: cfg.HTTPMaxWait, MaxCallWait: cfg.HTTPMaxCallWait, Limits: limits, Redactor: red,
-		})}
+		}), CheckRedirect: httpx.SameHostRedirects}
 	}
 	token, hasToken := s.Get(config.SlackBotToken)
 	hook, hasHook := s.Get(config.SlackWebhookURL)
