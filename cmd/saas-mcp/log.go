@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
 
@@ -47,6 +48,13 @@ func printErr(stderr io.Writer, cmd string, err error, reds ...*redact.Redactor)
 	msg := redact.New().Error(err)
 	for _, r := range reds {
 		msg = r.String(msg)
+	}
+	// Every secret variable set in the environment too, whatever the
+	// caller had built by then: an error loading the configuration comes
+	// before any redactor, and may quote any variable's value (a secret
+	// pasted into LOG_LEVEL; found in review).
+	if env, _ := config.Redactor(getenv); env != nil {
+		msg = env.String(msg)
 	}
 	fmt.Fprintf(stderr, "saas-mcp %s: %s\n", cmd, msg)
 }

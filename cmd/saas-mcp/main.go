@@ -65,6 +65,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "doctor":
 		return runDoctor(ctx, rest, stdout, stderr)
 	case "version", "--version":
+		if wantsHelp(rest) {
+			fmt.Fprintln(stdout, "saas-mcp version: print the version and exit. It takes no arguments and reads no variables.")
+			return 0
+		}
+		if code, ok := noArgs(cmd, rest, stderr); !ok {
+			return code
+		}
 		fmt.Fprintln(stdout, "saas-mcp", version)
 		return 0
 	case "help", "-h", "--help":

@@ -33,7 +33,7 @@ type Webhook struct {
 	Addr        string        `envconfig:"WEBHOOK_ADDR" default:"127.0.0.1:3000" desc:"listen address of the webhook receiver"`
 	MaxBody     string        `envconfig:"WEBHOOK_MAX_BODY" desc:"largest accepted body, in bytes or with KiB/MiB (default 25MiB for GitHub, 1MiB for Stripe and Slack)"`
 	MaxAttempts int           `envconfig:"WEBHOOK_MAX_ATTEMPTS" default:"8" desc:"attempts per delivery before it is dead-lettered"`
-	Workers     int           `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once"`
+	Workers     int           `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once (1 to 10000)"`
 	Retention   time.Duration `envconfig:"WEBHOOK_RETENTION" default:"168h" desc:"how long a processed delivery is kept (at least 1h): a redelivery within it is a duplicate, and it can be replayed (Stripe retries for 3 days; dead letters are kept until replayed)"`
 	DataDir     string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state; deliveries and jobs go to webhooks.db"`
 	DrainDelay  time.Duration `envconfig:"WEBHOOK_DRAIN_DELAY" default:"0s" desc:"on SIGTERM, how long /readyz answers draining while deliveries are still taken, before the listener closes (let a load balancer notice); 0 closes at once"`
@@ -114,10 +114,10 @@ func (c Webhook) Validate() error {
 	if c.MaxAttempts < 1 {
 		return fmt.Errorf("WEBHOOK_MAX_ATTEMPTS must be at least 1, not %d", c.MaxAttempts)
 	}
-	if c.Workers < 1 {
-		return fmt.Errorf("WEBHOOK_WORKERS must be at least 1, not %d", c.Workers)
+	if c.Workers < 1 || c.Workers > maxWorkers {
+		return fmt.Errorf("WEBHOOK_WORKERS must be from 1 to %d, not %d", maxWorkers, c.Workers)
 	}
-	if c.DataDir == "" {
+	if strings.TrimSpace(c.DataDir) == "" {
 		return fmt.Errorf("DATA_DIR must not be empty")
 	}
 	if err := checkNoTilde("DATA_DIR", c.DataDir); err != nil {
@@ -152,11 +152,16 @@ func SplitSecrets(raw string) []Secret {
 	return out
 }
 
+// maxWorkers is River's limit on a queue's workers (QueueNumWorkersMax):
+// above it River refuses to start, with an error naming no variable.
+const maxWorkers = 10000
+
 // ParseByteSize reads a positive size: plain bytes ("1048576") or with a
 // KiB, MiB or GiB suffix ("25MiB"); KB/MB/GB are taken as the same binary
 // units, since that is what people mean for body limits.
 func ParseByteSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
+	given := s // quoted as written in an error, not as cut down below
 	mult := int64(1)
 	for _, u := range []struct {
 		suffix string
@@ -169,7 +174,7 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("%q is not a positive size like 1048576 or 25MiB", s)
+		return 0, fmt.Errorf("%q is not a positive size like 1048576 or 25MiB", given)
 	}
 	return n * mult, nil
 }
