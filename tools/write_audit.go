@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,8 +32,8 @@ func WriteAudit(d Deps) (Definition, error) {
 				// JSON Schema bounds only how many keys; one record must
 				// stay a line a reader can take, and not grow the log by
 				// megabytes per call.
-				if b, err := json.Marshal(details); err == nil && len(b) > maxDetailsBytes {
-					return nil, chain.Errorf(chain.KindInvalid, "invalid arguments for writeAudit: details: %d bytes of JSON, at most %d", len(b), maxDetailsBytes)
+				if n, ok := jsonSize(details); ok && n > maxDetailsBytes {
+					return nil, chain.Errorf(chain.KindInvalid, "invalid arguments for writeAudit: details: %d bytes of JSON, at most %d", n, maxDetailsBytes)
 				}
 			}
 			// Never stamped before the claim: a retry looks for the
@@ -127,6 +128,15 @@ func recordNamed(rec audit.Record) map[string]any {
 // of others, and keep a check in a large log to the end of the file.
 const maxPastStop = 100
 
+// maxPastStopStepped is maxPastStop once a started record of this key is
+// seen stamped before the stop (this call's own, when the clock stepped
+// back since the claim): everything other processes sharing the log wrote since
+// the step is stamped before the claim too, and stands between the retry
+// and the record (found in review: with 150 of them a hundred did not
+// reach it, and the record was written again). Ten thousand records, about
+// 2.4 MB, read only then. More than that is a limit (README).
+const maxPastStopStepped = 10000
+
 // reconcileMargin is how far before a claim findWritten reads the log. A
 // record is stamped before it is appended, and an append may wait for the
 // log's flock (up to five seconds) behind other writers, so records are in
@@ -161,6 +171,7 @@ func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, t
 		got              audit.Record
 		found, reachBack bool
 		pastStop         int
+		limit            = maxPastStop
 	)
 	stop := since.Add(-reconcileMargin)
 	err = log.ReadBack(ctx, func(r audit.Record) (bool, error) {
@@ -172,8 +183,11 @@ func findWritten(ctx context.Context, log audit.BackReader, want audit.Record, t
 			// claim: read on a while rather than stop at the first (found
 			// in review: the record was written again).
 			reachBack = true
+			if r.Tool == tool.Name && r.Status == audit.StatusStarted && r.IdempotencyKey == want.IdempotencyKey {
+				limit = maxPastStopStepped // a started record of this key before the claim: the clock stepped back (or an earlier life: reading on costs only time)
+			}
 			pastStop++
-			return pastStop < maxPastStop, nil
+			return pastStop < limit, nil
 		case !r.TS.Before(since):
 			same, err := sameWritten(tool, r, want, wantHash)
 			if err != nil || same {
@@ -227,4 +241,18 @@ func writtenHash(tool *chain.Tool, rec audit.Record) (string, error) {
 		args["details"] = rec.Details
 	}
 	return tool.Form.ArgsHash(tool.Name, args)
+}
+
+// jsonSize is the size of v as the audit log writes it: without
+// encoding/json's escaping of <, > and & as \u003c (six bytes for one;
+// found in review: details of HTML or URLs were refused at a sixth of the
+// documented 64 KiB).
+func jsonSize(v any) (int, bool) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) != nil {
+		return 0, false
+	}
+	return b.Len() - 1, true // Encode ends with a newline
 }

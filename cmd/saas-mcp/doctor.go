@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -116,7 +117,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if c.Expired(now) {
 			state += " (expired)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", red.String(idempotency.CallerKey(c.Key)), c.Tool, red.String(c.Target), state, c.ClaimedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(red.String(idempotency.CallerKey(c.Key))), c.Tool, cell(red.String(c.Target)), state, c.ClaimedAt.UTC().Format(time.RFC3339))
 	}
 	_ = tw.Flush()
 	return 0
@@ -176,4 +177,15 @@ func redactorOfReadable(stderr io.Writer) *redact.Redactor {
 		printErr(stderr, "doctor", err)
 	}
 	return red
+}
+
+// cell is s for one cell of doctor's table: quoted, as Go writes a string,
+// when it holds a control character (a writeAudit target is the agent's
+// text, and a newline or tab in it forged a row of its own; found in
+// review).
+func cell(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x2028 || r == 0x2029 }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,13 +67,23 @@ func VerifyStripe(payload []byte, header string, secrets []config.Secret, now ti
 	if err := CheckStripeHeader(header, secrets, now, tolerance); err != nil {
 		return err
 	}
+	// The library is given the header as this package read it (t and the
+	// v1 values, written without the spaces ParseStripeSignature allows):
+	// given the raw one, it read " v1" as another scheme and refused as a
+	// wrong secret a signature the check above had accepted (found in
+	// review). One reading decides.
+	sig, _ := ParseStripeSignature(header)
+	canonical := "t=" + strconv.FormatInt(sig.Timestamp, 10)
+	for _, v := range sig.V1 {
+		canonical += ",v1=" + hex.EncodeToString(v)
+	}
 	for _, s := range secrets {
 		if s.Reveal() == "" {
 			continue // never a key: anyone can sign with it (found in review: missed here)
 		}
 		// The timestamp was checked above against our clock; the library's
 		// own check would use the wall clock.
-		if webhook.ValidatePayloadIgnoringTolerance(payload, header, s.Reveal()) == nil {
+		if webhook.ValidatePayloadIgnoringTolerance(payload, canonical, s.Reveal()) == nil {
 			return nil
 		}
 	}

@@ -42,16 +42,27 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) (result, error) {
 // that a sandbox's audit trail never records a live event, nor the
 // reverse. Only livemode is read; an event that has none is recorded.
 func (w *Worker) otherStripeEvent(d queue.Delivery) result {
+	if r, mixed := w.otherMode(d); mixed {
+		return r
+	}
+	return result{status: audit.StatusRecorded}
+}
+
+// otherMode reads only an event's id and livemode: a live event in sandbox
+// (or the reverse) is rejected whatever the rest of it holds, before any
+// of it is parsed (found in review: a live payment event whose object
+// could not be read was dead-lettered, to be replayed, not rejected).
+func (w *Worker) otherMode(d queue.Delivery) (result, bool) {
 	var head struct {
 		ID       string `json:"id"`
 		Livemode *bool  `json:"livemode"`
 	}
 	if json.Unmarshal(d.Payload, &head) == nil && head.Livemode != nil {
 		if err := config.CheckLivemode(w.d.Env, *head.Livemode, "event "+head.ID); err != nil {
-			return result{status: audit.StatusRejected, details: map[string]any{"eventId": head.ID, "reason": err.Error()}}
+			return result{status: audit.StatusRejected, details: map[string]any{"eventId": head.ID, "reason": err.Error()}}, true
 		}
 	}
-	return result{status: audit.StatusRecorded}
+	return result{}, false
 }
 
 // handleStripe records payment events in the ledger, through the same
@@ -70,6 +81,9 @@ func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, er
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded", "payment_intent.succeeded":
 	default:
 		return w.otherStripeEvent(d), nil
+	}
+	if r, mixed := w.otherMode(d); mixed {
+		return r, nil
 	}
 	if w.d.Ledger == nil {
 		return result{}, fmt.Errorf("no payments ledger configured")
