@@ -52,9 +52,8 @@ func printErr(stderr io.Writer, cmd string, err error, reds ...*redact.Redactor)
 	// Every secret variable set in the environment too, whatever the
 	// caller had built by then: an error loading the configuration comes
 	// before any redactor, and may quote any variable's value (a secret
-	// pasted into LOG_LEVEL; found in review).
-	if env, _ := config.Redactor(getenv); env != nil {
-		msg = env.String(msg)
-	}
+	// pasted into LOG_LEVEL; found in review). NAME_FILE contents are not
+	// read again here (see config.EnvRedactor).
+	msg = config.EnvRedactor(getenv).String(msg)
 	fmt.Fprintf(stderr, "saas-mcp %s: %s\n", cmd, msg)
 }

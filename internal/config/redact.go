@@ -197,3 +197,20 @@ func lastSegment(path string) string {
 	p := strings.TrimRight(path, "/")
 	return p[strings.LastIndexByte(p, '/')+1:]
 }
+
+// EnvRedactor masks the value of every secret variable set in the
+// environment itself, not read from NAME_FILE: for an error printed as a
+// command fails, which must not block or read a file again then (a FIFO or
+// an endless file named by a variable the command never read would hang
+// it; found in review). A command that read its secrets has a Redactor
+// for them already.
+func EnvRedactor(getenv func(string) string) *redact.Redactor {
+	var masked, held []string
+	for _, name := range secretVariables {
+		if v := getenv(name); v != "" {
+			masked = append(masked, spellings(name, v)...)
+			held = append(held, heldValues(name, v)...)
+		}
+	}
+	return redact.New(masked...).Held(held...)
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // ErrRedirectElsewhere is returned by SameHostRedirects for a redirect to
@@ -22,8 +24,25 @@ func SameHostRedirects(req *http.Request, via []*http.Request) error {
 		return errors.New("stopped after 10 redirects")
 	}
 	first := via[0].URL
-	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+	if !strings.EqualFold(req.URL.Scheme, first.Scheme) || origin(req.URL) != origin(first) {
 		return fmt.Errorf("%w (%s to %s://%s)", ErrRedirectElsewhere, first.Host, req.URL.Scheme, req.URL.Host)
 	}
 	return nil
+}
+
+// origin is u's host, lower-cased, and port, the scheme's default when none
+// is written: api.github.com:443 and API.github.com are api.github.com
+// (found in review: a URL written with its port refused GitHub's own
+// redirects).
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
 }

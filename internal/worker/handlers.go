@@ -82,14 +82,14 @@ func (w *Worker) handleStripe(ctx context.Context, d queue.Delivery) (result, er
 	default:
 		return w.otherStripeEvent(d), nil
 	}
-	if r, mixed := w.otherMode(d); mixed {
-		return r, nil
-	}
 	if w.d.Ledger == nil {
 		return result{}, fmt.Errorf("no payments ledger configured")
 	}
 	ev, err := stripe.ParseEvent(d.Payload)
 	if err != nil {
+		if r, mixed := w.otherMode(d); mixed {
+			return r, nil // rejected, not dead-lettered: see otherMode
+		}
 		return result{}, Permanent(fmt.Errorf("parse Stripe event: %w", err))
 	}
 	details := map[string]any{"eventId": ev.ID, "customer": ev.Customer, "amount": ev.Amount, "currency": ev.Currency}
