@@ -1,7 +1,9 @@
 package config
 
 import (
+	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/saas-mcp/saas-mcp/internal/redact"
@@ -198,19 +200,44 @@ func lastSegment(path string) string {
 	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
-// EnvRedactor masks the value of every secret variable set in the
-// environment itself, not read from NAME_FILE: for an error printed as a
-// command fails, which must not block or read a file again then (a FIFO or
-// an endless file named by a variable the command never read would hang
-// it; found in review). A command that read its secrets has a Redactor
-// for them already.
+// EnvRedactor masks the value of every secret variable set, for an error
+// printed as a command fails: the variable's own value, or the contents of
+// the regular file its NAME_FILE names, if small (maxQuickFile). Nothing
+// else is opened then: a FIFO or an endless file named by a variable the
+// command never read would hang it (found in review).
 func EnvRedactor(getenv func(string) string) *redact.Redactor {
 	var masked, held []string
 	for _, name := range secretVariables {
-		if v := getenv(name); v != "" {
+		v := strings.TrimSpace(getenv(name)) // as ReadSecret trims (found in review: a trailing CR hid a URL's token)
+		if v == "" {
+			v = quickFile(getenv(name + "_FILE"))
+		}
+		if v != "" {
 			masked = append(masked, spellings(name, v)...)
 			held = append(held, heldValues(name, v)...)
 		}
 	}
 	return redact.New(masked...).Held(held...)
+}
+
+// maxQuickFile bounds what quickFile reads: a secret is a line or a few.
+const maxQuickFile = 64 << 10
+
+// quickFile is the trimmed contents of path if it is a regular file of at
+// most maxQuickFile bytes, else "" (opening a regular file cannot block).
+func quickFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > maxQuickFile {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxQuickFile))
+	return strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
 }

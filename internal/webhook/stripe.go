@@ -73,11 +73,20 @@ func VerifyStripe(payload []byte, header string, secrets []config.Secret, now ti
 	// review). One reading decides.
 	// Every v1 value goes (ParseStripeSignature keeps the first eight for
 	// its check; found in review: a valid ninth was refused).
+	// Only the pairs ParseStripeSignature reads: t, and v1 values of 64 hex
+	// digits (stripe-go refuses a whole header over one it cannot split,
+	// "v1=ab==", which the check skips; found in review).
 	var pairs []string
 	for _, p := range strings.Split(header, ",") {
-		if p = strings.TrimSpace(p); strings.HasPrefix(p, "t=") || strings.HasPrefix(p, "v1=") {
-			pairs = append(pairs, p)
+		p = strings.TrimSpace(p)
+		if v, ok := strings.CutPrefix(p, "v1="); ok {
+			if b, err := hex.DecodeString(v); err != nil || len(b) != 32 {
+				continue
+			}
+		} else if !strings.HasPrefix(p, "t=") {
+			continue
 		}
+		pairs = append(pairs, p)
 	}
 	canonical := strings.Join(pairs, ",")
 	for _, s := range secrets {
