@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/saas-mcp/saas-mcp/internal/redact"
 )
@@ -224,20 +225,22 @@ func EnvRedactor(getenv func(string) string) *redact.Redactor {
 const maxQuickFile = 64 << 10
 
 // quickFile is the trimmed contents of path if it is a regular file of at
-// most maxQuickFile bytes, else "" (opening a regular file cannot block).
+// most maxQuickFile bytes, else "". It is opened without blocking (a FIFO
+// swapped in after a check by name would block an open: found in review)
+// and checked as opened.
 func quickFile(path string) string {
 	if path == "" {
 		return ""
 	}
-	st, err := os.Stat(path)
-	if err != nil || !st.Mode().IsRegular() || st.Size() > maxQuickFile {
-		return ""
-	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() > maxQuickFile {
+		return ""
+	}
 	b, _ := io.ReadAll(io.LimitReader(f, maxQuickFile))
 	return strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
 }
