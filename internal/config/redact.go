@@ -100,17 +100,27 @@ func SecretValues(getenv func(string) string) (out []string, unread []error) {
 // secretStrings reads every configured secret once and returns the strings
 // to redact (spellings) and those held in full (heldValues).
 func secretStrings(getenv func(string) string) (masked, held []string, unread []error) {
-	for _, name := range secretVariables {
+	masked, held = collectSecrets(func(name string) string {
 		v, err := secretInEnv(getenv, name)
 		if err != nil {
 			unread = append(unread, err)
 		}
-		if v != "" {
+		return v
+	})
+	return masked, held, unread
+}
+
+// collectSecrets returns the strings to redact (spellings) and those held in
+// full (heldValues) of every secret variable, each read with read ("" for
+// none).
+func collectSecrets(read func(name string) string) (masked, held []string) {
+	for _, name := range secretVariables {
+		if v := read(name); v != "" {
 			masked = append(masked, spellings(name, v)...)
 			held = append(held, heldValues(name, v)...)
 		}
 	}
-	return masked, held, unread
+	return masked, held
 }
 
 // spellings are the strings that identify the secret value v of variable
@@ -207,17 +217,12 @@ func lastSegment(path string) string {
 // else is opened then: a FIFO or an endless file named by a variable the
 // command never read would hang it (found in review).
 func EnvRedactor(getenv func(string) string) *redact.Redactor {
-	var masked, held []string
-	for _, name := range secretVariables {
-		v := strings.TrimSpace(getenv(name)) // as ReadSecret trims (found in review: a trailing CR hid a URL's token)
-		if v == "" {
-			v = quickFile(getenv(name + "_FILE"))
+	masked, held := collectSecrets(func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" { // as ReadSecret trims (found in review: a trailing CR hid a URL's token)
+			return v
 		}
-		if v != "" {
-			masked = append(masked, spellings(name, v)...)
-			held = append(held, heldValues(name, v)...)
-		}
-	}
+		return quickFile(getenv(name + "_FILE"))
+	})
 	return redact.New(masked...).Held(held...)
 }
 

@@ -45,10 +45,18 @@ func newLimiterSet(limits []Limit) *limiterSet {
 type reservation struct {
 	held  []*rate.Reservation
 	delay time.Duration
+	at    time.Time // the time the tokens were taken for
 }
 
-// cancel gives the tokens back, for an attempt that will not be sent.
+// cancel gives the tokens back, for an attempt that will not be sent, at
+// now or at the time they were taken for, whichever is later: given back
+// before it, the bucket would count the time up to it as refilled (found
+// in review: a write held back by a GitHub wait then let the next write
+// leave before the interval).
 func (r reservation) cancel(now time.Time) {
+	if now.Before(r.at) {
+		now = r.at
+	}
 	for _, h := range r.held {
 		h.CancelAt(now)
 	}
@@ -57,7 +65,7 @@ func (r reservation) cancel(now time.Time) {
 // reserve takes a token from every bucket that applies to the request. The
 // attempt waits for the slowest of them.
 func (s *limiterSet) reserve(method, key string, now time.Time) reservation {
-	var res reservation
+	res := reservation{at: now}
 	if len(s.limits) == 0 {
 		return res
 	}

@@ -231,12 +231,8 @@ func (t *Transport) pace(c *call) (reservation, error) {
 		at = until
 	}
 	res := t.limits.reserve(c.req.Method, c.key, at)
-	// Tokens are given back at the time they were taken for, or later:
-	// given back at now, before at, the bucket would count as refilled the
-	// time up to at (found in review: the next write then left before the
-	// interval).
 	if err := c.ctx.Err(); err != nil {
-		res.cancel(at) // the attempt will not go, so its tokens are free
+		res.cancel(now) // the attempt will not go, so its tokens are free
 		return reservation{}, err
 	}
 	delay, reason := res.delay, ReasonClientLimit
@@ -247,7 +243,7 @@ func (t *Transport) pace(c *call) (reservation, error) {
 		return res, nil
 	}
 	if !t.fits(c, delay) {
-		res.cancel(at)
+		res.cancel(now)
 		if reason != ReasonClientLimit {
 			return reservation{}, fmt.Errorf("%s asked every request to wait until %s (%s), beyond this call's wait limits, so this attempt was not sent: %w",
 				t.o.Provider, until.UTC().Format(time.RFC3339), why, ErrWaitTooLong)
@@ -255,17 +251,10 @@ func (t *Transport) pace(c *call) (reservation, error) {
 		return reservation{}, fmt.Errorf("client rate limit needs %s: %w", delay, ErrWaitTooLong)
 	}
 	if err := t.sleep(c, delay, reason, 0); err != nil {
-		res.cancel(later(t.o.Now(), at))
+		res.cancel(t.o.Now())
 		return reservation{}, err
 	}
 	return res, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // sleep waits d before the next attempt, reporting the wait first, and

@@ -2,6 +2,7 @@ package stripe_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,29 +17,24 @@ import (
 
 // Stripe answers a key it does not know with 401 "Invalid API Key provided:
 // sk_test_****wxyz". The agent (and the operator reading the audit log) must
-// be told which setting to fix: the error names STRIPE_SECRET_KEY.
-func TestARejectedKeyErrorNamesSTRIPE_SECRET_KEY(t *testing.T) {
+// be told which setting to fix: the error names STRIPE_SECRET_KEY. And no
+// part of the value may reach a tool error or the audit log, not even the
+// last four characters Stripe quotes, whatever the value's shape (a whsec_
+// signing secret put there by mistake; found in review).
+func TestARejectedKeyErrorNamesSTRIPE_SECRET_KEYAndQuotesNoPartOfIt(t *testing.T) {
 	t.Parallel()
-	srv := fakesaas.New()
-	t.Cleanup(srv.Close)
-	srv.AddStripeEvent(fakesaas.CheckoutSessionCompleted("evt_test", fakesaas.Payment{Amount: 1, Currency: "eur"}))
-	_, err := newClient(srv, "sk_test_reviewNotTheKey42wxyz").GetEvent(t.Context(), "evt_test")
-	require.Error(t, err)
-	t.Logf("error: %v", err)
-	assert.Contains(t, err.Error(), config.StripeSecretKey, "a 401 must say which variable holds the rejected key")
-}
-
-// Stripe's 401 quotes the rejected key masked to its last four characters;
-// no part of a configured secret may reach a tool error or the audit log.
-func TestARejectedKeyErrorQuotesNoPartOfTheKey(t *testing.T) {
-	t.Parallel()
-	srv := fakesaas.New()
-	t.Cleanup(srv.Close)
-	srv.AddStripeEvent(fakesaas.CheckoutSessionCompleted("evt_test", fakesaas.Payment{Amount: 1, Currency: "eur"}))
-	_, err := newClient(srv, "sk_test_reviewNotTheKey42wxyz").GetEvent(t.Context(), "evt_test")
-	require.Error(t, err)
-	t.Logf("error: %v", err)
-	assert.NotContains(t, err.Error(), "wxyz", "the key's last four characters, as Stripe quotes them")
+	for _, key := range []string{"sk_test_reviewNotTheKey42wxyz", "whsec_reviewNotTheKey42wxyz"} {
+		t.Run(key[:strings.IndexByte(key, '_')], func(t *testing.T) {
+			t.Parallel()
+			srv := fakesaas.New()
+			t.Cleanup(srv.Close)
+			srv.AddStripeEvent(fakesaas.CheckoutSessionCompleted("evt_test", fakesaas.Payment{Amount: 1, Currency: "eur"}))
+			_, err := newClient(srv, key).GetEvent(t.Context(), "evt_test")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), config.StripeSecretKey, "a 401 must say which variable holds the rejected key")
+			assert.NotContains(t, err.Error(), "wxyz", "the key's last four characters, as Stripe quotes them")
+		})
+	}
 }
 
 // Stripe answers a request it wants repeated (a lock timeout on the object)
