@@ -63,13 +63,6 @@ func CreateTicket(d Deps) (Definition, error) {
 			if d.GitHub == nil {
 				return nil, false, notConfigured("GitHub")
 			}
-			// No attempt under a repo that names no repository opened an
-			// issue (go-github refused to build it, or it went to a path
-			// that is none): nothing to find, and Run refuses the call.
-			// Failing here would leave the key in doubt (found in review).
-			if github.CheckRepo(c.String("repo")) != nil {
-				return nil, false, nil
-			}
 			created, found, err := findTicket(ctx, d.GitHub, c, since)
 			if errors.Is(err, github.ErrFirstSenderUnknown) {
 				return nil, false, chain.CannotReconcile(err)

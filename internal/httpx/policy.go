@@ -144,8 +144,16 @@ func saysRateLimited(resp *http.Response) bool {
 	if err != nil {
 		return false
 	}
-	prefix = bytes.TrimSpace(prefix)
-	return len(prefix) == 0 || bytes.Contains(bytes.ToLower(prefix), []byte("rate limit"))
+	return SaysRateLimited(string(prefix))
+}
+
+// SaysRateLimited reports whether GitHub's text for a 403 or 429 that spent
+// the primary window (its body, or go-github's RateLimitError message)
+// makes it a rate limit: it names one, or there is none (GitHub documents a
+// 403 with remaining 0 as one, and nothing says otherwise).
+func SaysRateLimited(text string) bool {
+	text = strings.TrimSpace(text)
+	return text == "" || strings.Contains(strings.ToLower(text), "rate limit")
 }
 
 // PeekBody reads up to n bytes from the start of resp's body and puts them

@@ -9,6 +9,7 @@ import (
 
 	gh "github.com/google/go-github/v93/github"
 
+	"github.com/saas-mcp/saas-mcp/internal/httpx"
 	"github.com/saas-mcp/saas-mcp/internal/provider"
 	"github.com/saas-mcp/saas-mcp/internal/provider/internal/attempt"
 )
@@ -31,10 +32,9 @@ func (c *client) classify(op string, mutating bool, resp *gh.Response, err error
 		// RateLimitError, and the request that spends the window's last
 		// unit carries remaining 0 whatever its outcome: a permission
 		// error then would send the agent to wait for a reset that fixes
-		// nothing (found in review). As the transport does (httpx's
-		// saysRateLimited), only GitHub's message, or its absence, says
-		// it is a rate limit.
-		if saysRateLimited(rateErr.Message) {
+		// nothing (found in review). As the transport reads the body, only
+		// GitHub's message, or its absence, says it is a rate limit.
+		if httpx.SaysRateLimited(rateErr.Message) {
 			pe.Err = fmt.Errorf("the limit resets at %s", rateErr.Rate.Reset.UTC().Format(time.RFC3339))
 		}
 	case errors.As(err, &abuseErr):
@@ -69,14 +69,6 @@ func (c *client) classify(op string, mutating bool, resp *gh.Response, err error
 		pe.InDoubt = at.MayHaveSent(err)
 	}
 	return pe
-}
-
-// saysRateLimited reports whether GitHub's message for a RateLimitError
-// says it is one: it names a rate limit, or there is none (GitHub documents
-// a 403 with remaining 0 as a rate limit, and nothing says otherwise).
-func saysRateLimited(message string) bool {
-	message = strings.TrimSpace(message)
-	return message == "" || strings.Contains(strings.ToLower(message), "rate limit")
 }
 
 // repoNotVisible is what a 404 from a call on a repository means: GitHub
