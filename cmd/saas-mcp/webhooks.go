@@ -39,10 +39,11 @@ Usage:
 
 Endpoints: POST /webhooks/github, /webhooks/stripe, /webhooks/slack;
 GET /healthz, /readyz. A verified delivery is answered 202 once its record is
-synced to the payload log (DATA_DIR/webhooks.db.payloads) and its row and job
-are committed to DATA_DIR/webhooks.db; a start after a crash re-inserts what
-the database lost from that log. A duplicate gets 200 and enqueues nothing; a
-bad or stale signature 401; a body over the limit 413.
+synced to the payload log (DATA_DIR/webhooks.db.payloads); its row and job are
+committed to DATA_DIR/webhooks.db just after, and a start after a crash
+re-inserts from that log what the database lost or never got. A duplicate is
+answered 202 too and enqueues nothing; a bad or stale signature 401; a body
+over the limit 413.
 
 SIGTERM or SIGINT: stop accepting, answer the requests in flight, let running
 jobs finish (30s; then a delivery whose handler has run is still audited and
@@ -407,7 +408,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	intake.Close() // everything answered 202 is committed by now
 	a.stopWorker()
 	batches, items := intake.Stats()
-	a.log.Info("webhook receiver stopped", "deliveries", items, "commits", batches)
+	a.log.Info("webhook receiver stopped", "deliveries", items, "batches", batches, "commits", intake.Commits())
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

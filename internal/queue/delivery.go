@@ -597,10 +597,16 @@ func (db *DB) segmentsInUse(ctx context.Context) (bound int64, keep map[int64]bo
 	if err != nil {
 		return 0, nil, fmt.Errorf("payload segments in use: %w", err)
 	}
-	for _, s := range []sql.NullInt64{oldest, mark} {
-		if s.Valid {
-			bound = min(bound, s.Int64)
-		}
+	if !mark.Valid {
+		// No transaction of the intake has committed yet, so rows do not
+		// tell which segments hold records still waiting for one (after a
+		// power cut that lost every commit, all of them): keep every
+		// segment until one has.
+		return 0, nil, nil
+	}
+	bound = min(bound, mark.Int64)
+	if oldest.Valid {
+		bound = min(bound, oldest.Int64)
 	}
 	if dead.Valid {
 		keep = map[int64]bool{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,10 +14,13 @@ import (
 )
 
 // A receiver whose store refuses batches (SQLite failing, a full disk)
-// answers every delivery 503 while /readyz said ready (found in review:
-// only a sticky sync error made it fail). Healthy now reports the last
-// refused batch for unhealthyFor, or until a batch is stored again.
-func TestTheIntakeIsUnhealthyWhileItsBatchesAreRefused(t *testing.T) {
+// answered every delivery 503 while /readyz said ready (found in review:
+// only a sticky sync error made it fail). Since the rows are committed
+// after the answer, a failing transaction refuses nothing: the deliveries
+// are on disk, and the index stage retries. Healthy reports its failure
+// while it lasts, within unhealthyFor, and a committed transaction clears
+// it; Enqueue, which waits for the row, hears of the failure at once.
+func TestTheIntakeIsUnhealthyWhileItsTransactionsFail(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName), Options{Synchronous: "NORMAL"})
@@ -31,6 +33,7 @@ func TestTheIntakeIsUnhealthyWhileItsBatchesAreRefused(t *testing.T) {
 		}
 		return nil
 	}})
+	in.indexRetry = time.Millisecond
 	t.Cleanup(in.Close)
 	now := time.Now()
 	var offset atomic.Int64
@@ -46,27 +49,32 @@ func TestTheIntakeIsUnhealthyWhileItsBatchesAreRefused(t *testing.T) {
 	assert.NoError(t, in.Healthy())
 
 	fail.Store(true)
-	require.Error(t, put("github:1:b"))
+	err = put("github:1:b")
+	require.ErrorIs(t, err, ErrCommittedUnconfirmed, "Enqueue hears its row is not committed yet")
 	assert.ErrorContains(t, in.Healthy(), "disk I/O error")
-	offset.Store(int64(unhealthyFor - time.Second))
-	assert.Error(t, in.Healthy(), "still within the window")
+	require.NoError(t, in.Accept(ctx, NewDelivery{Provider: "github", Key: "github:1:c", EventType: "push", Payload: []byte(`{}`)}),
+		"a delivery is still taken in: its record is on disk")
+	assert.False(t, in.Settled(), "b and c wait for their transaction")
 	offset.Store(int64(unhealthyFor))
-	assert.NoError(t, in.Healthy(), "an old refusal no longer counts")
+	require.Eventually(t, func() bool { return in.Healthy() != nil }, 5*time.Second, time.Millisecond,
+		"each failed try is noted anew: the failure lasts")
 
-	require.Error(t, put("github:1:c"))
-	assert.Error(t, in.Healthy())
 	fail.Store(false)
-	require.NoError(t, put("github:1:d"))
-	assert.NoError(t, in.Healthy(), "a stored batch clears it")
+	require.Eventually(t, in.Settled, 5*time.Second, time.Millisecond)
+	assert.NoError(t, in.Healthy(), "a committed transaction clears it")
+	for _, key := range []string{"github:1:b", "github:1:c"} {
+		_, err := db.Find(ctx, key)
+		require.NoError(t, err, "%s is stored once the database works again", key)
+	}
 }
 
 // The receiver's /readyz is db.Ping, then the audit log, then
 // Intake.Healthy. A delivery refused in the sync stage for a reason that
 // is not sticky (the payload directory cannot be synced: segments.Sync
 // puts created back and fails every later sync the same way) is refused
-// with 503 on every delivery, while neither Ping nor Healthy sees it:
-// Healthy heard only the writer's commit, which succeeded (found in
-// review). It hears the sync stage's refusals now.
+// with 503 on every delivery, while neither Ping nor Healthy saw it:
+// Healthy heard only the writer (found in review). It hears the sync
+// stage's refusals now.
 func TestTheIntakeIsUnhealthyWhileItsSyncStageRefusesEveryDelivery(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -74,23 +82,19 @@ func TestTheIntakeIsUnhealthyWhileItsSyncStageRefusesEveryDelivery(t *testing.T)
 	db, err := Open(ctx, path, Options{}) // FULL: the payloads are synced
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	var removed atomic.Bool
-	in := newIntake(t, db, IntakeOptions{Jobs: func(context.Context, *sql.Tx, []int64) error {
-		if removed.CompareAndSwap(false, true) {
-			// The directory's fsync fails from now on (an EIO on the
-			// directory, here: it is gone); the open segment still takes writes.
-			return os.RemoveAll(path + ".payloads")
-		}
-		return nil
-	}})
+	db.segs.syncDirOf = func(string) error { return errors.New("input/output error") }
+	in := newIntake(t, db, IntakeOptions{Jobs: func(context.Context, *sql.Tx, []int64) error { return nil }})
 	t.Cleanup(in.Close)
 	for i, key := range []string{"github:1:a", "github:1:b", "github:1:c"} {
-		_, err := in.Enqueue(ctx, NewDelivery{Provider: "github", Key: key, EventType: "push", Payload: []byte(`{}`)})
+		err := in.Accept(ctx, NewDelivery{Provider: "github", Key: key, EventType: "push", Payload: []byte(`{}`)})
 		require.Error(t, err, "delivery %d is refused (503)", i)
 		require.ErrorIs(t, err, ErrCommittedUnconfirmed)
 	}
 	assert.Error(t, errors.Join(db.Ping(ctx), in.Healthy()),
 		"every delivery is refused with 503, and /readyz (db.Ping, then Intake.Healthy) says ready")
+	assert.True(t, in.Settled(), "a refused delivery waits for no transaction")
+	_, err = db.Find(ctx, "github:1:a")
+	assert.ErrorIs(t, err, ErrNotFound, "a delivery refused by the sync stage is not indexed")
 }
 
 // A writer or sync stuck on the disk refuses every delivery by timeout

@@ -14,10 +14,13 @@ import (
 // ErrClosed is returned by Enqueue after Close.
 var ErrClosed = errors.New("webhook intake is closed")
 
-// ErrCommittedUnconfirmed wraps an Enqueue error that came after the
-// delivery's row and job were committed (its record's sync, or its receipt,
-// failed): it may be processed, and a retry is then answered as a duplicate.
-var ErrCommittedUnconfirmed = errors.New("committed, but not confirmed durable and audited")
+// ErrCommittedUnconfirmed wraps an error that came after the delivery's
+// record was written to the payload segment: its sync failed, so it was not
+// answered as stored, but the record may be on disk all the same, and the
+// next start then stores it from there (recover.go). It may be processed,
+// and a retry is then a duplicate. From Enqueue it also wraps a failed
+// receipt of a delivery whose row and job were committed.
+var ErrCommittedUnconfirmed = errors.New("written, but not confirmed durable and audited")
 
 // Enqueued is the answer to one Enqueue.
 type Enqueued struct {
@@ -38,17 +41,16 @@ type IntakeOptions struct {
 	// MaxBatchBytes caps the payload bytes of one transaction, so that a few
 	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
 	MaxBatchBytes int
-	// Receipts, if set, is given the deliveries of committed batches before
-	// anyone in them is answered; its error becomes each one's error.
-	// NewIntake also gives it, before they commit, the deliveries recovery
-	// makes tombstones (Torn set). The
-	// receiver audits receipts here. It runs beside the segment's sync and
-	// beside the writing of the next batch, so it should not wait for a
-	// disk of its own: the receiver appends the records and lets the audit
-	// log sync them shortly after (a delivery is kept by its segment
-	// record; recovery audits again what it rebuilds from there). NewIntake
-	// also gives it, before they commit, the deliveries recovery rebuilds
-	// (Recovered set); an error then fails NewIntake.
+	// Receipts, if set, is given the deliveries of each index transaction
+	// (their ids known, duplicates flagged) just before it commits; an error
+	// does not stop the commit (the deliveries were answered already), but
+	// Enqueue returns it, and Healthy reports it until a later transaction's
+	// receipts succeed. The receiver audits receipts here: it appends the
+	// records and lets the audit log sync them shortly after. A crash before
+	// the commit loses nothing: the records past the mark are rebuilt at
+	// start-up and given to Receipts again, Recovered set. NewIntake also
+	// gives it, before they commit, the deliveries recovery makes tombstones
+	// (Torn set) and those it rebuilds; an error then fails NewIntake.
 	Receipts func(ctx context.Context, receipts []Receipt) error
 }
 
@@ -66,37 +68,58 @@ type Receipt struct {
 	Torn bool
 }
 
-// Intake stores deliveries with group commit, in two stages: a writer
-// goroutine appends each batch's records to the payload segment and commits
-// its rows and jobs in one transaction, putting everyone waiting when it
-// starts into it; a sync goroutine then fdatasyncs the segment (one sync
-// for every batch committed meanwhile) while the writer already fills the
-// next batch.
+// Intake stores deliveries with group commit, in three stages: a writer
+// goroutine appends each batch's records to the payload segment, putting
+// everyone waiting when it starts into it; a sync goroutine fdatasyncs the
+// segment (one sync for every batch appended meanwhile) and answers Accept;
+// an index goroutine then inserts the rows, their jobs and the segment mark
+// in one SQLite transaction per group of synced batches (a few milliseconds'
+// worth under load), and answers Enqueue. The segment record is the
+// intake's write-ahead log: an accepted delivery whose transaction a crash
+// lost is rebuilt from it at the next start (recover.go).
 type Intake struct {
 	db        *DB
 	opts      IntakeOptions
 	reqs      chan *intakeReq
-	synced    chan committed // committed batches waiting for the segment's sync
+	synced    chan appendedBatch   // appended batches waiting for the segment's sync
+	toIndex   chan []appendedBatch // synced groups waiting for their transaction
 	done      chan struct{}
 	lock      *os.File // flock held while this Intake is the segments' only writer
 	recovered Recovery
 
 	mu     sync.RWMutex // guards closed against sends on a closed channel
 	closed bool
+	// closing is set by Close: the index stage then gives up on a
+	// transaction that keeps failing instead of retrying for ever.
+	closing atomic.Bool
 
 	batches, items atomic.Int64
+	commits        atomic.Int64 // index transactions committed
 	inflight       atomic.Int64 // deliveries handed to the writer and not yet answered
+	unsynced       atomic.Int64 // deliveries handed to the writer and not yet through the sync stage
+	unindexed      atomic.Int64 // deliveries handed to the writer and neither refused nor committed
 
 	// lastErr is the error of the last batch refused, nil once one is
-	// answered as stored again; Healthy reports it for unhealthyFor.
-	hmu       sync.Mutex
-	lastErr   error
-	lastErrAt time.Time
-	clock     func() time.Time // time.Now; tests set it
+	// answered as stored again; indexErr is the index stage's last
+	// failure (a transaction or its receipts), nil once one succeeds.
+	// Healthy reports either for unhealthyFor.
+	hmu                   sync.Mutex
+	lastErr, indexErr     error
+	lastErrAt, indexErrAt time.Time
+	clock                 func() time.Time // time.Now; tests set it
+	// indexRetry is the first wait before a failed index transaction is
+	// tried again; it doubles up to a second. Tests shorten it.
+	indexRetry time.Duration
 
 	syncBusy atomic.Bool   // syncLoop is syncing a group
 	syncIdle chan struct{} // signalled (buffer 1) when syncLoop finishes a group
 	lockOnce sync.Once
+}
+
+// appendedBatch is a batch whose records are written to the segment.
+type appendedBatch struct {
+	reqs []*intakeReq
+	app  appended
 }
 
 type intakeReq struct {
@@ -104,6 +127,13 @@ type intakeReq struct {
 	res  Enqueued
 	err  error
 	done chan struct{}
+	// indexed: answered once its row and job are committed (Enqueue);
+	// otherwise once its record is on disk (Accept).
+	indexed bool
+	// answered is set when done is closed; only the stages read it, each
+	// after the one before handed the request over.
+	answered bool
+	bytes    int // len(d.Payload): the payload is let go once written
 }
 
 // NewIntake makes this process the only writer of db's payload segments
@@ -124,50 +154,73 @@ func NewIntake(ctx context.Context, db *DB, opts IntakeOptions) (*Intake, error)
 		return nil, fmt.Errorf("webhook intake: %w", err)
 	}
 	in := &Intake{db: db, opts: opts, reqs: make(chan *intakeReq, 4*opts.MaxBatch), lock: lock,
-		synced: make(chan committed), done: make(chan struct{}), syncIdle: make(chan struct{}, 1), clock: time.Now}
+		synced: make(chan appendedBatch), toIndex: make(chan []appendedBatch, indexQueue),
+		done: make(chan struct{}), syncIdle: make(chan struct{}, 1), clock: time.Now, indexRetry: 50 * time.Millisecond}
 	if in.recovered, err = in.recover(ctx); err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("webhook intake: %w", err)
 	}
 	go in.loop()
 	go in.syncLoop()
+	go in.indexLoop()
 	return in, nil
 }
 
 // Recovered reports what NewIntake mended.
 func (in *Intake) Recovered() Recovery { return in.recovered }
 
+// Accept stores d: it returns once d's segment record is on disk
+// (Options.Synchronous FULL). Its row and job are committed shortly after
+// (a crash before that loses nothing: recovery rebuilds them from the
+// record), a duplicate of a stored key then enqueuing nothing, and
+// Receipts is given it then. If ctx ends first the delivery may still be
+// stored: a retry by the provider is then a duplicate.
+func (in *Intake) Accept(ctx context.Context, d NewDelivery) error {
+	_, err := in.submit(ctx, d, false)
+	return err
+}
+
 // Enqueue stores d and its job, or finds that d.Key was stored before. It
-// returns once d's segment record is on disk (Options.Synchronous FULL),
-// the transaction holding its row and job has committed and Receipts has
-// run. If ctx ends first the delivery may still be stored: a retry by the
-// provider then finds it as a duplicate.
+// returns once d's segment record is on disk, the transaction holding its
+// row and job has committed and Receipts has run. If ctx ends first the
+// delivery may still be stored: a retry is then answered as a duplicate.
 func (in *Intake) Enqueue(ctx context.Context, d NewDelivery) (Enqueued, error) {
+	return in.submit(ctx, d, true)
+}
+
+func (in *Intake) submit(ctx context.Context, d NewDelivery, indexed bool) (Enqueued, error) {
 	if n := headerSize(&d); n > maxRecordHeader {
 		return Enqueued{}, fmt.Errorf("%w: %d bytes, at most %d", ErrFieldsTooLong, n, maxRecordHeader)
 	}
 	if d.ReceivedAt.IsZero() {
 		d.ReceivedAt = in.db.now()
 	}
-	r := &intakeReq{d: d, done: make(chan struct{})}
+	r := &intakeReq{d: d, done: make(chan struct{}), indexed: indexed, bytes: len(d.Payload)}
 	in.mu.RLock()
 	if in.closed {
 		in.mu.RUnlock()
 		return Enqueued{}, ErrClosed
 	}
 	in.inflight.Add(1) // before the hand-over: the writer may answer at once
+	in.unsynced.Add(1)
+	in.unindexed.Add(1)
 	select {
 	case in.reqs <- r:
 		in.mu.RUnlock()
 	case <-ctx.Done():
 		in.inflight.Add(-1)
+		in.unsynced.Add(-1)
+		in.unindexed.Add(-1)
 		in.mu.RUnlock()
 		in.noteTimedOut(ctx)
 		return Enqueued{}, ctx.Err()
 	}
 	select {
 	case <-r.done:
-		return r.res, r.err
+		if !indexed || r.err != nil {
+			return Enqueued{}, r.err
+		}
+		return r.res, nil
 	case <-ctx.Done():
 		in.noteTimedOut(ctx)
 		return Enqueued{}, ctx.Err()
@@ -183,9 +236,12 @@ func (in *Intake) noteTimedOut(ctx context.Context) {
 	}
 }
 
-// Close stops accepting deliveries, commits those already handed over and
-// returns when the writer is done.
+// Close stops accepting deliveries, stores and commits those already
+// handed over and returns when the index stage is done. A transaction that
+// keeps failing meanwhile is given up after a few tries: its deliveries
+// are rebuilt from their records at the next start.
 func (in *Intake) Close() {
+	in.closing.Store(true)
 	in.mu.Lock()
 	if !in.closed {
 		in.closed = true
@@ -201,16 +257,20 @@ func (in *Intake) Close() {
 const unhealthyFor = 10 * time.Second
 
 // Healthy reports the error of the last batch refused (the writer could
-// not store it: a full disk, SQLite failing; or its sync or receipts
-// failed), if no batch was answered as stored since and it is recent
-// (unhealthyFor): the receiver's /readyz then answers 503, as
-// deliveries are being refused. A failed segment sync is reported by
-// DB.Ping, for good.
+// not append it, or its sync failed), if no batch was answered as stored
+// since and it is recent (unhealthyFor), or else the index stage's last
+// failure (its transaction, being retried, or its receipts), if none has
+// succeeded since and it is recent: the receiver's /readyz then answers
+// 503, as deliveries are being refused or not taken further. A failed
+// segment sync is reported by DB.Ping, for good.
 func (in *Intake) Healthy() error {
 	in.hmu.Lock()
 	defer in.hmu.Unlock()
 	if in.lastErr != nil && in.clock().Sub(in.lastErrAt) < unhealthyFor {
 		return in.lastErr
+	}
+	if in.indexErr != nil && in.clock().Sub(in.indexErrAt) < unhealthyFor {
+		return in.indexErr
 	}
 	return nil
 }
@@ -222,28 +282,56 @@ func (in *Intake) noteRefused(err error) {
 	in.lastErr, in.lastErrAt = err, in.clock()
 }
 
-// noteStored notes batches answered as stored (synced and audited).
+// noteStored notes batches answered as stored (synced).
 func (in *Intake) noteStored() {
 	in.hmu.Lock()
 	defer in.hmu.Unlock()
 	in.lastErr = nil
 }
 
+// noteIndexed notes the outcome of an index transaction and its receipts.
+func (in *Intake) noteIndexed(err error) {
+	in.hmu.Lock()
+	defer in.hmu.Unlock()
+	in.indexErr = err
+	if err != nil {
+		in.indexErrAt = in.clock()
+	}
+}
+
+// Settled reports whether every delivery handed over so far was refused
+// or has its row and job committed: none is being written, synced or
+// waiting for its transaction.
+func (in *Intake) Settled() bool { return in.unindexed.Load() == 0 }
+
 // Busy reports whether deliveries are being taken in right now: some are
 // handed over and not yet answered. The worker defers to it.
 func (in *Intake) Busy() bool { return in.inflight.Load() > 0 }
 
-// Stats returns the number of transactions and deliveries committed so far;
+// Stats returns the number of batches appended (each one write, its
+// deliveries answered after one sync) and of deliveries in them so far;
 // their ratio is the mean batch size.
 func (in *Intake) Stats() (batches, items int64) { return in.batches.Load(), in.items.Load() }
 
-// committed is a batch whose transaction committed but is not yet synced.
-type committed struct {
-	reqs []*intakeReq
-}
+// Commits returns the number of index transactions committed so far.
+func (in *Intake) Commits() int64 { return in.commits.Load() }
 
-// loop is the writer: it owns the write transaction. A committed batch goes
-// to syncLoop, and the next batch is written while that one syncs.
+// indexQueue is how many synced groups may wait for the index stage; when
+// it is full the sync stage waits, and so, in turn, do new deliveries.
+const indexQueue = 256
+
+// indexGather is how long the index stage waits for more synced groups to
+// join a transaction while deliveries are still coming through the writer:
+// each transaction has a fixed cost (the River job, index pages, the WAL
+// frames) that a larger one shares. maxIndexRows caps one transaction.
+const (
+	indexGather  = 5 * time.Millisecond
+	maxIndexRows = 1024
+)
+
+// loop is the writer: it appends each batch's records to the segment and
+// hands the batch to syncLoop, and writes the next batch while that one
+// syncs.
 func (in *Intake) loop() {
 	defer close(in.synced)
 	for r := range in.reqs {
@@ -266,7 +354,7 @@ func (in *Intake) loop() {
 				break fill
 			}
 			// The sync stage is busy: whoever arrives before it is free
-			// joins this batch, so there are fewer, larger commits.
+			// joins this batch, so there are fewer, larger writes.
 			select {
 			case r2, ok := <-in.reqs:
 				if !ok {
@@ -277,28 +365,40 @@ func (in *Intake) loop() {
 			case <-in.syncIdle:
 			}
 		}
-		err := in.commit(context.Background(), batch)
+		ds := make([]*NewDelivery, len(batch))
+		for i, r := range batch {
+			ds[i] = &r.d
+		}
+		// A row never points at bytes not yet written: the records go to
+		// the segment here, the rows after the sync.
+		app, err := in.db.segs.append(ds)
 		in.batches.Add(1)
 		in.items.Add(int64(len(batch)))
 		if err != nil {
+			err = fmt.Errorf("store deliveries: %w", err)
 			in.noteRefused(err)
-			in.release(batch, err)
+			in.unsynced.Add(-int64(len(batch)))
+			in.unindexed.Add(-int64(len(batch)))
+			in.answer(batch, err, true)
 			continue
 		}
-		in.synced <- committed{reqs: batch}
+		for _, r := range batch {
+			r.d.Payload = nil // in the segment now; a waiting group holds no payloads
+		}
+		in.synced <- appendedBatch{reqs: batch, app: app}
 	}
 }
 
-// syncLoop makes committed batches durable: one fdatasync of the segment
-// for every batch committed before it started, the group's receipts beside
-// it, then the answers. A batch is answered only after a sync that began
-// after its records were written, so a duplicate is never answered before
-// its original's record is on disk.
+// syncLoop makes appended batches durable: one fdatasync of the segment
+// for every batch appended before it started, then the answers to Accept,
+// then the group goes to the index stage. A batch is answered only after a
+// sync that began after its records were written, so a duplicate is never
+// answered 2xx before its original's record is on disk.
 func (in *Intake) syncLoop() {
-	defer close(in.done)
+	defer close(in.toIndex)
 	for first := range in.synced {
 		in.syncBusy.Store(true)
-		group := []committed{first}
+		group := []appendedBatch{first}
 	more:
 		for {
 			select {
@@ -311,73 +411,176 @@ func (in *Intake) syncLoop() {
 				break more
 			}
 		}
-		audited := make(chan error, 1)
-		if in.opts.Receipts != nil {
-			go func() { audited <- in.opts.Receipts(context.Background(), receipts(group)) }()
-		} else {
-			audited <- nil
-		}
 		err := in.db.SyncPayloads()
-		if err != nil {
-			err = fmt.Errorf("store deliveries: %w", err)
-		}
-		if aerr := <-audited; err == nil {
-			err = aerr
-		}
-		if err != nil {
-			// The rows and jobs are committed already: say so, so that
-			// the refusal is not taken for "not stored".
-			err = fmt.Errorf("%w: %w", ErrCommittedUnconfirmed, err)
-		}
 		in.syncBusy.Store(false)
 		select {
 		case in.syncIdle <- struct{}{}:
 		default:
 		}
-		if err != nil {
-			in.noteRefused(err)
-		} else {
-			in.noteStored()
-		}
+		n := 0
 		for _, c := range group {
-			in.release(c.reqs, err)
+			n += len(c.reqs)
+		}
+		in.unsynced.Add(-int64(n))
+		if err != nil {
+			// Not indexed: the records may be on disk all the same, and
+			// the next start then stores them (recover.go); the segments
+			// refuse every later sync meanwhile.
+			err = fmt.Errorf("%w: store deliveries: %w", ErrCommittedUnconfirmed, err)
+			in.noteRefused(err)
+			for _, c := range group {
+				in.answer(c.reqs, err, true)
+			}
+			in.unindexed.Add(-int64(n))
+			continue
+		}
+		in.noteStored()
+		for _, c := range group {
+			in.answer(c.reqs, nil, false)
+		}
+		in.toIndex <- group
+	}
+}
+
+// indexLoop commits the rows, jobs and segment mark of synced groups, in
+// order, several groups per transaction while deliveries keep coming.
+func (in *Intake) indexLoop() {
+	defer close(in.done)
+	for first := range in.toIndex {
+		batches := first
+		rows := countReqs(first)
+		var timer *time.Timer
+	gather:
+		for rows < maxIndexRows {
+			select {
+			case g, ok := <-in.toIndex:
+				if !ok {
+					break gather
+				}
+				batches = append(batches, g...)
+				rows += countReqs(g)
+				continue
+			default:
+			}
+			if in.unsynced.Load() == 0 || in.closing.Load() {
+				break gather // nothing more on its way
+			}
+			if timer == nil {
+				timer = time.NewTimer(indexGather)
+			}
+			select {
+			case g, ok := <-in.toIndex:
+				if !ok {
+					break gather
+				}
+				batches = append(batches, g...)
+				rows += countReqs(g)
+			case <-timer.C:
+				break gather
+			}
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if !in.index(batches) {
+			// Given up at Close: later groups must not move the mark past
+			// these records, which the next start rebuilds.
+			for g := range in.toIndex {
+				for _, c := range g {
+					in.answer(c.reqs, errIndexGivenUp, true)
+				}
+				in.unindexed.Add(-int64(countReqs(g)))
+			}
+			return
 		}
 	}
 }
 
-func (in *Intake) release(batch []*intakeReq, err error) {
-	in.inflight.Add(-int64(len(batch)))
+// errIndexGivenUp answers Enqueue for deliveries whose transaction was
+// given up at Close.
+var errIndexGivenUp = fmt.Errorf("%w: the intake closed before its row was committed; the next start stores it from its record", ErrCommittedUnconfirmed)
+
+func countReqs(g []appendedBatch) int {
+	n := 0
+	for _, c := range g {
+		n += len(c.reqs)
+	}
+	return n
+}
+
+// index commits one transaction for batches, retrying a failure (a busy
+// or failing database) with backoff: the deliveries are answered already,
+// and the mark must not move past them. Only once Close is waiting does it
+// give up, after a few tries, and report false.
+func (in *Intake) index(batches []appendedBatch) bool {
+	var reqs []*intakeReq
+	var refs []payloadRef
+	for _, c := range batches {
+		reqs = append(reqs, c.reqs...)
+		refs = append(refs, c.app.refs...)
+	}
+	mark := batches[len(batches)-1].app.mark
+	// store writes each one's result into work, copies: a request answered
+	// already (Accept, or Enqueue told of a failed try) is read by its
+	// caller meanwhile.
+	work := make([]*intakeReq, len(reqs))
+	wait := in.indexRetry
+	for tries := 1; ; tries++ {
+		for i, r := range reqs {
+			work[i] = &intakeReq{d: r.d, bytes: r.bytes}
+		}
+		var receiptErr error
+		err := in.store(context.Background(), work, refs, mark, func() error {
+			if in.opts.Receipts != nil {
+				receiptErr = in.opts.Receipts(context.Background(), receiptsOf(work))
+			}
+			return nil // answered already: commit all the same
+		})
+		if err == nil {
+			in.commits.Add(1)
+			in.unindexed.Add(-int64(len(reqs)))
+			for i, r := range reqs {
+				if !r.answered {
+					r.res = work[i].res
+				}
+			}
+			if receiptErr != nil {
+				receiptErr = fmt.Errorf("%w: %w", ErrCommittedUnconfirmed, receiptErr)
+			}
+			in.noteIndexed(receiptErr)
+			in.answer(reqs, receiptErr, true)
+			return true
+		}
+		in.noteIndexed(err)
+		if in.closing.Load() && tries >= 3 {
+			in.answer(reqs, fmt.Errorf("%w: %w", errIndexGivenUp, err), true)
+			in.unindexed.Add(-int64(len(reqs)))
+			return false
+		}
+		// Enqueue's callers hear of it now rather than after the retries
+		// (which may run until the database recovers): their row is not
+		// committed yet, and may be by a later try.
+		in.answer(reqs, fmt.Errorf("%w: its row is not committed yet (retrying): %w", ErrCommittedUnconfirmed, err), true)
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// answer answers the requests of batch that wait for this stage: those
+// waiting for their row (indexed) or for their record (not indexed). With
+// a non-nil err every request still waiting is answered with it.
+func (in *Intake) answer(batch []*intakeReq, err error, indexed bool) {
 	for _, r := range batch {
+		if r.answered || (err == nil && r.indexed != indexed) {
+			continue
+		}
 		if err != nil {
 			r.err = err
 		}
+		r.answered = true
+		in.inflight.Add(-1)
 		close(r.done)
 	}
-}
-
-// commit writes one batch: its records to the segment, then the rows
-// (duplicates skipped by the key's unique index), the jobs of the new ones
-// and the segment mark, in one transaction. The connection runs
-// synchronous=NORMAL and the WAL is not synced here: the segment record is
-// what keeps an answered delivery (recover.go).
-func (in *Intake) commit(ctx context.Context, batch []*intakeReq) error {
-	ds := make([]*NewDelivery, len(batch))
-	for i, r := range batch {
-		ds[i] = &r.d
-	}
-	// The records go to the segment first: a row never points at bytes
-	// not yet written. A duplicate's record is written too and left unused.
-	app, err := in.db.segs.append(ds)
-	if err != nil {
-		return fmt.Errorf("store deliveries: %w", err)
-	}
-	if err := in.store(ctx, batch, app.refs, app.mark, nil); err != nil {
-		if uerr := in.db.segs.unappend(app.mark); uerr != nil {
-			err = errors.Join(err, uerr)
-		}
-		return err
-	}
-	return nil
 }
 
 // store inserts the rows of batch (payloads at refs), the jobs of the new
@@ -429,14 +632,12 @@ func (in *Intake) store(ctx context.Context, batch []*intakeReq, refs []payloadR
 	return nil
 }
 
-func receipts(group []committed) []Receipt {
-	var out []Receipt
-	for _, c := range group {
-		for _, r := range c.reqs {
-			d := r.d
-			d.Payload = nil
-			out = append(out, Receipt{Delivery: d, Bytes: len(r.d.Payload), Enqueued: r.res})
-		}
+func receiptsOf(reqs []*intakeReq) []Receipt {
+	out := make([]Receipt, 0, len(reqs))
+	for _, r := range reqs {
+		d := r.d
+		d.Payload = nil
+		out = append(out, Receipt{Delivery: d, Bytes: r.bytes, Enqueued: r.res})
 	}
 	return out
 }

@@ -73,16 +73,15 @@ type segments struct {
 	buf     []byte // the writer's batch buffer; only append uses it
 	created bool   // a new segment must have its directory entry synced
 	synced  int64  // bytes of cur known to be on disk
-	// cuts counts unappends: a Sync that began before one must not vouch,
-	// after it, for the bytes written since at the offsets it cut.
-	cuts    uint64
-	syncErr error // sticky, as DB.walErr
+	syncErr error  // sticky, as DB.walErr
 	// floor: a segment the writer starts is numbered above it, so that
 	// the number of a segment lost in a crash is not used again while the
 	// mark still names it (recover.go).
 	floor int64
 	// syncFile is fdatasync; tests hold a sync back with it.
 	syncFile func(*os.File) error
+	// syncDirOf is syncDir; tests fail it.
+	syncDirOf func(string) error
 	// recovering is recovery.lock while the Intake that took it recovers
 	// (recover.go).
 	recovering *os.File
@@ -103,7 +102,7 @@ func openSegments(dbPath string) (*segments, error) {
 	if err := dirs.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("payload segments: %w", err)
 	}
-	return &segments{dir: dir, readers: map[int64]*openSegment{}, syncFile: fdatasyncFile}, nil
+	return &segments{dir: dir, readers: map[int64]*openSegment{}, syncFile: fdatasyncFile, syncDirOf: syncDir}, nil
 }
 
 func (s *segments) path(n int64) string {
@@ -175,26 +174,6 @@ func (s *segments) append(ds []*NewDelivery) (appended, error) {
 	return appended{refs: refs, mark: segMark{seg: seg, start: at, end: end, durable: durable}}, nil
 }
 
-// unappend takes back the batch appended at mark, whose transaction did not
-// commit: the next batch overwrites it, and the file is cut so that a crash
-// before then does not leave records of deliveries refused with 503 for
-// recovery to store.
-func (s *segments) unappend(m segMark) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur == nil || s.curN != m.seg || s.curSize != m.end {
-		return nil
-	}
-	s.curSize = m.start
-	// The cut bytes may have been synced; what is written there next is not.
-	s.synced = min(s.synced, m.start)
-	s.cuts++
-	if err := s.cur.f.Truncate(m.start); err != nil {
-		return fmt.Errorf("cut payload segment %d: %w", m.seg, err)
-	}
-	return nil
-}
-
 // rotate syncs and leaves the current segment and starts the next one.
 // Called with mu held.
 func (s *segments) rotate() error {
@@ -211,7 +190,7 @@ func (s *segments) rotate() error {
 		// Its directory entry too: the commit of a batch in the next
 		// segment may reach the disk before any Sync syncs the directory,
 		// and recovery takes the segments before the mark's for whole.
-		if err := syncDir(s.dir); err != nil {
+		if err := s.syncDirOf(s.dir); err != nil {
 			return fmt.Errorf("leave payload segment %d: %w", s.curN, err)
 		}
 		// Not kept open: a receiver that does not prune (--no-worker)
@@ -293,7 +272,7 @@ func (s *segments) numberAbove(n int64) {
 // synced when they were left).
 func (s *segments) Sync() error {
 	s.mu.Lock()
-	cur, n, size, created, serr, cuts := s.cur, s.curN, s.curSize, s.created, s.syncErr, s.cuts
+	cur, n, size, created, serr := s.cur, s.curN, s.curSize, s.created, s.syncErr
 	if serr == nil && cur != nil {
 		// The writer may leave this segment while it is synced.
 		cur.users++
@@ -308,7 +287,7 @@ func (s *segments) Sync() error {
 	}
 	defer s.release(cur)
 	if created {
-		if err := syncDir(s.dir); err != nil {
+		if err := s.syncDirOf(s.dir); err != nil {
 			s.mu.Lock()
 			s.created = true
 			s.mu.Unlock()
@@ -325,7 +304,7 @@ func (s *segments) Sync() error {
 		return err
 	}
 	s.mu.Lock()
-	if s.curN == n && s.cuts == cuts && size > s.synced {
+	if s.curN == n && size > s.synced {
 		s.synced = size
 	}
 	s.mu.Unlock()

@@ -15,12 +15,14 @@ import (
 
 // What a crash leaves, and how NewIntake mends it.
 //
-// An intake batch is: records appended to the segment, then one SQLite
-// transaction (rows, jobs, and the segment mark: how far the segments are
-// indexed), then one fdatasync of the segment, then the answers. The WAL is
-// not synced per batch (synchronous=NORMAL), and the kernel writes each file
-// back on its own, so after a power cut each file holds what was synced and
-// any part of what was not:
+// An intake batch is: records appended to the segment, then one fdatasync
+// of the segment, then the answers, then (for a few batches at once) one
+// SQLite transaction: rows, jobs, and the segment mark, how far the segments
+// are indexed. A crash after the answers and before that transaction
+// commits leaves records past the mark, answered, with no rows. The WAL is
+// not synced per transaction (synchronous=NORMAL), and the kernel writes
+// each file back on its own, so after a power cut each file holds what was
+// synced and any part of what was not:
 //
 //   - SQLite holds a prefix of its commits (the WAL is replayed up to its
 //     first bad frame), and the mark row is that prefix's last batch. Every

@@ -7,49 +7,53 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // TestAnEnqueueErrorSaysWhetherTheDeliveryWasStored (found in review):
-// when the payload sync fails, Enqueue fails, but the batch's row and job
-// are committed and Receipts (the "received" audit record) ran beside the
-// sync: the delivery is stored, audited as received, and will be
-// processed. The receiver audited every Enqueue error as "not stored", so
-// the log carried "received" and "rejected: not stored" for one key. Such
-// an error now wraps ErrCommittedUnconfirmed; one from a batch that did
-// not commit does not.
+// the receiver audited every store error as "not stored", so the log could
+// carry "received" and "rejected: not stored" for one key. An error that
+// came after the delivery's record was written wraps
+// ErrCommittedUnconfirmed: its sync failed, so it was refused, but the
+// record may be on disk, and the next start then stores it from there
+// (shown here). A failing transaction refuses nothing: the record is on
+// disk and answered, Enqueue (which waits for the row) hears that it is
+// not committed yet, and the index stage retries.
 func TestAnEnqueueErrorSaysWhetherTheDeliveryWasStored(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name      string
-		failSync  bool
-		failJobs  bool
-		committed bool
+		name     string
+		failSync bool
+		failJobs bool
 	}{
-		{"the sync fails after the commit", true, false, true},
-		{"the commit fails", false, true, false},
-		// A batch that did not commit is refused as not stored,
-		// whatever the sync would have said.
-		{"the commit and the sync fail", true, true, false},
+		{"the sync fails", true, false},
+		{"the transaction fails", false, true},
+		{"the sync and the transaction fail", true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, err := Open(ctx, filepath.Join(t.TempDir(), FileName), Options{}) // FULL: the payloads are synced
+			path := filepath.Join(t.TempDir(), FileName)
+			db, err := Open(ctx, path, Options{}) // FULL: the payloads are synced
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = db.Close() })
 			if tt.failSync {
+				// The bytes reach the file; the sync reports a failure.
 				db.segs.syncFile = func(*os.File) error { return errors.New("EIO") }
 			}
 			var mu sync.Mutex
 			var received []string
-			in := newIntake(t, db, IntakeOptions{
+			var failJobs atomic.Bool
+			failJobs.Store(tt.failJobs)
+			opts := IntakeOptions{
 				Jobs: func(context.Context, *sql.Tx, []int64) error {
-					if tt.failJobs {
+					if failJobs.Load() {
 						return errors.New("database is full")
 					}
 					return nil
@@ -62,23 +66,39 @@ func TestAnEnqueueErrorSaysWhetherTheDeliveryWasStored(t *testing.T) {
 					}
 					return nil
 				},
-			})
-			t.Cleanup(in.Close)
-			_, err = in.Enqueue(ctx, NewDelivery{Provider: "github", Key: "github:1:abc", EventType: "push", Payload: []byte(`{}`)})
-			require.Error(t, err, "the delivery is refused (503)")
-			assert.Equal(t, tt.committed, errors.Is(err, ErrCommittedUnconfirmed), "%v", err)
-
-			var n int
-			require.NoError(t, db.read.QueryRow(`SELECT count(*) FROM webhook_delivery WHERE key = ? AND state = 'pending'`, "github:1:abc").Scan(&n))
-			mu.Lock()
-			defer mu.Unlock()
-			if tt.committed {
-				assert.Equal(t, 1, n, "stored")
-				assert.Equal(t, []string{"github:1:abc"}, received, "and audited received")
-			} else {
-				assert.Zero(t, n, "not stored")
-				assert.Empty(t, received)
 			}
+			in := newIntake(t, db, opts)
+			in.indexRetry = time.Millisecond
+			d := NewDelivery{Provider: "github", Key: "github:1:abc", EventType: "push", Payload: []byte(`{}`)}
+			_, err = in.Enqueue(ctx, d)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrCommittedUnconfirmed, "the record was written: it may be stored")
+			if !tt.failSync {
+				require.NoError(t, in.Accept(ctx, NewDelivery{Provider: "github", Key: "github:1:def", EventType: "push", Payload: []byte(`{}`)}),
+					"a failing transaction refuses nothing")
+			}
+			stored := func() int {
+				var n int
+				require.NoError(t, db.read.QueryRow(`SELECT count(*) FROM webhook_delivery WHERE key = ? AND state = 'pending'`, "github:1:abc").Scan(&n))
+				return n
+			}
+			assert.Zero(t, stored(), "not stored yet")
+			mu.Lock()
+			assert.Empty(t, received, "nor audited received")
+			mu.Unlock()
+
+			// The database works again, or the process restarts.
+			failJobs.Store(false)
+			in.Close()
+			if tt.failSync {
+				db.segs.syncFile = fdatasyncFile
+				in = newIntake(t, db, opts)
+				t.Cleanup(in.Close)
+			}
+			assert.Equal(t, 1, stored(), "stored from its record once the transaction can run")
+			mu.Lock()
+			assert.Contains(t, received, "github:1:abc", "and audited received")
+			mu.Unlock()
 		})
 	}
 }

@@ -22,7 +22,7 @@ import (
 // A sender may half-close its connection after a complete request
 // (shutdown(SHUT_WR), as some HTTP/1.x clients and proxies do) and still
 // read the answer. net/http ends the request's context on that EOF while
-// the delivery's batch is still being written. The answer must follow what
+// the delivery is still being stored. The answer must follow what
 // became of the delivery, not that context: 202 when it was stored, and
 // never a 2xx when it was not (had the handler given up and written
 // nothing, net/http would answer "200 OK", and the provider would never
@@ -31,12 +31,12 @@ func TestAHalfClosingSenderIsAnsweredWhatBecameOfItsDelivery(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		commitErr  error
+		storeErr   error
 		wantStatus int
 		wantStored bool
 	}{
-		{name: "a delivery whose batch commits gets 202", wantStatus: http.StatusAccepted, wantStored: true},
-		{name: "a delivery whose batch fails gets 503", commitErr: errors.New("database is locked"),
+		{name: "a delivery that is stored gets 202", wantStatus: http.StatusAccepted, wantStored: true},
+		{name: "a delivery that is not gets 503", storeErr: errors.New("database is locked"),
 			wantStatus: http.StatusServiceUnavailable},
 	}
 	for _, tt := range tests {
@@ -45,17 +45,14 @@ func TestAHalfClosingSenderIsAnsweredWhatBecameOfItsDelivery(t *testing.T) {
 			ctx := context.Background()
 			db, err := queue.Open(ctx, filepath.Join(t.TempDir(), queue.FileName), queue.Options{Synchronous: "NORMAL"})
 			require.NoError(t, err)
-			entered, release := make(chan struct{}), make(chan struct{})
 			in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{
-				Jobs: func(context.Context, *sql.Tx, []int64) error {
-					close(entered)
-					<-release
-					return tt.commitErr
-				},
+				Jobs:     func(context.Context, *sql.Tx, []int64) error { return nil },
 				Receipts: ReceiptAuditor(&memSink{}),
 			})
 			require.NoError(t, err)
-			h := NewHandler(Options{Store: in, Audit: &memSink{}, Secrets: Secrets{GitHub: secrets("gh-secret")}})
+			held := &heldStore{in: in, err: tt.storeErr, entered: make(chan struct{}), release: make(chan struct{})}
+			entered, release := held.entered, held.release
+			h := NewHandler(Options{Store: held, Audit: &memSink{}, Secrets: Secrets{GitHub: secrets("gh-secret")}})
 			srv := httptest.NewServer(h)
 			t.Cleanup(func() {
 				srv.Close()
@@ -80,7 +77,7 @@ func TestAHalfClosingSenderIsAnsweredWhatBecameOfItsDelivery(t *testing.T) {
 			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 			resp, rerr := http.ReadResponse(bufio.NewReader(conn), nil)
 			require.NoError(t, rerr, "the half-closed sender still reads its answer")
-			require.Eventually(t, func() bool { return !in.Busy() }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, in.Settled, 5*time.Second, time.Millisecond)
 			_, ferr := db.Find(ctx, "github:42:guid-half")
 			if tt.wantStored {
 				require.NoError(t, ferr, "the delivery was stored")
@@ -90,4 +87,21 @@ func TestAHalfClosingSenderIsAnsweredWhatBecameOfItsDelivery(t *testing.T) {
 			assert.Equal(t, tt.wantStatus, resp.StatusCode, resp.Status)
 		})
 	}
+}
+
+// heldStore holds each delivery until release is closed, then stores it,
+// or refuses it with err.
+type heldStore struct {
+	in               *queue.Intake
+	err              error
+	entered, release chan struct{}
+}
+
+func (s *heldStore) Accept(ctx context.Context, d queue.NewDelivery) error {
+	close(s.entered)
+	<-s.release
+	if s.err != nil {
+		return s.err
+	}
+	return s.in.Accept(ctx, d)
 }

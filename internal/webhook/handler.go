@@ -19,11 +19,11 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/queue"
 )
 
-// Store keeps verified deliveries; queue.Intake is the real one. It must
-// also audit each receipt before it returns: queue.Intake does with
-// Receipts set to ReceiptAuditor.
+// Store keeps verified deliveries; queue.Intake is the real one. Accept
+// returns once the delivery is durably stored; its receipt is audited
+// shortly after (queue.Intake does, with Receipts set to ReceiptAuditor).
 type Store interface {
-	Enqueue(ctx context.Context, d queue.NewDelivery) (queue.Enqueued, error)
+	Accept(ctx context.Context, d queue.NewDelivery) error
 }
 
 // Secrets are the signing secrets of each provider; several each, for
@@ -190,20 +190,18 @@ func (h *Handler) receive(p provider) http.Handler {
 		// own merits, and the answer says which (a sender that has really
 		// gone just does not read it).
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueWait)
-		res, err := h.o.Store.Enqueue(ectx, id.d)
+		err = h.o.Store.Accept(ectx, id.d)
 		cancel()
 		if err != nil {
-			// Not stored, or stored but not audited: either way the provider
-			// retries, and a stored one is then answered as a duplicate.
-			h.unavailable(w, "store and audit the delivery", err)
+			// Not stored, or not known to be: either way the provider
+			// retries, and a stored one then enqueues nothing new.
+			h.unavailable(w, "store the delivery", err)
 			h.refusedVerified(r.Context(), id.d, refusalReason(err))
 			return
 		}
-		if res.Duplicate {
-			reply(w, http.StatusOK, `{"status":"duplicate","id":`+strconv.FormatInt(res.ID, 10)+`}`)
-			return
-		}
-		reply(w, http.StatusAccepted, `{"status":"accepted","id":`+strconv.FormatInt(res.ID, 10)+`}`)
+		// A redelivery of a stored key is answered so too: its record is
+		// kept, its receipt says duplicate, and nothing new is enqueued.
+		reply(w, http.StatusAccepted, `{"status":"accepted"}`)
 	})
 }
 
@@ -324,11 +322,11 @@ func (h *Handler) writeRefusal(ctx context.Context, rec audit.Record) error {
 func refusalReason(err error) string {
 	switch {
 	case errors.Is(err, queue.ErrCommittedUnconfirmed):
-		return "answered 503 for the provider to retry: stored, but its record could not be synced or its receipt audited; " +
-			"it may still be processed, and the retry is then answered as a duplicate"
+		return "answered 503 for the provider to retry: written, but its record could not be synced; " +
+			"it may still be stored and processed, and the retry is then a duplicate"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "answered 503 for the provider to retry: storing did not finish in time; it may have been stored, " +
-			"and the retry is then answered as a duplicate"
+			"and the retry is then a duplicate"
 	}
 	return "answered 503 for the provider to retry: not stored"
 }

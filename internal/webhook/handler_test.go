@@ -64,9 +64,17 @@ func (m *memSink) byStatus(status string) []audit.Record {
 
 type bundle struct {
 	db   *queue.DB
+	in   *queue.Intake
 	sink *memSink
 	h    *Handler
 	url  string
+}
+
+// settle waits until every delivery answered so far has its row, job and
+// receipt: they are committed just after the answer.
+func (b *bundle) settle(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, b.in.Settled, 10*time.Second, time.Millisecond)
 }
 
 // setup runs the receiver on httptest with a real queue in a temp dir.
@@ -94,7 +102,7 @@ func setup(t *testing.T, mutate func(*Options)) *bundle {
 		in.Close()
 		require.NoError(t, db.Close())
 	})
-	return &bundle{db: db, sink: sink, h: h, url: srv.URL}
+	return &bundle{db: db, in: in, sink: sink, h: h, url: srv.URL}
 }
 
 func githubRequest(t *testing.T, url, guid string, body []byte, secret string) *http.Request {
@@ -125,9 +133,10 @@ func TestReceiverStoresOnceAndAnswersDuplicatesWith2xx(t *testing.T) {
 
 	code, _ := do(t, githubRequest(t, b.url, "guid-1", body, "gh-secret"))
 	require.Equal(t, http.StatusAccepted, code)
+	b.settle(t)
 	code, out := do(t, githubRequest(t, b.url, "guid-1", body, "gh-secret"))
-	require.Equal(t, http.StatusOK, code)
-	assert.Contains(t, out, "duplicate")
+	require.Equal(t, http.StatusAccepted, code, "a redelivery is answered as stored: %s", out)
+	b.settle(t)
 
 	ds, err := b.db.List(context.Background(), "", 0)
 	require.NoError(t, err)
@@ -155,6 +164,13 @@ func TestReceiverSameGUIDThroughAnotherHookIsAnotherDelivery(t *testing.T) {
 	req.Header.Set(GitHubHookIDHeader, "43")
 	code, _ = do(t, req)
 	require.Equal(t, http.StatusAccepted, code)
+	b.settle(t)
+	ds, err := b.db.List(context.Background(), "", 0)
+	require.NoError(t, err)
+	assert.Len(t, ds, 2, "one delivery per hook")
+	for _, r := range b.sink.byStatus(audit.StatusReceived) {
+		assert.Equal(t, false, r.Details["duplicate"], r.IdempotencyKey)
+	}
 }
 
 func TestReceiverRefusals(t *testing.T) {
@@ -227,14 +243,31 @@ func TestReceiverWithoutSecretAnswers503(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 }
 
-func TestReceiverAnswers503WhenTheReceiptCannotBeAudited(t *testing.T) {
+// A receipt is audited just after the answer, with the delivery's row. One
+// that cannot be (the audit log failing) was refused with 503; the
+// delivery is on disk by then, so it is kept and queued, and the intake
+// reports the failure (Healthy, which the receiver's /readyz asks), so a
+// load balancer stops sending until receipts are audited again.
+func TestAReceiptThatCannotBeAuditedMakesTheIntakeUnhealthy(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.sink.mu.Lock()
 	b.sink.err = fmt.Errorf("disk full")
 	b.sink.mu.Unlock()
 	code, _ := do(t, githubRequest(t, b.url, "g-audit", []byte(`{}`), "gh-secret"))
-	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, http.StatusAccepted, code)
+	b.settle(t)
+	assert.ErrorContains(t, b.in.Healthy(), "disk full")
+	_, err := b.db.Find(context.Background(), "github:42:g-audit")
+	require.NoError(t, err, "the delivery is stored all the same")
+
+	b.sink.mu.Lock()
+	b.sink.err = nil
+	b.sink.mu.Unlock()
+	code, _ = do(t, githubRequest(t, b.url, "g-audit-2", []byte(`{}`), "gh-secret"))
+	assert.Equal(t, http.StatusAccepted, code)
+	b.settle(t)
+	assert.NoError(t, b.in.Healthy(), "an audited receipt clears it")
 }
 
 func TestReceiverStripeEventIsKeyedByEventID(t *testing.T) {
@@ -249,7 +282,11 @@ func TestReceiverStripeEventIsKeyedByEventID(t *testing.T) {
 		return code
 	}
 	require.Equal(t, http.StatusAccepted, send())
-	require.Equal(t, http.StatusOK, send(), "Stripe's retry of one event is a duplicate")
+	require.Equal(t, http.StatusAccepted, send(), "Stripe's retry of one event")
+	b.settle(t)
+	ds, err := b.db.List(context.Background(), "", 0)
+	require.NoError(t, err)
+	require.Len(t, ds, 1, "Stripe's retry of one event is a duplicate")
 	d, err := b.db.Find(context.Background(), "stripe:evt_123")
 	require.NoError(t, err)
 	assert.Equal(t, "payment_intent.succeeded", d.EventType)
@@ -277,7 +314,8 @@ func TestReceiverSlack(t *testing.T) {
 	retry := slackRequest(t, b.url, ev)
 	retry.Header.Set("X-Slack-Retry-Num", "1")
 	code, _ = do(t, retry)
-	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, http.StatusAccepted, code)
+	b.settle(t)
 
 	ds, err := b.db.List(context.Background(), "", 0)
 	require.NoError(t, err)

@@ -42,6 +42,7 @@ func TestAStripeThinEventWhoseTypeHasBracketsIsStoredWithItsRelatedObject(t *tes
 				`"related_object":{"id":"acct_1Nv0FGQ9RKHgCVdK","type":"v2.core.account","url":"/v2/core/accounts/acct_1Nv0FGQ9RKHgCVdK"}}`)
 			code, out := do(t, stripeRequest(t, b.url, body))
 			require.Equal(t, http.StatusAccepted, code, "a verified Stripe thin event was refused: %s", out)
+			b.settle(t)
 
 			d, err := b.db.Find(context.Background(), "stripe:"+id)
 			require.NoError(t, err)
@@ -129,6 +130,7 @@ func assertSlackFormStored(t *testing.T, form url.Values, eventType, target stri
 	req.Header = slackHeader(body, "slack-secret", time.Now())
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	code, out := do(t, req)
+	b.settle(t)
 	require.Equal(t, http.StatusAccepted, code, "a verified Slack delivery was refused: %s", out)
 
 	ds, err := b.db.List(context.Background(), "", 0)

@@ -58,6 +58,7 @@ func TestAFloodOfUnsignedRequestsIsAuditedAtAPaceAndSummarised(t *testing.T) {
 	}
 	status, _ := do(t, githubRequest(t, b.url, "good-1", []byte(`{"action":"opened","issue":{"number":7},"repository":{"full_name":"acme/app"}}`), "gh-secret"))
 	require.Equal(t, http.StatusAccepted, status)
+	b.settle(t)
 
 	assert.Len(t, b.sink.byAction("webhook.issues"), RefusalAuditBurst+1, "the burst's refusals and the delivery's receipt")
 	assert.Len(t, b.sink.byStatus(audit.StatusReceived), 1)

@@ -40,6 +40,7 @@ func TestASlackEventWhoseChannelIsAnObjectIsAccepted(t *testing.T) {
 				`"event":{"type":"channel_created","channel":%s}}`, i, tt.channel))
 			code, out := do(t, slackRequest(t, b.url, ev))
 			require.Equal(t, http.StatusAccepted, code, "a verified event was refused: %s", out)
+			b.settle(t)
 			recs := b.sink.byStatus(audit.StatusReceived)
 			require.Len(t, recs, 1)
 			assert.Equal(t, tt.target, recs[0].Target)
@@ -122,7 +123,8 @@ func TestAKeyPartWithAColonIsRefusedSoNoTwoDeliveriesShareAKey(t *testing.T) {
 }
 
 // TestConcurrentCopiesOfOneDeliveryEnqueueOnce: copies of one delivery
-// arriving together get one 202, the others 200, and one job.
+// arriving together are each answered 202, and make one row, one job and
+// one receipt that is not a duplicate.
 func TestConcurrentCopiesOfOneDeliveryEnqueueOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
@@ -138,31 +140,37 @@ func TestConcurrentCopiesOfOneDeliveryEnqueueOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	accepted := 0
-	for _, c := range codes {
-		if c == http.StatusAccepted {
-			accepted++
-		} else {
-			assert.Equal(t, http.StatusOK, c)
-		}
+	for i, c := range codes {
+		assert.Equal(t, http.StatusAccepted, c, "copy %d", i)
 	}
-	assert.Equal(t, 1, accepted)
+	b.settle(t)
+	ds, err := b.db.List(context.Background(), "", 0)
+	require.NoError(t, err)
+	assert.Len(t, ds, 1)
 	jobs, err := b.db.JobCounts(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 1, jobs["available"])
+	firsts := 0
+	for _, r := range b.sink.byStatus(audit.StatusReceived) {
+		if r.Details["duplicate"] == false {
+			firsts++
+		}
+	}
+	assert.Equal(t, 1, firsts, "one receipt is the first copy's, the others say duplicate")
+	assert.Len(t, b.sink.byStatus(audit.StatusReceived), n)
 }
 
 type failingStore struct{ err error }
 
-func (f failingStore) Enqueue(context.Context, queue.NewDelivery) (queue.Enqueued, error) {
-	return queue.Enqueued{}, f.err
+func (f failingStore) Accept(context.Context, queue.NewDelivery) error {
+	return f.err
 }
 
 // TestAStoreFailureRefusalIsAudited: a verified delivery refused with 503
 // because the store failed is in the audit log, with its key, so the
 // refusal can be matched with the provider's retry, and with what is known
-// of it: not stored, or stored but not confirmed (then it may be processed,
-// and the retry is answered as a duplicate), or not known (found in review).
+// of it: not stored, or written but not confirmed (then it may be
+// processed, and the retry is a duplicate), or not known (found in review).
 func TestAStoreFailureRefusalIsAudited(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -171,7 +179,7 @@ func TestAStoreFailureRefusalIsAudited(t *testing.T) {
 		says string
 	}{
 		{"not stored", errors.New("disk I/O error"), "not stored"},
-		{"stored, not confirmed", fmt.Errorf("%w: sync: EIO", queue.ErrCommittedUnconfirmed), "stored, but its record could not be synced"},
+		{"written, not confirmed", fmt.Errorf("%w: sync: EIO", queue.ErrCommittedUnconfirmed), "written, but its record could not be synced"},
 		{"not known", context.DeadlineExceeded, "it may have been stored"},
 	}
 	for _, tt := range tests {
