@@ -65,6 +65,9 @@ type DB struct {
 	now   func() time.Time
 	keys  *Keys
 	pays  *Payments
+	// walDone is closed when preallocWAL has finished (at once when it
+	// does not run).
+	walDone chan struct{}
 }
 
 // Synchronous checks a SQLite synchronous setting (STORE_SYNC): "" means
@@ -159,6 +162,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	db.walDone = make(chan struct{})
+	if sync == "FULL" {
+		go db.preallocWAL(path + "-wal")
+	} else {
+		close(db.walDone) // nothing waits for a sync of the WAL
+	}
 	return db, nil
 }
 
@@ -170,6 +179,9 @@ func (db *DB) Payments() *Payments { return db.pays }
 
 // Close closes both pools and their prepared statements.
 func (db *DB) Close() error {
+	if db.walDone != nil {
+		<-db.walDone
+	}
 	var errs []error
 	if db.keys != nil {
 		errs = append(errs, db.keys.close())
