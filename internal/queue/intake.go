@@ -42,15 +42,16 @@ type IntakeOptions struct {
 	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
 	MaxBatchBytes int
 	// Receipts, if set, is given the deliveries of each index transaction
-	// (their ids known, duplicates flagged) just before it commits; an error
-	// does not stop the commit (the deliveries were answered already), but
+	// (their ids known, duplicates flagged) once it has committed; an error
+	// takes nothing back (the deliveries were answered already), but
 	// Enqueue returns it, and Healthy reports it until a later transaction's
 	// receipts succeed. The receiver audits receipts here: it appends the
 	// records and lets the audit log sync them shortly after. A crash before
 	// the commit loses nothing: the records past the mark are rebuilt at
-	// start-up and given to Receipts again, Recovered set. NewIntake also
-	// gives it, before they commit, the deliveries recovery makes tombstones
-	// (Torn set) and those it rebuilds; an error then fails NewIntake.
+	// start-up and given to Receipts then, Recovered set (duplicates too).
+	// NewIntake also gives it, before they commit, the deliveries recovery
+	// makes tombstones (Torn set) and those it rebuilds; an error then fails
+	// NewIntake.
 	Receipts func(ctx context.Context, receipts []Receipt) error
 }
 
@@ -424,8 +425,10 @@ func (in *Intake) syncLoop() {
 		in.unsynced.Add(-int64(n))
 		if err != nil {
 			// Not indexed: the records may be on disk all the same, and
-			// the next start then stores them (recover.go); the segments
-			// refuse every later sync meanwhile.
+			// the next start then stores them (recover.go) unless a later
+			// batch's transaction moves the mark past them first (a failed
+			// sync of the segment is sticky, one of its directory is not).
+			// Either is allowed of a delivery answered 503.
 			err = fmt.Errorf("%w: store deliveries: %w", ErrCommittedUnconfirmed, err)
 			in.noteRefused(err)
 			for _, c := range group {
@@ -529,14 +532,16 @@ func (in *Intake) index(batches []appendedBatch) bool {
 		for i, r := range reqs {
 			work[i] = &intakeReq{d: r.d, bytes: r.bytes}
 		}
-		var receiptErr error
-		err := in.store(context.Background(), work, refs, mark, func() error {
+		err := in.store(context.Background(), work, refs, mark, nil)
+		if err == nil {
+			// The receipts follow the commit, once, with the ids it gave:
+			// given before it, a commit that failed (and its retry) gave
+			// them twice (found in review). A crash between the two loses
+			// them, as it did when they came beside the sync.
+			var receiptErr error
 			if in.opts.Receipts != nil {
 				receiptErr = in.opts.Receipts(context.Background(), receiptsOf(work))
 			}
-			return nil // answered already: commit all the same
-		})
-		if err == nil {
 			in.commits.Add(1)
 			in.unindexed.Add(-int64(len(reqs)))
 			for i, r := range reqs {

@@ -307,8 +307,10 @@ func (db *DB) lostRows(ctx context.Context, t tail, scans []segScan) ([]int64, e
 	return lost, nil
 }
 
-// reinsert stores the rows and jobs of records SQLite lost, and audits the
-// new ones as recovered before they commit.
+// reinsert stores the rows and jobs of records SQLite lost, and audits them
+// as recovered before they commit: the new ones, and the duplicates too
+// (answered 202 at their sync, their receipt was to come with the
+// transaction a crash lost; found in review).
 func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
 	// As tombstone: a signal must not split the "recovered" records from
 	// the commit they describe.
@@ -325,12 +327,13 @@ func (in *Intake) reinsert(ctx context.Context, recs []scanned) (int, error) {
 	n := 0
 	err := in.store(ctx, batch, refs, mark, func() error {
 		var rs []Receipt
+		n = 0
 		for i, r := range batch {
+			rs = append(rs, Receipt{Delivery: r.d, Bytes: recs[i].payloadLen, Enqueued: r.res, Recovered: true})
 			if !r.res.Duplicate {
-				rs = append(rs, Receipt{Delivery: r.d, Bytes: recs[i].payloadLen, Enqueued: r.res, Recovered: true})
+				n++
 			}
 		}
-		n = len(rs)
 		if in.opts.Receipts == nil || len(rs) == 0 {
 			return nil
 		}

@@ -383,12 +383,13 @@ const TornReason = "its payload was lost in a crash before the delivery was answ
 // ReceiptAuditor returns the queue.IntakeOptions.Receipts that appends one
 // "received" record per stored delivery (duplicates included, flagged;
 // deliveries rebuilt by recovery flagged "recovered"; a "rejected" record,
-// flagged "torn", for each delivery recovery makes a tombstone) before any
-// of them is answered. A failed append fails the batch, so the receiver refuses what
-// it cannot audit. It does not wait for the audit log's fsync: the delivery
-// itself is kept by its synced segment record, and should a power cut lose
-// the receipt together with the delivery's SQLite commit, recovery rebuilds
-// the delivery and audits it again as recovered.
+// flagged "torn", for each delivery recovery makes a tombstone) once their
+// transaction has committed, just after they were answered. A failed
+// append makes the intake unhealthy (/readyz 503) until one succeeds. It
+// does not wait for the audit log's fsync: the delivery itself is kept by
+// its synced segment record, and should a crash or power cut lose the
+// receipt together with the delivery's SQLite commit, recovery rebuilds the
+// delivery and audits it again as recovered.
 func ReceiptAuditor(log ReceiptLog) func(context.Context, []queue.Receipt) error {
 	return func(ctx context.Context, rs []queue.Receipt) error {
 		now := time.Now()
