@@ -110,7 +110,9 @@ func TestFullAuditLogRefusesTheActionAndSaysWhy(t *testing.T) {
 func TestLockedStoreRefusesTheActionThenTheKeyIsFree(t *testing.T) {
 	t.Parallel()
 	h := start(t, fastEnv(nil))
-	db, err := sql.Open("sqlite", filepath.Join(h.vars["DATA_DIR"], "state.db"))
+	// A busy timeout: the server writes its WAL ahead in zeros just after
+	// start-up, under SQLite's write lock, for a few milliseconds.
+	db, err := sql.Open("sqlite", filepath.Join(h.vars["DATA_DIR"], "state.db")+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	ctx := context.Background()

@@ -19,11 +19,10 @@
 // record.go) to the segment in one write. A second goroutine then
 // fdatasyncs the segment once for every batch written meanwhile and
 // answers (Accept), while the writer fills the next batch. A third, the
-// index stage, then inserts the rows, one River job per 256 deliveries
-// (InsertManyFastTx) and the segment mark in one SQLite transaction per
-// group of synced batches, followed by the receipts (Receipts: the
-// "received" audit records, which the audit log syncs within milliseconds,
-// unawaited),
+// index stage, then inserts the rows, one River job per 16 deliveries
+// (InsertManyFastTx), the receipts (Receipts: the "received" audit
+// records, which the audit log syncs within milliseconds, unawaited) and
+// the segment mark in one SQLite transaction per group of synced batches,
 // gathering for up to 5 ms while deliveries keep coming: a transaction's
 // fixed cost (the River insert, index pages, WAL frames, their CPU in this
 // pure-Go SQLite) is shared by a few hundred deliveries under load instead

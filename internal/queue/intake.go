@@ -42,8 +42,9 @@ type IntakeOptions struct {
 	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
 	MaxBatchBytes int
 	// Receipts, if set, is given the deliveries of each index transaction
-	// (their ids known, duplicates flagged) once it has committed; an error
-	// takes nothing back (the deliveries were answered already), but
+	// (their ids known, duplicates flagged) just before it commits, once
+	// (a retried commit does not give them again); an error does not stop
+	// the commit (the deliveries were answered already), but
 	// Enqueue returns it, and Healthy reports it until a later transaction's
 	// receipts succeed. The receiver audits receipts here: it appends the
 	// records and lets the audit log sync them shortly after. A crash before
@@ -306,8 +307,10 @@ func (in *Intake) noteIndexed(err error) {
 func (in *Intake) Settled() bool { return in.unindexed.Load() == 0 }
 
 // Busy reports whether deliveries are being taken in right now: some are
-// handed over and not yet answered. The worker defers to it.
-func (in *Intake) Busy() bool { return in.inflight.Load() > 0 }
+// handed over and not yet answered, or answered and waiting for their
+// transaction (which needs the one SQLite writer the worker's jobs use
+// too). The worker defers to it.
+func (in *Intake) Busy() bool { return in.inflight.Load() > 0 || in.unindexed.Load() > 0 }
 
 // Stats returns the number of batches appended (each one write, its
 // deliveries answered after one sync) and of deliveries in them so far;
@@ -528,20 +531,27 @@ func (in *Intake) index(batches []appendedBatch) bool {
 	// caller meanwhile.
 	work := make([]*intakeReq, len(reqs))
 	wait := in.indexRetry
+	// The receipts come just before the commit: a process killed after the
+	// commit has given them, and one killed before it has not committed
+	// the mark either, so the next start rebuilds the deliveries and gives
+	// them then (given after the commit, a kill between the two lost them
+	// for deliveries answered 202: TestWebhooksSurviveSIGKILL). Given
+	// once: a commit that fails is retried without giving them again
+	// (found in review), unless they failed too.
+	receipted := false
+	var receiptErr error
 	for tries := 1; ; tries++ {
 		for i, r := range reqs {
 			work[i] = &intakeReq{d: r.d, bytes: r.bytes}
 		}
-		err := in.store(context.Background(), work, refs, mark, nil)
-		if err == nil {
-			// The receipts follow the commit, once, with the ids it gave:
-			// given before it, a commit that failed (and its retry) gave
-			// them twice (found in review). A crash between the two loses
-			// them, as it did when they came beside the sync.
-			var receiptErr error
-			if in.opts.Receipts != nil {
+		err := in.store(context.Background(), work, refs, mark, func() error {
+			if in.opts.Receipts != nil && !receipted {
 				receiptErr = in.opts.Receipts(context.Background(), receiptsOf(work))
+				receipted = receiptErr == nil
 			}
+			return nil // answered already: commit all the same
+		})
+		if err == nil {
 			in.commits.Add(1)
 			in.unindexed.Add(-int64(len(reqs)))
 			for i, r := range reqs {

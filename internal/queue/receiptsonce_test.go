@@ -80,7 +80,7 @@ func TestAnAnsweredDuplicateKilledBeforeItsTransactionIsStillReceipted(t *testin
 // COMMIT; simulated here by rolling the transaction back under the commit)
 // gave the same deliveries' receipts again on the retry: the audit log said
 // the delivery was received twice, neither flagged duplicate (found in
-// review). The receipts follow the commit now.
+// review). A retry no longer gives receipts already given.
 func TestAFailedCommitDoesNotReceiptADeliveryTwice(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -15,8 +15,12 @@ import (
 // QueueName is the River queue of webhook jobs.
 const QueueName = "webhooks"
 
-// MaxIDsPerJob caps the deliveries named by one BatchArgs job.
-const MaxIDsPerJob = 256
+// MaxIDsPerJob caps the deliveries named by one BatchArgs job, so that the
+// few hundred deliveries of one index transaction still make jobs the
+// worker runs side by side (WEBHOOK_WORKERS); at 256, one job ran a whole
+// transaction's deliveries one after another, and the worker drained 5.4k
+// deliveries a second instead of 13.5k.
+const MaxIDsPerJob = 16
 
 // BatchArgs is the job of one group commit: the deliveries it stored, in
 // arrival order.

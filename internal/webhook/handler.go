@@ -383,8 +383,8 @@ const TornReason = "its payload was lost in a crash before the delivery was answ
 // ReceiptAuditor returns the queue.IntakeOptions.Receipts that appends one
 // "received" record per stored delivery (duplicates included, flagged;
 // deliveries rebuilt by recovery flagged "recovered"; a "rejected" record,
-// flagged "torn", for each delivery recovery makes a tombstone) once their
-// transaction has committed, just after they were answered. A failed
+// flagged "torn", for each delivery recovery makes a tombstone) just
+// before their transaction commits, after they were answered. A failed
 // append makes the intake unhealthy (/readyz 503) until one succeeds. It
 // does not wait for the audit log's fsync: the delivery itself is kept by
 // its synced segment record, and should a crash or power cut lose the

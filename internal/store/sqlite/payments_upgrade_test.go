@@ -32,6 +32,7 @@ func TestAnObjectRecordedBeforeTheUpgradeIsOrderedByTheTypeOfItsNewestEvent(t *t
 	require.Equal(t, payments.Outcome{Recorded: true}, out)
 	// Back to the schema before migration 3, with the object's row as it
 	// was: the later migrations undone too, or none would be applied again.
+	<-db.walDone // the WAL written ahead holds the connection in a transaction meanwhile
 	for _, q := range []string{
 		`ALTER TABLE payments DROP COLUMN recorded_by`,
 		`ALTER TABLE payment_objects DROP COLUMN last_event_type`,
@@ -68,6 +69,7 @@ func TestAnEventBookedBeforeTheUpgradeHasNoBookerAndStaysADuplicate(t *testing.T
 	require.NoError(t, err)
 	require.Equal(t, payments.Outcome{Recorded: true}, out)
 	// Back to the schema before migration 4.
+	<-db.walDone // the WAL written ahead holds the connection in a transaction meanwhile
 	for _, q := range []string{
 		`ALTER TABLE payments DROP COLUMN recorded_by`,
 		`DELETE FROM schema_migrations WHERE version >= 4`,

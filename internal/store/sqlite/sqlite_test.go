@@ -19,6 +19,11 @@ func openTest(t *testing.T, opts Options) *DB {
 	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "store.db"), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, db.Close()) })
+	// The WAL written ahead in zeros takes the writer once, in the
+	// background: tests that look at the writer's state start after it
+	// (one read its synchronous mode, and failed 3 times in 300 when the
+	// goroutine took the writer in between; found in review).
+	<-db.walDone
 	return db
 }
 
@@ -127,6 +132,7 @@ func TestOpenRefusesASchemaFromANewerBinary(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := Open(context.Background(), path, Options{})
 	require.NoError(t, err)
+	<-db.walDone // the WAL written ahead holds the connection in a transaction meanwhile
 	_, err = db.w.conn.ExecContext(context.Background(),
 		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`)
 	require.NoError(t, err)
