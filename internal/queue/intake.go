@@ -537,19 +537,42 @@ func (in *Intake) index(batches []appendedBatch) bool {
 	// them then (given after the commit, a kill between the two lost them
 	// for deliveries answered 202: TestWebhooksSurviveSIGKILL). Given
 	// once: a commit that fails is retried without giving them again
-	// (found in review), unless they failed too.
-	receipted := false
+	// (found in review), unless they failed too, or the retry stores a
+	// delivery otherwise (another id, or duplicate or not: a prune between
+	// the tries; found in review), whose receipt is then given again, with
+	// what this transaction commits.
+	var given []Enqueued // what the receipts given said, by index in reqs
 	var receiptErr error
 	for tries := 1; ; tries++ {
 		for i, r := range reqs {
 			work[i] = &intakeReq{d: r.d, bytes: r.bytes}
 		}
 		err := in.store(context.Background(), work, refs, mark, func() error {
-			if in.opts.Receipts != nil && !receipted {
-				receiptErr = in.opts.Receipts(context.Background(), receiptsOf(work))
-				receipted = receiptErr == nil
+			if in.opts.Receipts == nil {
+				return nil
 			}
-			return nil // answered already: commit all the same
+			give := work
+			if given != nil {
+				give = nil
+				for i, w := range work {
+					if w.res != given[i] {
+						give = append(give, w)
+					}
+				}
+				if len(give) == 0 {
+					return nil
+				}
+			}
+			if receiptErr = in.opts.Receipts(context.Background(), receiptsOf(give)); receiptErr != nil {
+				return nil // answered already: commit all the same
+			}
+			if given == nil {
+				given = make([]Enqueued, len(work))
+			}
+			for i, w := range work {
+				given[i] = w.res
+			}
+			return nil
 		})
 		if err == nil {
 			in.commits.Add(1)
