@@ -52,6 +52,27 @@ func copyTree(t *testing.T, src, dst string) {
 	}))
 }
 
+// openLive opens a database under dir/live; killed copies it as a process
+// killed at this moment leaves it, and opens the copy.
+func openLive(t *testing.T) (killed func() *DB, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "live", FileName)
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
+	db, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return func() *DB {
+		crashed := filepath.Join(dir, "crashed")
+		copyTree(t, filepath.Dir(path), crashed)
+		db2, err := Open(ctx, filepath.Join(crashed, FileName), Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db2.Close() })
+		return db2
+	}, db
+}
+
 // Accept answers once the delivery's record is synced, before its row is
 // committed. A process killed between the two leaves the record and no
 // row: the next start rebuilds the delivery from its record, queues its
@@ -60,12 +81,7 @@ func copyTree(t *testing.T, src, dst string) {
 func TestAnAcceptedDeliveryWhoseTransactionNeverRanIsRebuiltAtTheNextStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "live", FileName)
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
-	db, err := Open(ctx, path, Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	killed, db := openLive(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	in := newIntake(t, db, IntakeOptions{Jobs: func(context.Context, *sql.Tx, []int64) error {
@@ -83,12 +99,7 @@ func TestAnAcceptedDeliveryWhoseTransactionNeverRanIsRebuiltAtTheNextStart(t *te
 	waitFor(t, entered, "the transaction")
 	assert.False(t, in.Settled(), "its row is not committed")
 
-	// The process is killed here.
-	crashed := filepath.Join(dir, "crashed")
-	copyTree(t, filepath.Dir(path), crashed)
-	db2, err := Open(ctx, filepath.Join(crashed, FileName), Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db2.Close() })
+	db2 := killed() // the process is killed here
 	client, err := db2.NewRiver(RiverConfig{})
 	require.NoError(t, err)
 	var receipts []Receipt

@@ -3,8 +3,6 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -21,12 +19,7 @@ import (
 func TestAnAnsweredDuplicateKilledBeforeItsTransactionIsStillReceipted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "live", FileName)
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
-	db, err := Open(ctx, path, Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	killed, db := openLive(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls int
 	var mu sync.Mutex
@@ -45,7 +38,7 @@ func TestAnAnsweredDuplicateKilledBeforeItsTransactionIsStillReceipted(t *testin
 		close(release)
 		in.Close()
 	})
-	_, err = in.Enqueue(ctx, NewDelivery{Provider: "github", Key: "github:1:orig", EventType: "push", Payload: []byte(`{"n":1}`)})
+	_, err := in.Enqueue(ctx, NewDelivery{Provider: "github", Key: "github:1:orig", EventType: "push", Payload: []byte(`{"n":1}`)})
 	require.NoError(t, err)
 	require.NoError(t, in.Accept(ctx, NewDelivery{Provider: "github", Key: "github:1:other", EventType: "push", Payload: []byte(`{}`)}))
 	waitFor(t, entered, "the second transaction")
@@ -53,11 +46,7 @@ func TestAnAnsweredDuplicateKilledBeforeItsTransactionIsStillReceipted(t *testin
 		"the duplicate is answered 202")
 
 	// Killed here: neither the second nor the duplicate's transaction ran.
-	crashed := filepath.Join(dir, "crashed")
-	copyTree(t, filepath.Dir(path), crashed)
-	db2, err := Open(ctx, filepath.Join(crashed, FileName), Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db2.Close() })
+	db2 := killed()
 	var receipts []Receipt
 	in2 := newIntake(t, db2, IntakeOptions{Jobs: func(context.Context, *sql.Tx, []int64) error { return nil },
 		Receipts: func(_ context.Context, rs []Receipt) error {

@@ -38,7 +38,10 @@ import (
 //     harmless).
 //   - A row may survive whose record did not (a checkpoint put the WAL on
 //     disk, the segment's pages or its new directory entry did not get
-//     there): it was never answered. Recovery turns it into a tombstone
+//     there): it was never answered. Rows are committed after their
+//     records' sync now, so such a row comes from a receiver of an earlier
+//     release (which committed before the sync), or a disk that lies about
+//     its syncs. Recovery turns it into a tombstone
 //     (state processed, outcome "torn", key freed, no payload) so the
 //     provider's retry is stored anew; a tombstone keeps its id, which a
 //     queued job may still name, from being reused.
