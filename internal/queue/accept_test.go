@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -203,4 +204,38 @@ func TestSegmentsAreKeptWhileNoTransactionHasCommitted(t *testing.T) {
 	after, err := db.segs.list()
 	require.NoError(t, err)
 	assert.Equal(t, ns, after, "both segments hold accepted deliveries")
+}
+
+// Close waits for the index stage, which retries a failing transaction;
+// once Close is waiting it gives up after a few tries, and Close returns.
+// The accepted deliveries are not lost: the mark did not move past their
+// records, and the next start stores them from there.
+func TestCloseGivesUpAFailingTransactionAndTheNextStartStoresItsDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	in := newIntake(t, db, IntakeOptions{Jobs: func(context.Context, *sql.Tx, []int64) error {
+		return errors.New("disk I/O error")
+	}})
+	in.indexRetry = time.Millisecond
+	for _, key := range []string{"github:1:g1", "github:1:g2"} {
+		require.NoError(t, in.Accept(ctx, NewDelivery{Provider: "github", Key: key, EventType: "push", Payload: []byte(`{}`)}))
+	}
+	closed := make(chan struct{})
+	go func() { in.Close(); close(closed) }()
+	waitFor(t, closed, "Close")
+	assert.True(t, in.Settled(), "given up, nothing is left waiting")
+	_, err := db.Find(ctx, "github:1:g1")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	client, err := db.NewRiver(RiverConfig{})
+	require.NoError(t, err)
+	again := newIntake(t, db, IntakeOptions{Jobs: RiverInserter(client, 3)})
+	defer again.Close()
+	assert.Equal(t, 2, again.Recovered().Reinserted)
+	for _, key := range []string{"github:1:g1", "github:1:g2"} {
+		d, err := db.Find(ctx, key)
+		require.NoError(t, err, key)
+		assert.Equal(t, StatePending, d.State)
+	}
 }
