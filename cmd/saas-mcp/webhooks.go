@@ -405,7 +405,9 @@ func (a *webhookApp) serve(ctx context.Context) error {
 		a.log.Warn("requests still open at the drain deadline", "err", serr)
 	}
 	h.FlushRefusals()
-	intake.Close() // everything answered 202 is committed by now
+	// Everything answered 202 is committed by now, or, if the database kept
+	// failing, left in the payload log for the next start to store.
+	intake.Close()
 	a.stopWorker()
 	batches, items := intake.Stats()
 	a.log.Info("webhook receiver stopped", "deliveries", items, "batches", batches, "commits", intake.Commits())
