@@ -464,8 +464,10 @@ func (a *webhookApp) close() {
 	}
 }
 
-// ready is /readyz: the queue can store (no sticky sync error) and the audit
-// log can be written, as every delivery needs both before its 202.
+// ready is the first half of /readyz: the queue can store (no sticky sync
+// error) and the audit log can be written (every delivery's receipt, and
+// the worker's records, go there). The handler's Ready then asks
+// Intake.Healthy: deliveries are being taken in and indexed.
 func (a *webhookApp) ready(ctx context.Context) error {
 	if err := a.db.Ping(ctx); err != nil {
 		return err

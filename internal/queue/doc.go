@@ -19,13 +19,16 @@
 // record.go) to the segment in one write. A second goroutine then
 // fdatasyncs the segment once for every batch written meanwhile and
 // answers (Accept), while the writer fills the next batch. A third, the
-// index stage, then inserts the rows, one River job per 16 deliveries
-// (InsertManyFastTx), the receipts (Receipts: the "received" audit
-// records, which the audit log syncs within milliseconds, unawaited) and
-// the segment mark in one SQLite transaction per group of synced batches,
+// index stage, then inserts the rows, one River job per at most 16
+// deliveries (InsertManyFastTx) and the segment mark in one SQLite
+// transaction per group of synced batches, appending the receipts
+// (Receipts: the "received" audit records, which the audit log syncs
+// within milliseconds, unawaited) just before it commits, once (a retried
+// commit does not give them again),
 // gathering for up to 5 ms while deliveries keep coming: a transaction's
 // fixed cost (the River insert, index pages, WAL frames, their CPU in this
-// pure-Go SQLite) is shared by a few hundred deliveries under load instead
+// pure-Go SQLite) is shared by tens of deliveries (about 33 at c=16; gathering stops at
+// 1024) instead
 // of half a dozen, and it is no longer between a delivery and its answer.
 //
 //   - The connection runs synchronous=NORMAL and the WAL is not synced per
@@ -51,12 +54,13 @@
 // stage is busy the writer keeps gathering instead of writing, so there is
 // one write and one sync per batch. An idle receiver writes, syncs and
 // commits each delivery alone, without waiting for company. Enqueue, which
-// waits for the row, is for tools and tests; the receiver uses Accept.
+// waits for the row, is for tests; the receiver uses Accept.
 //
 // # Jobs
 //
-// A BatchArgs job names the deliveries one commit stored; the worker handles
-// them in order. A delivery whose handler fails is split off into its own
+// A BatchArgs job names up to 16 of the deliveries one index transaction
+// stored, in arrival order; the worker handles them in order, and runs
+// several such jobs side by side (WEBHOOK_WORKERS). A delivery whose handler fails is split off into its own
 // DeliveryArgs job, which retries with backoff and is dead-lettered after
 // WEBHOOK_MAX_ATTEMPTS. Replays are DeliveryArgs jobs too.
 //

@@ -34,12 +34,15 @@ type JobInserter func(ctx context.Context, tx *sql.Tx, ids []int64) error
 
 // IntakeOptions tunes an Intake.
 type IntakeOptions struct {
-	// Jobs inserts the jobs of each batch in its transaction. Required.
+	// Jobs inserts the jobs of each index transaction's new deliveries in
+	// it. Required.
 	Jobs JobInserter
-	// MaxBatch caps the deliveries of one transaction. Default 256.
+	// MaxBatch caps the deliveries of one write to the segment (answered
+	// after one sync). Default 256. An index transaction, which holds no
+	// payloads, is bounded by maxIndexRows instead.
 	MaxBatch int
-	// MaxBatchBytes caps the payload bytes of one transaction, so that a few
-	// 25 MiB GitHub payloads do not make one huge commit. Default 32 MiB.
+	// MaxBatchBytes caps the payload bytes of one write, so that a few 25
+	// MiB GitHub payloads do not make one huge write. Default 32 MiB.
 	MaxBatchBytes int
 	// Receipts, if set, is given the deliveries of each index transaction
 	// (their ids known, duplicates flagged) just before it commits, once

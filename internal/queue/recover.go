@@ -30,9 +30,9 @@ import (
 //     segment was synced past it, so it is intact on disk, and recovery
 //     inserts its row and job again (ON CONFLICT on the key does nothing for
 //     a duplicate's record), with its original received_at, and hands it to
-//     Receipts as Recovered. With no mark at all (a power cut lost every
-//     commit of a new database, the first of which wrote the mark; or
-//     webhooks.db was removed), every segment newer than those the rows
+//     Receipts as Recovered. With no mark at all (the process was killed,
+//     or a power cut lost every commit, before a new database's first index
+//     transaction committed; or webhooks.db was removed), every segment newer than those the rows
 //     point into is read from its start and redone (after a removal, that
 //     includes deliveries already handled, which the handlers make
 //     harmless).

@@ -16,14 +16,14 @@ import (
 const QueueName = "webhooks"
 
 // MaxIDsPerJob caps the deliveries named by one BatchArgs job, so that the
-// few hundred deliveries of one index transaction still make jobs the
+// tens or hundreds of deliveries of one index transaction still make jobs the
 // worker runs side by side (WEBHOOK_WORKERS); at 256, one job ran a whole
 // transaction's deliveries one after another, and the worker drained 5.4k
 // deliveries a second instead of 13.5k.
 const MaxIDsPerJob = 16
 
-// BatchArgs is the job of one group commit: the deliveries it stored, in
-// arrival order.
+// BatchArgs is the job of up to MaxIDsPerJob deliveries one index
+// transaction stored, in arrival order.
 type BatchArgs struct {
 	// IDs are deliveries in their first life (never replayed): a batch job
 	// is made by the intake, or of what such a job left; a replayed

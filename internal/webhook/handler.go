@@ -244,9 +244,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	return body, 0, nil
 }
 
-// enqueueWait bounds the wait for a delivery's group commit (normally a
-// millisecond or two), so a stuck disk answers 503 rather than hold the
-// sender forever.
+// enqueueWait bounds the wait for a delivery's record to be written and
+// synced (normally a millisecond or two), so a stuck disk, or an index
+// stage so far behind that the sync stage waits for it, answers 503 rather
+// than hold the sender forever.
 const enqueueWait = 30 * time.Second
 
 // preallocMax is the most readBody reserves before the body's bytes come.
