@@ -116,6 +116,11 @@ type Intake struct {
 	// tried again; it doubles up to a second. Tests shorten it.
 	indexRetry time.Duration
 
+	// owed are receipts of committed deliveries that Receipts refused (the
+	// audit log failing): given again, before their own, with the next
+	// transaction's, and at Close. The index goroutine's only.
+	owed []Receipt
+
 	syncBusy atomic.Bool   // syncLoop is syncing a group
 	syncIdle chan struct{} // signalled (buffer 1) when syncLoop finishes a group
 	lockOnce sync.Once
@@ -455,6 +460,7 @@ func (in *Intake) syncLoop() {
 // order, several groups per transaction while deliveries keep coming.
 func (in *Intake) indexLoop() {
 	defer close(in.done)
+	defer in.payOwed()
 	for first := range in.toIndex {
 		batches := first
 		rows := countReqs(first)
@@ -505,6 +511,29 @@ func (in *Intake) indexLoop() {
 	}
 }
 
+// maxOwedReceipts bounds Intake.owed: beyond it the oldest are dropped (an
+// audit log failing for that long is reported by Healthy all along).
+const maxOwedReceipts = 1 << 16
+
+// owe keeps rs to be given again, dropping the oldest beyond
+// maxOwedReceipts.
+func (in *Intake) owe(rs []Receipt) {
+	in.owed = append(in.owed, rs...)
+	if n := len(in.owed) - maxOwedReceipts; n > 0 {
+		in.owed = append([]Receipt(nil), in.owed[n:]...)
+	}
+}
+
+// payOwed gives the owed receipts, at Close.
+func (in *Intake) payOwed() {
+	if len(in.owed) == 0 || in.opts.Receipts == nil {
+		return
+	}
+	if err := in.opts.Receipts(context.Background(), in.owed); err == nil {
+		in.owed = nil
+	}
+}
+
 // errIndexGivenUp answers Enqueue for deliveries whose transaction was
 // given up at Close.
 var errIndexGivenUp = fmt.Errorf("%w: the intake closed before its row was committed; the next start stores it from its record", ErrCommittedUnconfirmed)
@@ -546,6 +575,7 @@ func (in *Intake) index(batches []appendedBatch) bool {
 	// what this transaction commits.
 	var given []Enqueued // what the receipts given said, by index in reqs
 	var receiptErr error
+	var refused []Receipt // the receipts of the last try, if Receipts refused them
 	for tries := 1; ; tries++ {
 		for i, r := range reqs {
 			work[i] = &intakeReq{d: r.d, bytes: r.bytes}
@@ -566,9 +596,19 @@ func (in *Intake) index(batches []appendedBatch) bool {
 					return nil
 				}
 			}
-			if receiptErr = in.opts.Receipts(context.Background(), receiptsOf(give)); receiptErr != nil {
+			rs := receiptsOf(give)
+			// Receipts refused earlier come first, once more (found in
+			// review: they were never written).
+			all := rs
+			if len(in.owed) > 0 {
+				all = append(append([]Receipt(nil), in.owed...), rs...)
+			}
+			refused = nil
+			if receiptErr = in.opts.Receipts(context.Background(), all); receiptErr != nil {
+				refused = rs
 				return nil // answered already: commit all the same
 			}
+			in.owed = nil
 			if given == nil {
 				given = make([]Enqueued, len(work))
 			}
@@ -586,6 +626,7 @@ func (in *Intake) index(batches []appendedBatch) bool {
 				}
 			}
 			if receiptErr != nil {
+				in.owe(refused)
 				receiptErr = fmt.Errorf("%w: %w", ErrCommittedUnconfirmed, receiptErr)
 			}
 			in.noteIndexed(receiptErr)

@@ -3,6 +3,8 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -103,4 +105,56 @@ func TestAFailedCommitDoesNotReceiptADeliveryTwice(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Len(t, receipts, 1, "one received record for one delivery: %+v", receipts)
+}
+
+// Receipts that the audit log refused were never written again once their
+// transaction committed: those deliveries were processed with no
+// "received" record (found in review). They are owed now, and given again
+// before the next transaction's own, or at Close.
+func TestRefusedReceiptsAreGivenAgainWithTheNextTransactionOrAtClose(t *testing.T) {
+	t.Parallel()
+	for _, atClose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("atClose=%v", atClose), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := openTest(t)
+			var mu sync.Mutex
+			var failing = true
+			var given []string
+			in := newIntake(t, db, IntakeOptions{
+				Jobs: func(context.Context, *sql.Tx, []int64) error { return nil },
+				Receipts: func(_ context.Context, rs []Receipt) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if failing {
+						return errors.New("no space left on device")
+					}
+					for _, r := range rs {
+						given = append(given, r.Delivery.Key)
+					}
+					return nil
+				},
+			})
+			_, err := in.Enqueue(ctx, NewDelivery{Provider: "github", Key: "github:1:first", EventType: "push", Payload: []byte(`{}`)})
+			require.ErrorIs(t, err, ErrCommittedUnconfirmed, "committed, its receipt refused")
+			assert.Error(t, in.Healthy())
+			mu.Lock()
+			failing = false
+			mu.Unlock()
+			if atClose {
+				in.Close()
+				mu.Lock()
+				defer mu.Unlock()
+				assert.Equal(t, []string{"github:1:first"}, given)
+				return
+			}
+			t.Cleanup(in.Close)
+			_, err = in.Enqueue(ctx, NewDelivery{Provider: "github", Key: "github:1:second", EventType: "push", Payload: []byte(`{}`)})
+			require.NoError(t, err)
+			assert.NoError(t, in.Healthy())
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Equal(t, []string{"github:1:first", "github:1:second"}, given, "the owed receipt first, once")
+		})
+	}
 }
