@@ -148,7 +148,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		app.close()
 		return nil, fmt.Errorf("create DATA_DIR: %w", err)
 	}
-	app.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "state.db"), sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
+	app.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "state.db"), sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync), WriteAheadWAL: true})
 	if err != nil {
 		app.close()
 		return nil, fmt.Errorf("open state in %s: %w", cfg.DataDir, err)

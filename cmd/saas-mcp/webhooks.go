@@ -234,7 +234,7 @@ func openWebhookApp(ctx context.Context, stderr io.Writer, withWorker, receiver 
 		return nil, err
 	}
 	if withWorker {
-		app.state, err = sqlite.Open(ctx, filepath.Join(wc.DataDir, "state.db"), sqlite.Options{Synchronous: sync})
+		app.state, err = sqlite.Open(ctx, filepath.Join(wc.DataDir, "state.db"), sqlite.Options{Synchronous: sync, WriteAheadWAL: true})
 		if err != nil {
 			app.close()
 			return nil, fmt.Errorf("open payments ledger in %s: %w", wc.DataDir, err)

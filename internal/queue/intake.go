@@ -100,9 +100,11 @@ type Intake struct {
 
 	batches, items atomic.Int64
 	commits        atomic.Int64 // index transactions committed
-	inflight       atomic.Int64 // deliveries handed to the writer and not yet answered
 	unsynced       atomic.Int64 // deliveries handed to the writer and not yet through the sync stage
-	unindexed      atomic.Int64 // deliveries handed to the writer and neither refused nor committed
+	// unindexed counts deliveries handed to the writer and neither refused
+	// nor committed (nor given up); it drops before they are answered, so
+	// a caller that has its answer never finds its delivery still counted.
+	unindexed atomic.Int64
 
 	// lastErr is the error of the last batch refused, nil once one is
 	// answered as stored again; indexErr is the index stage's last
@@ -211,14 +213,12 @@ func (in *Intake) submit(ctx context.Context, d NewDelivery, indexed bool) (Enqu
 		in.mu.RUnlock()
 		return Enqueued{}, ErrClosed
 	}
-	in.inflight.Add(1) // before the hand-over: the writer may answer at once
-	in.unsynced.Add(1)
+	in.unsynced.Add(1) // before the hand-over: the writer may answer at once
 	in.unindexed.Add(1)
 	select {
 	case in.reqs <- r:
 		in.mu.RUnlock()
 	case <-ctx.Done():
-		in.inflight.Add(-1)
 		in.unsynced.Add(-1)
 		in.unindexed.Add(-1)
 		in.mu.RUnlock()
@@ -312,13 +312,13 @@ func (in *Intake) noteIndexed(err error) {
 // Settled reports whether every delivery handed over so far was refused
 // or has its row and job committed: none is being written, synced or
 // waiting for its transaction.
-func (in *Intake) Settled() bool { return in.unindexed.Load() == 0 }
+func (in *Intake) Settled() bool { return !in.Busy() }
 
 // Busy reports whether deliveries are being taken in right now: some are
 // handed over and not yet answered, or answered and waiting for their
 // transaction (which needs the one SQLite writer the worker's jobs use
 // too). The worker defers to it.
-func (in *Intake) Busy() bool { return in.inflight.Load() > 0 || in.unindexed.Load() > 0 }
+func (in *Intake) Busy() bool { return in.unindexed.Load() > 0 }
 
 // Stats returns the number of batches appended (each one write, its
 // deliveries answered after one sync) and of deliveries in them so far;
@@ -429,10 +429,7 @@ func (in *Intake) syncLoop() {
 		case in.syncIdle <- struct{}{}:
 		default:
 		}
-		n := 0
-		for _, c := range group {
-			n += len(c.reqs)
-		}
+		n := countReqs(group)
 		in.unsynced.Add(-int64(n))
 		if err != nil {
 			// Not indexed: the records may be on disk all the same, and
@@ -442,10 +439,10 @@ func (in *Intake) syncLoop() {
 			// Either is allowed of a delivery answered 503.
 			err = fmt.Errorf("%w: store deliveries: %w", ErrCommittedUnconfirmed, err)
 			in.noteRefused(err)
+			in.unindexed.Add(-int64(n))
 			for _, c := range group {
 				in.answer(c.reqs, err, true)
 			}
-			in.unindexed.Add(-int64(n))
 			continue
 		}
 		in.noteStored()
@@ -501,10 +498,10 @@ func (in *Intake) indexLoop() {
 			// Given up at Close: later groups must not move the mark past
 			// these records, which the next start rebuilds.
 			for g := range in.toIndex {
+				in.unindexed.Add(-int64(countReqs(g)))
 				for _, c := range g {
 					in.answer(c.reqs, errIndexGivenUp, true)
 				}
-				in.unindexed.Add(-int64(countReqs(g)))
 			}
 			return
 		}
@@ -635,8 +632,8 @@ func (in *Intake) index(batches []appendedBatch) bool {
 		}
 		in.noteIndexed(err)
 		if in.closing.Load() && tries >= 3 {
-			in.answer(reqs, fmt.Errorf("%w: %w", errIndexGivenUp, err), true)
 			in.unindexed.Add(-int64(len(reqs)))
+			in.answer(reqs, fmt.Errorf("%w: %w", errIndexGivenUp, err), true)
 			return false
 		}
 		// Enqueue's callers hear of it now rather than after the retries
@@ -660,7 +657,6 @@ func (in *Intake) answer(batch []*intakeReq, err error, indexed bool) {
 			r.err = err
 		}
 		r.answered = true
-		in.inflight.Add(-1)
 		close(r.done)
 	}
 }

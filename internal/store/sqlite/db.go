@@ -54,6 +54,11 @@ type Options struct {
 	Readers int
 	// Now is the clock for recorded_at in the ledger. Default time.Now.
 	Now func() time.Time
+	// WriteAheadWAL has a store opened FULL write its WAL file ahead in
+	// zeros, in the background (walprealloc.go): for the long-running
+	// processes whose claims and ledger records each wait for a sync of
+	// it, not for a command that only looks (doctor).
+	WriteAheadWAL bool
 }
 
 // DB is an open SQLite store. It is safe for concurrent use.
@@ -163,7 +168,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	db.walDone = make(chan struct{})
-	if sync == "FULL" {
+	if sync == "FULL" && opts.WriteAheadWAL {
 		go db.preallocWAL(path + "-wal")
 	} else {
 		close(db.walDone) // nothing waits for a sync of the WAL

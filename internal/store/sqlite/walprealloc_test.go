@@ -35,16 +35,18 @@ func copyFile(t *testing.T, src, dst string) {
 // them, without the shared-memory index, so SQLite rebuilds the index from
 // the WAL: it must stop at the zeros, not take them for frames), and after
 // a clean reopen. NORMAL, which never syncs the WAL per commit, leaves the
-// file alone.
+// file alone, and so does a store not asked to (doctor's).
 func TestTheWALIsWrittenAheadInZerosAndClaimsSurviveACrash(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
 		sync     string
+		ahead    bool
 		extended bool
 	}{
-		{"FULL", "FULL", true},
-		{"NORMAL", "NORMAL", false},
+		{"FULL", "FULL", true, true},
+		{"NORMAL", "NORMAL", true, false},
+		{"FULL, for a command that only looks", "FULL", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +54,7 @@ func TestTheWALIsWrittenAheadInZerosAndClaimsSurviveACrash(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
 			path := filepath.Join(dir, "store.db")
-			db, err := Open(ctx, path, Options{Synchronous: tt.sync})
+			db, err := Open(ctx, path, Options{Synchronous: tt.sync, WriteAheadWAL: tt.ahead})
 			require.NoError(t, err)
 			now := time.Now()
 			claim := func(db *DB, key string) {
@@ -80,7 +82,7 @@ func TestTheWALIsWrittenAheadInZerosAndClaimsSurviveACrash(t *testing.T) {
 			require.NoError(t, db.Close())
 
 			for _, p := range []string{filepath.Join(crashed, "store.db"), path} {
-				again, err := Open(ctx, p, Options{Synchronous: tt.sync})
+				again, err := Open(ctx, p, Options{Synchronous: tt.sync, WriteAheadWAL: tt.ahead})
 				require.NoError(t, err, p)
 				for _, key := range []string{"key:before", "key:after-0", "key:after-49"} {
 					_, found, err := again.Keys().Get(ctx, key)
