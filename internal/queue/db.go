@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -62,9 +60,7 @@ type DB struct {
 	// and Tx commits are followed by SyncWAL. The connection itself runs
 	// synchronous=NORMAL, so that no fsync holds the write lock.
 	fullSync bool
-	walMu    sync.Mutex
-	wal      *os.File
-	walErr   error // sticky: after a failed fsync no later one vouches for the lost pages
+	wal      *sqlite.WALSync // syncs the WAL; set when fullSync
 }
 
 // Open opens (creating if needed) the database at path, applies River's
@@ -98,6 +94,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 	db := &DB{write: write, now: opts.Now, path: path, fullSync: fullSync}
+	if fullSync {
+		db.wal = sqlite.NewWALSync(path, "webhook queue")
+	}
 	if err := db.migrate(ctx); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
@@ -223,34 +222,7 @@ func (db *DB) SyncWAL() error {
 	if !db.fullSync {
 		return nil
 	}
-	db.walMu.Lock()
-	defer db.walMu.Unlock()
-	if db.walErr != nil {
-		return db.walErr
-	}
-	walPath := db.path + "-wal"
-	st, err := os.Stat(walPath)
-	if err != nil {
-		return fmt.Errorf("sync webhook queue WAL: %w", err)
-	}
-	if db.wal != nil {
-		if cur, err := db.wal.Stat(); err != nil || !os.SameFile(cur, st) {
-			_ = db.wal.Close() // the WAL was recreated: sync the new one
-			db.wal = nil
-		}
-	}
-	if db.wal == nil {
-		if db.wal, err = os.Open(walPath); err != nil {
-			return fmt.Errorf("sync webhook queue WAL: %w", err)
-		}
-	}
-	if err := syscall.Fdatasync(int(db.wal.Fd())); err != nil {
-		// The kernel may have dropped the pages it failed to write and a
-		// later fsync would then succeed without them: refuse from now on.
-		db.walErr = fmt.Errorf("sync webhook queue WAL (refusing deliveries until restarted): %w", err)
-		return db.walErr
-	}
-	return nil
+	return db.wal.Sync()
 }
 
 // Path returns the database file.
@@ -262,11 +234,10 @@ func (db *DB) Writer() *sql.DB { return db.write }
 // Ping checks that the database answers and its WAL can still be synced,
 // for /readyz.
 func (db *DB) Ping(ctx context.Context) error {
-	db.walMu.Lock()
-	werr := db.walErr
-	db.walMu.Unlock()
-	if werr != nil {
-		return werr
+	if db.wal != nil {
+		if err := db.wal.Err(); err != nil {
+			return err
+		}
 	}
 	db.segs.mu.Lock()
 	serr := db.segs.syncErr

@@ -13,11 +13,12 @@
 // # Durability
 //
 // A claim must be on disk before the caller sends anything, or a crash could
-// forget a message that was sent. Synchronous FULL (the default) syncs the
-// WAL at every commit. NORMAL syncs only at checkpoints: a process crash
-// loses nothing, a power cut may lose the last commits.
-//
-// Claims are synced even when other writes are not: see writer.
+// forget a message that was sent. With Synchronous FULL (the default) a
+// claim or a ledger record is synced to disk before it returns; other
+// writes are not. NORMAL syncs only at checkpoints: a process crash loses
+// nothing, a power cut may lose the last commits. The connection itself
+// always runs SQLite's synchronous=NORMAL, and the syncs are made after the
+// commit: see writer and WALSync.
 //
 // # Connections
 //
@@ -34,6 +35,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -143,7 +145,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 
-	if db.w, err = newWriter(ctx, write, sync); err != nil {
+	var wal *WALSync
+	if sync == "FULL" {
+		wal = NewWALSync(path, filepath.Base(path))
+	}
+	if db.w, err = newWriter(ctx, write, wal); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
@@ -199,6 +205,9 @@ func (db *DB) Close() error {
 	}
 	if db.w != nil {
 		errs = append(errs, db.w.close())
+		if db.w.wal != nil {
+			errs = append(errs, db.w.wal.Close())
+		}
 	}
 	errs = append(errs, db.write.Close())
 	if db.lock != nil {

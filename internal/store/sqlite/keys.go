@@ -88,7 +88,7 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 		row idempotency.Claim
 		out idempotency.Outcome
 	)
-	err := k.db.w.do(ctx, true, func(ctx context.Context) error {
+	err := k.db.w.do(ctx, func(ctx context.Context) error {
 		res, err := k.acquire.ExecContext(ctx,
 			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt), c.Via)
 		if err != nil {
@@ -126,6 +126,9 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 			return true, nil
 		})
 	})
+	if err == nil && (out == idempotency.Acquired || out == idempotency.Reacquired) {
+		err = k.db.w.durable()
+	}
 	if err != nil {
 		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
 	}
@@ -156,7 +159,7 @@ func (k *Keys) Extend(ctx context.Context, key, owner string, leaseUntil time.Ti
 // changed" into ErrNotOwner. It does not wait for a sync: see writer.
 func (k *Keys) ownedUpdate(ctx context.Context, what, key string, stmt *sql.Stmt, args ...any) error {
 	var n int64
-	err := k.db.w.do(ctx, false, func(ctx context.Context) error {
+	err := k.db.w.do(ctx, func(ctx context.Context) error {
 		res, err := stmt.ExecContext(ctx, args...)
 		if err != nil {
 			return err
@@ -213,7 +216,7 @@ func (k *Keys) Get(ctx context.Context, key string) (idempotency.Claim, bool, er
 // idempotency.Claim.Expired: never one whose lease still runs).
 func (k *Keys) Prune(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := k.db.w.do(ctx, false, func(ctx context.Context) error {
+	err := k.db.w.do(ctx, func(ctx context.Context) error {
 		res, err := k.prune.ExecContext(ctx, nanos(now))
 		if err != nil {
 			return err

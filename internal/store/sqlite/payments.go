@@ -62,7 +62,7 @@ func (p *Payments) close() error {
 // rolls the object back.
 func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
 	var out payments.Outcome
-	err := p.db.w.do(ctx, true, func(ctx context.Context) error {
+	err := p.db.w.do(ctx, func(ctx context.Context) error {
 		return p.db.w.tx(ctx, func() (bool, error) {
 			out = payments.Outcome{}
 			res, err := p.insert.ExecContext(ctx,
@@ -108,6 +108,11 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 			return true, nil
 		})
 	})
+	if err == nil {
+		// A repeat is synced too: the first Record may be another process's,
+		// committed but not yet synced, and this one's answer vouches for it.
+		err = p.db.w.durable()
+	}
 	if err != nil {
 		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
 	}

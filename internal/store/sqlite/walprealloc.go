@@ -14,7 +14,7 @@ import (
 // the top.
 //
 // Why: every claim (Synchronous FULL) appends its frames to the WAL and
-// fdatasyncs it. While the file grows, each of those syncs must also commit
+// fdatasyncs it (WALSync). While the file grows, each of those syncs must also commit
 // the file's new size to the file system's journal; once frames land on
 // bytes the file already has, the sync writes the data alone. On this
 // project's 2-core VM that was about 0.15 ms of a createTicket call (p50
@@ -41,9 +41,7 @@ const walPrealloc = 4<<20 + 512<<10
 func (db *DB) preallocWAL(path string) {
 	defer close(db.walDone)
 	// An error is not reported: the store works without it, only slower.
-	// durable: the connection stays FULL, as the claims want it, rather
-	// than being set to NORMAL for this and back for the next claim.
-	_ = db.w.do(context.Background(), true, func(ctx context.Context) error {
+	_ = db.w.do(context.Background(), func(ctx context.Context) error {
 		return db.w.tx(ctx, func() (bool, error) {
 			return false, extendWithZeros(path, walPrealloc)
 		})

@@ -11,35 +11,49 @@ import (
 // rather than borrowing from a pool, keeps every write statement prepared
 // once for the life of the store and lets a write choose its durability.
 //
-// Durability: with Synchronous FULL, a claim (and a ledger record) syncs the
-// WAL before it returns. Commit, MarkInDoubt, Release and Extend run with
-// synchronous NORMAL: they reach the disk with the next sync, and losing one
-// in a power cut is safe, because the row is left claimed by a process that
-// no longer runs, which the next Claim treats as in doubt and reconciles.
-// That halves the syncs of a tool call.
+// Durability: the connection always runs synchronous NORMAL. With
+// Synchronous FULL, a claim (and a ledger record) that wrote something syncs
+// the WAL (wal, a WALSync) after its commit, once the locks are let go, and
+// before it returns. Commit, MarkInDoubt, Release and Extend do not sync:
+// they reach the disk with the next sync, and losing one in a power cut is
+// safe, because the row is left claimed by a process that no longer runs,
+// which the next Claim treats as in doubt and reconciles. That halves the
+// syncs of a tool call.
 type writer struct {
 	sem  chan struct{} // held while using conn; a channel so waiting obeys ctx
 	conn *sql.Conn
 	// lock is the file every process's writer flocks for the length of a
 	// write (procLock); nil writes without it (tests of one process).
 	lock *procLock
-	// full is true when the store was opened with Synchronous FULL.
-	full bool
-	// mode is the connection's synchronous setting: "FULL", "NORMAL", or ""
-	// when unknown (after a failed PRAGMA), which forces the next write to set it.
-	mode string
+	// wal syncs the WAL for durable writes; nil when the store was opened
+	// with Synchronous NORMAL.
+	wal *WALSync
 }
 
-func newWriter(ctx context.Context, db *sql.DB, synchronous string) (*writer, error) {
+// newWriter takes db's one connection for itself and sets it to synchronous
+// NORMAL; wal is nil for a NORMAL store.
+func newWriter(ctx context.Context, db *sql.DB, wal *WALSync) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("take write connection: %w", err)
 	}
-	return &writer{sem: make(chan struct{}, 1), conn: conn, full: synchronous == "FULL", mode: synchronous}, nil
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("set synchronous NORMAL: %w", err)
+	}
+	return &writer{sem: make(chan struct{}, 1), conn: conn, wal: wal}, nil
 }
 
-// do runs f with the connection to itself. durable asks that f's commits be
-// synced before they return (only meaningful when the store is FULL).
+// durable makes every commit so far durable (a no-op in a NORMAL store).
+// Call it after do has returned, so that no lock is held through the sync.
+func (w *writer) durable() error {
+	if w.wal == nil {
+		return nil
+	}
+	return w.wal.Sync()
+}
+
+// do runs f with the connection to itself.
 //
 // Only the wait for the connection obeys ctx. f gets a context that is
 // never cancelled, and must use it for every statement: the driver reports
@@ -49,7 +63,7 @@ func newWriter(ctx context.Context, db *sql.DB, synchronous string) (*writer, er
 // or commits nowhere), and a claim that is on disk would be reported as
 // not made. A statement waits for another process's lock at most
 // busy_timeout, so f cannot hang on a cancelled caller for long.
-func (w *writer) do(ctx context.Context, durable bool, f func(ctx context.Context) error) error {
+func (w *writer) do(ctx context.Context, f func(ctx context.Context) error) error {
 	// A context already ended is refused every time, as PostgreSQL's store
 	// does: with the writer free, the select below picks either case at
 	// random, and the write went ahead about half the time (found in
@@ -69,27 +83,7 @@ func (w *writer) do(ctx context.Context, durable bool, f func(ctx context.Contex
 		}
 		defer w.lock.release()
 	}
-	ctx = context.WithoutCancel(ctx)
-	if err := w.setMode(ctx, durable); err != nil {
-		return err
-	}
-	return f(ctx)
-}
-
-func (w *writer) setMode(ctx context.Context, durable bool) error {
-	want := "NORMAL"
-	if durable && w.full {
-		want = "FULL"
-	}
-	if w.mode == want {
-		return nil
-	}
-	w.mode = ""
-	if _, err := w.conn.ExecContext(ctx, "PRAGMA synchronous = "+want); err != nil {
-		return fmt.Errorf("set synchronous %s: %w", want, err)
-	}
-	w.mode = want
-	return nil
+	return f(context.WithoutCancel(ctx))
 }
 
 // tx runs f inside BEGIN IMMEDIATE ... COMMIT on the held connection, rolling
