@@ -465,8 +465,8 @@ func (a *webhookApp) close() {
 }
 
 // ready is the first half of /readyz: the queue can store (no sticky sync
-// error) and the audit log can be written (every delivery's receipt, and
-// the worker's records, go there). The handler's Ready then asks
+// error), the audit log can be written (every delivery's receipt, and
+// the worker's records, go there) and state.db's ledger can be synced. The handler's Ready then asks
 // Intake.Healthy: deliveries are being taken in and indexed.
 func (a *webhookApp) ready(ctx context.Context) error {
 	if err := a.db.Ping(ctx); err != nil {
@@ -474,6 +474,11 @@ func (a *webhookApp) ready(ctx context.Context) error {
 	}
 	if err := a.audit.Healthy(); err != nil {
 		return fmt.Errorf("audit log: %w", err)
+	}
+	if a.state != nil {
+		if err := a.state.Healthy(); err != nil {
+			return fmt.Errorf("payments ledger: %w", err)
+		}
 	}
 	return nil
 }

@@ -94,12 +94,17 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 	db := &DB{write: write, now: opts.Now, path: path, fullSync: fullSync}
-	if fullSync {
-		db.wal = sqlite.NewWALSync(path, "webhook queue")
-	}
 	if err := db.migrate(ctx); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
+	}
+	if fullSync {
+		walPath, err := sqlite.WALPath(ctx, write)
+		if err != nil {
+			_ = write.Close()
+			return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
+		}
+		db.wal = sqlite.NewWALSync(walPath, "webhook queue")
 	}
 	if db.segs, err = openSegments(path); err != nil {
 		_ = write.Close()

@@ -145,9 +145,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 
+	walPath, err := WALPath(ctx, write)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	var wal *WALSync
 	if sync == "FULL" {
-		wal = NewWALSync(path, filepath.Base(path))
+		wal = NewWALSync(walPath, filepath.Base(path))
 	}
 	if db.w, err = newWriter(ctx, write, wal); err != nil {
 		_ = db.Close()
@@ -175,12 +180,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.walDone = make(chan struct{})
 	if sync == "FULL" && opts.WriteAheadWAL {
-		go db.preallocWAL(path + "-wal")
+		go db.preallocWAL(walPath)
 	} else {
 		close(db.walDone) // nothing waits for a sync of the WAL
 	}
 	return db, nil
 }
+
+// Healthy reports the error of a failed sync of the WAL, after which every
+// claim and ledger record is refused until a restart; nil otherwise.
+func (db *DB) Healthy() error { return db.w.broken() }
 
 // Keys returns the idempotency key store.
 func (db *DB) Keys() *Keys { return db.keys }

@@ -88,6 +88,9 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 		row idempotency.Claim
 		out idempotency.Outcome
 	)
+	if err := k.db.w.broken(); err != nil {
+		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
+	}
 	err := k.db.w.do(ctx, func(ctx context.Context) error {
 		res, err := k.acquire.ExecContext(ctx,
 			c.Key, c.Tool, c.ArgsHash, c.Target, c.Owner, nanos(now), nanos(c.LeaseUntil), nanos(c.ExpiresAt), c.Via)

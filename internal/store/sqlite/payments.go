@@ -62,6 +62,9 @@ func (p *Payments) close() error {
 // rolls the object back.
 func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outcome, error) {
 	var out payments.Outcome
+	if err := p.db.w.broken(); err != nil {
+		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)
+	}
 	err := p.db.w.do(ctx, func(ctx context.Context) error {
 		return p.db.w.tx(ctx, func() (bool, error) {
 			out = payments.Outcome{}

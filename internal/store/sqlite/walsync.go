@@ -1,6 +1,9 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -29,7 +32,7 @@ import (
 // the pages it could not write, and a later fdatasync would succeed without
 // them.
 type WALSync struct {
-	path  string // the WAL file: the database's path + "-wal"
+	path  string // the WAL file (WALPath)
 	what  string // for errors: "state.db" etc.
 	mu    sync.Mutex
 	f     *os.File
@@ -37,10 +40,45 @@ type WALSync struct {
 	syncs atomic.Int64
 }
 
-// NewWALSync syncs the WAL of the database file at dbPath; what names the
-// database in errors.
-func NewWALSync(dbPath, what string) *WALSync {
-	return &WALSync{path: dbPath + "-wal", what: what}
+// NewWALSync syncs the WAL file at walPath (see WALPath); what names the
+// database in errors. The file is opened now if it exists, so that a
+// write-back error from here on is reported to this process's fdatasync
+// even if another handle (SQLite's own checkpoint) sees it first.
+func NewWALSync(walPath, what string) *WALSync {
+	s := &WALSync{path: walPath, what: what}
+	if f, err := os.Open(walPath); err == nil {
+		s.f = f
+	}
+	return s
+}
+
+// WALPath returns the WAL file of db's main database: the path SQLite
+// resolved for it (absolute, symlinks followed, as SQLite names its WAL
+// after) plus "-wal". Syncing path+"-wal" as given would sync another file,
+// or none, when the database is reached through a symlink (found in
+// review) or a relative path after a change of directory.
+func WALPath(ctx context.Context, db *sql.DB) (string, error) {
+	rows, err := db.QueryContext(ctx, "PRAGMA database_list")
+	if err != nil {
+		return "", fmt.Errorf("find the WAL: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var (
+			seq        int
+			name, file string
+		)
+		if err := rows.Scan(&seq, &name, &file); err != nil {
+			return "", fmt.Errorf("find the WAL: %w", err)
+		}
+		if name == "main" && file != "" {
+			return file + "-wal", nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("find the WAL: %w", err)
+	}
+	return "", errors.New("find the WAL: the main database has no file")
 }
 
 // Sync fdatasyncs the WAL file as it is now. The file is opened once and
