@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 
 	"github.com/saas-mcp/saas-mcp/internal/chain"
 	"github.com/saas-mcp/saas-mcp/internal/config"
@@ -56,6 +57,14 @@ func RecordPaymentEvent(d Deps) (Definition, error) {
 			}
 			ev.By = payments.ByCall(c.Key, c.ClaimedAt)
 			out, err := d.Ledger.Record(ctx, ev)
+			if errors.Is(err, payments.ErrUnconfirmed) {
+				// Booked under this call's key, maybe: the key must stay
+				// (in doubt), so that the retry, which keeps the claim and so
+				// the booker, is told it recorded the event, not that someone
+				// else did (found in review: the key was released).
+				return nil, &chain.Error{Kind: chain.KindInDoubt, Err: err,
+					Message: "record payment event in the ledger: " + err.Error()}
+			}
 			if err != nil {
 				return nil, chain.Internal("record payment event in the ledger", err)
 			}

@@ -378,7 +378,7 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 		}
 		m.hit("after_commit")
 		return res, nil
-	case panicked || provider.InDoubt(err) || ctx.Err() != nil:
+	case panicked || provider.InDoubt(err) || KindOf(err) == KindInDoubt || ctx.Err() != nil:
 		// A cancelled call may have been sent before it was cancelled, and
 		// a call that panicked (a bug) may have panicked after sending.
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {

@@ -4,8 +4,16 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrUnconfirmed is wrapped by a Ledger's Record error when the event was
+// recorded (committed, visible to every reader) but could not be confirmed
+// durable (the sync after the commit failed): the booking may stand, so the
+// booker must not be forgotten, as it would be if the error meant "nothing
+// was recorded".
+var ErrUnconfirmed = errors.New("the event was recorded but could not be confirmed on disk")
 
 // Event is the part of a Stripe event the ledger keeps. Amount is in the
 // smallest currency unit, exactly as Stripe gives it.

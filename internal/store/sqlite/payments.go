@@ -114,7 +114,9 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 	if err == nil {
 		// A repeat is synced too: the first Record may be another process's,
 		// committed but not yet synced, and this one's answer vouches for it.
-		err = p.db.w.durable()
+		if serr := p.db.w.durable(); serr != nil {
+			err = fmt.Errorf("%w: %w", payments.ErrUnconfirmed, serr)
+		}
 	}
 	if err != nil {
 		return payments.Outcome{}, fmt.Errorf("record event %s: %w", e.ID, err)

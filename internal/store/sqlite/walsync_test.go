@@ -103,6 +103,24 @@ func TestAFailedWALSyncRefusesEveryLaterDurableWrite(t *testing.T) {
 	assert.Error(t, err, "sticky: a reacquired claim (%v)", out)
 	_, err = db.Payments().Record(ctx, payments.Event{ID: "evt_1", Type: "payment_intent.succeeded", ObjectID: "pi_1", Currency: "eur", Created: now})
 	assert.Error(t, err, "sticky: a ledger record")
+	assert.NotErrorIs(t, err, payments.ErrUnconfirmed, "refused before it wrote anything")
+}
+
+// A ledger record whose own sync fails was committed all the same: its
+// error says so (payments.ErrUnconfirmed), so that the caller keeps its key
+// in doubt instead of releasing it (found in review).
+func TestALedgerRecordWhoseSyncFailsSaysItMayStand(t *testing.T) {
+	t.Parallel()
+	db := openTest(t, Options{Synchronous: "FULL"})
+	ctx, now := context.Background(), time.Now()
+	breakWALSync(t, db)
+	ev := payments.Event{ID: "evt_1", Type: "payment_intent.succeeded", ObjectID: "pi_1", Currency: "eur", Created: now}
+	_, err := db.Payments().Record(ctx, ev)
+	require.ErrorIs(t, err, payments.ErrUnconfirmed)
+	got, found, err := db.Payments().Get(ctx, "evt_1")
+	require.NoError(t, err)
+	assert.True(t, found, "the record was committed")
+	assert.Equal(t, "evt_1", got.ID)
 }
 
 // A durable write refused for an earlier failed sync is refused before it
