@@ -44,7 +44,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 0
 	}
 	flags := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags.SetOutput(redactingWriter{stderr})
 	flags.Usage = func() { fmt.Fprint(stderr, doctorHelp) }
 	asJSONFlag := flags.Bool("json", false, "print the in-doubt keys as JSON lines")
 	if err := flags.Parse(args); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/saas-mcp/saas-mcp/internal/config"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
+	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 func getenv(k string) string { return os.Getenv(k) }
@@ -23,12 +25,25 @@ func newLogger(w io.Writer, level string, red *redact.Redactor) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: lv,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			// Keys and values of every kind, not only strings and errors:
+			// no call site logs a secret in a map, a slice or a key today,
+			// but nothing would stop the next one (found in review).
+			a.Key = red.String(a.Key)
 			switch a.Value.Kind() {
 			case slog.KindString:
 				a.Value = slog.StringValue(red.String(a.Value.String()))
 			case slog.KindAny:
-				if err, ok := a.Value.Any().(error); ok {
-					a.Value = slog.StringValue(red.Error(err))
+				switch v := a.Value.Any().(type) {
+				case error:
+					a.Value = slog.StringValue(red.Error(v))
+				default:
+					// As the JSON handler would write it; a value that
+					// needed masking is logged as its masked JSON text.
+					if b, err := json.Marshal(v); err != nil {
+						a.Value = slog.StringValue(red.String(fmt.Sprint(v)))
+					} else if m := red.String(string(b)); m != string(b) {
+						a.Value = slog.StringValue(m)
+					}
 				}
 			}
 			return a
@@ -56,4 +71,24 @@ func printErr(stderr io.Writer, cmd string, err error, reds ...*redact.Redactor)
 	// read again here (see config.EnvRedactor).
 	msg = config.EnvRedactor(getenv).String(msg)
 	fmt.Fprintf(stderr, "saas-mcp %s: %s\n", cmd, msg)
+}
+
+// echoArg is a command-line argument as a usage error may quote it: with
+// every secret set in the environment and every token shape masked, then
+// cut. An argument can be a credential put in the wrong place (an .mcp.json
+// "args" entry of "${GITHUB_TOKEN}"), and MCP clients keep stderr in their
+// logs (found in review: it was echoed raw).
+func echoArg(arg string) string {
+	return safetext.Cut(config.EnvRedactor(getenv).String(redact.New().String(arg)), 80)
+}
+
+// redactingWriter masks secrets in what the flag package prints (an
+// invalid value for a flag is quoted back), as echoArg does.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, config.EnvRedactor(getenv).String(redact.New().String(string(p)))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "saas-mcp: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "saas-mcp: unknown command %q\n\n%s", echoArg(cmd), usage)
 		return 2
 	}
 }
@@ -102,6 +102,6 @@ func noArgs(cmd string, args []string, stderr io.Writer) (int, bool) {
 	if len(args) == 0 {
 		return 0, true
 	}
-	fmt.Fprintf(stderr, "saas-mcp %s: unknown argument %q (see saas-mcp %s --help)\n", cmd, args[0], cmd)
+	fmt.Fprintf(stderr, "saas-mcp %s: unknown argument %q (see saas-mcp %s --help)\n", cmd, echoArg(args[0]), cmd)
 	return 2, false
 }

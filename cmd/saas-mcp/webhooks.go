@@ -85,7 +85,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 0
 	}
 	fs := flag.NewFlagSet("webhooks", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(redactingWriter{stderr})
 	noWorker := fs.Bool("no-worker", false, "serve the receiver only; run \"saas-mcp worker\" elsewhere")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -27,7 +27,7 @@ func runWebhooksDead(ctx context.Context, args []string, stdout, stderr io.Write
 		return 0
 	}
 	fs := flag.NewFlagSet("webhooks dead", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(redactingWriter{stderr})
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -143,7 +143,7 @@ func runWebhooksReplay(ctx context.Context, args []string, stdout, stderr io.Wri
 		return 0
 	}
 	fs := flag.NewFlagSet("webhooks replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(redactingWriter{stderr})
 	allDead := fs.Bool("all-dead", false, "replay every dead-lettered (or stranded) delivery")
 	noWait := fs.Bool("no-wait", false, "enqueue only; a running worker will run them")
 	if err := fs.Parse(flagsFirst(args)); err != nil {

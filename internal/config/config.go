@@ -12,7 +12,6 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/saas-mcp/saas-mcp/internal/redact"
-	"github.com/saas-mcp/saas-mcp/internal/safetext"
 )
 
 // Environments.
@@ -62,7 +61,7 @@ type Serve struct {
 	AuditActor        string        `envconfig:"AUDIT_ACTOR" desc:"actor recorded in the audit log (default: the MCP client's name)"`
 	AuditSync         string        `envconfig:"AUDIT_SYNC" default:"always" desc:"always: fsync every audit record (within 20ms for tool calls, which do not wait for it); never: leave it to the OS (survives a process crash, not a power loss)"`
 	DataDir           string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state (idempotency keys, payments ledger)"`
-	StoreSync         string        `envconfig:"STORE_SYNC" default:"FULL" desc:"SQLite synchronous mode: FULL (a claim survives power loss) or NORMAL (survives a process crash)"`
+	StoreSync         string        `envconfig:"STORE_SYNC" default:"FULL" desc:"FULL: each claim and ledger record is fdatasynced to disk before it returns (survives power loss); NORMAL: not (survives a process crash)"`
 	IdempotencyWindow time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"calls without idempotencyKey dedupe identical arguments within this window (1s to 8760h)"`
 	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h" desc:"how long an explicit idempotencyKey is kept (1s to 8760h)"`
 	ReconcileSettle   time.Duration `envconfig:"RECONCILE_SETTLE" default:"2s" desc:"before re-sending a call that may have acted, look for its effect, wait this long, and look again"`
@@ -104,8 +103,20 @@ func processError(err error) error {
 	if want == "" {
 		want = "a valid " + pe.TypeName
 	}
-	return fmt.Errorf("%s is %q, which is not %s", pe.KeyName, safetext.Cut(pe.Value, 100), want)
+	// A value too long to be one of these is not quoted at all: it is a
+	// paste into the wrong line, perhaps of a secret, and a cut piece of a
+	// secret would no longer match whole for the redaction that follows
+	// (found in review: the first 100 bytes of a 128-character signing
+	// secret were printed).
+	if len(pe.Value) > maxQuotedValue {
+		return fmt.Errorf("%s holds %d bytes, which is not %s (not shown: too long to be one)", pe.KeyName, len(pe.Value), want)
+	}
+	return fmt.Errorf("%s is %q, which is not %s", pe.KeyName, pe.Value, want)
 }
+
+// maxQuotedValue is the longest bad value of a typed variable quoted back:
+// far longer than any bool, number or duration.
+const maxQuotedValue = 40
 
 // LoadShared reads the serve variables the webhook receiver and worker also
 // read (AUDIT_LOG_PATH, AUDIT_SYNC, INTEGRATION_ENV, STORE_SYNC, LOG_LEVEL)
