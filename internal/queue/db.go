@@ -29,7 +29,7 @@ const FileName = "webhooks.db"
 type Options struct {
 	// Synchronous is "FULL" (default: a delivery answered 2xx survives a
 	// power cut, by its synced segment record, and so does a state change
-	// made through Tx, by SyncWAL) or "NORMAL" (survives a crash of the
+	// made through TxDurable, by SyncWAL) or "NORMAL" (survives a crash of the
 	// process only). Intake commits and River's own bookkeeping commits are
 	// never synced on their own: a lost intake commit is rebuilt from the
 	// segment, and a lost River commit re-runs a job, whose handlers are
