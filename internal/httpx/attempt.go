@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -183,12 +184,25 @@ func (b *timedBody) Close() error {
 // request was written. net/http's http2 errors are not exported, so their
 // text is all there is to go by; anything else (a PROTOCOL_ERROR reset
 // after the body was sent, say) stays ambiguous.
+//
+// A GOAWAY that closed the connection is never taken as unprocessed: its
+// text carries the server's debug data, which may say anything, and its
+// error code, which may be REFUSED_STREAM while the GOAWAY's last stream
+// covers this request (found in review: either phrase matched anywhere in
+// the text, so such a POST would have been sent again).
 func unprocessedH2(err error) bool {
 	if err == nil {
 		return false
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "REFUSED_STREAM") ||
-		strings.Contains(msg, "graceful shutdown GOAWAY") ||
+	if strings.Contains(msg, "http2: server sent GOAWAY and closed the connection") {
+		return false
+	}
+	return refusedStream.MatchString(msg) ||
+		strings.Contains(msg, "http2: Transport received Server's graceful shutdown GOAWAY") ||
 		strings.Contains(msg, "http2: client conn not usable")
 }
+
+// refusedStream is the text of an RST_STREAM with REFUSED_STREAM for the
+// request's stream (net/http's http2StreamError).
+var refusedStream = regexp.MustCompile(`stream error: stream ID \d+; REFUSED_STREAM(;|$)`)
