@@ -38,10 +38,11 @@ type cancelSlot struct {
 	seq uint64
 }
 
-// maxPendingCancels bounds the ids noted: mcp-go queues at most 100 calls
-// for its 5 workers, so a cancellation of a call still waiting is among the
-// last few hundred noted unless the client sent a thousand more since.
-const maxPendingCancels = 1024
+// maxPendingCancels bounds the ids noted: serve has mcp-go queue at most
+// 1000 calls for its 5 workers, so a cancellation of a call still waiting is
+// among the last thousand or so noted unless the client sent thousands more
+// since.
+const maxPendingCancels = 4096
 
 // maxCancelLine is the longest input line looked at for a cancellation; a
 // notifications/cancelled is a few hundred bytes, and a longer line (a big
