@@ -79,7 +79,12 @@ func printErr(stderr io.Writer, cmd string, err error, reds ...*redact.Redactor)
 // "args" entry of "${GITHUB_TOKEN}"), and MCP clients keep stderr in their
 // logs (found in review: it was echoed raw).
 func echoArg(arg string) string {
-	return safetext.Cut(config.EnvRedactor(getenv).String(redact.New().String(arg)), 80)
+	return safetext.Cut(maskEnv(arg), 80)
+}
+
+// maskEnv masks the token shapes and every secret set in the environment.
+func maskEnv(s string) string {
+	return config.EnvRedactor(getenv).String(redact.New().String(s))
 }
 
 // redactingWriter masks secrets in what the flag package prints (an
@@ -87,7 +92,7 @@ func echoArg(arg string) string {
 type redactingWriter struct{ w io.Writer }
 
 func (r redactingWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(r.w, config.EnvRedactor(getenv).String(redact.New().String(string(p)))); err != nil {
+	if _, err := io.WriteString(r.w, maskEnv(string(p))); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -31,7 +31,7 @@ const (
 // INTEGRATION_ENV, STORE_SYNC, ...) stay in Serve.
 type Webhook struct {
 	Addr        string        `envconfig:"WEBHOOK_ADDR" default:"127.0.0.1:3000" desc:"listen address of the webhook receiver"`
-	MaxBody     string        `envconfig:"WEBHOOK_MAX_BODY" desc:"largest accepted body, in bytes or with KiB/MiB (default 25MiB for GitHub, 1MiB for Stripe and Slack)"`
+	MaxBody     string        `envconfig:"WEBHOOK_MAX_BODY" desc:"largest accepted body, in bytes or with KiB/MiB/GiB, at most 1GiB (default 25MiB for GitHub, 1MiB for Stripe and Slack)"`
 	MaxAttempts int           `envconfig:"WEBHOOK_MAX_ATTEMPTS" default:"8" desc:"attempts per delivery before it is dead-lettered"`
 	Workers     int           `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once (1 to 10000)"`
 	Retention   time.Duration `envconfig:"WEBHOOK_RETENTION" default:"168h" desc:"how long a processed delivery is kept (at least 1h): a redelivery within it is a duplicate, and it can be replayed (Stripe retries for 3 days; dead letters are kept until replayed)"`
@@ -102,11 +102,19 @@ func (c Webhook) ValidateReceiver() error {
 	if c.DrainDelay < 0 {
 		return fmt.Errorf("WEBHOOK_DRAIN_DELAY must be at least 0, not %s", c.DrainDelay)
 	}
-	if _, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err != nil {
+	if n, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err != nil {
 		return fmt.Errorf("WEBHOOK_MAX_BODY: %w", err)
+	} else if n > MaxWebhookBody {
+		return fmt.Errorf("WEBHOOK_MAX_BODY: %q is over the largest body the receiver can store, 1GiB", c.MaxBody)
 	}
 	return nil
 }
+
+// MaxWebhookBody is the largest WEBHOOK_MAX_BODY: the payload log's records
+// hold at most 1 GiB of payload, and a larger delivery, answered 202, would
+// be read back as torn after a crash (found in review: up to 1 TiB was
+// accepted).
+const MaxWebhookBody = 1 << 30
 
 // Validate checks values envconfig cannot, but those only the receiver
 // uses (ValidateReceiver).

@@ -120,3 +120,22 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+// WEBHOOK_MAX_BODY cannot exceed what the payload log can hold and read
+// back (found in review: a limit up to 1 TiB was accepted, and a delivery
+// over 1 GiB, answered 202, would have been read back as torn).
+func TestWebhookMaxBodyIsCappedAtWhatThePayloadLogHolds(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{{"1GiB", true}, {"1024MiB", true}, {"1073741825", false}, {"2GiB", false}, {"1048576MiB", false}} {
+		c := Webhook{Addr: "127.0.0.1:3000", MaxBody: tt.in}
+		err := c.ValidateReceiver()
+		if tt.ok {
+			assert.NoError(t, err, tt.in)
+		} else {
+			assert.ErrorContains(t, err, "over the largest body", tt.in)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/saas-mcp/saas-mcp/internal/config"
 )
 
 func TestRecordsRoundTrip(t *testing.T) {
@@ -79,4 +81,10 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", again, b[:n])
 		}
 	})
+}
+
+// The receiver's largest body limit fits in a record the decoder accepts.
+func TestTheLargestWebhookBodyFitsInARecord(t *testing.T) {
+	t.Parallel()
+	assert.GreaterOrEqual(t, int64(maxRecordPayload), int64(config.MaxWebhookBody))
 }
