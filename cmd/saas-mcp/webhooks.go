@@ -276,7 +276,7 @@ func (a *webhookApp) startWorker(ctx context.Context) error {
 		}
 	}
 	alive := queue.AliveIn(filepath.Join(a.cfg.DataDir, "webhook-workers"))
-	if n, err := a.db.RescueOrphans(ctx, alive); err != nil {
+	if n, err := a.db.RescueOrphans(ctx, alive, a.wk.Backoff); err != nil {
 		return err
 	} else if n > 0 {
 		a.log.Warn("released jobs left running by a stopped process", "jobs", n)
@@ -296,7 +296,7 @@ func (a *webhookApp) startWorker(ctx context.Context) error {
 			case <-rctx.Done():
 				return
 			case <-t.C:
-				if n, err := a.db.RescueOrphans(rctx, alive); err != nil {
+				if n, err := a.db.RescueOrphans(rctx, alive, a.wk.Backoff); err != nil {
 					a.log.Warn("release orphaned jobs", "err", err)
 				} else if n > 0 {
 					a.log.Warn("released jobs left running by a stopped process", "jobs", n)

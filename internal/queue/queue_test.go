@@ -150,7 +150,7 @@ func TestRescueOrphansReleasesOnlyJobsOfDeadWorkers(t *testing.T) {
 	}
 	liveJob, deadJob, strangerJob := insert(live.ID), insert(deadID), insert("some-other-host")
 
-	n, err := db.RescueOrphans(context.Background(), AliveIn(dir))
+	n, err := db.RescueOrphans(context.Background(), AliveIn(dir), nil)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	state := func(id int64) string {

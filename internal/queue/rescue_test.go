@@ -48,7 +48,7 @@ func TestRescueOrphansLeavesAJobThatALiveWorkerRescuedAndRunsAgain(t *testing.T)
 			raced = true
 			// Meanwhile the other worker's RescueOrphans released the job and
 			// its River client fetched it: running again, by a live client.
-			n, err := db.RescueOrphans(ctx, alive)
+			n, err := db.RescueOrphans(ctx, alive, nil)
 			require.NoError(t, err)
 			require.Equal(t, 1, n)
 			_, err = db.write.Exec(`UPDATE river_job SET state = 'running', attempt = attempt + 1,
@@ -57,7 +57,7 @@ func TestRescueOrphansLeavesAJobThatALiveWorkerRescuedAndRunsAgain(t *testing.T)
 		}
 		return alive(id)
 	}
-	n, err := db.RescueOrphans(ctx, hook)
+	n, err := db.RescueOrphans(ctx, hook, nil)
 	require.NoError(t, err)
 	require.True(t, raced)
 	assert.Zero(t, n)
@@ -129,7 +129,7 @@ func TestRescueOrphansReadsTheClientRunningAJobFromRiversOwnRecord(t *testing.T)
 			})
 			waitFor(t, w.started, "River's fetch") // River fetched it: running, attempted by the client
 
-			n, err := db.RescueOrphans(ctx, AliveIn(dir))
+			n, err := db.RescueOrphans(ctx, AliveIn(dir), nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, n)
 		})

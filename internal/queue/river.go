@@ -148,22 +148,29 @@ func RiverInserter(c *Client, maxAttempts int) JobInserter {
 // fetched again by a live client. A job is therefore released only if it
 // is still in the run that was read: River counts up attempt on every
 // fetch, so a job running again under the same attempt is the same run.
-func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) bool) (int, error) {
+//
+// A killed run counts as a failed attempt, as River's rescuer counts it: a
+// job with attempts left runs again after backoff(attempt) (nil: at once),
+// and one that has used them all is made available at once, for the worker to
+// dead-letter its deliveries without running them (worker.exhausted). So a
+// delivery that kills its worker every time is dead-lettered after
+// WEBHOOK_MAX_ATTEMPTS runs, not retried at once for ever (found in review).
+func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) bool, backoff func(attempt int) time.Duration) (int, error) {
 	// River keeps attempted_by as JSONB, which only json() turns into JSON
 	// text; a value changed out of band to invalid JSON text is read as no
 	// client, as River's own queries leave it alone rather than fail on it.
-	rows, err := db.read.QueryContext(ctx, `SELECT id, attempt,
+	rows, err := db.read.QueryContext(ctx, `SELECT id, attempt, max_attempts,
 		CASE WHEN typeof(attempted_by) = 'text' AND NOT json_valid(attempted_by) THEN NULL ELSE json(attempted_by) END
 		FROM river_job WHERE state = 'running'`)
 	if err != nil {
 		return 0, fmt.Errorf("list running jobs: %w", err)
 	}
-	type run struct{ id, attempt int64 }
+	type run struct{ id, attempt, max int64 }
 	var orphans []run
 	for rows.Next() {
 		var r run
 		var by sql.NullString
-		if err := rows.Scan(&r.id, &r.attempt, &by); err != nil {
+		if err := rows.Scan(&r.id, &r.attempt, &r.max, &by); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("list running jobs: %w", err)
 		}
@@ -180,9 +187,18 @@ func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) boo
 	n := 0
 	for _, r := range orphans {
 		// River offers no API for a running job (JobRetry leaves those
-		// alone); this is the state change its rescuer makes.
-		res, err := db.write.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
-			WHERE id = ? AND state = 'running' AND attempt = ?`, r.id, r.attempt)
+		// alone); this is the state change its rescuer makes, but for a
+		// job out of attempts, which River would discard (leaving its
+		// deliveries pending with no job) and this hands to the worker.
+		// Available, but not fetched before scheduled_at (River's fetch
+		// checks it), so no wait for River's scheduler either.
+		wait := time.Duration(0)
+		if r.attempt < r.max && backoff != nil {
+			wait = backoff(int(r.attempt))
+		}
+		res, err := db.write.ExecContext(ctx, `UPDATE river_job SET state = 'available',
+			scheduled_at = datetime('now', 'subsec', '+' || ? || ' seconds')
+			WHERE id = ? AND state = 'running' AND attempt = ?`, fmt.Sprintf("%.3f", wait.Seconds()), r.id, r.attempt)
 		if err != nil {
 			return n, fmt.Errorf("release job %d: %w", r.id, err)
 		}

@@ -140,6 +140,9 @@ func (b *batchWorker) NextRetry(job *river.Job[queue.BatchArgs]) time.Time {
 }
 
 func (b *batchWorker) Work(ctx context.Context, job *river.Job[queue.BatchArgs]) (err error) {
+	if b.w.exhausted(ctx, job.JobRow, job.Args.IDs) {
+		return nil
+	}
 	defer func() { err = b.w.settle(ctx, job.JobRow, job.Args.IDs, err, recover()) }()
 	return b.w.runBatch(ctx, job)
 }
@@ -260,6 +263,9 @@ func (dw *deliveryWorker) NextRetry(job *river.Job[queue.DeliveryArgs]) time.Tim
 }
 
 func (dw *deliveryWorker) Work(ctx context.Context, job *river.Job[queue.DeliveryArgs]) (err error) {
+	if dw.w.exhausted(ctx, job.JobRow, []int64{job.Args.ID}) {
+		return nil
+	}
 	defer func() { err = dw.w.settle(ctx, job.JobRow, []int64{job.Args.ID}, err, recover()) }()
 	return dw.w.runDelivery(ctx, job)
 }
@@ -363,6 +369,23 @@ func (w *Worker) settle(ctx context.Context, job *rivertype.JobRow, ids []int64,
 		w.giveUpIfLast(ctx, job, ids, err)
 	}
 	return err
+}
+
+// exhausted dead-letters, without running them, the deliveries of a job
+// fetched past its last attempt, and reports whether it was one. Only
+// queue.DB.RescueOrphans hands such a job back: the worker running its last
+// attempt was killed, as it may have been at every attempt (a payload that
+// runs the process out of memory), so running it again would only kill the
+// next worker (found in review: such a job was handed back at once, for
+// ever).
+func (w *Worker) exhausted(ctx context.Context, job *rivertype.JobRow, ids []int64) bool {
+	if job.Attempt <= job.MaxAttempts {
+		return false
+	}
+	last := *job
+	last.Attempt = job.MaxAttempts
+	w.giveUpIfLast(ctx, &last, ids, errors.New("the worker stopped (killed, or out of memory) while running its last attempt"))
+	return true
 }
 
 // giveUpIfLast dead-letters, when job is on its last attempt, those of ids

@@ -102,7 +102,7 @@ func TestAReplayDoesNotRunADeadLetterTwiceBesideItsOrphanedJob(t *testing.T) {
 			// the replay's job meanwhile, and releasing that run too would
 			// run the delivery twice for another reason (a flaky test, seen
 			// once in CI: as RescueOrphans' flock check, alive is per client).
-			_, err = b.db.RescueOrphans(ctx, func(client string) bool { return client != "saas-mcp-1-dead" })
+			_, err = b.db.RescueOrphans(ctx, func(client string) bool { return client != "saas-mcp-1-dead" }, nil)
 			require.NoError(t, err)
 			b.waitFinished(t, []int64{id})
 			time.Sleep(4 * time.Second) // a second run, if any, finishes

@@ -180,7 +180,7 @@ func TestAStoppedRunWhoseCommitFailedIsToldApartFromItsRerun(t *testing.T) {
 	<-stopped
 
 	// The next start: release what a stopped process left running, run again.
-	_, err = db.RescueOrphans(ctx, func(string) bool { return false })
+	_, err = db.RescueOrphans(ctx, func(string) bool { return false }, nil)
 	require.NoError(t, err)
 	second := newClient()
 	require.NoError(t, second.Start(ctx))
