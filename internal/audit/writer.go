@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -423,28 +424,9 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 	if err := w.stickyErr(); err != nil {
 		return err
 	}
-	cut, err := cutPartialLineAt(hookedFile{w.f, w.opts.syncFile}, size)
-	if err != nil {
-		err = fmt.Errorf("check the end of audit log %s: %w", w.path, err)
-		if ue := (*unsyncedCutError)(nil); errors.As(err, &ue) {
-			// The cut stands, so its record must still come with the
-			// next append that succeeds (review observation: it was
-			// dropped). Under Sync a failed fsync is sticky, as
-			// everywhere else, and no append follows until a restart;
-			// under AUDIT_SYNC=never, which promises no fsync, only this
-			// append fails.
-			w.unrecordedCut += cut
-			if w.opts.Sync {
-				w.smu.Lock()
-				if w.syncErr == nil {
-					w.syncErr = err
-				}
-				w.smu.Unlock()
-			}
-		}
+	if err := w.cutPartial(size); err != nil {
 		return err
 	}
-	w.unrecordedCut += cut
 	if w.unrecordedCut > 0 {
 		b = append(w.repairLine(w.unrecordedCut), b...)
 	}
@@ -467,6 +449,35 @@ func (w *Writer) write(ctx context.Context, b []byte) error {
 	return err
 }
 
+// cutPartial cuts a partial line left at the end (size) of w.f, which the
+// caller holds locked, and counts it in unrecordedCut: its audit.repair
+// record goes with the next append that succeeds.
+func (w *Writer) cutPartial(size int64) error {
+	cut, err := cutPartialLineAt(hookedFile{w.f, w.opts.syncFile}, size)
+	if err != nil {
+		err = fmt.Errorf("check the end of audit log %s: %w", w.path, err)
+		if ue := (*unsyncedCutError)(nil); errors.As(err, &ue) {
+			// The cut stands, so its record must still come with the
+			// next append that succeeds (review observation: it was
+			// dropped). Under Sync a failed fsync is sticky, as
+			// everywhere else, and no append follows until a restart;
+			// under AUDIT_SYNC=never, which promises no fsync, only this
+			// append fails.
+			w.unrecordedCut += cut
+			if w.opts.Sync {
+				w.smu.Lock()
+				if w.syncErr == nil {
+					w.syncErr = err
+				}
+				w.smu.Unlock()
+			}
+		}
+		return err
+	}
+	w.unrecordedCut += cut
+	return nil
+}
+
 // lockCurrent takes the flock of the file the log's path names, reopening
 // the path first when w.f is no longer that file. A log rotated by rename
 // (logrotate's default) or removed would otherwise take this process's
@@ -485,6 +496,13 @@ func (w *Writer) lockCurrent(ctx context.Context) (size int64, err error) {
 		size, current, err := w.holdsPath()
 		if err == nil && current {
 			return size, nil
+		}
+		if err == nil {
+			// Rotated away: no one appends to this file again, so a
+			// partial line a killed writer left at its end would stay
+			// there for good; cut it now, holding its lock, and say so
+			// in the new file (found in review: it was never cut).
+			err = w.cutPartial(size)
 		}
 		_ = flock.Unlock(w.f)
 		if err != nil {
@@ -738,12 +756,20 @@ func Redact(red *redact.Redactor, r Record) Record {
 func redactMap(red *redact.Redactor, m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		out[red.String(k)] = redactValue(red, v)
+		out[keyName(red, k)] = redactValue(red, v)
 	}
 	if len(out) < len(m) {
 		return redactMapColliding(red, m)
 	}
 	return out
+}
+
+// keyName is a details key as written: redacted, and with invalid UTF-8
+// replaced as the encoder would write it, so that keys differing only in
+// invalid bytes collide here, where every value is kept, not in the
+// encoded object, where a reader keeps one (found in review).
+func keyName(red *redact.Redactor, k string) string {
+	return strings.ToValidUTF8(red.String(k), "\uFFFD")
 }
 
 // redactMapColliding is redactMap for keys that collide once redacted. The
@@ -756,7 +782,7 @@ func redactMapColliding(red *redact.Redactor, m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	var changed []string
 	for k, v := range m {
-		if rk := red.String(k); rk == k {
+		if rk := keyName(red, k); rk == k {
 			out[k] = redactValue(red, v)
 		} else {
 			changed = append(changed, k)
@@ -764,7 +790,7 @@ func redactMapColliding(red *redact.Redactor, m map[string]any) map[string]any {
 	}
 	slices.Sort(changed)
 	for _, k := range changed {
-		rk := red.String(k)
+		rk := keyName(red, k)
 		name := rk
 		for n := 2; ; n++ {
 			if _, taken := out[name]; !taken {

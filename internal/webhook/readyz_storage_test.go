@@ -17,10 +17,10 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/queue"
 )
 
-// TestReviewReadyzWhileStorageFails: the index transaction fails; the
+// TestReadyzWhileStorageFails: the index transaction fails; the
 // delivery is still taken (on disk), /readyz says 503 while it fails and
 // 200 once it commits again, and a duplicate then enqueues nothing new.
-func TestReviewReadyzWhileStorageFails(t *testing.T) {
+func TestReadyzWhileStorageFails(t *testing.T) {
 	ctx := context.Background()
 	db, err := queue.Open(ctx, filepath.Join(t.TempDir(), queue.FileName), queue.Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
