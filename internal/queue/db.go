@@ -227,7 +227,7 @@ func (db *DB) SyncWAL() error {
 	if !db.fullSync {
 		return nil
 	}
-	return db.wal.Sync()
+	return db.wal.Sync(context.Background())
 }
 
 // Path returns the database file.

@@ -130,7 +130,22 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 		})
 	})
 	if err == nil && (out == idempotency.Acquired || out == idempotency.Reacquired) {
-		err = k.db.w.durable()
+		if err = k.db.w.durable(ctx); err != nil {
+			// The claim is reported not made, and nothing will be sent
+			// under it: take it back, so that it neither answers a retry
+			// "in progress" nor is listed in doubt at the next start
+			// (found in review). A key taken over from an earlier attempt
+			// goes back to in doubt, as that attempt may have acted. Not
+			// synced (nothing can be now); a power cut that kept the
+			// claim leaves it to a dead owner, in doubt: never a resend.
+			undo := k.Release
+			if out == idempotency.Reacquired {
+				undo = k.MarkInDoubt
+			}
+			if uerr := undo(context.WithoutCancel(ctx), c.Key, c.Owner); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("take the claim back: %w", uerr))
+			}
+		}
 	}
 	if err != nil {
 		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)

@@ -114,7 +114,7 @@ func (p *Payments) Record(ctx context.Context, e payments.Event) (payments.Outco
 	if err == nil {
 		// A repeat is synced too: the first Record may be another process's,
 		// committed but not yet synced, and this one's answer vouches for it.
-		if serr := p.db.w.durable(); serr != nil {
+		if serr := p.db.w.durable(ctx); serr != nil {
 			err = fmt.Errorf("%w: %w", payments.ErrUnconfirmed, serr)
 		}
 	}

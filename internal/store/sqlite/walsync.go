@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 )
@@ -32,12 +31,16 @@ import (
 // the pages it could not write, and a later fdatasync would succeed without
 // them.
 type WALSync struct {
-	path  string // the WAL file (WALPath)
-	what  string // for errors: "state.db" etc.
-	mu    sync.Mutex
-	f     *os.File
-	err   error // sticky
-	syncs atomic.Int64
+	path string        // the WAL file (WALPath)
+	what string        // for errors: "state.db" etc.
+	sem  chan struct{} // held through a sync; a channel, so that waiting obeys ctx
+	f    *os.File
+	// failed is the sticky error, read without sem: a claim checks it
+	// before writing, and must not wait for another claim's sync to do so
+	// (found in review: it waited, past its context, for a flush that may
+	// never end on a hung disk).
+	failed atomic.Pointer[error]
+	syncs  atomic.Int64
 }
 
 // NewWALSync syncs the WAL file at walPath (see WALPath); what names the
@@ -45,7 +48,7 @@ type WALSync struct {
 // write-back error from here on is reported to this process's fdatasync
 // even if another handle (SQLite's own checkpoint) sees it first.
 func NewWALSync(walPath, what string) *WALSync {
-	s := &WALSync{path: walPath, what: what}
+	s := &WALSync{path: walPath, what: what, sem: make(chan struct{}, 1)}
 	if f, err := os.Open(walPath); err == nil {
 		s.f = f
 	}
@@ -85,11 +88,20 @@ func WALPath(ctx context.Context, db *sql.DB) (string, error) {
 // reopened when SQLite has deleted and recreated it (the last connection
 // to close a database deletes its WAL, after checkpointing it: the old
 // file's frames are in the synced database by then).
-func (s *WALSync) Sync() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
+//
+// Waiting for a sync under way (another caller's, which may cover this
+// caller's commit or not) gives up when ctx ends: the caller's commit is
+// then not known to be on disk (found in review: a claim whose context had
+// ended waited for another claim's device flush, for ever on a hung disk).
+func (s *WALSync) Sync(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("sync %s WAL: %w", s.what, ctx.Err())
+	}
+	defer func() { <-s.sem }()
+	if err := s.Err(); err != nil {
+		return err
 	}
 	st, err := os.Stat(s.path)
 	if err != nil {
@@ -107,18 +119,21 @@ func (s *WALSync) Sync() error {
 		}
 	}
 	if err := syscall.Fdatasync(int(s.f.Fd())); err != nil {
-		s.err = fmt.Errorf("sync %s WAL (refusing durable writes until restarted): %w", s.what, err)
-		return s.err
+		err = fmt.Errorf("sync %s WAL (refusing durable writes until restarted): %w", s.what, err)
+		s.failed.Store(&err)
+		return err
 	}
 	s.syncs.Add(1)
 	return nil
 }
 
-// Err is the sticky error of a failed sync, or nil.
+// Err is the sticky error of a failed sync, or nil. It does not wait for a
+// sync under way.
 func (s *WALSync) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Syncs counts the successful syncs, for tests.
@@ -126,8 +141,8 @@ func (s *WALSync) Syncs() int64 { return s.syncs.Load() }
 
 // Close closes the file it holds.
 func (s *WALSync) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
 	if s.f == nil {
 		return nil
 	}

@@ -52,9 +52,9 @@ func TestAStoreReachedThroughASymlinkSyncsTheWALSQLiteWrites(t *testing.T) {
 			assert.Equal(t, idempotency.Acquired, out)
 			realWAL, err := os.Stat(filepath.Join(real, "state.db-wal"))
 			require.NoError(t, err)
-			db.w.wal.mu.Lock()
+			db.w.wal.sem <- struct{}{}
 			synced, err := db.w.wal.f.Stat()
-			db.w.wal.mu.Unlock()
+			<-db.w.wal.sem
 			require.NoError(t, err)
 			assert.True(t, os.SameFile(realWAL, synced), "the claim was synced through another file than SQLite's WAL")
 		})
@@ -66,14 +66,14 @@ func TestAStoreReachedThroughASymlinkSyncsTheWALSQLiteWrites(t *testing.T) {
 func breakWALSync(t *testing.T, db *DB) (restore func()) {
 	t.Helper()
 	s := db.w.wal
-	s.mu.Lock()
+	s.sem <- struct{}{}
 	old := s.path
 	s.path = "/proc/self/status"
-	s.mu.Unlock()
+	<-s.sem
 	return func() {
-		s.mu.Lock()
+		s.sem <- struct{}{}
 		s.path = old
-		s.mu.Unlock()
+		<-s.sem
 	}
 }
 

@@ -46,11 +46,11 @@ func newWriter(ctx context.Context, db *sql.DB, wal *WALSync) (*writer, error) {
 
 // durable makes every commit so far durable (a no-op in a NORMAL store).
 // Call it after do has returned, so that no lock is held through the sync.
-func (w *writer) durable() error {
+func (w *writer) durable(ctx context.Context) error {
 	if w.wal == nil {
 		return nil
 	}
-	return w.wal.Sync()
+	return w.wal.Sync(ctx)
 }
 
 // broken is the error of an earlier failed sync (nil in a NORMAL store):
