@@ -330,7 +330,17 @@ func (a *webhookApp) stopWorker() {
 		a.log.Warn("jobs still running at the drain deadline; cancelling them", "err", err)
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer ccancel()
-		_ = a.river.StopAndCancel(cctx)
+		if err := a.river.StopAndCancel(cctx); err != nil {
+			// Still running: a stop is not an attempt, as River counts
+			// it for the jobs it could cancel.
+			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer hcancel()
+			if n, err := a.db.HandBack(hctx, a.lock.ID); err != nil {
+				a.log.Error("hand back jobs still running", "err", err)
+			} else if n > 0 {
+				a.log.Warn("handed back jobs still running at the cancel deadline, not counted as attempts", "jobs", n)
+			}
+		}
 	}
 }
 

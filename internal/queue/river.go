@@ -208,6 +208,23 @@ func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) boo
 	return n, nil
 }
 
+// HandBack makes the jobs still running under clientID (this process's
+// River client, whose stop could not end them: a handler that ignores its
+// cancellation) available again at once, their attempt not counted, as
+// River does for the jobs a stop cancels. Without it the next worker would
+// rescue them as orphans of a killed worker, a failed attempt each, and one
+// on its last attempt would be dead-lettered unrun (found in review).
+func (db *DB) HandBack(ctx context.Context, clientID string) (int, error) {
+	res, err := db.write.ExecContext(ctx, `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0),
+		scheduled_at = datetime('now', 'subsec')
+		WHERE state = 'running' AND json_valid(attempted_by) AND json_extract(attempted_by, '$[#-1]') = ?`, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("hand back running jobs: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // JobCounts returns the number of River jobs of this queue in each state.
 func (db *DB) JobCounts(ctx context.Context) (map[string]int, error) {
 	return db.countByState(ctx, "count jobs", `SELECT state, count(*) FROM river_job WHERE queue = ? GROUP BY state`, QueueName)
