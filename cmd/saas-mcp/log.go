@@ -39,10 +39,13 @@ func newLogger(w io.Writer, level string, red *redact.Redactor) *slog.Logger {
 				default:
 					// As the JSON handler would write it; a value that
 					// needed masking is logged as its masked JSON text.
-					if b, err := json.Marshal(v); err != nil {
-						a.Value = slog.StringValue(red.String(fmt.Sprint(v)))
-					} else if m := red.String(string(b)); m != string(b) {
-						a.Value = slog.StringValue(m)
+					// One JSON cannot encode is left to the handler, which
+					// writes an error in its place, not the value (found
+					// in review: fmt.Sprint printed it whole).
+					if b, err := json.Marshal(v); err == nil {
+						if m := red.String(string(b)); m != string(b) {
+							a.Value = slog.StringValue(m)
+						}
 					}
 				}
 			}
