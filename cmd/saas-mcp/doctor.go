@@ -33,9 +33,13 @@ Flags:
 
 Reads and checks the same variables as serve (see saas-mcp serve --help): a
 value serve would refuse stops it too, with exit 1 and the reason, and so
-does a secret too short to keep out of logs; a credential file that cannot
-be read is reported, and it goes on. It uses DATA_DIR, STORE_SYNC,
-AUDIT_LOG_PATH and AUDIT_SYNC, and redacts every secret it prints.
+does a secret too short to keep out of logs; a credential serve would
+refuse (a file that cannot be read, a malformed SLACK_WEBHOOK_URL) or that
+the sandbox/live rule refuses (INTEGRATION_ENV) is reported, the state is
+shown all the same, and it exits 1. It
+uses DATA_DIR, STORE_SYNC, AUDIT_LOG_PATH and AUDIT_SYNC, and redacts every
+secret it prints. It opens state.db as serve does: an older state.db is
+brought to this release's schema, as serve would at its next start.
 `
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -65,6 +69,29 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return 1
 	}
+	// The credentials as serve reads them: what stops serve stops doctor
+	// (found in review: a malformed SLACK_WEBHOOK_URL or a missing
+	// NAME_FILE passed), and a key the sandbox/live rule refuses, which
+	// serve starts with but refuses at every call using it, is reported.
+	// Reported, and doctor goes on to show the state: it exits 1 at the end.
+	problems := 0
+	if secrets, err := config.LoadSecrets(getenv, config.CredentialNames...); err != nil {
+		printErr(stderr, "doctor", err)
+		problems++
+	} else {
+		for _, name := range config.CredentialNames {
+			if s, ok := secrets.Get(name); ok {
+				if err := config.CheckCredential(cfg.Env, name, s); err != nil {
+					printErr(stderr, "doctor", fmt.Errorf("%w (every call that needs it is refused)", err))
+					problems++
+				}
+			}
+		}
+	}
+	status := 0
+	if problems > 0 {
+		status = 1
+	}
 	if err := checkAuditLog(cfg.AuditLogPath, cfg.AuditSync == "always"); err != nil {
 		printErr(stderr, "doctor", fmt.Errorf("AUDIT_LOG_PATH: %w", err))
 		return 1
@@ -72,10 +99,10 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	statePath := filepath.Join(cfg.DataDir, "state.db")
 	if _, err := os.Stat(statePath); errors.Is(err, fs.ErrNotExist) {
 		if asJSON {
-			return 0
+			return status
 		}
 		fmt.Fprintf(stdout, "state:     %s does not exist yet (serve has not run with DATA_DIR=%s)\nin doubt:  none\n", statePath, cfg.DataDir)
-		return 0
+		return status
 	}
 	db, err := sqlite.Open(ctx, statePath, sqlite.Options{Synchronous: strings.ToUpper(cfg.StoreSync)})
 	if err != nil {
@@ -99,13 +126,13 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			c.Target = red.String(c.Target)
 			_ = enc.Encode(c)
 		}
-		return 0
+		return status
 	}
 	fmt.Fprintf(stdout, "state:     %s (ok)\n", filepath.Join(cfg.DataDir, "state.db"))
 	fmt.Fprintf(stdout, "audit log: %s\n", cfg.AuditLogPath)
 	if len(claims) == 0 {
 		fmt.Fprintln(stdout, "in doubt:  none")
-		return 0
+		return status
 	}
 	fmt.Fprintf(stdout, "in doubt:  %d key(s); the next call with each key reconciles with the provider first "+
 		"(unless the key has expired: then it acts again)\n\n", len(claims))
@@ -120,7 +147,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(red.String(idempotency.CallerKey(c.Key))), c.Tool, cell(red.String(c.Target)), state, c.ClaimedAt.UTC().Format(time.RFC3339))
 	}
 	_ = tw.Flush()
-	return 0
+	return status
 }
 
 // checkAuditLog tells whether serve could append to the audit log at path,

@@ -72,7 +72,11 @@ func TestDoctorRedactsTheTargetsItPrints(t *testing.T) {
 			for _, args := range [][]string{nil, {"--json"}} {
 				var stdout, stderr bytes.Buffer
 				code := runDoctor(ctx, args, &stdout, &stderr)
-				require.Equal(t, 0, code, stderr.String())
+				want := 0
+				if tt.says != "" {
+					want = 1 // a credential file serve refuses is reported, the state shown all the same
+				}
+				require.Equal(t, want, code, stderr.String())
 				require.Contains(t, stdout.String(), "writeAudit", "setup: the key in doubt is listed (%v)", args)
 				assert.NotContains(t, stdout.String()+stderr.String(), tt.token, "doctor %v printed the token", args)
 				assert.Contains(t, stderr.String(), tt.says)

@@ -43,10 +43,25 @@ func main() {
 			_ = pprof.StartCPUProfile(f)
 		}
 	}
+	go exitOnSecondSignal(ctx)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
 	stop()
 	os.Exit(code)
+}
+
+// exitOnSecondSignal ends the process at a second SIGINT or SIGTERM after
+// the first has begun the graceful stop (an operator's second Ctrl-C), as
+// that stop may wait out WEBHOOK_DRAIN_DELAY and the job drain (found in
+// review: only kill -9 ended it). Exit status 130, as a shell reports an
+// interrupted command; what was accepted is durable and its jobs rescued.
+func exitOnSecondSignal(ctx context.Context) {
+	<-ctx.Done()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	<-again
+	fmt.Fprintln(os.Stderr, "saas-mcp: second signal: stopping now, without waiting for the drain")
+	os.Exit(130)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

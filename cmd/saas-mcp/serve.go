@@ -71,6 +71,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	app, err := openServe(ctx, stderr)
 	if err != nil {
+		if stoppedWhileStarting(ctx, err) {
+			return 0 // a clean stop, as for webhooks and worker (found in review: exit 1, "context canceled")
+		}
 		printErr(stderr, "serve", err)
 		return 1
 	}
