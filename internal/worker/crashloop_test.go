@@ -26,19 +26,7 @@ func TestADeliveryThatKillsItsWorkerEveryTimeIsDeadLetteredAfterItsAttempts(t *t
 	ctx := context.Background()
 	const maxAttempts = 3
 	b := setupStopped(t, maxAttempts)
-	res, err := b.intake.Enqueue(ctx, queue.NewDelivery{Provider: "slack", Key: "slack:EvPoison",
-		EventType: "event_callback", Payload: []byte(`{}`)})
-	require.NoError(t, err)
-	id := res.ID
-	var jobID int64
-	require.NoError(t, b.db.Tx(ctx, func(tx *sql.Tx) error {
-		r, err := b.client.InsertTx(ctx, tx, queue.DeliveryArgs{ID: id, Life: 1}, b.wk.deliveryOpts(time.Time{}))
-		if err != nil {
-			return err
-		}
-		jobID = r.Job.ID
-		return nil
-	}))
+	id, jobID := b.slackDeliveryWithJob(t, "slack:EvPoison")
 	var maxJob int
 	require.NoError(t, b.db.Tx(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRow(`SELECT max_attempts FROM river_job WHERE id = ?`, jobID).Scan(&maxJob)
@@ -74,4 +62,23 @@ func TestADeliveryThatKillsItsWorkerEveryTimeIsDeadLetteredAfterItsAttempts(t *t
 	assert.Contains(t, d.LastError, "killed, or out of memory")
 	assert.Equal(t, []string{audit.StatusDeadLettered}, b.sink.statuses("slack:EvPoison"),
 		"dead-lettered, audited, and the handler not run again")
+}
+
+// slackDeliveryWithJob stores a Slack delivery under key and inserts its
+// own job (not started: the client is stopped), returning both ids.
+func (b *stoppedBundle) slackDeliveryWithJob(t *testing.T, key string) (id, jobID int64) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := b.intake.Enqueue(ctx, queue.NewDelivery{Provider: "slack", Key: key,
+		EventType: "event_callback", Payload: []byte(`{}`)})
+	require.NoError(t, err)
+	require.NoError(t, b.db.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := b.client.InsertTx(ctx, tx, queue.DeliveryArgs{ID: res.ID, Life: 1}, b.wk.deliveryOpts(time.Time{}))
+		if err != nil {
+			return err
+		}
+		jobID = r.Job.ID
+		return nil
+	}))
+	return res.ID, jobID
 }

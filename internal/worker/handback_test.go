@@ -25,18 +25,7 @@ func TestAJobStillRunningWhenAStopGivesUpIsHandedBackUncounted(t *testing.T) {
 	ctx := context.Background()
 	const maxAttempts = 3
 	b := setupStopped(t, maxAttempts)
-	res, err := b.intake.Enqueue(ctx, queue.NewDelivery{Provider: "slack", Key: "slack:EvStopped",
-		EventType: "event_callback", Payload: []byte(`{}`)})
-	require.NoError(t, err)
-	var jobID int64
-	require.NoError(t, b.db.Tx(ctx, func(tx *sql.Tx) error {
-		r, err := b.client.InsertTx(ctx, tx, queue.DeliveryArgs{ID: res.ID, Life: 1}, b.wk.deliveryOpts(time.Time{}))
-		if err != nil {
-			return err
-		}
-		jobID = r.Job.ID
-		return nil
-	}))
+	id, jobID := b.slackDeliveryWithJob(t, "slack:EvStopped")
 	// Its last River attempt, running in a process whose stop ran out of
 	// time: that process hands it back before it exits.
 	require.NoError(t, b.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -57,7 +46,7 @@ func TestAJobStillRunningWhenAStopGivesUpIsHandedBackUncounted(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var d queue.Delivery
 	for time.Now().Before(deadline) {
-		ds, err := b.db.Get(ctx, []int64{res.ID})
+		ds, err := b.db.Get(ctx, []int64{id})
 		require.NoError(t, err)
 		d = ds[0]
 		if d.State != queue.StatePending {
