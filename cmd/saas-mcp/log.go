@@ -42,10 +42,13 @@ func newLogger(w io.Writer, level string, red *redact.Redactor) *slog.Logger {
 					// One JSON cannot encode is left to the handler, which
 					// writes an error in its place, not the value (found
 					// in review: fmt.Sprint printed it whole).
-					if b, err := json.Marshal(v); err == nil {
-						if m := red.String(string(b)); m != string(b) {
-							a.Value = slog.StringValue(m)
-						}
+					if b, err := json.Marshal(v); err != nil {
+						// Not the handler's "!ERROR:" text either: an
+						// encoder's error may quote the value (found in
+						// review).
+						a.Value = slog.StringValue("!ERROR: a value that cannot be encoded as JSON")
+					} else if m := red.String(string(b)); m != string(b) {
+						a.Value = slog.StringValue(m)
 					}
 				}
 			}

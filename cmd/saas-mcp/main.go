@@ -43,7 +43,9 @@ func main() {
 			_ = pprof.StartCPUProfile(f)
 		}
 	}
-	go exitOnSecondSignal(ctx)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go exitOnSecondSignal(signals)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
 	stop()
@@ -55,11 +57,13 @@ func main() {
 // that stop may wait out WEBHOOK_DRAIN_DELAY and the job drain (found in
 // review: only kill -9 ended it). Exit status 130, as a shell reports an
 // interrupted command; what was accepted is durable and its jobs rescued.
-func exitOnSecondSignal(ctx context.Context) {
-	<-ctx.Done()
-	again := make(chan os.Signal, 1)
-	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-	<-again
+//
+// signals is registered before run starts, so that two signals sent back to
+// back are both counted (found in review: the second was dropped when it
+// came before the watch began).
+func exitOnSecondSignal(signals <-chan os.Signal) {
+	<-signals
+	<-signals
 	fmt.Fprintln(os.Stderr, "saas-mcp: second signal: stopping now, without waiting for the drain")
 	os.Exit(130)
 }

@@ -214,10 +214,16 @@ func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) boo
 // River does for the jobs a stop cancels. Without it the next worker would
 // rescue them as orphans of a killed worker, a failed attempt each, and one
 // on its last attempt would be dead-lettered unrun (found in review).
+//
+// River keeps attempted_by as JSONB (json() reads it; json_valid does not
+// take it for JSON text: found in review, the first version matched no job
+// River had fetched).
 func (db *DB) HandBack(ctx context.Context, clientID string) (int, error) {
 	res, err := db.write.ExecContext(ctx, `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0),
 		scheduled_at = datetime('now', 'subsec')
-		WHERE state = 'running' AND json_valid(attempted_by) AND json_extract(attempted_by, '$[#-1]') = ?`, clientID)
+		WHERE state = 'running' AND json_extract(
+			CASE WHEN typeof(attempted_by) = 'text' AND NOT json_valid(attempted_by) THEN NULL ELSE json(attempted_by) END,
+			'$[#-1]') = ?`, clientID)
 	if err != nil {
 		return 0, fmt.Errorf("hand back running jobs: %w", err)
 	}

@@ -138,11 +138,20 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 			// goes back to in doubt, as that attempt may have acted. Not
 			// synced (nothing can be now); a power cut that kept the
 			// claim leaves it to a dead owner, in doubt: never a resend.
-			undo := k.Release
-			if out == idempotency.Reacquired {
-				undo = k.MarkInDoubt
+			// An expired row in doubt that the claim replaced is put back
+			// as it was, the only trace of a call that may have acted
+			// (found in review: the take-back deleted it).
+			uctx := context.WithoutCancel(ctx)
+			var uerr error
+			switch {
+			case out == idempotency.Reacquired:
+				uerr = k.MarkInDoubt(uctx, c.Key, c.Owner)
+			case row.ReplacedInDoubt != nil:
+				uerr = k.restore(uctx, *row.ReplacedInDoubt)
+			default:
+				uerr = k.Release(uctx, c.Key, c.Owner)
 			}
-			if uerr := undo(context.WithoutCancel(ctx), c.Key, c.Owner); uerr != nil {
+			if uerr != nil {
 				err = errors.Join(err, fmt.Errorf("take the claim back: %w", uerr))
 			}
 		}
@@ -151,6 +160,24 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 		return idempotency.Claim{}, 0, fmt.Errorf("claim %s: %w", c.Key, err)
 	}
 	return row, out, nil
+}
+
+// restore writes back old, a row in doubt that a claim replaced, as it
+// was: the replace statement writes it claimed, then it is marked in doubt
+// again, in one transaction.
+func (k *Keys) restore(ctx context.Context, old idempotency.Claim) error {
+	return k.db.w.do(ctx, func(ctx context.Context) error {
+		return k.db.w.tx(ctx, func() (bool, error) {
+			if _, err := k.replace.ExecContext(ctx, old.Key, old.Tool, old.ArgsHash, old.Target, old.Owner,
+				nanos(old.ClaimedAt), nanos(old.LeaseUntil), nanos(old.ExpiresAt), old.Via); err != nil {
+				return false, err
+			}
+			if _, err := k.markInDoubt.ExecContext(ctx, old.Key, old.Owner); err != nil {
+				return false, err
+			}
+			return true, nil
+		})
+	})
 }
 
 // Commit stores the result and marks the key committed.
