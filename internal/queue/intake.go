@@ -248,8 +248,8 @@ func (in *Intake) noteTimedOut(ctx context.Context) {
 
 // Close stops accepting deliveries, stores and commits those already
 // handed over and returns when the index stage is done. A transaction that
-// keeps failing meanwhile is given up after a few tries: its deliveries
-// are rebuilt from their records at the next start.
+// keeps failing meanwhile is given up after three tries begun since:
+// its deliveries are rebuilt from their records at the next start.
 func (in *Intake) Close() {
 	in.closing.Store(true)
 	in.mu.Lock()
@@ -573,7 +573,15 @@ func (in *Intake) index(batches []appendedBatch) bool {
 	var given []Enqueued // what the receipts given said, by index in reqs
 	var receiptErr error
 	var refused []Receipt // the receipts of the last try, if Receipts refused them
-	for tries := 1; ; tries++ {
+	// triesClosing counts the tries begun once Close was called: a try
+	// already under way when it was called says nothing of the database
+	// since (a test caught Close giving up with no try after the database
+	// had recovered).
+	triesClosing := 0
+	for {
+		if in.closing.Load() {
+			triesClosing++
+		}
 		for i, r := range reqs {
 			work[i] = &intakeReq{d: r.d, bytes: r.bytes}
 		}
@@ -631,7 +639,7 @@ func (in *Intake) index(batches []appendedBatch) bool {
 			return true
 		}
 		in.noteIndexed(err)
-		if in.closing.Load() && tries >= 3 {
+		if triesClosing >= 3 {
 			in.unindexed.Add(-int64(len(reqs)))
 			in.answer(reqs, fmt.Errorf("%w: %w", errIndexGivenUp, err), true)
 			return false
