@@ -12,15 +12,49 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A second SIGINT or SIGTERM (an operator's second Ctrl-C) ends the
-// process while the first one's graceful stop waits out WEBHOOK_DRAIN_DELAY
-// (found in review: signal.NotifyContext kept catching them until run
-// returned, so only SIGKILL ended a receiver with a long drain delay).
+// A second SIGINT or SIGTERM (an operator's second Ctrl-C) ends the process
+// while the first one's graceful stop waits out WEBHOOK_DRAIN_DELAY, whether
+// it comes a while after the first or right behind it. Found in review:
+// signal.NotifyContext kept catching them until run returned, so only
+// SIGKILL ended a receiver with a long drain delay; then, once watched, a
+// second signal sent right behind the first was dropped, as the watch began
+// only after the first had arrived.
 func TestASecondSignalEndsTheDrainDelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
+	tests := []struct {
+		name   string
+		gap    time.Duration
+		rounds int // back to back, a lost signal shows in some runs only
+	}{
+		{"half a second after the first", 500 * time.Millisecond, 1},
+		{"right behind the first", 0, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for i := range tt.rounds {
+				cmd, done, out := startDrainingReceiver(t, bin)
+				require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGTERM))
+				time.Sleep(tt.gap)
+				require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGINT))
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("run %d: signalled twice, still draining 10s later: %s", i, out.String())
+				}
+			}
+		})
+	}
+}
+
+// startDrainingReceiver starts `webhooks` with an hour's drain delay and
+// waits until it answers; done gets its exit.
+func startDrainingReceiver(t *testing.T, bin string) (*exec.Cmd, <-chan error, *syncBuffer) {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "webhooks")
@@ -40,12 +74,5 @@ func TestASecondSignalEndsTheDrainDelay(t *testing.T) {
 		resp.Body.Close()
 		return true
 	}, 20*time.Second, 20*time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	time.Sleep(500 * time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("still draining 10s after a second signal: %s", out.String())
-	}
+	return cmd, done, out
 }

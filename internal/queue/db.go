@@ -56,11 +56,11 @@ type DB struct {
 	segs  *segments     // payloads of deliveries stored by an Intake
 	ckpt  *checkpointer // nil when Options.CheckpointEvery < 0
 
-	// fullSync: intake batches are answered after their segment is synced
-	// and Tx commits are followed by SyncWAL. The connection itself runs
+	// wal syncs the WAL; set under Options.Synchronous "FULL" (fullSync):
+	// intake batches are then answered after their segment is synced and
+	// TxDurable commits are followed by SyncWAL. The connection itself runs
 	// synchronous=NORMAL, so that no fsync holds the write lock.
-	fullSync bool
-	wal      *sqlite.WALSync // syncs the WAL; set when fullSync
+	wal *sqlite.WALSync
 }
 
 // Open opens (creating if needed) the database at path, applies River's
@@ -84,7 +84,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := dirs.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open webhook queue: %w", err)
 	}
-	fullSync := sync == "FULL"
 	write, err := openCached(dsn(path, "NORMAL", opts.BusyTimeout, false))
 	if err != nil {
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
@@ -93,12 +92,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
-	db := &DB{write: write, now: opts.Now, path: path, fullSync: fullSync}
+	db := &DB{write: write, now: opts.Now, path: path}
 	if err := db.migrate(ctx); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open webhook queue %s: %w", path, err)
 	}
-	if fullSync {
+	if sync == "FULL" {
 		walPath, err := sqlite.WALPath(ctx, write)
 		if err != nil {
 			_ = write.Close()
@@ -224,11 +223,14 @@ var migrationFiles embed.FS
 // it, so concurrent committers share it (group commit). Under
 // Options.Synchronous "NORMAL" it does nothing.
 func (db *DB) SyncWAL() error {
-	if !db.fullSync {
+	if !db.fullSync() {
 		return nil
 	}
 	return db.wal.Sync(context.Background())
 }
+
+// fullSync reports whether the queue was opened with Synchronous "FULL".
+func (db *DB) fullSync() bool { return db.wal != nil }
 
 // Path returns the database file.
 func (db *DB) Path() string { return db.path }

@@ -438,7 +438,7 @@ func (db *DB) loadPayload(d *Delivery, seg sql.NullInt64, off, n int64, crc uint
 // SyncPayloads makes the records appended so far durable: what answers an
 // intake batch. It does nothing under Options.Synchronous "NORMAL".
 func (db *DB) SyncPayloads() error {
-	if !db.fullSync {
+	if !db.fullSync() {
 		return nil
 	}
 	if err := db.segs.Sync(); err != nil {

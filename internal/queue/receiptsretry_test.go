@@ -64,12 +64,9 @@ func TestARetriedCommitReceiptsTheDuplicateFlagItCommits(t *testing.T) {
 			cur := tx
 			mu.Unlock()
 			if n == 3 { // the duplicate's transaction, first try
-				_ = cur.Rollback() // the COMMIT that follows fails
 				// A prune between the failed commit and its retry deletes
 				// the processed original.
-				if _, err := db.write.ExecContext(context.Background(), `DELETE FROM webhook_delivery WHERE key = 'github:1:orig'`); err != nil {
-					panic(err)
-				}
+				failCommitThenPrune(db, cur, "github:1:orig")
 			}
 			return nil
 		},
@@ -126,10 +123,7 @@ func TestARetriedCommitReceiptsTheIDItCommits(t *testing.T) {
 			cur := tx
 			mu.Unlock()
 			if n == 2 {
-				_ = cur.Rollback() // the COMMIT that follows fails
-				if _, err := db.write.ExecContext(context.Background(), `DELETE FROM webhook_delivery WHERE key = 'github:1:a'`); err != nil {
-					panic(err)
-				}
+				failCommitThenPrune(db, cur, "github:1:a")
 			}
 			return nil
 		},
@@ -146,4 +140,16 @@ func TestARetriedCommitReceiptsTheIDItCommits(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, stored.ID, lastReceipt(t, receipts, "github:1:b").ID, "the last received record names the id the delivery was stored under")
+}
+
+// failCommitThenPrune, called from a Receipts func (inside the index
+// transaction, just before its COMMIT), rolls tx back so that the COMMIT
+// fails, and then deletes the delivery stored under key, as a prune between
+// the failed commit and its retry would. It runs on the intake's goroutine:
+// a failure panics.
+func failCommitThenPrune(db *DB, tx *sql.Tx, key string) {
+	_ = tx.Rollback()
+	if _, err := db.write.ExecContext(context.Background(), `DELETE FROM webhook_delivery WHERE key = ?`, key); err != nil {
+		panic(err)
+	}
 }

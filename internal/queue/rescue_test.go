@@ -111,27 +111,63 @@ func TestRescueOrphansReadsTheClientRunningAJobFromRiversOwnRecord(t *testing.T)
 			lock, err := NewWorkerLock(dir)
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = lock.Release() })
-			w := &heldDelivery{started: make(chan struct{}, 1), release: make(chan struct{})}
-			ws := river.NewWorkers()
-			river.AddWorker(ws, w)
-			c, err := db.NewRiver(RiverConfig{Workers: ws, ID: tt.clientID(lock), FetchPollInterval: 5 * time.Millisecond})
-			require.NoError(t, err)
-			require.NoError(t, db.Tx(ctx, func(tx *sql.Tx) error {
-				_, err := c.InsertTx(ctx, tx, DeliveryArgs{ID: 1}, &river.InsertOpts{Queue: QueueName})
-				return err
-			}))
-			require.NoError(t, c.Start(ctx))
-			t.Cleanup(func() {
-				close(w.release)
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				require.NoError(t, c.Stop(sctx))
-			})
-			waitFor(t, w.started, "River's fetch") // River fetched it: running, attempted by the client
+			fetchedJob(t, db, tt.clientID(lock)) // running, attempted by the client
 
 			n, err := db.RescueOrphans(ctx, AliveIn(dir), nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, n)
 		})
 	}
+}
+
+// fetchedJob inserts a delivery job and has a River client with clientID
+// fetch it (so attempted_by is as River writes it) and hold it running
+// until the test ends; it returns the job's id.
+func fetchedJob(t *testing.T, db *DB, clientID string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	w := &heldDelivery{started: make(chan struct{}, 1), release: make(chan struct{})}
+	ws := river.NewWorkers()
+	river.AddWorker(ws, w)
+	c, err := db.NewRiver(RiverConfig{Workers: ws, ID: clientID, FetchPollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	var job int64
+	require.NoError(t, db.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := c.InsertTx(ctx, tx, DeliveryArgs{ID: 1}, &river.InsertOpts{Queue: QueueName})
+		if err == nil {
+			job = r.Job.ID
+		}
+		return err
+	}))
+	require.NoError(t, c.Start(ctx))
+	t.Cleanup(func() {
+		close(w.release)
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Stop(sctx)
+	})
+	waitFor(t, w.started, "River's fetch")
+	return job
+}
+
+// HandBack finds a job River itself fetched, whose attempted_by River keeps
+// as JSONB, not JSON text (found in review: the first version tested
+// json_valid, false for JSONB, and matched no job River had run; its test
+// had written attempted_by as text), and leaves other clients' jobs alone.
+func TestHandBackFindsAJobRiverFetched(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	dir := t.TempDir()
+	lock, err := NewWorkerLock(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lock.Release() })
+	fetchedJob(t, db, lock.ID)
+
+	n, err := db.HandBack(ctx, lock.ID+"x")
+	require.NoError(t, err)
+	assert.Zero(t, n, "another client's job")
+	n, err = db.HandBack(ctx, lock.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the running job River fetched for this client")
 }

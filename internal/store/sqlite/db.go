@@ -149,13 +149,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 
-	walPath, err := WALPath(ctx, write)
-	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
-	}
 	var wal *WALSync
 	if sync == "FULL" {
+		walPath, err := WALPath(ctx, write)
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
 		wal = NewWALSync(walPath, filepath.Base(path))
 	}
 	if db.w, err = newWriter(ctx, write, wal); err != nil {
@@ -183,8 +183,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	db.walDone = make(chan struct{})
-	if sync == "FULL" && opts.WriteAheadWAL {
-		go db.preallocWAL(walPath)
+	if wal != nil && opts.WriteAheadWAL {
+		go db.preallocWAL(wal.path)
 	} else {
 		close(db.walDone) // nothing waits for a sync of the WAL
 	}
