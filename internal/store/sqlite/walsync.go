@@ -25,7 +25,11 @@ import (
 // the WAL before a checkpoint and the database after it, under NORMAL), and
 // starts the WAL again from the top only once every frame is in the synced
 // database. One Sync covers every commit before it, in any process, so
-// callers that commit at once share it.
+// callers that commit at once share it: a caller that waited while another
+// caller's sync ran returns without a flush of its own when a sync that
+// began after its call has succeeded meanwhile (group commit). A sync that
+// began before the call may have missed the caller's commit and never
+// counts for it.
 //
 // After a failed fdatasync it refuses for good: the kernel may have dropped
 // the pages it could not write, and a later fdatasync would succeed without
@@ -41,6 +45,13 @@ type WALSync struct {
 	// never end on a hung disk).
 	failed atomic.Pointer[error]
 	syncs  atomic.Int64
+	// begun numbers the syncs as they begin (under sem), and done is the
+	// number of the last one that succeeded: a caller is covered by any
+	// sync numbered above what begun was when it called.
+	begun, done atomic.Int64
+	shared      atomic.Int64 // calls covered by another caller's sync
+	// flush is fdatasync(2); tests replace it to hold a sync in progress.
+	flush func(fd int) error
 }
 
 // NewWALSync syncs the WAL file at walPath (see WALPath); what names the
@@ -48,7 +59,7 @@ type WALSync struct {
 // write-back error from here on is reported to this process's fdatasync
 // even if another handle (SQLite's own checkpoint) sees it first.
 func NewWALSync(walPath, what string) *WALSync {
-	s := &WALSync{path: walPath, what: what, sem: make(chan struct{}, 1)}
+	s := &WALSync{path: walPath, what: what, sem: make(chan struct{}, 1), flush: syscall.Fdatasync}
 	if f, err := os.Open(walPath); err == nil {
 		s.f = f
 	}
@@ -94,6 +105,9 @@ func WALPath(ctx context.Context, db *sql.DB) (string, error) {
 // then not known to be on disk (found in review: a claim whose context had
 // ended waited for another claim's device flush, for ever on a hung disk).
 func (s *WALSync) Sync(ctx context.Context) error {
+	// The caller's commit is in the WAL by now, so any sync that begins
+	// from here on covers it.
+	need := s.begun.Load() + 1
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -103,6 +117,11 @@ func (s *WALSync) Sync(ctx context.Context) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
+	if s.done.Load() >= need {
+		s.shared.Add(1)
+		return nil
+	}
+	n := s.begun.Add(1)
 	st, err := os.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("sync %s WAL: %w", s.what, err)
@@ -118,12 +137,13 @@ func (s *WALSync) Sync(ctx context.Context) error {
 			return fmt.Errorf("sync %s WAL: %w", s.what, err)
 		}
 	}
-	if err := syscall.Fdatasync(int(s.f.Fd())); err != nil {
+	if err := s.flush(int(s.f.Fd())); err != nil {
 		err = fmt.Errorf("sync %s WAL (refusing durable writes until restarted): %w", s.what, err)
 		s.failed.Store(&err)
 		return err
 	}
 	s.syncs.Add(1)
+	s.done.Store(n)
 	return nil
 }
 
@@ -138,6 +158,9 @@ func (s *WALSync) Err() error {
 
 // Syncs counts the successful syncs, for tests.
 func (s *WALSync) Syncs() int64 { return s.syncs.Load() }
+
+// Shared counts the calls that another caller's sync covered.
+func (s *WALSync) Shared() int64 { return s.shared.Load() }
 
 // Close closes the file it holds.
 func (s *WALSync) Close() error {
