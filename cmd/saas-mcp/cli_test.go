@@ -95,7 +95,7 @@ func TestWorkerHelpListsTheWorkersVariablesOnly(t *testing.T) {
 	for _, v := range []string{"WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_WORKERS", "WEBHOOK_RETENTION", "DATA_DIR", "AUDIT_LOG_PATH"} {
 		assert.Contains(t, out.String(), v)
 	}
-	for _, v := range []string{"WEBHOOK_ADDR", "WEBHOOK_MAX_BODY", "WEBHOOK_DRAIN_DELAY"} {
+	for _, v := range []string{"WEBHOOK_ADDR", "WEBHOOK_MAX_BODY", "WEBHOOK_DRAIN_DELAY", "WEBHOOK_MAX_CONNS"} {
 		assert.NotContains(t, out.String(), v)
 	}
 }

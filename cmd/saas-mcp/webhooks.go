@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -385,13 +384,14 @@ func (a *webhookApp) serve(ctx context.Context) error {
 		},
 	})
 	srv := webhook.NewServer(a.cfg.Addr, h, webhook.ServerOptions{ErrorLog: slogStd(a.log)})
-	ln, err := net.Listen("tcp", a.cfg.Addr)
+	ln, err := webhook.Listen(a.cfg.Addr, a.cfg.MaxConns)
 	if err != nil {
 		intake.Close()
 		a.stopWorker()
 		return fmt.Errorf("WEBHOOK_ADDR: listen on %s: %w", a.cfg.Addr, err)
 	}
-	a.log.Info("webhook receiver listening", "addr", ln.Addr().String(), "db", a.db.Path(), "worker", a.wk != nil)
+	a.log.Info("webhook receiver listening", "addr", ln.Addr().String(), "db", a.db.Path(), "worker", a.wk != nil,
+		"maxConns", a.cfg.MaxConns)
 	warnSecrets(a.log, a.cfg)
 	// Start-up (every package's init, recovery, migrations) has left most
 	// of the binary resident; give back what receiving does not use.

@@ -36,6 +36,8 @@ func TestEveryBoundIsListedInHelpAndEnvExample(t *testing.T) {
 		{"HTTP_MAX_ATTEMPTS", "100"},
 		{"HTTP_MAX_CALL_WAIT", "24h"},
 		{"WEBHOOK_RETENTION", "at least 1h"},
+		{"WEBHOOK_DRAIN_DELAY", "at most 1h"},
+		{"WEBHOOK_MAX_CONNS", "1 to 100000"},
 	} {
 		assert.Contains(t, line(help.String(), tc.name), tc.bound, "--help line of %s", tc.name)
 		assert.Contains(t, line(string(env), tc.name), tc.bound, ".env.example line of %s", tc.name)

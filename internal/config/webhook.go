@@ -36,7 +36,8 @@ type Webhook struct {
 	Workers     int           `envconfig:"WEBHOOK_WORKERS" default:"4" desc:"jobs the worker runs at once (1 to 10000)"`
 	Retention   time.Duration `envconfig:"WEBHOOK_RETENTION" default:"168h" desc:"how long a processed delivery is kept (at least 1h): a redelivery within it is a duplicate, and it can be replayed (Stripe retries for 3 days; dead letters are kept until replayed)"`
 	DataDir     string        `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite state; deliveries and jobs go to webhooks.db"`
-	DrainDelay  time.Duration `envconfig:"WEBHOOK_DRAIN_DELAY" default:"0s" desc:"on SIGTERM, how long /readyz answers draining while deliveries are still taken, before the listener closes (let a load balancer notice); 0 closes at once"`
+	DrainDelay  time.Duration `envconfig:"WEBHOOK_DRAIN_DELAY" default:"0s" desc:"on SIGTERM, how long /readyz answers draining while deliveries are still taken, before the listener closes (let a load balancer notice); 0 closes at once, at most 1h"`
+	MaxConns    int           `envconfig:"WEBHOOK_MAX_CONNS" default:"1024" desc:"connections the receiver serves at once (1 to 100000); more wait in the listen queue until one closes, so memory stays under this many bodies of WEBHOOK_MAX_BODY"`
 
 	// The secrets are read by LoadWebhook from NAME or NAME_FILE, not by
 	// envconfig, so that no secret goes through reflection-based printing.
@@ -99,8 +100,11 @@ func (c Webhook) ValidateReceiver() error {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		return fmt.Errorf("WEBHOOK_ADDR must be host:port (e.g. 127.0.0.1:3000), not %q", c.Addr)
 	}
-	if c.DrainDelay < 0 {
-		return fmt.Errorf("WEBHOOK_DRAIN_DELAY must be at least 0, not %s", c.DrainDelay)
+	if c.DrainDelay < 0 || c.DrainDelay > MaxDrainDelay {
+		return fmt.Errorf("WEBHOOK_DRAIN_DELAY must be from 0 to 1h, not %s", c.DrainDelay)
+	}
+	if c.MaxConns < 1 || c.MaxConns > MaxWebhookConns {
+		return fmt.Errorf("WEBHOOK_MAX_CONNS must be from 1 to %d, not %d", MaxWebhookConns, c.MaxConns)
 	}
 	if n, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err != nil {
 		return fmt.Errorf("WEBHOOK_MAX_BODY: %w", err)
@@ -109,6 +113,14 @@ func (c Webhook) ValidateReceiver() error {
 	}
 	return nil
 }
+
+// MaxDrainDelay bounds WEBHOOK_DRAIN_DELAY: a load balancer's longest
+// deregistration delay (AWS allows 1h); more is taken for a typo, such as
+// 15h for 15s, that would hold a stopping receiver for most of a day.
+const MaxDrainDelay = time.Hour
+
+// MaxWebhookConns bounds WEBHOOK_MAX_CONNS.
+const MaxWebhookConns = 100000
 
 // MaxWebhookBody is the largest WEBHOOK_MAX_BODY: the payload log's records
 // hold at most 1 GiB of payload, and a larger delivery, answered 202, would

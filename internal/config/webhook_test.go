@@ -87,6 +87,9 @@ func TestReceiverOnlyValuesAreCheckedForTheReceiverAlone(t *testing.T) {
 		{"WEBHOOK_ADDR", "3000"},
 		{"WEBHOOK_MAX_BODY", "lots"},
 		{"WEBHOOK_DRAIN_DELAY", "-1s"},
+		{"WEBHOOK_DRAIN_DELAY", "61m"}, // 15h for 15s would hold a stop for most of a day
+		{"WEBHOOK_MAX_CONNS", "0"},
+		{"WEBHOOK_MAX_CONNS", "100001"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -130,7 +133,7 @@ func TestWebhookMaxBodyIsCappedAtWhatThePayloadLogHolds(t *testing.T) {
 		in string
 		ok bool
 	}{{"1GiB", true}, {"1024MiB", true}, {"1073741825", false}, {"2GiB", false}, {"1048576MiB", false}} {
-		c := Webhook{Addr: "127.0.0.1:3000", MaxBody: tt.in}
+		c := Webhook{Addr: "127.0.0.1:3000", MaxBody: tt.in, MaxConns: 1024}
 		err := c.ValidateReceiver()
 		if tt.ok {
 			assert.NoError(t, err, tt.in)

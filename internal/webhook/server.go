@@ -2,8 +2,11 @@ package webhook
 
 import (
 	"log"
+	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // ServerOptions are the receiver's connection limits. The zero value gives
@@ -54,4 +57,16 @@ func NewServer(addr string, h http.Handler, o ServerOptions) *http.Server {
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          o.ErrorLog,
 	}
+}
+
+// Listen listens on addr and serves at most maxConns connections at once:
+// further connections wait in the kernel's listen queue until one closes
+// (netutil.LimitListener). With the body limit this bounds the memory of
+// bodies being read, which a signature can only be checked after.
+func Listen(addr string, maxConns int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return netutil.LimitListener(ln, maxConns), nil
 }
