@@ -91,3 +91,16 @@ func TestASyncBegunBeforeACallDoesNotCoverIt(t *testing.T) {
 	require.NoError(t, s.Sync(context.Background()))
 	assert.Equal(t, int64(3), flushes.Load())
 }
+
+// A Sync after Close fails instead of opening the WAL again, a file that
+// nothing would close (found in review).
+func TestASyncAfterCloseFailsAndOpensNothing(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.db-wal")
+	require.NoError(t, os.WriteFile(path, []byte("frames"), 0o600))
+	s := NewWALSync(path, "x.db")
+	require.NoError(t, s.Sync(context.Background()))
+	require.NoError(t, s.Close())
+	require.ErrorContains(t, s.Sync(context.Background()), "closed")
+	assert.Nil(t, s.f, "no file held after Close")
+}

@@ -39,6 +39,9 @@ type WALSync struct {
 	what string        // for errors: "state.db" etc.
 	sem  chan struct{} // held through a sync; a channel, so that waiting obeys ctx
 	f    *os.File
+	// closed: Close was called; a later Sync fails instead of opening
+	// the file again, which nothing would close. Guarded by sem.
+	closed bool
 	// failed is the sticky error, read without sem: a claim checks it
 	// before writing, and must not wait for another claim's sync to do so
 	// (found in review: it waited, past its context, for a flush that may
@@ -117,6 +120,9 @@ func (s *WALSync) Sync(ctx context.Context) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
+	if s.closed {
+		return fmt.Errorf("sync %s WAL: closed", s.what)
+	}
 	if s.done.Load() >= need {
 		s.shared.Add(1)
 		return nil
@@ -166,6 +172,7 @@ func (s *WALSync) Shared() int64 { return s.shared.Load() }
 func (s *WALSync) Close() error {
 	s.sem <- struct{}{}
 	defer func() { <-s.sem }()
+	s.closed = true
 	if s.f == nil {
 		return nil
 	}
