@@ -27,9 +27,10 @@ import (
 
 // Investigation switches (see main).
 var (
-	rawProfile string
-	rawOnly    bool
-	peerBin    string
+	rawProfile     string
+	rawOnly        bool
+	concurrentOnly bool
+	peerBin        string
 )
 
 func main() {
@@ -38,6 +39,7 @@ func main() {
 	starts := flag.Int("starts", 30, "process starts for the start-up figure")
 	flag.StringVar(&rawProfile, "rawprofile", "", "write a CPU profile of the raw-client serve run only (SAAS_MCP_CPUPROFILE) to this file")
 	flag.BoolVar(&rawOnly, "rawonly", false, "measure only the raw-client createTicket latency and RSS")
+	flag.BoolVar(&concurrentOnly, "concurrentonly", false, "measure only the sendMessage throughput one at a time and with calls in flight")
 	flag.StringVar(&peerBin, "peer", "", "a github-mcp-server binary: also measure its issue_write create against the same fake, alternating with createTicket")
 	flag.Parse()
 	if err := run(*bin, *calls, *starts); err != nil {
@@ -69,6 +71,9 @@ func run(bin string, calls, starts int) error {
 		"GITHUB_WRITE_INTERVAL=0",
 	}
 	env = append(env, extraEnv()...)
+	if concurrentOnly {
+		return concurrentCalls(bin, env, 500)
+	}
 
 	fmt.Println("== saas-mcp MCP figures (stdio, official Go SDK client, local fakes)")
 	if !rawOnly {
@@ -95,6 +100,9 @@ func run(bin string, calls, starts int) error {
 		return err
 	}
 	fmt.Printf("  one durable write on this disk (4 KiB append + fdatasync, p50 of 200): %.3f ms; every call waits for one, the claim's\n", ms(floor))
+	if err := concurrentCalls(bin, env, 500); err != nil {
+		return err
+	}
 	if peerBin != "" {
 		if err := peerLatency(bin, peerBin, env, fake, calls, 5); err != nil {
 			return err
