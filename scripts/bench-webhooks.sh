@@ -8,7 +8,10 @@
 # Env: ROUNDS (3), DURATION (10s), CONNS ("16 64"), BIN (built if unset),
 #      REF (reference dir), WORKER_FLAG ("" or "--no-worker"),
 #      BASE_BIN (optional: an earlier build, run as "before" in the same
-#      alternation, so a change is judged against the same noise).
+#      alternation, so a change is judged against the same noise),
+#      IDS ("" or "random": delivery ids with a random prefix, as GitHub's
+#      GUIDs are, instead of the reference script's time-and-counter ids,
+#      which land at the end of the key index; both receivers get the same).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +34,22 @@ WORK=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+
+if [ "${IDS:-}" = random ]; then
+  # The reference script with its id made of a random prefix and the
+  # thread and counter (unique), in a copy beside its payload.
+  mkdir -p "$WORK/ref"
+  cp "$REF/issues-payload.json" "$WORK/ref/"
+  # os.time() keeps ids of later rounds apart from earlier ones (each wrk
+  # run starts its counters, and its generator unless seeded, again).
+  sed -e 's/^  local id = .*/  local id = string.format("%08x%04x-%x-%d-%d", math.random(0, 0x7fffffff), math.random(0, 0xffff), os.time(), tid or 0, counter)/' \
+      -e '$a init = function(args) math.randomseed(os.time() * 7919 + (tid or 0)) end' \
+    "$REF/signed-github-issues.lua" >"$WORK/ref/signed-github-issues.lua"
+  grep -q 'math.random(0, 0x7fffffff)' "$WORK/ref/signed-github-issues.lua" || { echo "bench-webhooks: IDS=random: the reference script changed" >&2; exit 1; }
+  LUA_DIR=$WORK/ref
+else
+  LUA_DIR=$REF
+fi
 
 if [ -z "${BIN:-}" ]; then
   BIN=$WORK/saas-mcp
@@ -62,7 +81,7 @@ run() { # name port conns
   # Write back what earlier runs left dirty first (each 8 s run writes
   # hundreds of MB), so that no receiver's fsyncs queue behind another's.
   sync
-  line=$(cd "$REF" && WEBHOOK_PATH=/webhooks/github wrk -t2 -c"$3" -d"$DURATION" --latency -s signed-github-issues.lua "http://127.0.0.1:$2" | grep '^JSON ' | cut -c6-)
+  line=$(cd "$LUA_DIR" && WEBHOOK_PATH=/webhooks/github wrk -t2 -c"$3" -d"$DURATION" --latency -s signed-github-issues.lua "http://127.0.0.1:$2" | grep '^JSON ' | cut -c6-)
   echo "$1 $3 $line" >>"$WORK/results"
   printf '  %-8s c=%-3s %s\n' "$1" "$3" "$line"
 }
@@ -90,7 +109,7 @@ PY
 }
 settle() { drained "$WORK/data"; if [ -n "${BASE_BIN:-}" ]; then drained "$WORK/base-data"; fi; }
 
-echo "webhook receivers, $ROUNDS rounds of $DURATION, alternating (saas-mcp ${WORKER_FLAG:-with its in-process worker, drained before each run})"
+echo "webhook receivers, $ROUNDS rounds of $DURATION, alternating (saas-mcp ${WORKER_FLAG:-with its in-process worker, drained before each run})${IDS:+, $IDS delivery ids}"
 for c in $CONNS; do
   for r in $(seq 1 "$ROUNDS"); do
     settle
