@@ -94,7 +94,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// (initialize, or server/discover for clients without the handshake),
 	// give back what the calls do not use.
 	out := &afterFirstLine{w: stdout, then: func() { releaseStartPages(app.log) }}
-	if err := stdio.Listen(ctx, app.cancels.Watch(stdin), app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	// The end of input waits for the calls read before it (HoldEOF).
+	in := app.inflight.HoldEOF(ctx, app.cancels.Watch(stdin))
+	if err := stdio.Listen(ctx, in, app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}
@@ -110,6 +112,7 @@ const stdioQueue = 1000
 type serveApp struct {
 	mcp      *server.MCPServer
 	cancels  *mcpserver.Cancellations
+	inflight *mcpserver.InFlight
 	progress *mcpserver.Progress
 	log      *slog.Logger
 	audit    *audit.Writer
@@ -194,6 +197,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Redactor:  red,
 	}
 	app.cancels = mcpserver.NewCancellations()
+	app.inflight = &mcpserver.InFlight{}
 	app.progress = mcpserver.NewProgress()
 	app.mcp = mcpserver.New(mcpserver.Options{
 		Name: "saas-mcp", Version: version, Tools: defs,
@@ -208,7 +212,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 			idem.Middleware(),
 		},
 		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
-		Cancellations: app.cancels, Progress: app.progress,
+		Cancellations: app.cancels, Progress: app.progress, InFlight: app.inflight,
 	})
 	pctx, stop := context.WithCancel(ctx)
 	app.stopPrune, app.pruned = stop, make(chan struct{})

@@ -402,7 +402,7 @@ func (a *webhookApp) serve(ctx context.Context) error {
 	case err = <-served:
 	case <-ctx.Done():
 	}
-	a.log.Info("stopping: draining the receiver", "delay", a.cfg.DrainDelay)
+	a.log.Info("stopping: draining the receiver", "delay", a.cfg.DrainDelay.String())
 	h.Drain()
 	if err == nil && a.cfg.DrainDelay > 0 {
 		// /readyz says draining while deliveries are still taken, so a load
