@@ -179,7 +179,12 @@ func TestEOFWithCallsInFlight(t *testing.T) {
 	for id, st := range terminalByCall(s.records(), "createTicket") {
 		assert.Len(t, st, 1, "call %s: terminal records %v", id, st)
 	}
-	t.Logf("issues: %d, posts: %d, responses: %d", len(s.fake.GitHubIssues("acme/app")), s.fake.Count("POST", "/repos/"), len(s.snapshot()))
+	// Every call read before the end finishes and answers (HoldEOF).
+	for i := range 8 {
+		m := s.response(fmt.Sprint("e", i), time.Second)
+		assert.False(t, isToolError(m), "call e%d: %v", i, m["result"])
+	}
+	assert.Len(t, s.fake.GitHubIssues("acme/app"), 8)
 	assert.Empty(t, s.badLines())
 }
 

@@ -96,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	out := &afterFirstLine{w: stdout, then: func() { releaseStartPages(app.log) }}
 	// The end of input waits for the calls read before it (HoldEOF).
 	in := app.inflight.HoldEOF(ctx, app.cancels.Watch(stdin))
-	if err := stdio.Listen(ctx, in, app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	if err := stdio.Listen(ctx, in, app.inflight.Output(app.progress.Output(out))); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}

@@ -91,8 +91,8 @@ func New(o Options) *server.MCPServer {
 func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler, optional map[string]bool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		if o.InFlight != nil {
-			o.InFlight.n.Add(1)
-			defer o.InFlight.n.Add(-1)
+			o.InFlight.begin()
+			defer o.InFlight.end()
 		}
 		args, notObject := arguments(req)
 		args = dropNullOptionals(args, optional)
