@@ -95,7 +95,10 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// give back what the calls do not use.
 	out := &afterFirstLine{w: stdout, then: func() { releaseStartPages(app.log) }}
 	// The end of input waits for the calls read before it (HoldEOF).
-	in := app.inflight.HoldEOF(ctx, app.cancels.Watch(stdin))
+	// The cancellation watch reads through the hold, so that it sees the
+	// newline the hold gives an unterminated last line (found in review:
+	// a last cancellation without one was missed, and its queued call ran).
+	in := app.cancels.Watch(app.inflight.HoldEOF(ctx, stdin))
 	if err := stdio.Listen(ctx, in, app.inflight.Output(app.progress.Output(out))); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1

@@ -1,7 +1,10 @@
 package mcpserver
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"sync/atomic"
@@ -18,6 +21,12 @@ type InFlight struct {
 	// that has just written a response picks the next queued call a
 	// moment later.
 	last atomic.Int64
+	// requests read (lines with a method and an id) and responses
+	// written (lines with an id and no method): a request queued for a
+	// worker, or one whose line mcp-go is still parsing, is not running
+	// yet but is owed its answer.
+	requests, responses atomic.Int64
+	giveUp              time.Duration // eofGiveUp unless set (tests)
 }
 
 // Running is how many tool calls are in the chain now.
@@ -61,6 +70,7 @@ type eofHolder struct {
 	// unended: the last byte passed on was not a newline.
 	unended bool
 	eof     bool // r has ended; what is left is the newline and the wait
+	lines   lineSplitter
 }
 
 func (h *eofHolder) Read(p []byte) (int, error) {
@@ -71,6 +81,7 @@ func (h *eofHolder) Read(p []byte) (int, error) {
 		n, err := h.r.Read(p)
 		if n > 0 {
 			h.unended = p[n-1] != '\n'
+			h.lines.scan(p[:n], h.f.noteInput)
 		}
 		if !errors.Is(err, io.EOF) {
 			return n, err
@@ -83,22 +94,97 @@ func (h *eofHolder) Read(p []byte) (int, error) {
 	if h.unended {
 		h.unended = false
 		p[0] = '\n'
+		h.lines.scan(p[:1], h.f.noteInput)
 		return 1, nil
 	}
 	h.f.waitIdle(h.ctx)
 	return 0, io.EOF
 }
 
-// waitIdle returns once serve has been idle for eofQuiet, counted from the
-// call (the requests read last may not have started yet), or ctx ends.
+// noteInput counts line if it is a request (mcp-go answers it).
+func (f *InFlight) noteInput(line []byte, long bool) {
+	if long || isMessage(line, true) {
+		// A line too long to keep is taken for a request: one that is
+		// not costs the wait its give-up time (eofGiveUp).
+		f.requests.Add(1)
+	}
+}
+
+// isMessage reports whether line is a JSON-RPC request (request: a method
+// and an id not null) or response (!request: an id not null and no method).
+func isMessage(line []byte, request bool) bool {
+	var m struct {
+		ID     json.RawMessage `json:"id"`
+		Method json.RawMessage `json:"method"`
+	}
+	if json.Unmarshal(line, &m) != nil || len(m.ID) == 0 || string(m.ID) == "null" {
+		return false
+	}
+	return (len(m.Method) > 0) == request
+}
+
+// maxCountedLine is the longest input line kept to be looked at; a longer
+// one (a call with megabytes of arguments) is taken for a request unseen.
+const maxCountedLine = 1 << 20
+
+// lineSplitter hands each complete line to a func, keeping the start of a
+// line cut by a Read (up to maxCountedLine).
+type lineSplitter struct {
+	line []byte
+	long bool
+	used bool // the current line has bytes (line or long)
+}
+
+func (l *lineSplitter) scan(b []byte, each func(line []byte, long bool)) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			l.hold(b)
+			return
+		}
+		part := b[:i]
+		b = b[i+1:]
+		if !l.used {
+			each(part, false)
+			continue
+		}
+		l.hold(part)
+		each(l.line, l.long)
+		l.line, l.long, l.used = l.line[:0], false, false
+	}
+}
+
+func (l *lineSplitter) hold(b []byte) {
+	l.used = true
+	if l.long {
+		return
+	}
+	if len(l.line)+len(b) > maxCountedLine {
+		l.line, l.long = l.line[:0], true
+		return
+	}
+	l.line = append(l.line, b...)
+}
+
+// eofGiveUp is how long the wait goes on while requests are owed answers
+// but nothing runs or is written: a request mcp-go never answers (or
+// answers with another id) must not keep serve from exiting.
+const eofGiveUp = 5 * time.Second
+
+// waitIdle returns once every request read has its answer written and serve
+// has been idle for eofQuiet, counted from the call, or ctx ends.
 func (f *InFlight) waitIdle(ctx context.Context) {
 	const tick = 5 * time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	start := time.Now().UnixNano()
 	for {
-		if f.n.Load() == 0 && f.writing.Load() == 0 && time.Since(time.Unix(0, max(start, f.last.Load()))) >= eofQuiet {
-			return
+		if f.n.Load() == 0 && f.writing.Load() == 0 {
+			quiet := time.Since(time.Unix(0, max(start, f.last.Load())))
+			owed := f.requests.Load() > f.responses.Load()
+			if (!owed && quiet >= eofQuiet) || quiet >= cmp.Or(f.giveUp, eofGiveUp) {
+				return
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -122,11 +208,17 @@ type busyWriter struct {
 	f *InFlight
 }
 
+// Write counts p as a response when it is one: mcp-go writes each message
+// whole, with its newline, in one Write.
 func (b *busyWriter) Write(p []byte) (int, error) {
 	b.f.writing.Add(1)
 	defer func() {
 		b.f.last.Store(time.Now().UnixNano())
 		b.f.writing.Add(-1)
 	}()
-	return b.w.Write(p)
+	n, err := b.w.Write(p)
+	if isMessage(bytes.TrimSuffix(p, []byte("\n")), false) {
+		b.f.responses.Add(1)
+	}
+	return n, err
 }

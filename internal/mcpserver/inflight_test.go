@@ -57,3 +57,46 @@ func TestTheEndOfInputWaitsForRunningCalls(t *testing.T) {
 	r := strings.NewReader("")
 	assert.Same(t, io.Reader(r), none.HoldEOF(context.Background(), r), "nil passes the reader through")
 }
+
+// A request read but not yet running (queued for a worker, or its line
+// still being parsed) holds the end of input until its answer is written;
+// a notification owes nothing; a request never answered holds it only
+// until the give-up time (found in review: a call whose handler started
+// over 50 ms after the end, behind a 24 MB line, was cancelled).
+func TestTheEndOfInputWaitsForTheAnswersOwed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		input   string
+		answer  string // written to the output after 150 ms; "" writes nothing
+		giveUp  time.Duration
+		minWait time.Duration // the end must not come before
+	}{
+		{"a request answered late", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{}}` + "\n",
+			`{"jsonrpc":"2.0","id":7,"result":{}}` + "\n", time.Minute, 150 * time.Millisecond},
+		{"an unterminated request answered late", `{"jsonrpc":"2.0","id":"x","method":"tools/call"}`,
+			`{"jsonrpc":"2.0","id":"x","result":{}}` + "\n", time.Minute, 150 * time.Millisecond},
+		{"a notification", `{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n", "", time.Minute, 0},
+		{"a request never answered", `{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n", "", 300 * time.Millisecond, 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &InFlight{giveUp: tt.giveUp}
+			out := f.Output(io.Discard)
+			r := f.HoldEOF(context.Background(), strings.NewReader(tt.input))
+			start := time.Now()
+			if tt.answer != "" {
+				go func() {
+					time.Sleep(150 * time.Millisecond)
+					_, _ = io.WriteString(out, tt.answer)
+				}()
+			}
+			b, err := io.ReadAll(r)
+			require.NoError(t, err)
+			assert.Equal(t, strings.TrimSuffix(tt.input, "\n")+"\n", string(b))
+			assert.GreaterOrEqual(t, time.Since(start), tt.minWait)
+			assert.Less(t, time.Since(start), 10*time.Second)
+		})
+	}
+}
