@@ -101,26 +101,42 @@ func (h *eofHolder) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-// noteInput counts line if it is a request (mcp-go answers it).
+// noteInput counts line if mcp-go will answer it with its id.
 func (f *InFlight) noteInput(line []byte, long bool) {
-	if long || isMessage(line, true) {
+	if long || answeredWithID(line) {
 		// A line too long to keep is taken for a request: one that is
 		// not costs the wait its give-up time (eofGiveUp).
 		f.requests.Add(1)
 	}
 }
 
-// isMessage reports whether line is a JSON-RPC request (request: a method
-// and an id not null) or response (!request: an id not null and no method).
-func isMessage(line []byte, request bool) bool {
+// answeredWithID reports whether mcp-go answers line with an answer that
+// carries its id, by the rules of its MCPServer.HandleMessage: a line it
+// cannot parse, or one without an id, is a notification or gets a parse
+// error with a null id; one with a result is taken for the client's
+// answer to a request of ours and dropped; any other line is answered with
+// its id (a request, or a line with an id and an error, answered "method
+// not found": found in review, counting methods only let such a line's
+// answer stand for a later request's).
+func answeredWithID(line []byte) bool {
+	var m struct {
+		JSONRPC string `json:"jsonrpc"`
+		Method  string `json:"method"`
+		ID      any    `json:"id"`
+		Result  any    `json:"result"`
+	}
+	return json.Unmarshal(line, &m) == nil && m.ID != nil && m.Result == nil
+}
+
+// isAnswer reports whether a message written to the client is an answer
+// with an id: an id not null and no method (a notification or a request of
+// ours has one).
+func isAnswer(msg []byte) bool {
 	var m struct {
 		ID     json.RawMessage `json:"id"`
 		Method json.RawMessage `json:"method"`
 	}
-	if json.Unmarshal(line, &m) != nil || len(m.ID) == 0 || string(m.ID) == "null" {
-		return false
-	}
-	return (len(m.Method) > 0) == request
+	return json.Unmarshal(msg, &m) == nil && len(m.ID) > 0 && string(m.ID) != "null" && len(m.Method) == 0
 }
 
 // maxCountedLine is the longest input line kept to be looked at; a longer
@@ -217,7 +233,7 @@ func (b *busyWriter) Write(p []byte) (int, error) {
 		b.f.writing.Add(-1)
 	}()
 	n, err := b.w.Write(p)
-	if isMessage(bytes.TrimSuffix(p, []byte("\n")), false) {
+	if isAnswer(bytes.TrimSuffix(p, []byte("\n"))) {
 		b.f.responses.Add(1)
 	}
 	return n, err

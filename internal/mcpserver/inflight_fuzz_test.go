@@ -10,8 +10,8 @@ import (
 // FuzzHoldEOFPassesEveryByteThrough: the hold sits between the client and
 // mcp-go on stdin; whatever arrives, in whatever chunks, it hands every byte
 // on unchanged and in order (plus a newline after an unterminated last
-// line), never panics, and counts as requests exactly the complete lines
-// that are (a method and an id not null), however Reads cut them.
+// line), never panics, and counts exactly the complete lines mcp-go
+// answers with their id (answeredWithID), however Reads cut them.
 func FuzzHoldEOFPassesEveryByteThrough(f *testing.F) {
 	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`+"\n"), uint8(1))
 	f.Add([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\r\n"+`{"jsonrpc":"2.0","id":"a","method":"ping"}`), uint8(3))
@@ -33,7 +33,7 @@ func FuzzHoldEOFPassesEveryByteThrough(f *testing.F) {
 		}
 		var n int64
 		for _, line := range bytes.Split(bytes.TrimSuffix(want, []byte("\n")), []byte("\n")) {
-			if len(want) > 0 && isMessage(line, true) {
+			if len(want) > 0 && answeredWithID(line) {
 				n++
 			}
 		}

@@ -77,6 +77,9 @@ func TestTheEndOfInputWaitsForTheAnswersOwed(t *testing.T) {
 		{"an unterminated request answered late", `{"jsonrpc":"2.0","id":"x","method":"tools/call"}`,
 			`{"jsonrpc":"2.0","id":"x","result":{}}` + "\n", time.Minute, 150 * time.Millisecond},
 		{"a notification", `{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n", "", time.Minute, 0},
+		{"the client's answer with a result (mcp-go drops it)", `{"jsonrpc":"2.0","id":3,"result":{}}` + "\n", "", time.Minute, 0},
+		{"the client's error answer (mcp-go answers it)", `{"jsonrpc":"2.0","id":"s","error":{"code":1,"message":"x"}}` + "\n",
+			`{"jsonrpc":"2.0","id":"s","error":{"code":-32601,"message":"Method  not found"}}` + "\n", time.Minute, 150 * time.Millisecond},
 		{"a request never answered", `{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n", "", 300 * time.Millisecond, 300 * time.Millisecond},
 	}
 	for _, tt := range tests {
