@@ -179,7 +179,7 @@ func (c Serve) Validate() error {
 		return err
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
-		return fmt.Errorf("DATA_DIR must name a directory")
+		return fmt.Errorf("DATA_DIR must name a directory, not %q", c.DataDir)
 	}
 	if err := checkNoTilde("DATA_DIR", c.DataDir); err != nil {
 		return err
