@@ -2,15 +2,26 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
+
+// placeholder matches a shell or .mcp.json variable reference left as text.
+var placeholder = regexp.MustCompile(`^\$(\{[A-Za-z_][A-Za-z0-9_]*(:?[-=?+][^}]*)?\}|[A-Za-z_][A-Za-z0-9_]*)$`)
 
 // CheckCredential applies the sandbox/live rule to one credential: sandbox
 // refuses live Stripe keys, live refuses test Stripe keys. Slack and GitHub
 // credentials carry no mode, so they pass. The error names the rule and the
 // variable, never the value.
+//
+// A value that is a ${NAME} placeholder (also ${NAME:-default} and $NAME)
+// is refused too: the MCP client passed the text of its configuration
+// instead of expanding it, and the provider would only answer 401.
 func CheckCredential(env, name string, s Secret) error {
 	v := s.Reveal()
+	if placeholder.MatchString(v) {
+		return fmt.Errorf("placeholder rule: %s holds an unexpanded ${...} placeholder, not a credential: the MCP client passed its configuration's text; set the variable where the client starts saas-mcp, or its value in the client's env", name)
+	}
 	isLive := strings.HasPrefix(v, "sk_live_") || strings.HasPrefix(v, "rk_live_")
 	isTest := strings.HasPrefix(v, "sk_test_") || strings.HasPrefix(v, "rk_test_")
 	switch {
