@@ -55,10 +55,16 @@ func TestAnUnterminatedLastCancellationStopsItsQueuedCall(t *testing.T) {
 func TestABigLastCallIsAnsweredNotCancelled(t *testing.T) {
 	t.Parallel()
 	s := startRaw(t, nil)
+	sendBigCallAndCloseInput(t, s)
+}
+
+// sendBigCallAndCloseInput writes a createTicket call padded to about
+// 24 MB (JSON whitespace after its "{") and closes stdin, then checks that
+// serve exits having answered it with its result and made its issue.
+func sendBigCallAndCloseInput(t *testing.T, s *rawServer) {
+	t.Helper()
 	line := callLine("big", "createTicket", map[string]any{"repo": "acme/app", "title": "big line"}, nil)
-	pad := strings.Repeat(" ", 24<<20)
-	// {"jsonrpc":... -> {<pad>"jsonrpc":...: valid JSON, a long line.
-	line = "{" + pad + line[1:]
+	line = "{" + strings.Repeat(" ", 24<<20) + line[1:]
 	require.True(t, json.Valid([]byte(line)))
 	_, err := io.WriteString(s.stdin, line+"\n")
 	require.NoError(t, err)

@@ -65,7 +65,7 @@ func NewCancellations() *Cancellations {
 // Watch returns a reader that passes r's bytes through unchanged and notes
 // the request id of every notifications/cancelled line read.
 func (c *Cancellations) Watch(r io.Reader) io.Reader {
-	return &cancelWatcher{r: r, c: c}
+	return &cancelWatcher{r: r, c: c, lines: lineSplitter{max: maxCancelLine}}
 }
 
 // note records a cancelled request id, evicting the oldest when full.
@@ -180,52 +180,20 @@ func (c *Cancellations) noteLine(line []byte) {
 }
 
 // cancelWatcher splits what it reads into lines for noteLine. Only a line
-// cut by a Read is copied (up to maxCancelLine); whole lines are looked at
-// in place.
+// cut by a Read is copied (up to maxCancelLine; a longer one is no
+// cancellation); whole lines are looked at in place.
 type cancelWatcher struct {
-	r    io.Reader
-	c    *Cancellations
-	line []byte // the start of the current line, read by earlier Reads
-	long bool   // the current line is longer than maxCancelLine
+	r     io.Reader
+	c     *Cancellations
+	lines lineSplitter
 }
 
 func (w *cancelWatcher) Read(p []byte) (int, error) {
 	n, err := w.r.Read(p)
-	w.scan(p[:n])
-	return n, err
-}
-
-func (w *cancelWatcher) scan(b []byte) {
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			w.hold(b)
-			return
-		}
-		line := b[:i]
-		b = b[i+1:]
-		if len(w.line) > 0 || w.long {
-			w.hold(line)
-			line, long := w.line, w.long
-			w.line, w.long = w.line[:0], false
-			if long {
-				continue
-			}
+	w.lines.scan(p[:n], func(line []byte, long bool) {
+		if !long {
 			w.c.noteLine(line)
-			continue
 		}
-		w.c.noteLine(line)
-	}
-}
-
-// hold keeps the start of a line cut by a Read.
-func (w *cancelWatcher) hold(b []byte) {
-	if w.long {
-		return
-	}
-	if len(w.line)+len(b) > maxCancelLine {
-		w.line, w.long = w.line[:0], true
-		return
-	}
-	w.line = append(w.line, b...)
+	})
+	return n, err
 }

@@ -60,7 +60,7 @@ func (f *InFlight) HoldEOF(ctx context.Context, r io.Reader) io.Reader {
 	if f == nil {
 		return r
 	}
-	return &eofHolder{r: r, f: f, ctx: ctx}
+	return &eofHolder{r: r, f: f, ctx: ctx, lines: lineSplitter{max: maxCountedLine}}
 }
 
 type eofHolder struct {
@@ -143,9 +143,12 @@ func isAnswer(msg []byte) bool {
 // one (a call with megabytes of arguments) is taken for a request unseen.
 const maxCountedLine = 1 << 20
 
-// lineSplitter hands each complete line to a func, keeping the start of a
-// line cut by a Read (up to maxCountedLine).
+// lineSplitter hands each complete line to a func. A line that one Read
+// holds whole is passed in place, whatever its length; the start of a line
+// cut by a Read is copied, up to max bytes, beyond which the line is passed
+// as long (and empty).
 type lineSplitter struct {
+	max  int
 	line []byte
 	long bool
 	used bool // the current line has bytes (line or long)
@@ -175,7 +178,7 @@ func (l *lineSplitter) hold(b []byte) {
 	if l.long {
 		return
 	}
-	if len(l.line)+len(b) > maxCountedLine {
+	if len(l.line)+len(b) > l.max {
 		l.line, l.long = l.line[:0], true
 		return
 	}
