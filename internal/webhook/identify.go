@@ -38,12 +38,21 @@ func identifyGitHub(body []byte, h http.Header) (identity, error) {
 		return identity{d: queue.NewDelivery{Provider: "github"}}, errMalformed
 	}
 	hook := h.Get(GitHubHookIDHeader)
-	if !keyPart(guid) || hook != "" && !keyPart(hook) {
-		return identity{d: queue.NewDelivery{Provider: "github", EventType: event}}, errMalformed
-	}
 	target := "hook:" + hook
+	if hook == "" || !keyPart(hook) {
+		target = "" // none, or not text to record
+	}
 	if typ, id := h.Get("X-GitHub-Hook-Installation-Target-Type"), h.Get("X-GitHub-Hook-Installation-Target-ID"); safeToken(typ) && safeToken(id) {
 		target = typ + ":" + id
+	}
+	if !keyPart(guid) || hook != "" && !keyPart(hook) {
+		// The refusal's record names what could be read (found in a
+		// walkthrough: a delivery without X-GitHub-Delivery named only
+		// the path, though its hook was known).
+		return identity{d: queue.NewDelivery{Provider: "github", EventType: event, Target: target}}, errMalformed
+	}
+	if target == "" {
+		target = "hook:" // as before: a delivery without a hook id
 	}
 	return identity{d: queue.NewDelivery{
 		Provider: "github", Key: "github:" + hook + ":" + guid, EventType: event, Target: target,

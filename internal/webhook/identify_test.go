@@ -159,3 +159,43 @@ func jsonString(t *testing.T, s string) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// A signed GitHub delivery refused as malformed names in its refusal what
+// its headers say of where it came from (found in a new-user walkthrough:
+// one without X-GitHub-Delivery named only the path, though its hook id was
+// there); a hook id that is not plain text is not recorded.
+func TestAMalformedGitHubDeliveryNamesItsHook(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		headers map[string]string
+		target  string
+	}{
+		{"no delivery id", map[string]string{GitHubEventHeader: "issues", GitHubHookIDHeader: "42"}, "hook:42"},
+		{"no delivery id, an installation target", map[string]string{GitHubEventHeader: "issues", GitHubHookIDHeader: "42",
+			"X-GitHub-Hook-Installation-Target-Type": "repository", "X-GitHub-Hook-Installation-Target-ID": "7"}, "repository:7"},
+		{"no delivery id, no hook", map[string]string{GitHubEventHeader: "issues"}, ""},
+		{"a hook id that is not plain text", map[string]string{GitHubEventHeader: "issues", GitHubDeliveryHeader: "d-1",
+			GitHubHookIDHeader: "4 2\u2028"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			for k, v := range tt.headers {
+				h.Set(k, v)
+			}
+			id, err := identifyGitHub([]byte(`{}`), h)
+			require.ErrorIs(t, err, errMalformed)
+			assert.Equal(t, tt.target, id.d.Target)
+			assert.Equal(t, "issues", id.d.EventType)
+		})
+	}
+	// A good delivery keeps its target as before.
+	h := http.Header{}
+	h.Set(GitHubEventHeader, "issues")
+	h.Set(GitHubDeliveryHeader, "d-1")
+	id, err := identifyGitHub([]byte(`{}`), h)
+	require.NoError(t, err)
+	assert.Equal(t, "hook:", id.d.Target)
+}
