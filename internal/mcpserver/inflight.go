@@ -21,16 +21,13 @@ type InFlight struct {
 	// that has just written a response picks the next queued call a
 	// moment later.
 	last atomic.Int64
-	// requests read (lines with a method and an id) and responses
-	// written (lines with an id and no method): a request queued for a
-	// worker, or one whose line mcp-go is still parsing, is not running
-	// yet but is owed its answer.
+	// requests: lines read that mcp-go answers with their id
+	// (answeredWithID); responses: answers with an id written (isAnswer).
+	// A request queued for a worker, or one whose line mcp-go is still
+	// parsing, is not running yet but is owed its answer.
 	requests, responses atomic.Int64
 	giveUp              time.Duration // eofGiveUp unless set (tests)
 }
-
-// Running is how many tool calls are in the chain now.
-func (f *InFlight) Running() int64 { return f.n.Load() }
 
 func (f *InFlight) begin() { f.n.Add(1) }
 func (f *InFlight) end() {
@@ -44,11 +41,13 @@ func (f *InFlight) end() {
 // which picks it up within microseconds of finishing its last write.
 const eofQuiet = 50 * time.Millisecond
 
-// HoldEOF returns r, whose end of input is passed on only once serve has
+// HoldEOF returns r, whose end of input is passed on only once every line
+// read that mcp-go answers with its id has its answer written and serve has
 // been idle for eofQuiet: no tool call running, no write to the client
 // under way (a worker blocked writing to a full stdout pipe, whose client
 // reads later, still has queued calls to run after it), none ended
-// meanwhile. mcp-go cancels every request still running when its input
+// meanwhile; answers still owed with nothing running or written for
+// eofGiveUp are given up on. mcp-go cancels every request still running when its input
 // ends, so a client that writes its calls and closes stdin (a pipe,
 // `printf ... | saas-mcp serve`, or a client shutting down as the MCP spec
 // asks: close stdin, then wait for the exit) would get its calls cancelled,

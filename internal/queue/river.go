@@ -156,11 +156,7 @@ func RiverInserter(c *Client, maxAttempts int) JobInserter {
 // delivery that kills its worker every time is dead-lettered after
 // WEBHOOK_MAX_ATTEMPTS runs, not retried at once for ever (found in review).
 func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) bool, backoff func(attempt int) time.Duration) (int, error) {
-	// River keeps attempted_by as JSONB, which only json() turns into JSON
-	// text; a value changed out of band to invalid JSON text is read as no
-	// client, as River's own queries leave it alone rather than fail on it.
-	rows, err := db.read.QueryContext(ctx, `SELECT id, attempt, max_attempts,
-		CASE WHEN typeof(attempted_by) = 'text' AND NOT json_valid(attempted_by) THEN NULL ELSE json(attempted_by) END
+	rows, err := db.read.QueryContext(ctx, `SELECT id, attempt, max_attempts, `+attemptedByJSON+`
 		FROM river_job WHERE state = 'running'`)
 	if err != nil {
 		return 0, fmt.Errorf("list running jobs: %w", err)
@@ -214,22 +210,24 @@ func (db *DB) RescueOrphans(ctx context.Context, alive func(clientID string) boo
 // River does for the jobs a stop cancels. Without it the next worker would
 // rescue them as orphans of a killed worker, a failed attempt each, and one
 // on its last attempt would be dead-lettered unrun (found in review).
-//
-// River keeps attempted_by as JSONB (json() reads it; json_valid does not
-// take it for JSON text: found in review, the first version matched no job
-// River had fetched).
+// attempted_by is read through attemptedByJSON (found in review: the first
+// version took the JSONB for text and matched no job River had fetched).
 func (db *DB) HandBack(ctx context.Context, clientID string) (int, error) {
 	res, err := db.write.ExecContext(ctx, `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0),
 		scheduled_at = datetime('now', 'subsec')
-		WHERE state = 'running' AND json_extract(
-			CASE WHEN typeof(attempted_by) = 'text' AND NOT json_valid(attempted_by) THEN NULL ELSE json(attempted_by) END,
-			'$[#-1]') = ?`, clientID)
+		WHERE state = 'running' AND json_extract(`+attemptedByJSON+`, '$[#-1]') = ?`, clientID)
 	if err != nil {
 		return 0, fmt.Errorf("hand back running jobs: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// attemptedByJSON is River's attempted_by (JSONB, which only json() turns
+// into JSON text) as JSON text; a value changed out of band to invalid JSON
+// text reads as NULL, no client, as River's own queries leave it alone
+// rather than fail on it.
+const attemptedByJSON = `CASE WHEN typeof(attempted_by) = 'text' AND NOT json_valid(attempted_by) THEN NULL ELSE json(attempted_by) END`
 
 // JobCounts returns the number of River jobs of this queue in each state.
 func (db *DB) JobCounts(ctx context.Context) (map[string]int, error) {
