@@ -79,16 +79,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer app.close()
 
-	// mcp-go runs tools/call on 5 workers from a queue; once the queue is
-	// full it runs the next call on the loop that reads stdin, which then
-	// reads nothing else (a ping, a cancellation) until that call ends
-	// (found in review: a ping took 6 to 12 s with 108 slow calls in
-	// flight against the default queue of 100).
-	stdio := server.NewStdioServer(app.mcp)
-	server.WithQueueSize(stdioQueue)(stdio)
-	stdio.SetErrorLogger(slogStd(app.log))
+	// tools/call run on 5 workers from a queue; once the queue is full the
+	// next call runs on the loop that reads stdin, which then reads
+	// nothing else (a ping, a cancellation) until that call ends (found in
+	// review: a ping took 6 to 12 s with 108 slow calls in flight against
+	// mcp-go's default queue of 100).
+	stdio := mcpserver.NewStdio(app.mcp, stdioWorkers, stdioQueue, app.log)
 	// Read through the cancellation watch: a notifications/cancelled for a
-	// call still queued for mcp-go's workers then stops it too.
+	// call still queued for the workers then stops it too.
 	// Start-up (every package's init, the schemas, the store's migrations)
 	// has left most of the binary resident; once the first response is out
 	// (initialize, or server/discover for clients without the handshake),
@@ -106,10 +104,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return 0
 }
 
-// stdioQueue is how many tools/call may wait for mcp-go's workers before
-// the reading loop itself runs one (see runServe); mcpserver's
-// cancellation registry keeps more ids than this.
-const stdioQueue = 1000
+// stdioWorkers is how many tools/call run at once (mcp-go's default);
+// stdioQueue how many more may wait before the reading loop itself runs
+// one (see runServe); mcpserver's cancellation registry keeps more ids
+// than this.
+const (
+	stdioWorkers = 5
+	stdioQueue   = 1000
+)
 
 // serveApp is everything serve opened, to close in order.
 type serveApp struct {

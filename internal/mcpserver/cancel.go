@@ -13,8 +13,9 @@ import (
 // Cancellations makes a client's notifications/cancelled reach a tools/call
 // that has not started yet.
 //
-// mcp-go's stdio server queues each tools/call for a pool of workers and
-// stores the call's cancel func only when a worker picks it up; a
+// serve's stdio transport (Stdio) queues each tools/call for a pool of
+// workers, and mcp-go's MCPServer stores the call's cancel func only when a
+// worker has it handled; a
 // cancellation read before that finds nothing to cancel and is dropped, and
 // the call, once it starts, sends what the client stopped. So the input is
 // watched as it is read (Watch): every cancellation's request id is noted

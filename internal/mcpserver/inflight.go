@@ -37,7 +37,7 @@ func (f *InFlight) end() {
 
 // eofQuiet is how long serve must have been idle (no call running, no
 // write under way, none ended) before the end of input is passed on: a
-// call read just before the end waits in mcp-go's queue for a worker,
+// call read just before the end waits in the queue for a worker,
 // which picks it up within microseconds of finishing its last write.
 const eofQuiet = 50 * time.Millisecond
 
@@ -47,12 +47,13 @@ const eofQuiet = 50 * time.Millisecond
 // under way (a worker blocked writing to a full stdout pipe, whose client
 // reads later, still has queued calls to run after it), none ended
 // meanwhile; answers still owed with nothing running or written for
-// eofGiveUp are given up on. mcp-go cancels every request still running when its input
-// ends, so a client that writes its calls and closes stdin (a pipe,
+// eofGiveUp are given up on. The transport (Stdio, as mcp-go's
+// StdioServer before it) cancels every request still running when its
+// input ends, so a client that writes its calls and closes stdin (a pipe,
 // `printf ... | saas-mcp serve`, or a client shutting down as the MCP spec
 // asks: close stdin, then wait for the exit) would get its calls cancelled,
 // each answered "cancelled" or left in doubt mid-send; held, they finish
-// and answer first. A last line without a newline gets one (mcp-go drops a
+// and answer first. A last line without a newline gets one (Stdio drops a
 // line that ends at EOF). ctx ending (SIGTERM) stops the wait. The writes
 // are those made through Output. A nil f passes r through.
 func (f *InFlight) HoldEOF(ctx context.Context, r io.Reader) io.Reader {
@@ -226,7 +227,7 @@ type busyWriter struct {
 	f *InFlight
 }
 
-// Write counts p as a response when it is one: mcp-go writes each message
+// Write counts p as a response when it is one: Stdio writes each message
 // whole, with its newline, in one Write.
 func (b *busyWriter) Write(p []byte) (int, error) {
 	b.f.writing.Add(1)

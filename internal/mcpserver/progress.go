@@ -15,15 +15,15 @@ import (
 // responses, as MCP requires: each token's progress increases, and nothing
 // for a request is written after its response.
 //
-// mcp-go queues a notification for a goroutine of its own to write, while
-// the worker that ran the call writes its response as soon as the handler
-// returns, so a notification queued during the call's last wait could be
+// mcp-go queues a notification for a goroutine of the transport (Stdio)
+// to write, while the worker that ran the call writes its response as soon
+// as the handler returns, so a notification queued during the call's last wait could be
 // written after the response (seen with a client slow to read and under
 // load, and possible whenever the last wait is short or cancelled). So the
 // server's output goes through Output, which writes a progress notification
 // only while the call its token belongs to runs, and only if it increases
 // that call's progress; the handler ends its call's progress before it
-// returns, so before mcp-go writes the response. A notification that comes
+// returns, so before the response is written. A notification that comes
 // too late is dropped: progress is advisory, the response says how the call
 // ended. (A client that reuses a token as soon as its call is answered may
 // get a leftover of the earlier call's progress as the new call's first.)

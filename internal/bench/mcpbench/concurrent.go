@@ -10,8 +10,8 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/fakesaas"
 )
 
-// serveInFlight is how many tool calls serve runs at once (mcp-go's stdio
-// worker pool).
+// serveInFlight is how many tool calls serve runs at once (its stdio
+// transport's workers).
 const serveInFlight = 5
 
 // concurrentCalls measures sendMessage throughput with one call in flight

@@ -31,6 +31,7 @@ var (
 	rawOnly        bool
 	concurrentOnly bool
 	peerBin        string
+	baseBin        string
 )
 
 func main() {
@@ -40,6 +41,7 @@ func main() {
 	flag.StringVar(&rawProfile, "rawprofile", "", "write a CPU profile of the raw-client serve run only (SAAS_MCP_CPUPROFILE) to this file")
 	flag.BoolVar(&rawOnly, "rawonly", false, "measure only the raw-client createTicket latency and RSS")
 	flag.BoolVar(&concurrentOnly, "concurrentonly", false, "measure only the sendMessage throughput one at a time and with calls in flight")
+	flag.StringVar(&baseBin, "base", "", "another saas-mcp build (from another commit): measure only createTicket through it and through -bin, alternating, and print the ratio")
 	flag.StringVar(&peerBin, "peer", "", "a github-mcp-server binary: also measure its issue_write create against the same fake, alternating with createTicket")
 	flag.Parse()
 	if err := run(*bin, *calls, *starts); err != nil {
@@ -73,6 +75,9 @@ func run(bin string, calls, starts int) error {
 	env = append(env, extraEnv()...)
 	if concurrentOnly {
 		return concurrentCalls(bin, env, 500)
+	}
+	if baseBin != "" {
+		return baseLatency(bin, baseBin, env, calls, 7)
 	}
 
 	fmt.Println("== saas-mcp MCP figures (stdio, official Go SDK client, local fakes)")

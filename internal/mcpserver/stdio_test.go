@@ -1,0 +1,283 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stdioRig is a Stdio over a pipe, serving a test server whose tool
+// "block" runs until its release (or its context ends) and records the
+// order calls start in.
+type stdioRig struct {
+	t       *testing.T
+	in      *io.PipeWriter
+	out     *lineRecorder
+	done    chan error
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	started []int
+	release map[int]chan struct{}
+}
+
+func newStdioRig(t *testing.T, workers, queue int) *stdioRig {
+	t.Helper()
+	r := &stdioRig{t: t, out: &lineRecorder{}, done: make(chan error, 1), release: map[int]chan struct{}{}}
+	for n := range 10 {
+		r.release[n] = make(chan struct{})
+	}
+	srv := server.NewMCPServer("test", "1")
+	srv.AddTool(mcp.NewTool("block", mcp.WithNumber("n")), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		n := req.GetInt("n", 0)
+		r.mu.Lock()
+		r.started = append(r.started, n)
+		r.mu.Unlock()
+		select {
+		case <-r.release[n]:
+			return mcp.NewToolResultText(fmt.Sprint("done ", n)), nil
+		case <-ctx.Done():
+			return mcp.NewToolResultError(fmt.Sprint("cancelled ", n)), nil
+		}
+	})
+	srv.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		sess := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
+		_ = srv.SendNotificationToClient(ctx, "notifications/message", map[string]any{"level": "info", "data": "hello"})
+		return mcp.NewToolResultText("client " + sess.GetClientInfo().Name), nil
+	})
+	pr, pw := io.Pipe()
+	r.in = pw
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	s := NewStdio(srv, workers, queue, slog.New(slog.DiscardHandler))
+	go func() { r.done <- s.Listen(ctx, pr, r.out) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = pw.Close()
+		for _, ch := range r.release {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+	})
+	return r
+}
+
+func (r *stdioRig) send(line string) {
+	r.t.Helper()
+	_, err := io.WriteString(r.in, line+"\n")
+	require.NoError(r.t, err)
+}
+
+func (r *stdioRig) call(id, n int) {
+	r.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"block","arguments":{"n":%d}}}`, id, n))
+}
+
+func (r *stdioRig) startedCalls() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.started...)
+}
+
+func (r *stdioRig) waitStarted(want ...int) {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool { return assert.ObjectsAreEqual(want, r.startedCalls()) }, 5*time.Second, time.Millisecond,
+		"calls started: want %v", want)
+}
+
+// lineRecorder keeps what is written, checking that each Write is one
+// whole message with its newline.
+type lineRecorder struct {
+	mu     sync.Mutex
+	lines  []string
+	broken []string
+}
+
+func (w *lineRecorder) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := string(p)
+	if !strings.HasSuffix(s, "\n") || strings.Count(s, "\n") != 1 || !json.Valid(p) {
+		w.broken = append(w.broken, s)
+	}
+	w.lines = append(w.lines, strings.TrimSuffix(s, "\n"))
+	return len(p), nil
+}
+
+// answer returns the message answering id, if written.
+func (w *lineRecorder) answer(id int) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range w.lines {
+		var m struct {
+			ID     *int            `json:"id"`
+			Method string          `json:"method"`
+			Result json.RawMessage `json:"result"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if json.Unmarshal([]byte(l), &m) == nil && m.ID != nil && *m.ID == id && m.Method == "" {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+func (w *lineRecorder) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.lines...)
+}
+
+func (r *stdioRig) waitAnswer(id int) string {
+	r.t.Helper()
+	var got string
+	require.Eventually(r.t, func() bool {
+		var ok bool
+		got, ok = r.out.answer(id)
+		return ok
+	}, 5*time.Second, time.Millisecond, "no answer to %d in %v", id, r.out.all())
+	return got
+}
+
+func (r *stdioRig) notAnswered(id int, within time.Duration) {
+	r.t.Helper()
+	time.Sleep(within)
+	a, ok := r.out.answer(id)
+	require.False(r.t, ok, "%d answered: %s", id, a)
+}
+
+// At most workers calls run at once; the rest wait and start in the order
+// they came, while the reader goes on answering (a ping).
+func TestStdioRunsCallsOnItsWorkersAndQueuesTheRestInOrder(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 2, 10)
+	for n := 1; n <= 4; n++ {
+		r.call(n, n)
+	}
+	r.waitStarted(1, 2)
+	r.send(`{"jsonrpc":"2.0","id":100,"method":"ping"}`)
+	r.waitAnswer(100)
+	r.send(`{"jsonrpc":"2.0","id":101,"method":"tools/list"}`)
+	assert.Contains(t, r.waitAnswer(101), `"block"`)
+	r.notAnswered(3, 20*time.Millisecond)
+	close(r.release[2])
+	assert.Contains(t, r.waitAnswer(2), "done 2")
+	r.waitStarted(1, 2, 3)
+	close(r.release[1])
+	r.waitStarted(1, 2, 3, 4)
+	close(r.release[3])
+	close(r.release[4])
+	for n := 1; n <= 4; n++ {
+		assert.Contains(t, r.waitAnswer(n), fmt.Sprint("done ", n))
+	}
+	require.NoError(t, r.in.Close())
+	select {
+	case err := <-r.done:
+		assert.NoError(t, err, "the end of input ends Listen without an error")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Listen did not return at the end of input")
+	}
+	assert.Empty(t, r.out.broken, "every message is written whole, with its newline, in one Write")
+}
+
+// Once the queue is full, the next call runs on the reader, which then
+// reads nothing more until it ends (mcp-go's rule).
+func TestStdioRunsACallOnTheReaderOnceTheQueueIsFull(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 1)
+	r.call(1, 1)
+	r.waitStarted(1)
+	r.call(2, 2) // queued
+	r.call(3, 3) // the queue is full: runs on the reader
+	r.waitStarted(1, 3)
+	go func() { _, _ = io.WriteString(r.in, `{"jsonrpc":"2.0","id":100,"method":"ping"}`+"\n") }()
+	r.notAnswered(100, 50*time.Millisecond)
+	close(r.release[3])
+	r.waitAnswer(3)
+	r.waitAnswer(100)
+	close(r.release[1])
+	r.waitStarted(1, 3, 2)
+	close(r.release[2])
+	r.waitAnswer(2)
+}
+
+// A line that is not JSON gets a parse error with a null id, and the
+// reader goes on; a line that is JSON but no request is left to mcp-go.
+func TestStdioAnswersALineThatIsNotJSONWithAParseError(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 1)
+	r.send(`{"jsonrpc":"2.0","id":1,"method":`)
+	r.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	r.waitAnswer(2)
+	lines := r.out.all()
+	require.Len(t, lines, 2)
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`, lines[0])
+}
+
+// SIGTERM (ctx): the running call sees its context end, every queued call
+// is still answered (the chain refuses it as cancelled, so it is audited;
+// mcp-go's StdioServer dropped queued calls unanswered), and Listen returns
+// once all have been written.
+func TestStdioAnswersEveryCallBeforeItReturnsAtShutdown(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 5)
+	r.call(1, 1)
+	r.waitStarted(1)
+	r.call(2, 2)
+	r.call(3, 3)
+	r.send(`{"jsonrpc":"2.0","id":100,"method":"ping"}`)
+	r.waitAnswer(100) // calls 2 and 3 are queued
+	r.cancel()
+	select {
+	case err := <-r.done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Listen did not return after ctx ended")
+	}
+	for n := 1; n <= 3; n++ {
+		a, ok := r.out.answer(n)
+		require.True(t, ok, "call %d answered before Listen returned: %v", n, r.out.all())
+		assert.Contains(t, a, fmt.Sprint("cancelled ", n))
+	}
+}
+
+// The session keeps the client's name from initialize (the audit actor)
+// and carries the server's notifications to the output.
+func TestStdioSessionKeepsTheClientAndCarriesNotifications(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 1)
+	r.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"claude-code","version":"1"}}}`)
+	r.waitAnswer(1)
+	r.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	r.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
+	assert.Contains(t, r.waitAnswer(2), "client claude-code")
+	require.Eventually(t, func() bool {
+		for _, l := range r.out.all() {
+			if strings.Contains(l, `"notifications/message"`) && strings.Contains(l, "hello") {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, time.Millisecond, "the notification was written: %v", r.out.all())
+}
+
+// The reader reads lines as bufio does, whatever their length.
+func TestStdioReadsALongLine(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 1)
+	pad := strings.Repeat("x", 1<<20)
+	r.send(`{"jsonrpc":"2.0","id":7,"method":"ping","params":{"_meta":{"pad":"` + pad + `"}}}`)
+	r.waitAnswer(7)
+}
