@@ -53,7 +53,9 @@ func TestWorkerRefusesABlankDataDirAsServeDoes(t *testing.T) {
 	code, out, errb := reviewRun(t, 2*time.Second, "worker")
 	_, statErr := os.Stat(filepath.Join(dir, "   "))
 	assert.Equal(t, 1, code, "worker accepted DATA_DIR=%q: stdout %q stderr %q", "   ", out, errb)
-	assert.Contains(t, errb, "DATA_DIR")
+	// The same words as serve's, with the value (found in review: "must
+	// not be empty", of a value that is not).
+	assert.Contains(t, errb, `DATA_DIR must name a directory, not "   "`)
 	assert.True(t, os.IsNotExist(statErr), "the worker created a directory named %q", "   ")
 }
 

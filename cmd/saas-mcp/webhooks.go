@@ -50,8 +50,18 @@ committed, and the rest are released for a later run), exit.
 
 Signing secrets (each also as NAME_FILE; several comma-separated for rotation):
   GITHUB_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, SLACK_SIGNING_SECRET
-
+` + maskedCredentials + `
 Variables:
+`
+
+// maskedCredentials says why webhooks and worker read serve's credentials
+// (found in review: one too short stopped them, and their help did not
+// name it).
+const maskedCredentials = `
+serve's credentials (SLACK_BOT_TOKEN, SLACK_WEBHOOK_URL, GITHUB_TOKEN,
+STRIPE_SECRET_KEY, each also as NAME_FILE) are read when set, only to mask
+them in logs and audit records; one shorter than 4 characters stops the
+command (no real credential is, and one so short could not be masked).
 `
 
 // workerHelp is `saas-mcp worker --help`: the worker alone reads no
@@ -63,7 +73,7 @@ It runs the stored deliveries' handlers (Stripe payments to the ledger,
 GitHub and Slack events to the audit log), retries failures with backoff and
 dead-letters a delivery after WEBHOOK_MAX_ATTEMPTS. SIGTERM or SIGINT: let
 running jobs finish (30s), then exit.
-
+` + maskedCredentials + `
 Variables:
 `
 

@@ -138,7 +138,7 @@ func (c Webhook) Validate() error {
 		return fmt.Errorf("WEBHOOK_WORKERS must be from 1 to %d, not %d", maxWorkers, c.Workers)
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
-		return fmt.Errorf("DATA_DIR must not be empty")
+		return fmt.Errorf("DATA_DIR must name a directory, not %q", c.DataDir)
 	}
 	if err := checkNoTilde("DATA_DIR", c.DataDir); err != nil {
 		return err
