@@ -179,7 +179,7 @@ func TestEOFWithCallsInFlight(t *testing.T) {
 	for id, st := range terminalByCall(s.records(), "createTicket") {
 		assert.Len(t, st, 1, "call %s: terminal records %v", id, st)
 	}
-	// Every call read before the end finishes and answers (HoldEOF).
+	// Every call read before the end finishes and answers (Stdio.Listen).
 	for i := range 8 {
 		m := s.response(fmt.Sprint("e", i), time.Second)
 		assert.False(t, isToolError(m), "call e%d: %v", i, m["result"])

@@ -15,8 +15,11 @@ import (
 )
 
 // A notifications/cancelled that is the client's last line, written
-// without a newline, stops its call still queued for mcp-go's workers.
-// Found in review: HoldEOF added the newline above Cancellations.Watch, so
+// without a newline, stops its call still queued for the workers.
+// Found in review (when the end of input was held back from mcp-go's
+// StdioServer by a reader, HoldEOF, which added the newline above
+// Cancellations.Watch; the transport now reads such a line and the watch
+// notes it at the end of input): Watch never saw the line end, so
 // Watch never saw the line end and never noted the id; mcp-go handled the
 // cancellation itself, found no running call, dropped it, and the queued
 // call later ran and posted the message the user stopped.
@@ -49,9 +52,10 @@ func TestAnUnterminatedLastCancellationStopsItsQueuedCall(t *testing.T) {
 // JSON whitespace, about 24 MB) is answered, not cancelled. Found in
 // review: mcp-go parses the message twice (HandleMessage, then
 // CallToolRequest) before the tool handler runs and counts itself, which
-// took more than eofQuiet; HoldEOF passed the end on meanwhile, mcp-go
-// cancelled the call's context and it was answered "cancelled" and never
-// sent. Requests read are now counted against answers written.
+// took more than eofQuiet (50 ms); HoldEOF passed the end on meanwhile,
+// mcp-go cancelled the call's context and it was answered "cancelled" and
+// never sent. The transport now waits at the end of input for every
+// request it has dispatched.
 func TestABigLastCallIsAnsweredNotCancelled(t *testing.T) {
 	t.Parallel()
 	s := startRaw(t, nil)

@@ -9,7 +9,9 @@ import (
 
 // A line with an id and no method (here a client's JSON-RPC error
 // response to nothing pending) does not let a later call go unanswered.
-// Found in review: HoldEOF did not count it as a request, but mcp-go
+// Found in review (of HoldEOF, which held the end of input back from
+// mcp-go's StdioServer by counting lines; the transport now waits for the
+// requests it dispatched): HoldEOF did not count it as a request, but mcp-go
 // answers it ("Method  not found", with that id), and the answer was
 // counted: answers then ran ahead of requests, so a big call read
 // afterwards was not owed its answer, the end of input passed after 50 ms

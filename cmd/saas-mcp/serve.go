@@ -92,12 +92,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// (initialize, or server/discover for clients without the handshake),
 	// give back what the calls do not use.
 	out := &afterFirstLine{w: stdout, then: func() { releaseStartPages(app.log) }}
-	// The end of input waits for the calls read before it (HoldEOF).
-	// The cancellation watch reads through the hold, so that it sees the
-	// newline the hold gives an unterminated last line (found in review:
-	// a last cancellation without one was missed, and its queued call ran).
-	in := app.cancels.Watch(app.inflight.HoldEOF(ctx, stdin))
-	if err := stdio.Listen(ctx, in, app.inflight.Output(app.progress.Output(out))); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	// At the end of input the transport lets the requests read before it
+	// finish and answer (see Stdio.Listen), a last line without its
+	// newline included; the watch notes such a last cancellation too.
+	in := app.cancels.Watch(stdin)
+	if err := stdio.Listen(ctx, in, app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}
@@ -117,7 +116,6 @@ const (
 type serveApp struct {
 	mcp      *server.MCPServer
 	cancels  *mcpserver.Cancellations
-	inflight *mcpserver.InFlight
 	progress *mcpserver.Progress
 	log      *slog.Logger
 	audit    *audit.Writer
@@ -202,7 +200,6 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		Redactor:  red,
 	}
 	app.cancels = mcpserver.NewCancellations()
-	app.inflight = &mcpserver.InFlight{}
 	app.progress = mcpserver.NewProgress()
 	app.mcp = mcpserver.New(mcpserver.Options{
 		Name: "saas-mcp", Version: version, Tools: defs,
@@ -217,7 +214,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 			idem.Middleware(),
 		},
 		Actor: cfg.AuditActor, Env: cfg.Env, Redactor: red, Log: log,
-		Cancellations: app.cancels, Progress: app.progress, InFlight: app.inflight,
+		Cancellations: app.cancels, Progress: app.progress,
 	})
 	pctx, stop := context.WithCancel(ctx)
 	app.stopPrune, app.pruned = stop, make(chan struct{})

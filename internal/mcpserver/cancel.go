@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"sync"
 
@@ -191,10 +192,17 @@ type cancelWatcher struct {
 
 func (w *cancelWatcher) Read(p []byte) (int, error) {
 	n, err := w.r.Read(p)
-	w.lines.scan(p[:n], func(line []byte, long bool) {
+	note := func(line []byte, long bool) {
 		if !long {
 			w.c.noteLine(line)
 		}
-	})
+	}
+	w.lines.scan(p[:n], note)
+	if errors.Is(err, io.EOF) {
+		// The transport runs a last line without its newline; so is a
+		// last cancellation noted (found in review, when the end of input
+		// was held by a reader that added the newline).
+		w.lines.end(note)
+	}
 	return n, err
 }

@@ -79,14 +79,15 @@ func TestWatchNotesEveryCancellationAndPassesTheInputThrough(t *testing.T) {
 	}
 }
 
-// TestALastLineWithoutANewlineIsNotACancellation: mcp-go drops a last line
-// the input ends without a newline, so the watch notes nothing for it.
-func TestALastLineWithoutANewlineIsNotACancellation(t *testing.T) {
+// The transport reads a last line the input ends without a newline as a
+// line, so the watch notes a cancellation there too.
+func TestALastCancellationWithoutItsNewlineIsNoted(t *testing.T) {
 	t.Parallel()
 	c := NewCancellations()
-	_, err := io.Copy(io.Discard, c.Watch(strings.NewReader(cancelOf(`11`))))
+	_, err := io.Copy(io.Discard, c.Watch(strings.NewReader(`{"jsonrpc":"2.0","method":"ping"}`+"\n"+cancelOf(`11`))))
 	require.NoError(t, err)
-	assert.Zero(t, c.pending())
+	assert.Equal(t, 1, c.pending())
+	assert.True(t, c.take(`11`))
 }
 
 // TestNotedCancellationsStayBounded: cancellations of calls that finished,

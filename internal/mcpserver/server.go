@@ -52,8 +52,6 @@ type Options struct {
 	// through its Output. Without it they are sent unchecked, and one can
 	// be written after its call's response.
 	Progress *Progress
-	// InFlight, when set, counts the tool calls running (see HoldEOF).
-	InFlight *InFlight
 	// Actor overrides the audit actor (AUDIT_ACTOR); default: the client's
 	// clientInfo.name.
 	Actor    string
@@ -90,10 +88,6 @@ func New(o Options) *server.MCPServer {
 
 func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler, optional map[string]bool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		if o.InFlight != nil {
-			o.InFlight.begin()
-			defer o.InFlight.end()
-		}
 		args, notObject := arguments(req)
 		args = dropNullOptionals(args, optional)
 		call := chain.NewCall(t, args, o.actor(ctx), o.Env, uuid.NewString())

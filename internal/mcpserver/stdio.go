@@ -34,8 +34,8 @@ import (
 // but ping run on goroutines of their own, so a slow one never holds the
 // reader; notifications and lines that are not JSON-RPC objects are handled in turn
 // on the reader; a line that is not JSON is answered with a parse error
-// whose id is null; a last line without a newline is dropped (HoldEOF gives
-// it one); each message is written with one Write, its newline included.
+// whose id is null; each message is written with one Write, its newline
+// included. Not kept: the end of input (see Listen).
 // The server sends no requests of its own to the client (sampling,
 // elicitation, roots), so the client's answers are passed to HandleMessage,
 // which drops them, as mcp-go's StdioServer does when none is pending.
@@ -77,11 +77,24 @@ func NewStdio(srv *server.MCPServer, workers, queue int, log *slog.Logger) *Stdi
 }
 
 // Listen serves until in ends (it returns nil) or ctx ends (it returns
-// ctx's error). Either way, requests still running see their context
-// cancelled, and Listen returns once they have all ended (queued calls are
-// then refused as cancelled by the chain, as each one's context is). A
-// Read of in that is under way when ctx ends is left to return on its own;
-// the line it returns is not dispatched. Listen is called once.
+// ctx's error).
+//
+// At the end of input, every request read before it runs to its end and
+// is answered, queued calls included, before Listen returns: a client that
+// writes its calls and closes stdin (a pipe, `printf ... | saas-mcp
+// serve`, or a client shutting down as the MCP spec asks: close stdin, then
+// wait for the exit) gets every answer. A last line without its newline is
+// read as a line. (mcp-go's StdioServer cancelled every request still
+// running when its input ended, and dropped such a last line; serve held
+// the end of input back from it, by counting the lines it would answer and
+// waiting for 50 ms of quiet, giving up after 5 s with answers owed.)
+//
+// When ctx ends (SIGTERM), during that wait or before, the requests still
+// running see their context cancelled, and Listen returns once they have
+// all ended (queued calls are then refused as cancelled by the chain, as
+// each one's context is), each answered. A Read of in that is under way
+// when ctx ends is left to return on its own; the line it returns is not
+// dispatched. Listen is called once.
 func (s *Stdio) Listen(ctx context.Context, in io.Reader, out io.Writer) error {
 	sess := &stdioSession{notifications: make(chan mcp.JSONRPCNotification, 100)}
 	if err := s.srv.RegisterSession(ctx, sess); err != nil {
@@ -111,6 +124,20 @@ func (s *Stdio) Listen(ctx context.Context, in io.Reader, out io.Writer) error {
 	var err error
 	select {
 	case err = <-s.read:
+		if err == nil {
+			// The end of input: nothing more is dispatched (no one reads),
+			// so busy only falls from here.
+			answered := make(chan struct{})
+			go func() {
+				s.busy.Wait()
+				close(answered)
+			}()
+			select {
+			case <-answered:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -170,18 +197,27 @@ func (s *Stdio) loop(call *stdioWork) {
 func (s *Stdio) lead() *stdioWork {
 	for {
 		line, err := s.r.ReadBytes('\n')
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = nil
-			}
-			s.read <- err
-			return nil
-		}
+		eof := errors.Is(err, io.EOF)
 		if s.ctx.Err() != nil {
 			return nil // Listen has returned or is returning
 		}
-		if call := s.dispatch(line); call != nil {
-			return call
+		// A last line without its newline is a line (mcp-go dropped it,
+		// unanswered and unaudited).
+		if len(line) > 0 && (err == nil || eof) {
+			if call := s.dispatch(line); call != nil {
+				// At the end, the goroutine now reading finds it again.
+				return call
+			}
+		}
+		if err != nil {
+			if eof {
+				err = nil
+			}
+			select {
+			case s.read <- err:
+			default: // told already
+			}
+			return nil
 		}
 	}
 }
@@ -321,8 +357,8 @@ func (s *Stdio) handle(ctx context.Context, line []byte) {
 	}
 }
 
-// write sends msg and its newline in one Write (Progress.Output and
-// InFlight.Output read whole messages), one message at a time.
+// write sends msg and its newline in one Write (Progress.Output reads
+// whole messages), one message at a time.
 func (s *Stdio) write(msg any) {
 	b, err := json.Marshal(msg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -287,4 +288,136 @@ func TestStdioReadsALongLine(t *testing.T) {
 	pad := strings.Repeat("x", 1<<20)
 	r.send(`{"jsonrpc":"2.0","id":7,"method":"ping","params":{"_meta":{"pad":"` + pad + `"}}}`)
 	r.waitAnswer(7)
+}
+
+// At the end of input every request read before it runs to its end, not
+// cancelled, queued calls included, and is answered before Listen returns
+// (mcp-go's StdioServer cancelled them all at once).
+func TestStdioAnswersEverythingReadBeforeTheEndOfInput(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 5)
+	r.call(1, 1)
+	r.waitStarted(1)
+	r.call(2, 2)
+	r.call(3, 3)
+	require.NoError(t, r.in.Close())
+	select {
+	case err := <-r.done:
+		t.Fatalf("Listen returned (%v) with calls still to run", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	for n := 1; n <= 3; n++ {
+		close(r.release[n])
+	}
+	select {
+	case err := <-r.done:
+		assert.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Listen did not return once the calls were answered")
+	}
+	for n := 1; n <= 3; n++ {
+		a, ok := r.out.answer(n)
+		require.True(t, ok, "call %d answered", n)
+		assert.Contains(t, a, fmt.Sprint("done ", n), "call %d ran to its end", n)
+	}
+}
+
+// SIGTERM (ctx) while the end of input waits ends the wait: the calls see
+// their context end and are answered.
+func TestStdioSIGTERMEndsTheWaitAtTheEndOfInput(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 5)
+	r.call(1, 1)
+	r.waitStarted(1)
+	r.call(2, 2)
+	require.NoError(t, r.in.Close())
+	time.Sleep(20 * time.Millisecond)
+	r.cancel()
+	select {
+	case err := <-r.done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Listen did not return after ctx ended")
+	}
+	for n := 1; n <= 2; n++ {
+		a, ok := r.out.answer(n)
+		require.True(t, ok, "call %d answered", n)
+		assert.Contains(t, a, fmt.Sprint("cancelled ", n))
+	}
+}
+
+// A last line without its newline is a line: a ping, and a call that the
+// reader hands to itself before the goroutine after it reads the end.
+func TestStdioReadsALastLineWithoutItsNewline(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		last string
+		id   int
+	}{
+		{"ping", `{"jsonrpc":"2.0","id":5,"method":"ping"}`, 5},
+		{"call", `{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"block","arguments":{"n":6}}}`, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newStdioRig(t, 1, 1)
+			close(r.release[6])
+			_, err := io.WriteString(r.in, tt.last)
+			require.NoError(t, err)
+			require.NoError(t, r.in.Close())
+			select {
+			case err := <-r.done:
+				require.NoError(t, err)
+			case <-time.After(5 * time.Second):
+				t.Fatal("Listen did not return")
+			}
+			_, ok := r.out.answer(tt.id)
+			assert.True(t, ok, "the last line was answered: %v", r.out.all())
+		})
+	}
+}
+
+// FuzzStdioAnswersWithWholeJSONLines: whatever a client writes, the
+// transport returns at the end of input and writes nothing but whole JSON
+// messages, one per Write, and answers every ping line it was sent (any
+// id a JSON number or string).
+func FuzzStdioAnswersWithWholeJSONLines(f *testing.F) {
+	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n" + `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"x":1}}}`))
+	f.Add([]byte("\n\n{]\n[1,2]\nnull\n\"x\"\n{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}}\n"))
+	f.Add([]byte(`{"jsonrpc":"2.0","id":"a","method":"tools/list"}` + "\r\n" + `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		srv := server.NewMCPServer("fuzz", "1")
+		srv.AddTool(mcp.NewTool("echo"), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText(fmt.Sprint(req.GetArguments())), nil
+		})
+		out := &lineRecorder{}
+		err := NewStdio(srv, 2, 2, slog.New(slog.DiscardHandler)).Listen(context.Background(), bytes.NewReader(in), out)
+		if err != nil {
+			t.Fatalf("Listen: %v", err)
+		}
+		if len(out.broken) > 0 {
+			t.Fatalf("a write that is not one whole JSON message: %q", out.broken)
+		}
+		pings := 0
+		for _, line := range bytes.Split(in, []byte("\n")) {
+			var m struct {
+				JSONRPC string          `json:"jsonrpc"`
+				ID      json.RawMessage `json:"id"`
+				Method  string          `json:"method"`
+			}
+			if json.Unmarshal(line, &m) == nil && m.JSONRPC == "2.0" && m.Method == "ping" && len(m.ID) > 0 && (m.ID[0] == '"' || m.ID[0] == '-' || (m.ID[0] >= '0' && m.ID[0] <= '9')) {
+				pings++
+			}
+		}
+		answers := 0
+		for _, l := range out.all() {
+			if strings.Contains(l, `"result":{}`) && !strings.Contains(l, `"method"`) {
+				answers++
+			}
+		}
+		if answers < pings {
+			t.Fatalf("%d ping lines, %d empty results written: %q", pings, answers, out.all())
+		}
+	})
 }
