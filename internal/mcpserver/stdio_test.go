@@ -86,6 +86,19 @@ func (r *stdioRig) call(id, n int) {
 	r.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"block","arguments":{"n":%d}}}`, id, n))
 }
 
+// listenEnd returns Listen's error, failing the test with why if it has
+// not returned within 5 s.
+func (r *stdioRig) listenEnd(why string) error {
+	r.t.Helper()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(5 * time.Second):
+		r.t.Fatal(why)
+		return nil
+	}
+}
+
 func (r *stdioRig) startedCalls() []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -191,12 +204,7 @@ func TestStdioRunsCallsOnItsWorkersAndQueuesTheRestInOrder(t *testing.T) {
 		assert.Contains(t, r.waitAnswer(n), fmt.Sprint("done ", n))
 	}
 	require.NoError(t, r.in.Close())
-	select {
-	case err := <-r.done:
-		assert.NoError(t, err, "the end of input ends Listen without an error")
-	case <-time.After(5 * time.Second):
-		t.Fatal("Listen did not return at the end of input")
-	}
+	assert.NoError(t, r.listenEnd("Listen did not return at the end of input"))
 	assert.Empty(t, r.out.broken, "every message is written whole, with its newline, in one Write")
 }
 
@@ -248,12 +256,7 @@ func TestStdioAnswersEveryCallBeforeItReturnsAtShutdown(t *testing.T) {
 	r.send(`{"jsonrpc":"2.0","id":100,"method":"ping"}`)
 	r.waitAnswer(100) // calls 2 and 3 are queued
 	r.cancel()
-	select {
-	case err := <-r.done:
-		assert.ErrorIs(t, err, context.Canceled)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Listen did not return after ctx ended")
-	}
+	assert.ErrorIs(t, r.listenEnd("Listen did not return after ctx ended"), context.Canceled)
 	for n := 1; n <= 3; n++ {
 		a, ok := r.out.answer(n)
 		require.True(t, ok, "call %d answered before Listen returned: %v", n, r.out.all())
@@ -309,12 +312,7 @@ func TestStdioAnswersEverythingReadBeforeTheEndOfInput(t *testing.T) {
 	for n := 1; n <= 3; n++ {
 		close(r.release[n])
 	}
-	select {
-	case err := <-r.done:
-		assert.NoError(t, err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Listen did not return once the calls were answered")
-	}
+	assert.NoError(t, r.listenEnd("Listen did not return once the calls were answered"))
 	for n := 1; n <= 3; n++ {
 		a, ok := r.out.answer(n)
 		require.True(t, ok, "call %d answered", n)
@@ -333,12 +331,7 @@ func TestStdioSIGTERMEndsTheWaitAtTheEndOfInput(t *testing.T) {
 	require.NoError(t, r.in.Close())
 	time.Sleep(20 * time.Millisecond)
 	r.cancel()
-	select {
-	case err := <-r.done:
-		assert.ErrorIs(t, err, context.Canceled)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Listen did not return after ctx ended")
-	}
+	assert.ErrorIs(t, r.listenEnd("Listen did not return after ctx ended"), context.Canceled)
 	for n := 1; n <= 2; n++ {
 		a, ok := r.out.answer(n)
 		require.True(t, ok, "call %d answered", n)
@@ -366,12 +359,7 @@ func TestStdioReadsALastLineWithoutItsNewline(t *testing.T) {
 			_, err := io.WriteString(r.in, tt.last)
 			require.NoError(t, err)
 			require.NoError(t, r.in.Close())
-			select {
-			case err := <-r.done:
-				require.NoError(t, err)
-			case <-time.After(5 * time.Second):
-				t.Fatal("Listen did not return")
-			}
+			require.NoError(t, r.listenEnd("Listen did not return"))
 			_, ok := r.out.answer(tt.id)
 			assert.True(t, ok, "the last line was answered: %v", r.out.all())
 		})
