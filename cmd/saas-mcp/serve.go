@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -62,6 +63,13 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if code, ok := noArgs("serve", args, stderr); !ok {
 		return code
 	}
+	// A client that dies closes serve's stdout: Go's runtime ends a
+	// program whose write to a broken stdout raises SIGPIPE, which would
+	// cut short the calls still running, leaving them unrecorded and in
+	// doubt (found in review). Ignored, the write fails with EPIPE, the
+	// answers are lost (no one is left to read them), and the calls finish
+	// and are audited before serve exits at the end of its input.
+	signal.Ignore(syscall.SIGPIPE)
 	if os.Getenv("GOGC") == "" {
 		// A tool call allocates about 20 KB and keeps almost nothing, so a
 		// GC twice as eager as the default costs next to no time and trims

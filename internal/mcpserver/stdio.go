@@ -45,7 +45,8 @@ type Stdio struct {
 	queue   int
 	log     *slog.Logger
 
-	writeMu sync.Mutex
+	writeMu     sync.Mutex
+	writeFailed bool // a write failed (logged once)
 
 	// Set by Listen.
 	ctx  context.Context
@@ -368,8 +369,10 @@ func (s *Stdio) write(msg any) {
 	b = append(b, '\n')
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if _, err := s.out.Write(b); err != nil {
-		s.log.Error("write to the client", "err", err)
+	if _, err := s.out.Write(b); err != nil && !s.writeFailed {
+		// Once: a client that has gone fails every later write too.
+		s.writeFailed = true
+		s.log.Error("write to the client failed; answers from here on are lost", "err", err)
 	}
 }
 
