@@ -4,7 +4,7 @@ BIN     := bin/saas-mcp
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: help build run test test-short bench lint fuzz
+.PHONY: help build run test test-short bench bench-base lint fuzz
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,6 +26,10 @@ bench: build ## print the performance figures (start-up, createTicket latency, R
 	$(GO) run ./internal/bench/mcpbench -bin ./$(BIN) $(if $(PEER_GITHUB_MCP),-peer $(PEER_GITHUB_MCP))
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/httpx/ ./internal/store/sqlite/ ./internal/redact/ ./internal/audit/
 	@if [ -x scripts/bench-webhooks.sh ]; then BIN=$(CURDIR)/$(BIN) scripts/bench-webhooks.sh && BIN=$(CURDIR)/$(BIN) WORKER_FLAG=--no-worker ROUNDS=2 scripts/bench-webhooks.sh && BIN=$(CURDIR)/$(BIN) WORKER_FLAG=--no-worker ROUNDS=2 IDS=random scripts/bench-webhooks.sh; fi
+
+bench-base: build ## createTicket through this build and BASE=<another saas-mcp binary>, 7 alternating rounds, and the ratio (judge a change)
+	@test -n "$(BASE)" || (echo "make bench-base BASE=<saas-mcp binary built from another commit>" && exit 2)
+	$(GO) run ./internal/bench/mcpbench -bin ./$(BIN) -base $(BASE) -calls 300
 
 lint: ## gofmt, go vet and a tidy go.mod
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
