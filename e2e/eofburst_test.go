@@ -20,6 +20,9 @@ import (
 // reviewer's test, kept).
 func TestTheEndOfInputAfterAMixedBurstAnswersAndAuditsEachOnce(t *testing.T) {
 	t.Parallel()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rand := rand.New(rand.NewPCG(seed, seed))
 	s := startRaw(t, nil)
 	s.fake.Inject(fakesaas.Fault{Method: "POST", Path: "/repos/", Delay: 20 * time.Millisecond})
 	var lines []string

@@ -19,8 +19,8 @@ import (
 // Found in review (when the end of input was held back from mcp-go's
 // StdioServer by a reader, HoldEOF, which added the newline above
 // Cancellations.Watch; the transport now reads such a line and the watch
-// notes it at the end of input): Watch never saw the line end, so
-// Watch never saw the line end and never noted the id; mcp-go handled the
+// notes it at the end of input): Watch never saw the line end and never
+// noted the id; mcp-go handled the
 // cancellation itself, found no running call, dropped it, and the queued
 // call later ran and posted the message the user stopped.
 func TestAnUnterminatedLastCancellationStopsItsQueuedCall(t *testing.T) {

@@ -25,7 +25,8 @@ import (
 // handler, so no call counted as running for 50 ms while calls read before
 // the end of input still waited in mcp-go's queue; the end was passed on,
 // mcp-go cancelled its context, and each queued call was answered
-// "cancelled" or never at all. Writes under way now count as busy.
+// "cancelled" or never at all. The transport now waits at the end of input
+// for every call it dispatched, its answer's write included.
 func TestCallsQueuedBehindABlockedStdoutAreAnsweredBeforeServeEnds(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

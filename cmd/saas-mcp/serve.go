@@ -93,18 +93,18 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// review: a ping took 6 to 12 s with 108 slow calls in flight against
 	// mcp-go's default queue of 100).
 	stdio := mcpserver.NewStdio(app.mcp, stdioWorkers, stdioQueue, app.log)
-	// Read through the cancellation watch: a notifications/cancelled for a
-	// call still queued for the workers then stops it too.
 	// Start-up (every package's init, the schemas, the store's migrations)
 	// has left most of the binary resident; once the first response is out
 	// (initialize, or server/discover for clients without the handshake),
 	// give back what the calls do not use.
 	out := &afterFirstLine{w: stdout, then: func() { releaseStartPages(app.log) }}
-	// At the end of input the transport lets the requests read before it
-	// finish and answer (see Stdio.Listen), a last line without its
-	// newline included; the watch notes such a last cancellation too.
+	// Read through the cancellation watch: a notifications/cancelled for a
+	// call still queued for the workers then stops it too. At the end of
+	// input the transport lets the requests read before it finish and
+	// answer (see Stdio.Listen), a last line without its newline included;
+	// the watch notes such a last cancellation too.
 	in := app.cancels.Watch(stdin)
-	if err := stdio.Listen(ctx, in, app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	if err := stdio.Listen(ctx, in, app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}

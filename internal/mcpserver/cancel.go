@@ -40,7 +40,7 @@ type cancelSlot struct {
 	seq uint64
 }
 
-// maxPendingCancels bounds the ids noted: serve has mcp-go queue at most
+// maxPendingCancels bounds the ids noted: serve's transport queues at most
 // 1000 calls for its 5 workers, so a cancellation of a call still waiting is
 // among the last thousand or so noted unless the client sent thousands more
 // since.

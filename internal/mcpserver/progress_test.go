@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -22,7 +23,7 @@ import (
 	"github.com/saas-mcp/saas-mcp/internal/provider/github"
 )
 
-// stdioClient drives the MCP server over mcp-go's stdio server in-process,
+// stdioClient drives the MCP server over serve's stdio transport in-process,
 // through pipes, and keeps every line the server wrote, in order.
 type stdioClient struct {
 	in    *io.PipeWriter
@@ -31,10 +32,9 @@ type stdioClient struct {
 	done  chan struct{}
 }
 
-// startStdio serves srv the way serve does, on mcp-go's stdio server, with
-// its output written through out, and initializes the session.
-// mcp-go's stdio session is one per process, so only one test may run this
-// at a time.
+// startStdio serves srv the way serve does, on mcpserver.Stdio (5 workers,
+// a queue of 1000), with its output written through out, and initializes
+// the session.
 func startStdio(t *testing.T, srv *server.MCPServer, out func(io.Writer) io.Writer) *stdioClient {
 	t.Helper()
 	inR, inW := io.Pipe()
@@ -44,7 +44,7 @@ func startStdio(t *testing.T, srv *server.MCPServer, out func(io.Writer) io.Writ
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		_ = server.NewStdioServer(srv).Listen(ctx, inR, out(outW))
+		_ = mcpserver.NewStdio(srv, 5, 1000, slog.New(slog.DiscardHandler)).Listen(ctx, inR, out(outW))
 		_ = outW.Close()
 	}()
 	go func() {
@@ -55,9 +55,9 @@ func startStdio(t *testing.T, srv *server.MCPServer, out func(io.Writer) io.Writ
 			c.mu.Lock()
 			c.lines = append(c.lines, append(json.RawMessage(nil), sc.Bytes()...))
 			c.mu.Unlock()
-			// A client slow to read: mcp-go's writers queue on its write
-			// lock, and a response waiting there overtook the notifications
-			// still queued before it.
+			// A client slow to read: the writers queue on the transport's
+			// write lock, and a response waiting there overtook the
+			// notifications still queued before it (seen with mcp-go's).
 			time.Sleep(time.Millisecond)
 		}
 	}()

@@ -13,7 +13,7 @@ import (
 )
 
 // queue stands in for mcp-go's notification queue: it keeps what a call
-// sends, in order, and writes it as mcp-go's stdio server does.
+// sends, in order, and writes it as the stdio transport does.
 type queue struct {
 	mu   sync.Mutex
 	sent []map[string]any
@@ -25,7 +25,7 @@ func (q *queue) send(params map[string]any) {
 	q.sent = append(q.sent, params)
 }
 
-// line is params as mcp-go's stdio server writes the notification.
+// line is params as the stdio transport writes the notification.
 func line(t *testing.T, params map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{

@@ -22,17 +22,17 @@ import (
 // for it on a channel, parses each line five times before it dispatches it
 // (a raw message, then as an answer to each of the three kinds of request a
 // server can send, then its method), and hands each tools/call to a pool of
-// workers through another channel: about 90 us of the 100 us a ping took
-// through serve on the 2-core bench machine, where a Go program that reads a
-// line and writes an answer takes 10 us. Here the line is parsed once
-// before MCPServer.HandleMessage, a ping is answered by the reader, and a
+// workers through another channel; on a 2-core VM a hand-off to a
+// goroutine parked on another thread costs tens of microseconds (README,
+// Performance, for the figures). Here the line is parsed once before
+// MCPServer.HandleMessage, a ping is answered by the reader, and a
 // tools/call is run by the goroutine that read it (see loop).
 //
 // The rules kept from mcp-go v1.2.1: at most workers tools/call run at
 // once, up to queue more wait in order, and once the queue is full the
-// reader runs the next call itself; other requests (an id and a method)
-// but ping run on goroutines of their own, so a slow one never holds the
-// reader; notifications and lines that are not JSON-RPC objects are handled in turn
+// reader runs the next call itself; other messages with an id (requests,
+// and a client's answers, which mcp-go drops) but ping run on goroutines of
+// their own, so a slow one never holds the reader; notifications and lines that are not JSON-RPC objects are handled in turn
 // on the reader; a line that is not JSON is answered with a parse error
 // whose id is null; each message is written with one Write, its newline
 // included. Not kept: the end of input (see Listen).
@@ -59,16 +59,11 @@ type Stdio struct {
 	promote chan struct{}
 
 	mu      sync.Mutex
-	closed  bool        // Listen is returning: nothing more is dispatched
-	running int         // goroutines running tools/call, at most workers
-	waiting []stdioWork // tools/call queued for them, oldest first
-	idle    int         // goroutines waiting to become the reader
+	closed  bool     // Listen is returning: nothing more is dispatched
+	running int      // goroutines running tools/call, at most workers
+	waiting [][]byte // tools/call lines queued for them, oldest first
+	idle    int      // goroutines waiting to become the reader
 	busy    sync.WaitGroup
-}
-
-type stdioWork struct {
-	ctx  context.Context
-	line []byte
 }
 
 // NewStdio returns a transport for srv that runs at most workers tools/call
@@ -86,9 +81,7 @@ func NewStdio(srv *server.MCPServer, workers, queue int, log *slog.Logger) *Stdi
 // serve`, or a client shutting down as the MCP spec asks: close stdin, then
 // wait for the exit) gets every answer. A last line without its newline is
 // read as a line. (mcp-go's StdioServer cancelled every request still
-// running when its input ended, and dropped such a last line; serve held
-// the end of input back from it, by counting the lines it would answer and
-// waiting for 50 ms of quiet, giving up after 5 s with answers owed.)
+// running when its input ended, and dropped such a last line.)
 //
 // When ctx ends (SIGTERM), during that wait or before, the requests still
 // running see their context cancelled, and Listen returns once they have
@@ -159,14 +152,14 @@ func (s *Stdio) Listen(ctx context.Context, in io.Reader, out io.Writer) error {
 // an idle goroutine (or a new one) and runs the call itself, on the thread
 // that has just read it, hot, with no hand-off before the call starts (a
 // call handed to a worker goroutine waited for another thread to pick it
-// up: createTicket's p50 was 0.68 ms that way against 0.57 ms run on the
-// reader, with STORE_SYNC=NORMAL). Done with its calls, it waits to read
+// up: createTicket's p50 was 0.676 ms that way against 0.500 ms, with
+// STORE_SYNC=NORMAL, alternating runs). Done with its calls, it waits to read
 // again, or ends if enough goroutines wait already. call is the call it
 // starts with; nil starts it as the reader.
-func (s *Stdio) loop(call *stdioWork) {
+func (s *Stdio) loop(call []byte) {
 	for {
 		if call != nil {
-			s.work(*call)
+			s.work(call)
 			s.mu.Lock()
 			if s.closed || s.idle >= s.workers {
 				s.mu.Unlock()
@@ -195,7 +188,7 @@ func (s *Stdio) loop(call *stdioWork) {
 // lead reads and dispatches lines until one is a tools/call this goroutine
 // is to run (it returns it, the reader's role handed on) or the input ends
 // (nil, the end passed to Listen).
-func (s *Stdio) lead() *stdioWork {
+func (s *Stdio) lead() []byte {
 	for {
 		line, err := s.r.ReadBytes('\n')
 		eof := errors.Is(err, io.EOF)
@@ -227,13 +220,13 @@ func (s *Stdio) lead() *stdioWork {
 // reads the same two fields, and an id of null counts as none.
 type envelope struct {
 	Method string `json:"method"`
-	ID     any    `json:"id,omitempty"`
+	ID     any    `json:"id"`
 }
 
 // dispatch handles line, or starts it on a goroutine of its own; it
 // returns a tools/call the reader is to run itself, having handed its role
 // on.
-func (s *Stdio) dispatch(line []byte) *stdioWork {
+func (s *Stdio) dispatch(line []byte) []byte {
 	var env envelope
 	err := json.Unmarshal(line, &env)
 	_, syntax := errors.AsType[*json.SyntaxError](err)
@@ -275,8 +268,7 @@ func (s *Stdio) enter() bool {
 // run, having handed the reader's role on; queues it when the queue has
 // room; and runs it on the reader, which reads nothing meanwhile, when the
 // queue is full (mcp-go's rule).
-func (s *Stdio) call(line []byte) *stdioWork {
-	w := stdioWork{ctx: s.ctx, line: line}
+func (s *Stdio) call(line []byte) []byte {
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -298,34 +290,34 @@ func (s *Stdio) call(line []byte) *stdioWork {
 			case <-s.stop:
 			}
 		}
-		return &w
+		return line
 	case len(s.waiting) < s.queue:
-		s.waiting = append(s.waiting, w)
+		s.waiting = append(s.waiting, line)
 		s.mu.Unlock()
 		return nil
 	default:
 		s.busy.Add(1) // Listen waits for it too (found in review)
 		s.mu.Unlock()
 		s.log.Warn("tools/call queue full; running the call on the input loop", "queued", s.queue)
-		s.handle(w.ctx, w.line)
+		s.handle(s.ctx, line)
 		s.busy.Done()
 		return nil
 	}
 }
 
-// work runs w, then the queued calls in order until none is left.
-func (s *Stdio) work(w stdioWork) {
+// work runs line, then the queued calls in order until none is left.
+func (s *Stdio) work(line []byte) {
 	defer s.busy.Done()
 	for {
-		s.handle(w.ctx, w.line)
+		s.handle(s.ctx, line)
 		s.mu.Lock()
 		if len(s.waiting) == 0 {
 			s.running--
 			s.mu.Unlock()
 			return
 		}
-		w = s.waiting[0]
-		s.waiting[0] = stdioWork{}
+		line = s.waiting[0]
+		s.waiting[0] = nil
 		s.waiting = s.waiting[1:]
 		if len(s.waiting) == 0 {
 			s.waiting = nil // let the queue's array go once drained

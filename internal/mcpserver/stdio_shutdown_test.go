@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,10 +54,10 @@ func TestStdioWaitsAtShutdownForTheCallTheReaderRuns(t *testing.T) {
 	}
 	_, err := io.WriteString(in, line(1))
 	require.NoError(t, err)
-	require.Equal(t, 1, <-started) // on the worker
+	require.Equal(t, 1, recvWithin(t, started)) // on the worker
 	_, err = io.WriteString(in, line(2)+line(3))
 	require.NoError(t, err)
-	require.Equal(t, 3, <-started) // 2 queued, 3 on the reader
+	require.Equal(t, 3, recvWithin(t, started)) // 2 queued, 3 on the reader
 	cancel()
 	select {
 	case <-done:
@@ -93,16 +95,47 @@ func TestStdioAnswersOddLinesAsMcpGoDid(t *testing.T) {
 		_, err := io.WriteString(pw, l+"\n")
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool {
-		_, a := out.answer(1)
-		_, b := out.answer(2)
-		_, c := out.answer(3)
-		return a && b && c
-	}, 5*time.Second, time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
 	require.NoError(t, pw.Close())
-	require.NoError(t, <-done)
-	_, ok := out.answer(99)
-	require.False(t, ok)
+	select {
+	case err := <-done:
+		require.NoError(t, err) // the end of input waits for every line dispatched
+	case <-time.After(5 * time.Second):
+		t.Fatal("Listen did not return at the end of input")
+	}
+	for _, id := range []int{1, 2} {
+		a, ok := out.answer(id)
+		require.True(t, ok, "call %d answered", id)
+		assert.JSONEq(t, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"error":{"code":-32603,"message":"internal error in saas-mcp (a bug)"}}`, id), a)
+	}
+	_, ok := out.answer(3)
+	require.True(t, ok, "the ping after them answered")
+	_, ok = out.answer(99)
+	require.False(t, ok, "a client's answer is not answered")
+	// The id-less errors: [1,2] and "x" cannot be parsed as a message, null
+	// has no JSON-RPC version; a ping with a null id is a notification.
+	var idless []string
+	for _, l := range out.all() {
+		if strings.Contains(l, `"id":null`) {
+			idless = append(idless, l)
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Failed to parse message"}}`,
+		`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid JSON-RPC version"}}`,
+		`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Failed to parse message"}}`,
+	}, idless)
 	require.Empty(t, out.broken)
+}
+
+// recvWithin receives from ch, failing the test after 5 s.
+func recvWithin[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing received in 5 s")
+		var zero T
+		return zero
+	}
 }

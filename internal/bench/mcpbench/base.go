@@ -13,16 +13,18 @@ import (
 // the ratio of the medians, not a figure from another run on a noisy
 // machine.
 func baseLatency(bin, base string, env []string, n, rounds int) error {
-	fast := append(append([]string(nil), env...), "STORE_SYNC=NORMAL", "AUDIT_SYNC=never")
-	createTicket := func(title string) string {
-		return `{"name":"createTicket","arguments":{"repo":"bench/raw","title":"` + title + `"}}`
-	}
+	fast := fastEnv(env)
 	type series struct{ p50, ping []time.Duration }
 	var got [2][2]series // [build][settings]
+	builds := []string{bin, base}
 	for r := 0; r < rounds; r++ {
-		for b, path := range []string{bin, base} {
+		for i := range builds {
+			// Each build goes first in every other round, so that neither
+			// always runs on the machine the other has just warmed.
+			b := (i + r) % 2
+			path := builds[b]
 			for s, e := range [][]string{env, fast} {
-				p50, ping, err := sequential(path, e, nil, n, createTicket)
+				p50, ping, err := sequential(path, e, nil, n, createTicketParams)
 				if err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}

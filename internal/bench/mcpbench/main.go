@@ -73,6 +73,9 @@ func run(bin string, calls, starts int) error {
 		"GITHUB_WRITE_INTERVAL=0",
 	}
 	env = append(env, extraEnv()...)
+	if concurrentOnly && baseBin != "" {
+		return fmt.Errorf("-base and -concurrentonly: choose one")
+	}
 	if concurrentOnly {
 		return concurrentCalls(bin, env, 500)
 	}
