@@ -45,6 +45,11 @@ use them.
 Tools: sendMessage (Slack), createTicket (GitHub issues), recordPaymentEvent
 (Stripe events into the payments ledger), writeAudit.
 
+Up to 5 tool calls run at once and 1000 more wait. When stdin ends, every
+request read is run and answered, then serve exits; SIGTERM or SIGINT cancels
+the calls running (one not yet sent is refused), refuses those waiting, and
+answers each before exiting.
+
 Credentials (each also as NAME_FILE, a file holding the value):
   SLACK_BOT_TOKEN     Slack bot token (xoxb-...), for chat.postMessage
   SLACK_WEBHOOK_URL   Slack incoming-webhook URL, used when no bot token is set
