@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -45,6 +46,15 @@ func TestSIGTERMAnswersAndAuditsTheCallsStillQueued(t *testing.T) {
 	for _, id := range ids {
 		assert.True(t, answered[id], "call %s answered", id)
 	}
+	// The queued ones say why they were refused: not the client's doing
+	// (found in review: "the client cancelled ...").
+	stopping := 0
+	for _, id := range ids {
+		if text := toolText(s.response(id, time.Second)); strings.Contains(text, "saas-mcp is stopping (SIGTERM or SIGINT), so the createTicket call was refused before anything was sent") {
+			stopping++
+		}
+	}
+	assert.Equal(t, 3, stopping, "the three queued calls are refused as the server stops")
 	terms := terminalByCall(s.records(), "createTicket")
 	assert.Len(t, terms, 8, "each call audited: %v", terms)
 	for id, st := range terms {

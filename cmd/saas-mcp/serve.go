@@ -109,7 +109,13 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// answer (see Stdio.Listen), a last line without its newline included;
 	// the watch notes such a last cancellation too.
 	in := app.cancels.Watch(stdin)
-	if err := stdio.Listen(ctx, in, app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) {
+	// The calls' contexts end with chain.ErrStopping as their cause when a
+	// signal stops serve, so that a call refused then says so rather than
+	// blame the client.
+	lctx, stopCalls := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopCalls(nil)
+	defer context.AfterFunc(ctx, func() { stopCalls(chain.ErrStopping) })()
+	if err := stdio.Listen(lctx, in, app.progress.Output(out)); err != nil && !errors.Is(err, context.Canceled) {
 		app.log.Error("stdio server stopped", "err", err)
 		return 1
 	}

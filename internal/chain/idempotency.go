@@ -210,8 +210,13 @@ func (m *Idempotency) refuseSecretKey(ctx context.Context, c *Call, stored strin
 // anything was claimed or sent.
 func cancelledBeforeSend(ctx context.Context, c *Call) *Error {
 	msg := "the client cancelled the " + c.Tool.Name + " call before anything was sent"
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		msg = "the " + c.Tool.Name + " call ran out of time before anything was sent (context deadline exceeded)"
+	case errors.Is(context.Cause(ctx), ErrStopping):
+		// Not the client's doing (found in review: the audit log blamed
+		// it for a SIGTERM).
+		msg = "saas-mcp is stopping (SIGTERM or SIGINT), so the " + c.Tool.Name + " call was refused before anything was sent"
 	}
 	return &Error{Kind: KindCancelled, Err: context.Cause(ctx), Message: msg}
 }
@@ -285,6 +290,10 @@ func (m *Idempotency) stillOurs(c *Call, key string, lease time.Duration, claimW
 		return nil
 	}
 }
+
+// ErrStopping is the cause of a call's context ending when the server stops
+// (serve's SIGTERM or SIGINT), as against the client cancelling it.
+var ErrStopping = errors.New("saas-mcp is stopping")
 
 // errTakenOver stops an attempt whose key another process took over.
 var errTakenOver = errors.New("another process took this call's idempotency key over while it waited " +
@@ -378,9 +387,13 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 		}
 		m.hit("after_commit")
 		return res, nil
-	case panicked || provider.InDoubt(err) || KindOf(err) == KindInDoubt || ctx.Err() != nil:
-		// A cancelled call may have been sent before it was cancelled, and
-		// a call that panicked (a bug) may have panicked after sending.
+	case panicked || provider.InDoubt(err) || KindOf(err) == KindInDoubt || (ctx.Err() != nil && !provider.NoEffect(err)):
+		// A cancelled call may have been sent before it was cancelled,
+		// unless the provider's classified error says it was not (found
+		// in review: a call cancelled while it waited for Slack's pace
+		// was left in doubt, its key refused for 24 hours when it could
+		// not be checked); a call that panicked (a bug) may have panicked
+		// after sending.
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)
 		}
@@ -422,6 +435,13 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 			m.Log.Info("idempotency key no longer this call's; left to its owner", "tool", c.Tool.Name)
 		} else if rerr != nil {
 			m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
+		}
+		if ctx.Err() != nil {
+			// Cancelled before anything left (NoEffect above): said as
+			// such, as for a call cancelled before its claim.
+			e := cancelledBeforeSend(ctx, c)
+			e.Err = err
+			return Result{}, e
 		}
 		return Result{}, err
 	}

@@ -31,8 +31,9 @@ import (
 // The rules kept from mcp-go v1.2.1: at most workers tools/call run at
 // once, up to queue more wait in order, and once the queue is full the
 // reader runs the next call itself; other messages with an id (requests,
-// and a client's answers, which mcp-go drops) but ping run on goroutines of
-// their own, so a slow one never holds the reader; notifications and lines that are not JSON-RPC objects are handled in turn
+// and a client's answers, which mcp-go drops) but ping and initialize run
+// on goroutines of their own, so a slow one never holds the reader;
+// notifications and lines that are not JSON-RPC objects are handled in turn
 // on the reader; a line that is not JSON is answered with a parse error
 // whose id is null; each message is written with one Write, its newline
 // included. Not kept: the end of input (see Listen).
@@ -238,9 +239,12 @@ func (s *Stdio) dispatch(line []byte) []byte {
 	case syntax:
 		s.write(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.PARSE_ERROR, "Parse error", nil))
 		s.busy.Done()
-	case parsed && env.ID != nil && env.Method != string(mcp.MethodPing):
+	case parsed && env.ID != nil && env.Method != string(mcp.MethodPing) && env.Method != string(mcp.MethodInitialize):
 		// Off the reader, so that a request that waits never holds it
-		// (mcp-go's rule); ping answers at once and stays on it.
+		// (mcp-go's rule); ping answers at once and stays on it, and so
+		// does initialize, so that the calls a client writes right behind
+		// it find its name (the audit actor) set (found in review: calls
+		// piped behind initialize were audited as actor "unknown").
 		go func() {
 			defer s.busy.Done()
 			s.handle(s.ctx, line)

@@ -414,3 +414,18 @@ func FuzzStdioAnswersWithWholeJSONLines(f *testing.F) {
 		}
 	})
 }
+
+// A call written right behind initialize, without waiting for its answer
+// (a pipe), finds the client's name set: initialize runs on the reader
+// (found in review: such calls were audited as actor "unknown").
+func TestStdioACallPipedBehindInitializeKnowsTheClient(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		r := newStdioRig(t, 5, 10)
+		_, err := io.WriteString(r.in, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"piped","version":"1"}}}`+"\n"+
+			`{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n"+
+			`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`+"\n")
+		require.NoError(t, err)
+		assert.Contains(t, r.waitAnswer(2), "client piped")
+	}
+}

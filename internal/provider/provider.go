@@ -44,3 +44,12 @@ func InDoubt(err error) bool {
 	var pe *Error
 	return errors.As(err, &pe) && pe.InDoubt
 }
+
+// NoEffect reports whether err is a classified provider failure that
+// certainly had no effect: the request never left, or the provider refused
+// it. A call cancelled while it waited for its turn (a pace or a
+// Retry-After) fails so, and may be sent again.
+func NoEffect(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && !pe.InDoubt
+}
