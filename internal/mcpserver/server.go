@@ -88,6 +88,9 @@ func New(o Options) *server.MCPServer {
 
 func (o Options) handler(s *server.MCPServer, t *chain.Tool, h chain.Handler, optional map[string]bool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if sent, ok := argumentsAsSent(ctx); ok {
+			req.Params.RawArguments = sent // see wirenumbers.go
+		}
 		args, notObject := arguments(req)
 		args = dropNullOptionals(args, optional)
 		call := chain.NewCall(t, args, o.actor(ctx), o.Env, uuid.NewString())

@@ -348,6 +348,11 @@ func (s *Stdio) handle(ctx context.Context, line []byte) {
 			}
 		}()
 		resp = s.srv.HandleMessage(ctx, line)
+		if unparsableNumber(resp) {
+			if tamed, sent, ok := tameArguments(line); ok {
+				resp = s.srv.HandleMessage(context.WithValue(ctx, argumentsAsSentKey{}, sent), tamed)
+			}
+		}
 	}()
 	if resp != nil {
 		s.write(resp)
