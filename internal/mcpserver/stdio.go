@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,7 +36,7 @@ import (
 // on goroutines of their own, so a slow one never holds the reader;
 // notifications and lines that are not JSON-RPC objects are handled in turn
 // on the reader; a line that is not JSON is answered with a parse error
-// whose id is null; each message is written with one Write, its newline
+// whose id is null (a blank line is skipped); each message is written with one Write, its newline
 // included. Not kept: the end of input (see Listen).
 // The server sends no requests of its own to the client (sampling,
 // elicitation, roots), so the client's answers are passed to HandleMessage,
@@ -197,8 +198,9 @@ func (s *Stdio) lead() []byte {
 			return nil // Listen has returned or is returning
 		}
 		// A last line without its newline is a line (mcp-go dropped it,
-		// unanswered and unaudited).
-		if len(line) > 0 && (err == nil || eof) {
+		// unanswered and unaudited). A blank line is no message: skipped
+		// (mcp-go answered each with a parse error).
+		if len(bytes.TrimSpace(line)) > 0 && (err == nil || eof) {
 			if call := s.dispatch(line); call != nil {
 				// At the end, the goroutine now reading finds it again.
 				return call

@@ -235,6 +235,7 @@ func TestStdioAnswersALineThatIsNotJSONWithAParseError(t *testing.T) {
 	t.Parallel()
 	r := newStdioRig(t, 1, 1)
 	r.send(`{"jsonrpc":"2.0","id":1,"method":`)
+	r.send("  \t\r") // a blank line: no message, no answer
 	r.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
 	r.waitAnswer(2)
 	lines := r.out.all()
