@@ -392,7 +392,9 @@ func (m *Idempotency) send(ctx context.Context, c *Call, key string, expires tim
 		// unless the provider's classified error says it was not (found
 		// in review: a call cancelled while it waited for Slack's pace
 		// was left in doubt, its key refused for 24 hours when it could
-		// not be checked); a call that panicked (a bug) may have panicked
+		// not be checked). This holds because a tool returns the error of
+		// the step that failed, and no tool calls a provider after its
+		// effect succeeded. A call that panicked (a bug) may have panicked
 		// after sending.
 		if merr := m.Store.MarkInDoubt(wctx, key, c.owner); merr != nil {
 			m.Log.Error("mark key in doubt", "tool", c.Tool.Name, "err", merr)

@@ -16,11 +16,11 @@ import (
 // for a request is written after its response.
 //
 // mcp-go queues a notification for a goroutine of the transport (Stdio)
-// to write, while the worker that ran the call writes its response as soon
-// as the handler returns, so a notification queued during the call's last wait could be
-// written after the response (seen with a client slow to read and under
-// load, and possible whenever the last wait is short or cancelled). So the
-// server's output goes through Output, which writes a progress notification
+// to write, while the goroutine that ran the call writes its response as
+// soon as the handler returns, so a notification queued during the call's
+// last wait could be written after the response (seen with a client slow
+// to read and under load, and possible whenever the last wait is short or
+// cancelled). So the server's output goes through Output, which writes a progress notification
 // only while the call its token belongs to runs, and only if it increases
 // that call's progress; the handler ends its call's progress before it
 // returns, so before the response is written. A notification that comes

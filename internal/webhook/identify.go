@@ -38,9 +38,9 @@ func identifyGitHub(body []byte, h http.Header) (identity, error) {
 		return identity{d: queue.NewDelivery{Provider: "github"}}, errMalformed
 	}
 	hook := h.Get(GitHubHookIDHeader)
-	target := "hook:" + hook
-	if hook == "" || !keyPart(hook) {
-		target = "" // none, or not text to record
+	target := ""
+	if hook != "" && keyPart(hook) {
+		target = "hook:" + hook
 	}
 	if typ, id := h.Get("X-GitHub-Hook-Installation-Target-Type"), h.Get("X-GitHub-Hook-Installation-Target-ID"); safeToken(typ) && safeToken(id) {
 		target = typ + ":" + id
