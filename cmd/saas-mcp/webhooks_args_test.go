@@ -52,3 +52,22 @@ func TestWebhookCommandsRefuseUnknownSubcommandsAndStrayArguments(t *testing.T) 
 		})
 	}
 }
+
+// The receiver runs with one P more than the runtime chose, unless the
+// GOMAXPROCS variable says how many, or there is a single core.
+func TestTheReceiverAsksForOneProcMore(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env   string
+		procs int
+		want  int
+	}{
+		{"", 2, 3},
+		{"", 8, 9},
+		{"", 1, 0},
+		{"2", 2, 0},
+		{"4", 4, 0},
+	} {
+		assert.Equal(t, tc.want, extraProcs(tc.env, tc.procs), "GOMAXPROCS=%q, runtime chose %d", tc.env, tc.procs)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/saas-mcp/saas-mcp/internal/dirs"
 )
@@ -310,8 +309,6 @@ func (s *segments) Sync() error {
 	s.mu.Unlock()
 	return nil
 }
-
-func fdatasyncFile(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 
 func syncDir(dir string) error {
 	if err := dirs.Sync(dir); err != nil {
