@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,13 +111,11 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// heap and gave 8-10% more deliveries per second (measured).
 		debug.SetGCPercent(400)
 	}
-	if n := extraProcs(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); n > 0 {
-		runtime.GOMAXPROCS(n)
-	}
 	app, err := openWebhookApp(ctx, stderr, !*noWorker, true)
 	if err != nil {
 		return startFailed(ctx, stderr, "webhooks", err)
 	}
+	receiverProcs.raise(os.Getenv("GOMAXPROCS"))
 	defer app.close()
 	if err := app.serve(ctx); err != nil {
 		if stoppedWhileStarting(ctx, err) {
@@ -510,12 +509,33 @@ func (a *webhookApp) ready(ctx context.Context) error {
 // extraProcs returns the GOMAXPROCS the receiver runs with, one more than
 // the runtime chose (procs), or 0 to leave it: when the GOMAXPROCS
 // variable (env) sets it, or with a single P (one core: a second would
-// only share it). The intake's payload sync holds its P while the disk
-// flushes (queue's fdatasyncFile), and the extra P keeps the other cores
-// busy meanwhile.
+// only share it). The intake's payload flush holds its P while the disk
+// flushes (queue.HoldPDuringSyncs), and the extra P keeps the other cores
+// busy meanwhile; the thread that holds it sleeps in the kernel.
+//
+// Setting GOMAXPROCS turns the runtime's own updates of it off (Go 1.25+:
+// a container's CPU limit changed while it runs is not followed). Under a
+// CPU limit the runtime chooses at least 2, so a container limited to one
+// CPU runs 3 Ps, one of them mostly asleep in flushes.
 func extraProcs(env string, procs int) int {
 	if env != "" || procs < 2 {
 		return 0
 	}
 	return procs + 1
+}
+
+// procRaiser raises GOMAXPROCS for the receiver once per process, however
+// often it starts (found in review: each start in a process added one
+// more), and only then lets the flushes hold their P.
+type procRaiser struct{ once sync.Once }
+
+var receiverProcs procRaiser
+
+func (r *procRaiser) raise(env string) {
+	r.once.Do(func() {
+		if n := extraProcs(env, runtime.GOMAXPROCS(0)); n > 0 {
+			runtime.GOMAXPROCS(n)
+			queue.HoldPDuringSyncs()
+		}
+	})
 }

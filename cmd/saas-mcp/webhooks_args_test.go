@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -70,4 +71,23 @@ func TestTheReceiverAsksForOneProcMore(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, extraProcs(tc.env, tc.procs), "GOMAXPROCS=%q, runtime chose %d", tc.env, tc.procs)
 	}
+}
+
+// The receiver raises GOMAXPROCS once per process however often it starts
+// (found in review: each start in a process added one more P).
+func TestTheReceiverRaisesGOMAXPROCSOnce(t *testing.T) {
+	// Not parallel: it sets GOMAXPROCS.
+	before := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(before)
+	if before < 2 {
+		t.Skip("a single P is left alone")
+	}
+	var r procRaiser
+	for range 3 {
+		r.raise("")
+	}
+	assert.Equal(t, before+1, runtime.GOMAXPROCS(0))
+	var set procRaiser
+	set.raise("2")
+	assert.Equal(t, before+1, runtime.GOMAXPROCS(0), "the GOMAXPROCS variable leaves it alone")
 }

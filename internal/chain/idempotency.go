@@ -545,18 +545,67 @@ func (m *Idempotency) when(c *Call, at time.Time) string {
 	return fmt.Sprintf("%s (in %s; see %s)", at.UTC().Format(time.RFC3339), max(at.Sub(m.Now()), 0).Round(time.Second), setting)
 }
 
-// withReplayed returns the stored result with "replayed": true.
+// withReplayed returns the stored result with "replayed": true, its other
+// members as stored and in the stored order (the tool's), so a replay reads
+// as the first answer did: decoding into a map sorted them (found in a
+// new-user walkthrough), and re-encoding a number can change it (an
+// integer past 2^53 through a float64, found in review). A member named
+// twice keeps its first place and its last value, as decoding did; a
+// result without "replayed" gets it last.
 func withReplayed(stored json.RawMessage) (json.RawMessage, error) {
-	// Numbers as stored: a float64 would round an integer past 2^53 that
-	// the first result (and the audit log) carried exactly.
 	dec := json.NewDecoder(bytes.NewReader(stored))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	if t, err := dec.Token(); err != nil {
+		return nil, err
+	} else if t != json.Delim('{') {
+		return nil, fmt.Errorf("stored result is not a JSON object")
+	}
+	type member struct {
+		key   string
+		value json.RawMessage
+	}
+	var members []member
+	at := map[string]int{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := t.(string) // an object's next token is its key
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if i, ok := at[key]; ok {
+			members[i].value = v
+			continue
+		}
+		at[key] = len(members)
+		members = append(members, member{key, v})
+	}
+	if _, err := dec.Token(); err != nil {
 		return nil, err
 	}
-	m["replayed"] = true
-	return json.Marshal(m)
+	replayed := json.RawMessage("true")
+	if i, ok := at["replayed"]; ok {
+		members[i].value = replayed
+	} else {
+		members = append(members, member{"replayed", replayed})
+	}
+	out := make([]byte, 0, len(stored)+8)
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		k, err := json.Marshal(m.key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k...)
+		out = append(out, ':')
+		out = append(out, m.value...)
+	}
+	return append(out, '}'), nil
 }
 
 // otherEnv is the integration environment a call in env must never share a

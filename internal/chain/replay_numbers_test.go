@@ -57,3 +57,30 @@ func TestAnInDoubtCallOfAToolWithNothingToLookForSaysARepeatIsHarmless(t *testin
 	assert.Contains(t, err.Error(), "repeating this call is harmless")
 	assert.NotContains(t, err.Error(), "will check")
 }
+
+// A replay reads as the first answer did (found in a new-user
+// walkthrough): its members came back sorted by name, the tool's own
+// order lost, as the result went through a map.
+func TestAReplayKeepsTheStoredOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, stored, want string }{
+		{"a tool's result", `{"provider":"github","number":7,"url":"https://x/7","replayed":false,"idempotencyKey":"k"}`,
+			`{"provider":"github","number":7,"url":"https://x/7","replayed":true,"idempotencyKey":"k"}`},
+		{"no replayed member", `{"z":1,"a":"b"}`, `{"z":1,"a":"b","replayed":true}`},
+		{"a member named twice keeps its first place and last value", `{"a":1,"b":2,"a":3}`, `{"a":3,"b":2,"replayed":true}`},
+		{"spaces and nesting as stored", `{ "d" : {"y":[1, 2],"x":null}, "replayed" : false }`, `{"d":{"y":[1, 2],"x":null},"replayed":true}`},
+		{"an escaped key", `{"a\"b":1}`, `{"a\"b":1,"replayed":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := withReplayed(json.RawMessage(tc.stored))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, string(got))
+			assert.True(t, json.Valid(got))
+		})
+	}
+	for _, bad := range []string{`[1]`, `"x"`, `{"a":}`, `{"a":1`, ``} {
+		_, err := withReplayed(json.RawMessage(bad))
+		assert.Error(t, err, "%q", bad)
+	}
+}

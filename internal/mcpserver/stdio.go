@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -192,15 +193,17 @@ func (s *Stdio) loop(call []byte) {
 // (nil, the end passed to Listen).
 func (s *Stdio) lead() []byte {
 	for {
-		line, err := s.r.ReadBytes('\n')
+		line, size, err := s.readLine()
 		eof := errors.Is(err, io.EOF)
 		if s.ctx.Err() != nil {
 			return nil // Listen has returned or is returning
 		}
-		// A last line without its newline is a line (mcp-go dropped it,
-		// unanswered and unaudited). A blank line is no message: skipped
-		// (mcp-go answered each with a parse error).
-		if len(bytes.TrimSpace(line)) > 0 && (err == nil || eof) {
+		if size > MaxMessage && (err == nil || eof) {
+			s.refuseLong(line, size)
+		} else if len(bytes.TrimSpace(line)) > 0 && (err == nil || eof) {
+			// A last line without its newline is a line (mcp-go dropped
+			// it, unanswered and unaudited). A blank line is no message:
+			// skipped (mcp-go answered each with a parse error).
 			if call := s.dispatch(line); call != nil {
 				// At the end, the goroutine now reading finds it again.
 				return call
@@ -217,6 +220,84 @@ func (s *Stdio) lead() []byte {
 			return nil
 		}
 	}
+}
+
+// MaxMessage is the longest input line serve takes, in bytes: a bound on
+// the memory a client that writes without end, or a line of garbage, can
+// take (a 40 MiB line took 98 MB before), with room to spare for any call
+// of its tools (arguments over 1 MiB are refused by the chain, by field
+// and audited; a call padded with whitespace to 24 MB is served). A longer
+// line is read to its end, its bytes past the limit dropped as they come,
+// and answered with an error.
+const MaxMessage = 32 << 20
+
+// readLine reads the next line, newline included as ReadBytes does, and
+// its size; of a line over MaxMessage only the fragments within the limit
+// are kept.
+func (s *Stdio) readLine() (line []byte, size int, err error) {
+	for {
+		frag, ferr := s.r.ReadSlice('\n')
+		if size+len(frag) <= MaxMessage {
+			line = append(line, frag...)
+		}
+		size += len(frag)
+		if !errors.Is(ferr, bufio.ErrBufferFull) {
+			return line, size, ferr
+		}
+	}
+}
+
+// refuseLong answers a line over MaxMessage with an Invalid Request error
+// under the id its start holds (when the id comes before the arguments, as
+// the clients in use write it), so that the client waiting for it learns
+// why; nothing of the message was run.
+func (s *Stdio) refuseLong(prefix []byte, size int) {
+	if !s.enter() {
+		return
+	}
+	defer s.busy.Done()
+	s.log.Warn("input line over the limit refused", "bytes", size, "limit", MaxMessage)
+	s.write(mcp.NewJSONRPCError(mcp.NewRequestId(idOf(prefix)), mcp.INVALID_REQUEST, fmt.Sprintf(
+		"message of %d bytes refused: saas-mcp reads at most %d bytes per message (one line of JSON), so nothing of it was run", size, MaxMessage), nil))
+}
+
+// idOf returns the "id" of the JSON-RPC message that prefix starts, or nil
+// when it is not among the members before the first one that is cut off.
+func idOf(prefix []byte) any {
+	dec := json.NewDecoder(bytes.NewReader(prefix))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil
+		}
+		if t != "id" {
+			continue
+		}
+		var id any
+		vd := json.NewDecoder(bytes.NewReader(v))
+		vd.UseNumber() // an integer id as sent, past 2^53 too
+		if err := vd.Decode(&id); err != nil {
+			return nil
+		}
+		switch id := id.(type) {
+		case json.Number:
+			if n, err := id.Int64(); err == nil {
+				return n
+			}
+		case string:
+			return id
+		}
+		return nil
+	}
+	return nil
 }
 
 // envelope is what dispatch reads of a message: mcp-go's StdioServer
