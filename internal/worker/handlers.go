@@ -146,8 +146,8 @@ func handleGitHub(d queue.Delivery) (result, error) {
 		}
 		raw = []byte(form.Get("payload"))
 	}
-	var p githubPayload
-	if err := json.Unmarshal(raw, &p); err != nil {
+	p, err := parseGitHub(raw)
+	if err != nil {
 		return result{}, Permanent(fmt.Errorf("parse GitHub %s payload: %w", d.EventType, err))
 	}
 	res := result{status: audit.StatusRecorded, details: map[string]any{}}
