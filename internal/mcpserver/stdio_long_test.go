@@ -24,7 +24,7 @@ func TestStdioRefusesALineOverTheLimitAndServesTheNext(t *testing.T) {
 	}{
 		{"a tools/call with its id first", `{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"block","arguments":{"pad":"`, `"}}}`, 1, `41`},
 		{"a string id", `{"jsonrpc":"2.0","id":"req-9","method":"ping","params":{"_meta":{"pad":"`, `"}}}`, 1, `"req-9"`},
-		{"the id within the limit, after the arguments", `{"jsonrpc":"2.0","method":"ping","params":{"_meta":{"pad":"`, `"}},"id":8,"x":"` + strings.Repeat("y", 10000) + `"}`, 1, `8`},
+		{"the id past the first idPrefix bytes, within the limit", `{"jsonrpc":"2.0","method":"ping","params":{"_meta":{"pad":"`, `"}},"id":8,"x":"` + strings.Repeat("y", 10000) + `"}`, 1, `null`},
 		{"the id past the limit", `{"jsonrpc":"2.0","method":"ping","params":{"_meta":{"pad":"`, `"}},"id":8}`, 1 << 20, `null`},
 		{"not JSON at all", `xxxx`, ``, 5 << 20, `null`},
 	} {
@@ -73,7 +73,7 @@ func TestReadLineKeepsALineUpToTheLimit(t *testing.T) {
 			if tc.wantKept {
 				assert.Equal(t, first, string(line))
 			} else {
-				assert.LessOrEqual(t, len(line), MaxMessage)
+				assert.Equal(t, first[:idPrefix], string(line), "its first idPrefix bytes")
 			}
 			line, size, err = s.readLine()
 			require.NoError(t, err)
@@ -101,6 +101,13 @@ func TestIdOfAMessagesStart(t *testing.T) {
 		{`[1,2]`, nil},
 		{``, nil},
 		{`{"params":{"id":3},"id":4`, int64(4)},
+		// As encoding/json reads the envelope within the limit: the last
+		// of several, the key in any case (found in review).
+		{`{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call","params":{"a":"`, int64(2)},
+		{`{"jsonrpc":"2.0","ID":3,"method":"tools/call","params":{"a":"`, int64(3)},
+		{`{"id":1,"id":null,"method":"x"}`, nil},
+		// Only members within the first idPrefix bytes are read.
+		{`{"x":"` + strings.Repeat("y", idPrefix) + `","id":5}`, nil},
 		{`{"id":9007199254740993,"method":`, int64(9007199254740993)},
 		{`{"id":1e3}`, nil},
 	} {
@@ -118,7 +125,6 @@ func FuzzIdOf(f *testing.F) {
 		switch id := idOf(b).(type) {
 		case nil, int64:
 		case string:
-			require.Contains(t, string(b), `"id"`)
 		default:
 			t.Fatalf("id %#v (%T) from %q", id, id, b)
 		}

@@ -28,7 +28,10 @@ import (
 // invalid UTF-8 and lone surrogates).
 func parseGitHub(raw []byte) (githubPayload, error) {
 	var p githubPayload
-	if !gjson.ValidBytes(raw) || deeperThan(raw, maxJSONDepth) {
+	// The depth first: gjson's validator recurses once per level, and 10
+	// MB of "[" overflowed the goroutine stack, a crash of the whole
+	// process (found in review).
+	if deeperThan(raw, maxJSONDepth) || !gjson.ValidBytes(raw) {
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return p, err // its words for the fault
@@ -174,7 +177,9 @@ func kindOf(v gjson.Result) string {
 const maxJSONDepth = 10000
 
 // deeperThan reports whether raw nests arrays and objects more than max
-// deep, outside strings. raw is valid JSON.
+// deep, outside strings. Any bytes: it counts every bracket outside what
+// it takes for strings, as gjson's validator would before failing, so a
+// false here bounds the validator's recursion too.
 func deeperThan(raw []byte, max int) bool {
 	depth, inString, escaped := 0, false, false
 	for _, c := range raw {
