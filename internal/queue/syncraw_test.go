@@ -14,20 +14,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// fileAndPipe returns a new file, which fdatasync syncs, and a pipe's
+// write end, which it refuses (EINVAL); both closed when the test ends.
+func fileAndPipe(t *testing.T) (*os.File, *os.File) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close(); _ = w.Close() })
+	return f, w
+}
+
 // The raw fdatasync must report what the kernel says as syscall.Fdatasync
 // does: a flush that fails refuses every delivery from then on, so an
 // error swallowed here would answer 202 for a record not on disk.
 func TestRawFdatasyncReportsWhatTheKernelSays(t *testing.T) {
 	t.Parallel()
-	file, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	file, w := fileAndPipe(t)
+	_, err := file.Write([]byte("record"))
 	require.NoError(t, err)
-	defer file.Close()
-	_, err = file.Write([]byte("record"))
-	require.NoError(t, err)
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	defer r.Close()
-	defer w.Close()
 
 	for _, tc := range []struct {
 		name string
@@ -59,13 +66,7 @@ func TestAFlushKeepsItsPOnlyWhenAllowed(t *testing.T) {
 	// Not parallel: it sets GOMAXPROCS and the package's switch.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer holdP.Store(holdP.Load())
-	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
-	require.NoError(t, err)
-	defer f.Close()
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	defer r.Close()
-	defer w.Close()
+	f, w := fileAndPipe(t)
 	for _, tc := range []struct {
 		name    string
 		hold    bool
