@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,11 +336,45 @@ func idOf(prefix []byte) any {
 	return id
 }
 
+// knownTool reports whether name names a tool of the server, or is
+// neither a string nor missing (mcp-go refuses that as it parses the call).
+func (s *Stdio) knownTool(name any) bool {
+	if name == nil {
+		return false
+	}
+	n, ok := name.(string)
+	return !ok || s.srv.GetTool(n) != nil
+}
+
+// refuseTool answers a tools/call of a tool the server does not have, or of
+// none, naming the tools it has (mcp-go said "tool 'x' not found: tool not
+// found", and for a call without a name "tool ” not found"). Nothing ran,
+// so nothing is audited, as before.
+func (s *Stdio) refuseTool(env envelope) {
+	names := slices.Sorted(maps.Keys(s.srv.ListTools()))
+	list := "none"
+	if len(names) > 0 {
+		list = strings.Join(names, ", ")
+	}
+	msg := fmt.Sprintf("unknown tool %q: the tools of this server are %s (tools/list describes them)", env.Params.Name, list)
+	if env.Params.Name == nil || env.Params.Name == "" {
+		msg = "tools/call needs params.name, the tool to call: one of " + list + " (tools/list describes them)"
+	}
+	id := env.ID
+	if f, ok := id.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		id = int64(f)
+	}
+	s.write(mcp.NewJSONRPCError(mcp.NewRequestId(id), mcp.INVALID_PARAMS, msg, nil))
+}
+
 // envelope is what dispatch reads of a message: mcp-go's StdioServer
 // reads the same two fields, and an id of null counts as none.
 type envelope struct {
 	Method string `json:"method"`
 	ID     any    `json:"id"`
+	Params struct {
+		Name any `json:"name"` // of a tools/call: the tool
+	} `json:"params"`
 }
 
 // dispatch handles line, or starts it on a goroutine of its own; it
@@ -349,6 +386,11 @@ func (s *Stdio) dispatch(line []byte) []byte {
 	_, syntax := errors.AsType[*json.SyntaxError](err)
 	parsed := err == nil
 	switch {
+	case parsed && env.Method == string(mcp.MethodToolsCall) && env.ID != nil && !s.knownTool(env.Params.Name):
+		if s.enter() {
+			s.refuseTool(env)
+			s.busy.Done()
+		}
 	case parsed && env.Method == string(mcp.MethodToolsCall):
 		return s.call(line)
 	case !s.enter():

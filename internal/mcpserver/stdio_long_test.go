@@ -130,3 +130,28 @@ func FuzzIdOf(f *testing.F) {
 		}
 	})
 }
+
+// A tools/call of a tool the server does not have, or of none, is answered
+// with the tools it has (mcp-go said "tool 'x' not found: tool not found",
+// and "tool ” not found" for a call without a name; found in a new-user
+// walkthrough). A known tool still runs.
+func TestStdioNamesTheToolsForACallOfAnUnknownOne(t *testing.T) {
+	t.Parallel()
+	r := newStdioRig(t, 1, 1)
+	for _, tc := range []struct {
+		id     int
+		params string
+		want   string
+	}{
+		{1, `{"name":"blok","arguments":{}}`, `unknown tool \"blok\": the tools of this server are block, whoami (tools/list describes them)`},
+		{2, `{"arguments":{}}`, `tools/call needs params.name, the tool to call: one of block, whoami (tools/list describes them)`},
+		{3, `{"name":"","arguments":{}}`, `tools/call needs params.name, the tool to call: one of block, whoami (tools/list describes them)`},
+		{4, `{"name":null}`, `tools/call needs params.name, the tool to call: one of block, whoami (tools/list describes them)`},
+	} {
+		r.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":%s}`, tc.id, tc.params))
+		assert.JSONEq(t, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"error":{"code":-32602,"message":"%s"}}`, tc.id, tc.want), r.waitAnswer(tc.id))
+	}
+	close(r.release[5])
+	r.call(5, 5)
+	assert.Contains(t, r.waitAnswer(5), "done 5")
+}
