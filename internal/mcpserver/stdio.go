@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -279,12 +278,8 @@ func (s *Stdio) readLine() (line []byte, size int, err error) {
 // the clients in use write it), so that the client waiting for it learns
 // why; nothing of the message was run.
 func (s *Stdio) refuseLong(prefix []byte, size int) {
-	if !s.enter() {
-		return
-	}
-	defer s.busy.Done()
 	s.log.Warn("input line over the limit refused", "bytes", size, "limit", MaxMessage)
-	s.write(mcp.NewJSONRPCError(mcp.NewRequestId(idOf(prefix)), mcp.INVALID_REQUEST, fmt.Sprintf(
+	s.answerNow(mcp.NewJSONRPCError(mcp.NewRequestId(idOf(prefix)), mcp.INVALID_REQUEST, fmt.Sprintf(
 		"message of %d bytes refused: saas-mcp reads at most %d bytes per message (one line of JSON), so nothing of it was run", size, MaxMessage), nil))
 }
 
@@ -360,15 +355,22 @@ func (s *Stdio) refuseTool(env envelope) {
 	if env.Params.Name == nil || env.Params.Name == "" {
 		msg = "tools/call needs params.name, the tool to call: one of " + list + " (tools/list describes them)"
 	}
-	id := env.ID
-	if f, ok := id.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-		id = int64(f)
-	}
-	s.write(mcp.NewJSONRPCError(mcp.NewRequestId(id), mcp.INVALID_PARAMS, msg, nil))
+	s.answerNow(mcp.NewJSONRPCError(mcp.NewRequestId(env.ID), mcp.INVALID_PARAMS, msg, nil))
 }
 
-// envelope is what dispatch reads of a message: mcp-go's StdioServer
-// reads the same two fields, and an id of null counts as none.
+// answerNow writes msg, the reader's own answer to a message the server
+// never sees, counted in busy as any message handled is (Listen waits for
+// it), unless Listen is returning.
+func (s *Stdio) answerNow(msg any) {
+	if s.enter() {
+		s.write(msg)
+		s.busy.Done()
+	}
+}
+
+// envelope is what dispatch reads of a message: the method and the id, as
+// mcp-go's StdioServer reads them (an id of null counts as none), and of a
+// tools/call the tool's name (refuseTool).
 type envelope struct {
 	Method string `json:"method"`
 	ID     any    `json:"id"`
@@ -387,10 +389,7 @@ func (s *Stdio) dispatch(line []byte) []byte {
 	parsed := err == nil
 	switch {
 	case parsed && env.Method == string(mcp.MethodToolsCall) && env.ID != nil && !s.knownTool(env.Params.Name):
-		if s.enter() {
-			s.refuseTool(env)
-			s.busy.Done()
-		}
+		s.refuseTool(env)
 	case parsed && env.Method == string(mcp.MethodToolsCall):
 		return s.call(line)
 	case !s.enter():

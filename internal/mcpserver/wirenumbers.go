@@ -24,7 +24,8 @@ import (
 // when the line mcp-go parsed had its out-of-range numbers replaced.
 type argumentsAsSentKey struct{}
 
-// argumentsAsSent returns the arguments set by retryOutOfRangeNumbers.
+// argumentsAsSent returns the arguments Stdio.handle sets when it retries a
+// call with its out-of-range numbers replaced (tameArguments).
 func argumentsAsSent(ctx context.Context) (json.RawMessage, bool) {
 	raw, ok := ctx.Value(argumentsAsSentKey{}).(json.RawMessage)
 	return raw, ok
