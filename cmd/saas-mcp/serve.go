@@ -102,7 +102,17 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// has left most of the binary resident; once the first response is out
 	// (initialize, or server/discover for clients without the handshake),
 	// give back what the calls do not use.
-	out := &afterFirstLine{w: stdout, then: func() { releaseStartPages(app.log) }}
+	// The input schemas' compile, which runs meanwhile, is start-up too:
+	// the pages are given back once it is done as well (released before it
+	// ends, its pages would come back and stay).
+	out := &afterFirstLine{w: stdout, then: func() {
+		go func() {
+			if err := app.validator.Wait(); err != nil {
+				app.log.Error("the tools' input schemas did not compile: every tools/call fails", "err", err)
+			}
+			releaseStartPages(app.log)
+		}()
+	}}
 	// Read through the cancellation watch: a notifications/cancelled for a
 	// call still queued for the workers then stops it too. At the end of
 	// input the transport lets the requests read before it finish and
@@ -139,6 +149,9 @@ type serveApp struct {
 	log      *slog.Logger
 	audit    *audit.Writer
 	db       *sqlite.DB
+	// validator compiles in the background from start-up on; the
+	// start-up pages are released once it is done.
+	validator *chain.Validator
 
 	stopPrune context.CancelFunc // stops pruneLoop; pruned is closed when it has
 	pruned    chan struct{}
@@ -204,12 +217,11 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 		app.close()
 		return nil, err
 	}
-	validator, err := chain.NewValidator(inputSchemas(defs))
-	if err != nil {
-		app.close()
-		return nil, err
-	}
+	// Compiled in the background: the first tools/call waits for it, the
+	// answers before it do not (see chain.CompileValidator).
+	validator := chain.CompileValidator(inputSchemas(defs))
 	validator.Redactor = red
+	app.validator = validator
 	idem := &chain.Idempotency{
 		Store:  app.db.Keys(),
 		Policy: idempotency.Policy{Window: cfg.IdempotencyWindow, KeyTTL: cfg.IdempotencyKeyTTL, Lease: lease(cfg)},

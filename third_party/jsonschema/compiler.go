@@ -113,6 +113,16 @@ func (c *Compiler) AssertVocabs() {
 	c.roots.assertVocabs = true
 }
 
+// SkipMetaSchemaValidation compiles schemas without validating them against
+// their meta-schema first, so that the meta-schema is never compiled. Use it
+// only for schemas known to be valid (checked by a test against their
+// meta-schema, as saas-mcp's embedded tool schemas are): compiling an
+// invalid schema this way may fail with a less helpful error, or not at
+// all. (saas-mcp's patch, PATCHES.md.)
+func (c *Compiler) SkipMetaSchemaValidation() {
+	c.roots.skipMetaValidation = true
+}
+
 // AddResource adds schema resource which gets used later in reference
 // resolution.
 //
