@@ -104,14 +104,16 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// give back what the calls do not use.
 	// The input schemas' compile, which runs meanwhile, is start-up too:
 	// the pages are given back once it is done as well (released before it
-	// ends, its pages would come back and stay).
+	// ends, its pages would come back and stay). The first answer is out
+	// already when this waits for it; the next waits with it, a millisecond
+	// or two at most, and serve cannot exit before the release (found in
+	// review: in a goroutine of its own, it could log after runServe had
+	// returned, or not at all).
 	out := &afterFirstLine{w: stdout, then: func() {
-		go func() {
-			if err := app.validator.Wait(); err != nil {
-				app.log.Error("the tools' input schemas did not compile: every tools/call fails", "err", err)
-			}
-			releaseStartPages(app.log)
-		}()
+		if err := app.validator.Wait(); err != nil {
+			app.log.Error("the tools' input schemas did not compile: every tools/call fails", "err", err)
+		}
+		releaseStartPages(app.log)
 	}}
 	// Read through the cancellation watch: a notifications/cancelled for a
 	// call still queued for the workers then stops it too. At the end of

@@ -100,9 +100,9 @@ func compileInputs(inputs map[string][]byte, trusted bool) (schemas map[string]*
 }
 
 // cachedRegexps is the schema compiler's regexp engine with each pattern
-// compiled once: the compiler compiles every pattern twice (checking the
-// schema against its meta-schema, then for the schema itself), and the
-// tools share some (idempotencyKey's). Go's regexp expands counted
+// compiled once: the checking compiler (NewValidator) compiles every pattern
+// twice (checking the schema against its meta-schema, then for the schema
+// itself), and the tools share some (idempotencyKey's). Go's regexp expands counted
 // repetitions ({1,100}), so this was a third of the validator's start-up
 // time, which is part of serve's.
 func cachedRegexps() jsonschema.RegexpEngine {

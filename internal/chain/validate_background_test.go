@@ -57,9 +57,12 @@ func TestABackgroundCompiledValidatorChecksAsACompiledOne(t *testing.T) {
 
 // TestAValidatorWhoseSchemasDoNotCompileRefusesEveryCall: NewValidator
 // refuses a schema that breaks the meta-schema; in the background (where the
-// meta-schema is not checked), a schema that does not compile, or that makes
-// the library panic, makes every Check an internal error saying so (serve
-// logs it too) rather than letting arguments through unchecked.
+// meta-schema is not checked), a schema that fails to compile, or makes the
+// library panic, makes every Check an internal error saying so (serve logs it
+// too). A malformed schema that compiles all the same may check less than it
+// says ("type": 5 checks no type): only
+// schemas.TestEveryEmbeddedSchemaPassesItsMetaSchema stands between the
+// embedded schemas and that, which is why CompileValidator is for them only.
 func TestAValidatorWhoseSchemasDoNotCompileRefusesEveryCall(t *testing.T) {
 	t.Parallel()
 	_, err := NewValidator(map[string][]byte{"createTicket": []byte(`{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 5}`)})
