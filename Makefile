@@ -25,7 +25,7 @@ test-short: ## quick tests without the slow end-to-end and load suites
 bench: build ## print the performance figures (start-up, createTicket latency, RSS, tools/list size, webhook throughput); PEER_GITHUB_MCP=<github-mcp-server binary> adds it side by side
 	$(GO) run ./internal/bench/mcpbench -bin ./$(BIN) $(if $(PEER_GITHUB_MCP),-peer $(PEER_GITHUB_MCP))
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/httpx/ ./internal/store/sqlite/ ./internal/redact/ ./internal/audit/
-	@if [ -x scripts/bench-webhooks.sh ]; then BIN=$(CURDIR)/$(BIN) scripts/bench-webhooks.sh && BIN=$(CURDIR)/$(BIN) WORKER_FLAG=--no-worker ROUNDS=2 scripts/bench-webhooks.sh && BIN=$(CURDIR)/$(BIN) WORKER_FLAG=--no-worker ROUNDS=2 IDS=random scripts/bench-webhooks.sh; fi
+	@if [ -x scripts/bench-webhooks.sh ]; then BIN=$(CURDIR)/$(BIN) scripts/bench-webhooks.sh && BIN=$(CURDIR)/$(BIN) WORKER_FLAG=--no-worker ROUNDS=3 scripts/bench-webhooks.sh && BIN=$(CURDIR)/$(BIN) WORKER_FLAG=--no-worker ROUNDS=2 IDS=random scripts/bench-webhooks.sh; fi
 
 bench-base: build ## createTicket through this build and BASE=<another saas-mcp binary>, 7 alternating rounds, and the ratio (judge a change)
 	@test -n "$(BASE)" || (echo "make bench-base BASE=<saas-mcp binary built from another commit>" && exit 2)
