@@ -106,6 +106,14 @@ func (s *memStore) Release(_ context.Context, key, owner string) error {
 	return s.set("release", key, owner, nil, idempotency.StateClaimed, idempotency.StateInDoubt)
 }
 
+// Restore puts old back in place of owner's claim, in doubt.
+func (s *memStore) Restore(_ context.Context, owner string, old idempotency.Claim) error {
+	return s.set("restore", old.Key, owner, func(c *idempotency.Claim) {
+		*c = old
+		c.State, c.Result, c.ReplacedInDoubt = idempotency.StateInDoubt, nil, nil
+	}, idempotency.StateClaimed, idempotency.StateInDoubt)
+}
+
 func (s *memStore) Extend(_ context.Context, key, owner string, until time.Time) error {
 	return s.set("extend", key, owner, func(c *idempotency.Claim) { c.LeaseUntil = until }, idempotency.StateClaimed)
 }

@@ -162,18 +162,24 @@ func TestAnExpiredCommittedKeyIsReplacedWithoutBeingNamedInDoubt(t *testing.T) {
 func TestACallThatCannotNameTheKeyInDoubtItReplacedIsRefused(t *testing.T) {
 	t.Parallel()
 	b := newReplacedBundle(t)
-	b.leave(t, func(ctx context.Context, key string) error { return b.store.MarkInDoubt(ctx, key, "dead") })
+	claimedAt := b.leave(t, func(ctx context.Context, key string) error { return b.store.MarkInDoubt(ctx, key, "dead") })
 	b.clock.Add(int64(2 * time.Minute))
+	b.sink.mu.Lock()
 	b.sink.fail = errors.New("disk full")
+	b.sink.mu.Unlock()
 
 	_, err := b.call()
 	require.Error(t, err)
 	assert.Equal(t, KindInternal, KindOf(err))
 	assert.Contains(t, err.Error(), "audit log cannot be written")
 	assert.Zero(t, b.runs.Load(), "nothing is sent")
-	_, found, gerr := b.store.Get(context.Background(), b.key)
+	// The claim is taken back by putting the replaced row back in doubt as
+	// it was, not by deleting the key (found in review: Release deleted the
+	// only trace of the earlier call, and the retry below named nothing).
+	row, found, gerr := b.store.Get(context.Background(), b.key)
 	require.NoError(t, gerr)
-	assert.False(t, found, "the refused call gives its claim back")
+	assert.True(t, found && row.State == idempotency.StateInDoubt && row.ClaimedAt.Equal(claimedAt) && row.Owner == "dead",
+		"the refused call leaves the earlier call's row in doubt as it was (found=%v row=%+v)", found, row)
 
 	b.sink.mu.Lock()
 	b.sink.fail = nil
@@ -181,4 +187,7 @@ func TestACallThatCannotNameTheKeyInDoubtItReplacedIsRefused(t *testing.T) {
 	_, err = b.call()
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, b.runs.Load())
+	named := inDoubtRecords(b.seen)
+	require.Len(t, named, 1, "the earlier call that may have acted is named before the retry acts: %+v", b.seen)
+	assert.Equal(t, claimedAt.Format(time.RFC3339Nano), named[0].Details["claimedAt"])
 }

@@ -13,9 +13,11 @@ import (
 // its call may have acted without a stored result, its row was the only
 // trace of it, and the prune, which would have named it before deleting it,
 // will now never see it. The record is written (and synced) before this
-// call acts. If it cannot be, the call is refused and its claim given back,
-// as for any audit record that cannot be written; the log still names the
-// key.
+// call acts. If it cannot be, the call is refused, as for any audit record
+// that cannot be written, and its claim taken back by writing the replaced
+// row back in doubt (Store.Restore), so that the next call with the key
+// names it then (found in review: Release deleted it, the only trace of a
+// call that may have acted, and the retry named nothing).
 func (m *Idempotency) nameReplaced(ctx context.Context, c *Call, replaced idempotency.Claim, now time.Time) error {
 	wctx := context.WithoutCancel(ctx)
 	m.Log.Warn("idempotency key in doubt", "key", idempotency.CallerKey(replaced.Key), "tool", replaced.Tool,
@@ -27,8 +29,8 @@ func (m *Idempotency) nameReplaced(ctx context.Context, c *Call, replaced idempo
 		return nil
 	}
 	m.Log.Error("audit record of a replaced key in doubt not written", "tool", c.Tool.Name, "callId", c.CallID, "err", err)
-	if rerr := m.Store.Release(wctx, replaced.Key, c.owner); rerr != nil {
-		m.Log.Error("release idempotency key", "tool", c.Tool.Name, "err", rerr)
+	if rerr := m.Store.Restore(wctx, c.owner, replaced); rerr != nil {
+		m.Log.Error("put back the replaced idempotency key in doubt", "tool", c.Tool.Name, "err", rerr)
 	}
 	return Internal("audit log cannot be written, so the action was refused", err)
 }

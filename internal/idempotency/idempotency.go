@@ -109,6 +109,12 @@ type Store interface {
 	// Release deletes the claim: the provider call certainly had no effect,
 	// so a retry may send again.
 	Release(ctx context.Context, key, owner string) error
+	// Restore takes back owner's claim that replaced old, an expired row in
+	// doubt (Claim's ReplacedInDoubt), when nothing was sent under it: old
+	// is written back in its place as it was, in doubt, since its call may
+	// have acted and the row is the only trace of it (Release would delete
+	// it). ErrNotOwner if owner no longer holds the key.
+	Restore(ctx context.Context, owner string, old Claim) error
 	// Extend moves a claimed key's lease forward (long calls heartbeat). As a
 	// claimed key never expires before its lease ends, this also keeps the
 	// key of a call that outlives its ExpiresAt.

@@ -148,7 +148,7 @@ func (b *batchWorker) Work(ctx context.Context, job *river.Job[queue.BatchArgs])
 }
 
 func (w *Worker) runBatch(ctx context.Context, job *river.Job[queue.BatchArgs]) error {
-	w.yield(ctx)
+	w.yield(ctx, len(job.Args.IDs))
 	ds, err := w.d.DB.Load(ctx, job.Args.IDs)
 	if err != nil {
 		return err
@@ -271,7 +271,7 @@ func (dw *deliveryWorker) Work(ctx context.Context, job *river.Job[queue.Deliver
 }
 
 func (w *Worker) runDelivery(ctx context.Context, job *river.Job[queue.DeliveryArgs]) error {
-	w.yield(ctx)
+	w.yield(ctx, 1)
 	ds, err := w.d.DB.Load(ctx, []int64{job.Args.ID})
 	if err != nil {
 		return err

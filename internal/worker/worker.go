@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/time/rate"
 
 	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/payments"
@@ -35,26 +36,34 @@ type Deps struct {
 	Log      *slog.Logger
 	Redactor *redact.Redactor
 	// Busy, when set, reports whether the receiver is taking in deliveries
-	// right now (queue.Intake.Busy). A job then waits, up to MaxDefer, for a
-	// moment when it is not: answering providers comes before processing,
-	// and both queue for the one SQLite writer and the same cores.
+	// right now (queue.Intake.Busy). A job then waits for a moment when it
+	// is not, or for its turn at BusyRate: answering providers comes
+	// before processing, and both queue for the one SQLite writer and the
+	// same cores.
 	Busy func() bool
-	// MaxDefer bounds that wait, so a receiver that is never idle still
-	// gets its deliveries processed: each of the WEBHOOK_WORKERS jobs (a
-	// job holds up to 16 deliveries) runs after at most this wait, so 4
-	// workers process at least 640 deliveries a second however busy the
-	// receiver. Default 100ms. With 20ms the worker took about a third of
-	// a 2-core machine's CPU from a receiver saturated at c=16 (wrk; 8.9k
-	// to 10.2k 2xx/s, 126 to 149 us of CPU a delivery), with 100 to 500ms
-	// next to none (11.5k to 12.1k 2xx/s, 101 to 107 us; 10.4k to 12.5k
-	// with no worker). Below saturation the receiver has idle moments
-	// every few hundred microseconds and the wait ends at the first.
-	MaxDefer time.Duration
+	// BusyRate is how many deliveries a second the worker still processes
+	// while the receiver is never idle, shared by all its jobs whatever
+	// their size (a batch of up to queue.MaxIDsPerJob, a replay or a retry
+	// of one): a job of n deliveries waits for the receiver's next idle
+	// moment or for n deliveries' turn at this pace, whichever comes first.
+	// Default 640. Below saturation the receiver has idle moments every few
+	// hundred microseconds and the wait ends at the first. (A job waiting
+	// up to 20 ms, then up to 100 ms, whatever its size: at 20 ms the
+	// worker took about a third of a 2-core machine's CPU from a receiver
+	// saturated at c=16 (wrk; 8.9k to 10.2k 2xx/s, 126 to 149 us of CPU a
+	// delivery), at 100 to 500 ms next to none (11.5k to 12.1k 2xx/s, 101
+	// to 107 us; 10.4k to 12.5k with no worker); but a job of one delivery
+	// waited as long as one of 16, so replays and retries crawled at 40 a
+	// second with 4 workers (found in review).)
+	BusyRate float64
 }
 
 // Worker runs webhook jobs. Register adds its River workers.
 type Worker struct {
 	d Deps
+	// busyPace hands out the deliveries' turns at BusyRate while the
+	// receiver is busy (see yield).
+	busyPace *rate.Limiter
 }
 
 // New returns a Worker with defaults filled in.
@@ -77,29 +86,39 @@ func New(d Deps) *Worker {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if d.MaxDefer <= 0 {
-		d.MaxDefer = 100 * time.Millisecond
+	if d.BusyRate <= 0 {
+		d.BusyRate = 640
 	}
-	return &Worker{d: d}
+	// A burst of one full job: a batch may take its turn at once.
+	return &Worker{d: d, busyPace: rate.NewLimiter(rate.Limit(d.BusyRate), queue.MaxIDsPerJob)}
 }
 
-// yield waits while the receiver is busy, at most MaxDefer (see Deps.Busy).
-func (w *Worker) yield(ctx context.Context) {
+// yield waits while the receiver is busy, before a job of n deliveries
+// runs, until its turn at BusyRate (see Deps.Busy). A turn not used (the
+// receiver fell idle first, or ctx ended) is given back.
+func (w *Worker) yield(ctx context.Context, n int) {
 	if w.d.Busy == nil || !w.d.Busy() {
 		return
 	}
-	limit := time.NewTimer(w.d.MaxDefer)
+	turn := w.busyPace.ReserveN(time.Now(), min(max(n, 1), queue.MaxIDsPerJob))
+	wait := turn.Delay()
+	if !turn.OK() || wait <= 0 {
+		return
+	}
+	limit := time.NewTimer(wait)
 	defer limit.Stop()
 	poll := time.NewTicker(250 * time.Microsecond)
 	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			turn.Cancel()
 			return
 		case <-limit.C:
 			return
 		case <-poll.C:
 			if !w.d.Busy() {
+				turn.Cancel()
 				return
 			}
 		}

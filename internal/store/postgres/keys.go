@@ -203,6 +203,17 @@ func (k *Keys) Release(ctx context.Context, key, owner string) error {
 		key, owner)
 }
 
+// Restore writes old, the expired row in doubt that owner's claim
+// replaced, back in place of that claim, in doubt, as it was (see
+// idempotency.Store).
+func (k *Keys) Restore(ctx context.Context, owner string, old idempotency.Claim) error {
+	return k.ownedUpdate(ctx, "restore", old.Key,
+		`UPDATE idempotency_keys SET tool = $3, args_hash = $4, target = $5, owner = $6, state = 'in_doubt', result = NULL,
+			claimed_at = $7, lease_until = $8, expires_at = $9, via = $10
+		WHERE key = $1 AND owner = $2 AND state IN ('claimed', 'in_doubt')`,
+		old.Key, owner, old.Tool, old.ArgsHash, old.Target, old.Owner, old.ClaimedAt, old.LeaseUntil, old.ExpiresAt, old.Via)
+}
+
 // Extend moves a claimed key's lease forward.
 func (k *Keys) Extend(ctx context.Context, key, owner string, leaseUntil time.Time) error {
 	return k.ownedUpdate(ctx, "extend", key,

@@ -20,6 +20,7 @@ type Keys struct {
 	// Hot-path statements, prepared once.
 	acquire, selectForClaim, replace, reacquire *sql.Stmt
 	commit, markInDoubt, release, extend        *sql.Stmt
+	restoreOwned                                *sql.Stmt
 	get, listOpen, prune                        *sql.Stmt
 }
 
@@ -48,6 +49,9 @@ func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 		`DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND state IN ('claimed', 'in_doubt')`,
 		`UPDATE idempotency_keys SET lease_until = ? WHERE key = ? AND owner = ? AND state = 'claimed'`,
 		`DELETE FROM idempotency_keys WHERE `+expiredAt,
+		`UPDATE idempotency_keys SET tool = ?, args_hash = ?, target = ?, owner = ?, state = 'in_doubt', result = NULL,
+			claimed_at = ?, lease_until = ?, expires_at = ?, via = ?
+		WHERE key = ? AND owner = ? AND state IN ('claimed', 'in_doubt')`,
 	)
 	if err != nil {
 		return nil, err
@@ -64,7 +68,7 @@ func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 	return &Keys{
 		db:      db,
 		acquire: w[0], selectForClaim: w[1], replace: w[2], reacquire: w[3],
-		commit: w[4], markInDoubt: w[5], release: w[6], extend: w[7], prune: w[8],
+		commit: w[4], markInDoubt: w[5], release: w[6], extend: w[7], prune: w[8], restoreOwned: w[9],
 		get: r[0], listOpen: r[1],
 	}, nil
 }
@@ -147,7 +151,7 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 			case out == idempotency.Reacquired:
 				uerr = k.MarkInDoubt(uctx, c.Key, c.Owner)
 			case row.ReplacedInDoubt != nil:
-				uerr = k.restore(uctx, *row.ReplacedInDoubt)
+				uerr = k.Restore(uctx, c.Owner, *row.ReplacedInDoubt)
 			default:
 				uerr = k.Release(uctx, c.Key, c.Owner)
 			}
@@ -162,22 +166,12 @@ func (k *Keys) Claim(ctx context.Context, c idempotency.Claim, now time.Time, al
 	return row, out, nil
 }
 
-// restore writes back old, a row in doubt that a claim replaced, as it
-// was: the replace statement writes it claimed, then it is marked in doubt
-// again, in one transaction.
-func (k *Keys) restore(ctx context.Context, old idempotency.Claim) error {
-	return k.db.w.do(ctx, func(ctx context.Context) error {
-		return k.db.w.tx(ctx, func() (bool, error) {
-			if _, err := k.replace.ExecContext(ctx, old.Key, old.Tool, old.ArgsHash, old.Target, old.Owner,
-				nanos(old.ClaimedAt), nanos(old.LeaseUntil), nanos(old.ExpiresAt), old.Via); err != nil {
-				return false, err
-			}
-			if _, err := k.markInDoubt.ExecContext(ctx, old.Key, old.Owner); err != nil {
-				return false, err
-			}
-			return true, nil
-		})
-	})
+// Restore writes old, the expired row in doubt that owner's claim
+// replaced, back in place of that claim, in doubt, as it was (see
+// idempotency.Store).
+func (k *Keys) Restore(ctx context.Context, owner string, old idempotency.Claim) error {
+	return k.ownedUpdate(ctx, "restore", old.Key, k.restoreOwned, old.Tool, old.ArgsHash, old.Target, old.Owner,
+		nanos(old.ClaimedAt), nanos(old.LeaseUntil), nanos(old.ExpiresAt), old.Via, old.Key, owner)
 }
 
 // Commit stores the result and marks the key committed.

@@ -151,6 +151,37 @@ func exerciseKeys(t *testing.T, open func(t *testing.T) Stores) {
 		})
 	}
 
+	run("Restore puts the replaced row back in doubt in place of its owner's claim, and only for that owner", func(t *testing.T, s idempotency.Store) {
+		first := claimFor("key:a", "h1", "A")
+		first.Target, first.Via = "T1", "api"
+		first.LeaseUntil, first.ExpiresAt = base.Add(time.Minute), base.Add(30*time.Second)
+		mustClaim(t, s, first, base, allAlive, idempotency.Acquired)
+		require.NoError(t, s.MarkInDoubt(ctx, "key:a", "A"))
+		now := base.Add(time.Minute)
+		c := claimFor("key:a", "h2", "B")
+		c.LeaseUntil, c.ExpiresAt = now.Add(time.Minute), now.Add(time.Hour)
+		row := mustClaim(t, s, c, now, allAlive, idempotency.Acquired)
+		require.NotNil(t, row.ReplacedInDoubt)
+		old := *row.ReplacedInDoubt
+
+		assert.ErrorIs(t, s.Restore(ctx, "Z", old), idempotency.ErrNotOwner, "only the claim's owner takes it back")
+		require.NoError(t, s.Restore(ctx, "B", old))
+		got, ok, err := s.Get(ctx, "key:a")
+		require.NoError(t, err)
+		require.True(t, ok, "the replaced row is back, not deleted")
+		want := first
+		want.State, want.ClaimedAt = idempotency.StateInDoubt, base
+		assertClaim(t, want, got)
+		assert.ErrorIs(t, s.Restore(ctx, "B", old), idempotency.ErrNotOwner, "B's claim is gone")
+		open, err := s.InDoubt(ctx, now, allAlive)
+		require.NoError(t, err)
+		require.Len(t, open, 1, "listed in doubt again, for the start-up report and the prune")
+		// The next claim replaces it again, and names it again.
+		row = mustClaim(t, s, c, now.Add(time.Second), allAlive, idempotency.Acquired)
+		require.NotNil(t, row.ReplacedInDoubt)
+		assertClaim(t, want, *row.ReplacedInDoubt)
+	})
+
 	run("a claim that replaces nothing in doubt returns no replaced row", func(t *testing.T, s idempotency.Store) {
 		row := mustClaim(t, s, claimFor("key:a", "h1", "A"), base, allAlive, idempotency.Acquired)
 		assert.Nil(t, row.ReplacedInDoubt, "a new key")
