@@ -210,7 +210,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 
 	now := time.Now
 	owner := idempotency.OwnerID()
-	reportInDoubt(ctx, app.db.Keys(), app.audit, log, now())
+	named := reportInDoubt(ctx, app.db.Keys(), app.audit, log, now())
 
 	deps := tools.Deps{Env: cfg.Env, Ledger: app.db.Payments(), Audit: app.audit, Now: now, Redactor: red}
 	buildClients(&deps, cfg, secrets, red)
@@ -253,7 +253,7 @@ func openServe(ctx context.Context, stderr io.Writer) (*serveApp, error) {
 	app.stopPrune, app.pruned = stop, make(chan struct{})
 	go func() {
 		defer close(app.pruned)
-		pruneLoop(pctx, app.db.Keys(), app.audit, log, now)
+		pruneLoop(pctx, app.db.Keys(), app.audit, log, now, named)
 	}()
 	return app, nil
 }
@@ -356,37 +356,47 @@ func buildClients(d *tools.Deps, cfg config.Serve, s config.Secrets, red *redact
 
 // reportInDoubt lists, at start-up, the keys whose provider call may have
 // taken effect without a stored result, so an operator can see them. The
-// next call with such a key reconciles with the provider before acting.
-func reportInDoubt(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time) {
-	reportInDoubtWhere(ctx, st, sink, log, now, func(idempotency.Claim) bool { return true })
+// next call with such a key reconciles with the provider before acting. It
+// reports whether every one was named in the audit log.
+func reportInDoubt(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time) bool {
+	return reportInDoubtWhere(ctx, st, sink, log, now, func(idempotency.Claim) bool { return true })
 }
 
-// reportInDoubtWhere reports the keys in doubt that keep says to.
-func reportInDoubtWhere(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time, keep func(idempotency.Claim) bool) {
+// reportInDoubtWhere reports the keys in doubt that keep says to, and
+// whether they could all be listed and named in the audit log.
+func reportInDoubtWhere(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time, keep func(idempotency.Claim) bool) bool {
 	claims, err := st.InDoubt(ctx, now, idempotency.Alive)
 	if err != nil {
 		log.Error("list in-doubt idempotency keys", "err", err)
-		return
+		return false
 	}
+	named := true
 	for _, c := range claims {
 		if !keep(c) {
 			continue
 		}
 		log.Warn("idempotency key in doubt", "key", idempotency.CallerKey(c.Key), "tool", c.Tool, "target", c.Target, "claimedAt", c.ClaimedAt)
-		_ = sink.Write(ctx, chain.InDoubtRecord(c, now))
+		if err := sink.Write(ctx, chain.InDoubtRecord(c, now)); err != nil {
+			log.Error("audit record of a key in doubt not written", "key", idempotency.CallerKey(c.Key), "err", err)
+			named = false
+		}
 	}
+	return named
 }
 
 // pruneLoop deletes expired keys now and then, so the store stays bounded.
-func pruneLoop(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now func() time.Time) {
+// named says whether the start-up report named every key in doubt.
+func pruneLoop(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now func() time.Time, named bool) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for first := true; ; first = false {
-		// The start-up report has just named every key in doubt; later,
-		// a key in doubt that is about to be pruned (left by another
-		// process sharing DATA_DIR, which died) is named before its row,
-		// the only trace of a call that may have acted, is deleted.
-		pruneOnce(ctx, st, sink, log, now(), !first)
+		// The start-up report has just named every key in doubt (unless
+		// the audit log failed it); later, a key in doubt that is about to
+		// be pruned (left by another process sharing DATA_DIR, which died,
+		// or put back by a call refused for a failing audit log) is named
+		// before its row, the only trace of a call that may have acted, is
+		// deleted.
+		pruneOnce(ctx, st, sink, log, now(), !first || !named)
 		select {
 		case <-ctx.Done():
 			return
@@ -396,10 +406,14 @@ func pruneLoop(ctx context.Context, st idempotency.Store, sink audit.Sink, log *
 }
 
 // pruneOnce deletes the keys expired at now, having first reported those
-// of them still in doubt when report is set.
+// of them still in doubt when report is set. If one of those cannot be
+// named (the audit log failing), nothing is pruned this time: its row is
+// the only trace of a call that may have acted (found in review: the row
+// a call refused for a failing audit log put back was pruned unnamed).
 func pruneOnce(ctx context.Context, st idempotency.Store, sink audit.Sink, log *slog.Logger, now time.Time, report bool) {
-	if report {
-		reportInDoubtWhere(ctx, st, sink, log, now, func(c idempotency.Claim) bool { return c.Expired(now) })
+	if report && !reportInDoubtWhere(ctx, st, sink, log, now, func(c idempotency.Claim) bool { return c.Expired(now) }) {
+		log.Warn("expired idempotency keys not pruned: a key in doubt among them could not be named in the audit log; tried again in 10 minutes")
+		return
 	}
 	if n, err := st.Prune(ctx, now); err != nil && ctx.Err() == nil {
 		log.Error("prune idempotency keys", "err", err)

@@ -76,7 +76,7 @@ func newKeys(ctx context.Context, db *DB) (*Keys, error) {
 func (k *Keys) close() error {
 	return closeStmts([]*sql.Stmt{
 		k.acquire, k.selectForClaim, k.replace, k.reacquire,
-		k.commit, k.markInDoubt, k.release, k.extend, k.prune, k.get, k.listOpen,
+		k.commit, k.markInDoubt, k.release, k.extend, k.prune, k.restoreOwned, k.get, k.listOpen,
 	})
 }
 
