@@ -103,18 +103,28 @@ func setup(t *testing.T, ledger *fakeLedger, env string, maxAttempts int) *testB
 // setupWith is setup with any payments ledger.
 func setupWith(t *testing.T, ledger payments.Ledger, env string, maxAttempts int) *testBundle {
 	t.Helper()
+	return bundleWith(t, Deps{Ledger: ledger, Env: env, MaxAttempts: maxAttempts,
+		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond}, 2, 20*time.Millisecond, true)
+}
+
+// bundleWith opens a queue, makes a worker of d (its DB and Audit filled
+// in), registers it with a River client of maxWorkers polling every poll,
+// starts River if start says so, and opens an intake.
+func bundleWith(t *testing.T, d Deps, maxWorkers int, poll time.Duration, start bool) *testBundle {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := queue.Open(ctx, filepath.Join(dir, queue.FileName), queue.Options{Synchronous: "NORMAL"})
+	db, err := queue.Open(ctx, filepath.Join(t.TempDir(), queue.FileName), queue.Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
 	sink := &memSink{}
-	wk := New(Deps{DB: db, Audit: sink, Ledger: ledger, Env: env, MaxAttempts: maxAttempts,
-		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond})
+	d.DB, d.Audit = db, sink
+	wk := New(d)
 	ws := river.NewWorkers()
 	wk.Register(ws)
-	client, err := db.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: 2, FetchPollInterval: 20 * time.Millisecond})
+	client, err := db.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: maxWorkers, FetchPollInterval: poll})
 	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
+	if start {
+		require.NoError(t, client.Start(ctx))
+	}
 	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5)})
 	require.NoError(t, err)
 	t.Cleanup(func() {

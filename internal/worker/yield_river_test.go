@@ -2,13 +2,11 @@ package worker
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -34,26 +32,8 @@ const (
 // whose receiver is busy when busy says so; River is not started.
 func reviewBusyBundle(t *testing.T, busy *atomic.Bool) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	db, err := queue.Open(ctx, filepath.Join(t.TempDir(), queue.FileName), queue.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	sink := &memSink{}
-	wk := New(Deps{DB: db, Audit: sink, Ledger: &fakeLedger{}, Env: "sandbox", MaxAttempts: 3,
-		RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond, Busy: busy.Load, BusyRate: reviewRate})
-	ws := river.NewWorkers()
-	wk.Register(ws)
-	client, err := db.NewRiver(queue.RiverConfig{Workers: ws, MaxWorkers: 4, FetchPollInterval: 10 * time.Millisecond})
-	require.NoError(t, err)
-	in, err := queue.NewIntake(ctx, db, queue.IntakeOptions{Jobs: queue.RiverInserter(client, 5)})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		in.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(sctx))
-		require.NoError(t, db.Close())
-	})
-	return &testBundle{db: db, wk: wk, client: client, intake: in, sink: sink}
+	return bundleWith(t, Deps{Ledger: &fakeLedger{}, Env: "sandbox", MaxAttempts: 3, RetryBase: time.Millisecond,
+		RetryCap: 5 * time.Millisecond, Busy: busy.Load, BusyRate: reviewRate}, 4, 10*time.Millisecond, false)
 }
 
 // reviewEnqueue stores n deliveries one after another: n batch jobs of one.
