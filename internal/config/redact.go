@@ -182,6 +182,24 @@ func urlParts(v string) []string {
 	password, _ := u.User.Password()
 	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, lastSegment(u.Path),
 		u.User.Username(), password} // net/http prints user:***@host: the user name is left whole (found in review)
+	// Each path segment and query value on its own, and as a query or a
+	// path escapes it: a relay that keeps its token in the query
+	// (?token=...) is quoted percent-encoded inside another URL, a login
+	// proxy's redirect_url= in a refused redirect's Location, where neither
+	// "token=..." nor the whole URL appears as written (found in review).
+	for _, seg := range strings.Split(u.Path, "/") {
+		parts = append(parts, seg, url.PathEscape(seg))
+	}
+	for _, pair := range strings.Split(u.RawQuery, "&") {
+		_, raw, _ := strings.Cut(pair, "=")
+		vs := []string{raw}
+		if v, err := url.QueryUnescape(raw); err == nil {
+			vs = append(vs, v)
+		}
+		for _, v := range vs { // as written, and as decoded ("+" a space)
+			parts = append(parts, v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
 	if !onSlackHost(u) {
 		label, _, _ := strings.Cut(u.Hostname(), ".")
 		parts = append(parts, u.Host, u.Hostname(), label)
