@@ -205,6 +205,10 @@ func (h *Handler) receive(p provider) http.Handler {
 		}
 		// A redelivery of a stored key is answered so too: its record is
 		// kept, its receipt says duplicate, and nothing new is enqueued.
+		if id.bareAck {
+			w.WriteHeader(http.StatusOK) // Slack's acknowledgment of a command or an interaction
+			return
+		}
 		reply(w, http.StatusAccepted, `{"status":"accepted"}`)
 	})
 }

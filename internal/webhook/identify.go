@@ -27,6 +27,12 @@ var errMalformed = errors.New("malformed delivery")
 type identity struct {
 	d     queue.NewDelivery
 	reply []byte
+	// bareAck: once stored, the delivery is answered 200 with an empty
+	// body, not 202 with a JSON one. Slack's slash commands and
+	// interactive posts want exactly that as their acknowledgment: a body
+	// would be taken for a message to show the user (and a status other
+	// than 200 for a failure), where the Events API takes any 2xx.
+	bareAck bool
 }
 
 // The headers read from every GitHub delivery, in their canonical form:
@@ -132,7 +138,7 @@ func identifySlack(body []byte, h http.Header) (identity, error) {
 			d.EventType, d.Target = "interactive", interactiveTarget(form.Get("payload"))
 		}
 		d.Key = "slack:body:" + bodyHash(body)
-		return identity{d: d}, nil
+		return identity{d: d, bareAck: true}, nil
 	}
 	var ev struct {
 		Type      string `json:"type"`

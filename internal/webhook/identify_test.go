@@ -131,7 +131,10 @@ func assertSlackFormStored(t *testing.T, form url.Values, eventType, target stri
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	code, out := do(t, req)
 	b.settle(t)
-	require.Equal(t, http.StatusAccepted, code, "a verified Slack delivery was refused: %s", out)
+	// Slack acknowledges a command or an interaction with a 200 and an
+	// empty body: a body would be shown to the user as a message.
+	require.Equal(t, http.StatusOK, code, "a verified Slack delivery was refused: %s", out)
+	assert.Empty(t, out, "the acknowledgment carries no body")
 
 	ds, err := b.db.List(context.Background(), "", 0)
 	require.NoError(t, err)
