@@ -97,11 +97,16 @@ func TestAClaimInDoubtIsListedAfterAnOutageLongerThanItsWindow(t *testing.T) {
 	assert.Equal(t, true, sink.recs[len(sink.recs)-1].Details["expired"], "and said to be expired: a new call acts again")
 }
 
-type restartSink struct{ recs []audit.Record }
+// restartSink keeps every record it is given, and answers fail (nil: the
+// write succeeded).
+type restartSink struct {
+	recs []audit.Record
+	fail error
+}
 
 func (s *restartSink) Write(_ context.Context, r audit.Record) error {
 	s.recs = append(s.recs, r)
-	return nil
+	return s.fail
 }
 
 // TestAKeyInDoubtIsNamedBeforeALaterPruneDeletesIt: a long-running serve

@@ -12,17 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/saas-mcp/saas-mcp/internal/audit"
 	"github.com/saas-mcp/saas-mcp/internal/idempotency"
 	"github.com/saas-mcp/saas-mcp/internal/store/sqlite"
 )
-
-type failingAuditSink struct{ tried int }
-
-func (s *failingAuditSink) Write(context.Context, audit.Record) error {
-	s.tried++
-	return errors.New("disk full")
-}
 
 // TestARestoredRowInDoubtIsNotPrunedUnnamed: a call refused because the
 // audit record naming the expired row in doubt it replaced could not be
@@ -60,9 +52,9 @@ func TestARestoredRowInDoubtIsNotPrunedUnnamed(t *testing.T) {
 	require.NoError(t, db.Keys().Restore(ctx, "B", *row.ReplacedInDoubt))
 
 	// The audit log still cannot be written when the prune comes round.
-	sink := &failingAuditSink{}
+	sink := &restartSink{fail: errors.New("disk full")}
 	pruneOnce(ctx, db.Keys(), sink, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now(), true)
-	require.Equal(t, 1, sink.tried, "the prune tried to name the restored row")
+	require.Len(t, sink.recs, 1, "the prune tried to name the restored row")
 	_, found, err := db.Keys().Get(ctx, "auto:sendMessage:abc")
 	require.NoError(t, err)
 	assert.True(t, found, "the restored row in doubt was pruned although the record naming it could not be written: "+

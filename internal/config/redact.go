@@ -180,10 +180,10 @@ func urlParts(v string) []string {
 		return nil
 	}
 	password, _ := u.User.Password()
-	parts := []string{u.EscapedPath(), u.Path, u.RawQuery, lastSegment(u.Path),
+	parts := []string{u.EscapedPath(), u.Path, u.RawQuery,
 		u.User.Username(), password} // net/http prints user:***@host: the user name is left whole (found in review)
-	// Each path segment and query value on its own, and as a query or a
-	// path escapes it: a relay that keeps its token in the query
+	// Each path segment (the last one a Slack token) and query value on its
+	// own, and as a query or a path escapes it: a relay that keeps its token in the query
 	// (?token=...) is quoted percent-encoded inside another URL, a login
 	// proxy's redirect_url= in a refused redirect's Location, where neither
 	// "token=..." nor the whole URL appears as written (found in review).
